@@ -1,0 +1,300 @@
+// The messages carried in transport records after the handshake (SPEC.md §4), and the
+// handshake payloads (SPEC.md §3). One byte of type, then fixed fields in a fixed order.
+// decodeMessage rejects unknown types, short bodies and trailing bytes alike.
+
+import { Reader, Writer } from "./codec.ts";
+import { ProtocolError } from "./errors.ts";
+
+export const MSG_ID_LEN = 16;
+/** Chunks a sender may have in flight beyond the last WINDOW (SPEC.md §6). */
+export const WINDOW_CHUNKS = 16;
+
+export const T = {
+  heartbeat: 0x00,
+  loginResult: 0x01,
+  publishKey: 0x02,
+  who: 0x03,
+  whoReply: 0x04,
+  watch: 0x05,
+  presence: 0x06,
+  getKey: 0x07,
+  key: 0x08,
+  send: 0x10,
+  deliver: 0x11,
+  chunk: 0x12,
+  ack: 0x13,
+  window: 0x14,
+  sendFailed: 0x15,
+  abort: 0x16,
+  error: 0x17,
+} as const;
+
+/** A session key announcement, signed by the user's identity key (SPEC.md §5.1). */
+export interface SignedSessionKey {
+  identityPub: Uint8Array; // Ed25519, 32
+  sessionPub: Uint8Array; // X25519, 32
+  issuedAt: number; // ms since the epoch
+  sig: Uint8Array; // Ed25519, 64
+}
+
+export type LoginStatus = "ok" | "auth-failed" | "rate-limited" | "disabled" | "busy";
+const LOGIN_STATUS: LoginStatus[] = ["ok", "auth-failed", "rate-limited", "disabled", "busy"];
+
+export type KeyStatus = "online" | "offline" | "unknown";
+const KEY_STATUS: KeyStatus[] = ["online", "offline", "unknown"];
+
+export type AckStatus = "stored" | "duplicate" | "identity-changed" | "rejected";
+const ACK_STATUS: AckStatus[] = ["stored", "duplicate", "identity-changed", "rejected"];
+
+export type FailReason =
+  | "offline"
+  | "unknown-user"
+  | "too-large"
+  | "recipient-gone"
+  | "aborted"
+  | "busy"
+  | "stale-key";
+const FAIL_REASON: FailReason[] = [
+  "offline",
+  "unknown-user",
+  "too-large",
+  "recipient-gone",
+  "aborted",
+  "busy",
+  "stale-key",
+];
+
+export type ErrorCode = "malformed" | "too-large" | "window" | "limit" | "shutdown";
+const ERROR_CODE: ErrorCode[] = ["malformed", "too-large", "window", "limit", "shutdown"];
+
+export type Message =
+  | { t: "heartbeat" }
+  | { t: "loginResult"; status: LoginStatus; reason: string }
+  | { t: "publishKey"; key: SignedSessionKey }
+  | { t: "who"; req: number }
+  | { t: "whoReply"; req: number; users: string[] }
+  | { t: "watch"; all: boolean; users: string[] }
+  | { t: "presence"; user: string; online: boolean }
+  | { t: "getKey"; req: number; user: string }
+  | { t: "key"; req: number; user: string; status: KeyStatus; key?: SignedSessionKey }
+  | {
+      t: "send";
+      id: Uint8Array;
+      to: string;
+      size: number;
+      senderKey: SignedSessionKey;
+      recipientSessionPub: Uint8Array;
+      enc: Uint8Array;
+    }
+  | {
+      t: "deliver";
+      id: Uint8Array;
+      from: string;
+      size: number;
+      senderKey: SignedSessionKey;
+      recipientSessionPub: Uint8Array;
+      enc: Uint8Array;
+    }
+  | { t: "chunk"; id: Uint8Array; seq: number; last: boolean; data: Uint8Array }
+  | { t: "ack"; id: Uint8Array; status: AckStatus }
+  | { t: "window"; id: Uint8Array; seq: number }
+  | { t: "sendFailed"; id: Uint8Array; reason: FailReason }
+  | { t: "abort"; id: Uint8Array }
+  | { t: "error"; code: ErrorCode; reason: string };
+
+export type MessageOf<K extends Message["t"]> = Extract<Message, { t: K }>;
+
+function enumIndex<E extends string>(table: E[], v: E): number {
+  const i = table.indexOf(v);
+  if (i < 0) throw new ProtocolError("malformed", "unknown enum value");
+  return i;
+}
+function enumAt<E extends string>(table: E[], i: number): E {
+  const v = table[i];
+  if (v === undefined) throw new ProtocolError("malformed", "unknown enum value");
+  return v;
+}
+
+function writeKey(w: Writer, k: SignedSessionKey): void {
+  w.fixed(k.identityPub, 32).fixed(k.sessionPub, 32).u64(k.issuedAt).fixed(k.sig, 64);
+}
+function readKey(r: Reader): SignedSessionKey {
+  return { identityPub: r.fixed(32), sessionPub: r.fixed(32), issuedAt: r.u64(), sig: r.fixed(64) };
+}
+function writeUsers(w: Writer, users: string[]): void {
+  if (users.length > 0xffff) throw new ProtocolError("too-large", "over 65535 users");
+  w.u16(users.length);
+  for (const u of users) w.user(u);
+}
+function readUsers(r: Reader): string[] {
+  const n = r.u16();
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(r.user());
+  return out;
+}
+
+export function encodeMessage(m: Message): Uint8Array {
+  const w = new Writer().u8(T[m.t]);
+  switch (m.t) {
+    case "heartbeat":
+      break;
+    case "loginResult":
+      w.u8(enumIndex(LOGIN_STATUS, m.status)).str16(m.reason);
+      break;
+    case "publishKey":
+      writeKey(w, m.key);
+      break;
+    case "who":
+      w.u32(m.req);
+      break;
+    case "whoReply":
+      w.u32(m.req);
+      writeUsers(w, m.users);
+      break;
+    case "watch":
+      w.u8(m.all ? 1 : 0);
+      writeUsers(w, m.users);
+      break;
+    case "presence":
+      w.user(m.user).u8(m.online ? 1 : 0);
+      break;
+    case "getKey":
+      w.u32(m.req).user(m.user);
+      break;
+    case "key":
+      w.u32(m.req).user(m.user).u8(enumIndex(KEY_STATUS, m.status));
+      if (m.status === "online") {
+        if (!m.key) throw new ProtocolError("malformed", "online key without key");
+        writeKey(w, m.key);
+      }
+      break;
+    case "send":
+    case "deliver":
+      w.fixed(m.id, MSG_ID_LEN).user(m.t === "send" ? m.to : m.from).u64(m.size);
+      writeKey(w, m.senderKey);
+      w.fixed(m.recipientSessionPub, 32).fixed(m.enc, 32);
+      break;
+    case "chunk":
+      w.fixed(m.id, MSG_ID_LEN).u32(m.seq).u8(m.last ? 1 : 0).bytes(m.data);
+      break;
+    case "ack":
+      w.fixed(m.id, MSG_ID_LEN).u8(enumIndex(ACK_STATUS, m.status));
+      break;
+    case "window":
+      w.fixed(m.id, MSG_ID_LEN).u32(m.seq);
+      break;
+    case "sendFailed":
+      w.fixed(m.id, MSG_ID_LEN).u8(enumIndex(FAIL_REASON, m.reason));
+      break;
+    case "abort":
+      w.fixed(m.id, MSG_ID_LEN);
+      break;
+    case "error":
+      w.u8(enumIndex(ERROR_CODE, m.code)).str16(m.reason);
+      break;
+  }
+  return w.finish();
+}
+
+export function decodeMessage(b: Uint8Array): Message {
+  if (b.length === 0) throw new ProtocolError("malformed", "empty message");
+  const r = new Reader(b, 1);
+  let m: Message;
+  switch (b[0]) {
+    case T.heartbeat:
+      m = { t: "heartbeat" };
+      break;
+    case T.loginResult:
+      m = { t: "loginResult", status: enumAt(LOGIN_STATUS, r.u8()), reason: r.str16() };
+      break;
+    case T.publishKey:
+      m = { t: "publishKey", key: readKey(r) };
+      break;
+    case T.who:
+      m = { t: "who", req: r.u32() };
+      break;
+    case T.whoReply:
+      m = { t: "whoReply", req: r.u32(), users: readUsers(r) };
+      break;
+    case T.watch:
+      m = { t: "watch", all: r.bool(), users: readUsers(r) };
+      break;
+    case T.presence:
+      m = { t: "presence", user: r.user(), online: r.bool() };
+      break;
+    case T.getKey:
+      m = { t: "getKey", req: r.u32(), user: r.user() };
+      break;
+    case T.key: {
+      const req = r.u32();
+      const user = r.user();
+      const status = enumAt(KEY_STATUS, r.u8());
+      m = status === "online" ? { t: "key", req, user, status, key: readKey(r) } : { t: "key", req, user, status };
+      break;
+    }
+    case T.send:
+    case T.deliver: {
+      const id = r.fixed(MSG_ID_LEN);
+      const peer = r.user();
+      const size = r.u64();
+      const senderKey = readKey(r);
+      const recipientSessionPub = r.fixed(32);
+      const enc = r.fixed(32);
+      m =
+        b[0] === T.send
+          ? { t: "send", id, to: peer, size, senderKey, recipientSessionPub, enc }
+          : { t: "deliver", id, from: peer, size, senderKey, recipientSessionPub, enc };
+      break;
+    }
+    case T.chunk:
+      m = { t: "chunk", id: r.fixed(MSG_ID_LEN), seq: r.u32(), last: r.bool(), data: r.rest() };
+      break;
+    case T.ack:
+      m = { t: "ack", id: r.fixed(MSG_ID_LEN), status: enumAt(ACK_STATUS, r.u8()) };
+      break;
+    case T.window:
+      m = { t: "window", id: r.fixed(MSG_ID_LEN), seq: r.u32() };
+      break;
+    case T.sendFailed:
+      m = { t: "sendFailed", id: r.fixed(MSG_ID_LEN), reason: enumAt(FAIL_REASON, r.u8()) };
+      break;
+    case T.abort:
+      m = { t: "abort", id: r.fixed(MSG_ID_LEN) };
+      break;
+    case T.error:
+      m = { t: "error", code: enumAt(ERROR_CODE, r.u8()), reason: r.str16() };
+      break;
+    default:
+      throw new ProtocolError("malformed", `unknown message type ${b[0]}`);
+  }
+  r.end();
+  return m;
+}
+
+/** Relay hello, the payload of Noise message 2 (SPEC.md §3). */
+export interface RelayHello {
+  version: number;
+  maxMessageBytes: number; // largest STREAM ciphertext a SEND may announce
+  heartbeatTimeout: number; // seconds of silence after which the relay closes
+}
+
+export function encodeRelayHello(h: RelayHello): Uint8Array {
+  return new Writer().u8(h.version).u64(h.maxMessageBytes).u32(h.heartbeatTimeout).finish();
+}
+export function decodeRelayHello(b: Uint8Array): RelayHello {
+  const r = new Reader(b);
+  const h = { version: r.u8(), maxMessageBytes: r.u64(), heartbeatTimeout: r.u32() };
+  r.end();
+  return h;
+}
+
+/** Login, the payload of Noise message 3 (SPEC.md §3). */
+export function encodeLogin(user: string): Uint8Array {
+  return new Writer().user(user).finish();
+}
+export function decodeLogin(b: Uint8Array): { user: string } {
+  const r = new Reader(b);
+  const user = r.user();
+  r.end();
+  return { user };
+}
