@@ -1,0 +1,285 @@
+// The primitives everything else is built from: X25519, AES-256-GCM and Argon2id run
+// natively through node:crypto (OpenSSL), Ed25519 through @noble/curves.
+// Implements SPEC.md "Primitives". The *Noble twins exist so tests can cross-check.
+
+import {
+  argon2 as nodeArgon2,
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  randomFillSync,
+} from "node:crypto";
+import { ed25519, x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
+import { argon2idAsync } from "@noble/hashes/argon2.js";
+import { ProtocolError } from "./errors.ts";
+
+/** Source of randomness; a parameter everywhere so tests can pin it. */
+export type Rand = (n: number) => Uint8Array;
+
+export type KeyPair = { secretKey: Uint8Array; publicKey: Uint8Array };
+
+export type Argon2Params = {
+  memoryKiB: number;
+  passes: number;
+  parallelism: number;
+  tagLength: number;
+};
+
+/** RFC 9106 inputs K (secret) and X (associated data); smsg itself uses neither. */
+export type Argon2Extra = { secret?: Uint8Array; associatedData?: Uint8Array };
+
+export const X25519_KEY_LENGTH = 32;
+export const AES_GCM_KEY_LENGTH = 32;
+export const AES_GCM_NONCE_LENGTH = 12;
+export const AES_GCM_TAG_LENGTH = 16;
+
+// RFC 8410 DER wrappings of a raw X25519 key: PKCS#8 PrivateKeyInfo and SPKI.
+// OpenSSL only takes X25519 keys as KeyObjects, and these fixed prefixes are the
+// cheapest portable way to build one from 32 raw bytes.
+const PKCS8_PREFIX = Uint8Array.of(
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
+);
+const SPKI_PREFIX = Uint8Array.of(
+  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00,
+);
+
+export function checkLength(bytes: Uint8Array, length: number, what: string): void {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
+    throw new ProtocolError("malformed", `${what} must be ${length} bytes`);
+  }
+}
+
+export function randomBytes(n: number): Uint8Array {
+  // A fresh, unpooled array: random key material never shares memory with other data.
+  return randomFillSync(new Uint8Array(n));
+}
+
+// Built per call and wiped afterwards: no secret key stays in a module-level buffer.
+function privateKeyObject(secretKey: Uint8Array) {
+  const der = new Uint8Array(PKCS8_PREFIX.length + X25519_KEY_LENGTH);
+  der.set(PKCS8_PREFIX);
+  der.set(secretKey, PKCS8_PREFIX.length);
+  try {
+    return createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+  } finally {
+    der.fill(0);
+  }
+}
+
+function publicKeyObject(publicKey: Uint8Array) {
+  const der = new Uint8Array(SPKI_PREFIX.length + X25519_KEY_LENGTH);
+  der.set(SPKI_PREFIX);
+  der.set(publicKey, SPKI_PREFIX.length);
+  return createPublicKey({ key: der, format: "der", type: "spki" });
+}
+
+export function x25519PublicKey(secretKey: Uint8Array): Uint8Array {
+  checkLength(secretKey, X25519_KEY_LENGTH, "X25519 secret key");
+  const spki = createPublicKey(privateKeyObject(secretKey)).export({ format: "der", type: "spki" });
+  return new Uint8Array(spki.subarray(SPKI_PREFIX.length));
+}
+
+export function x25519Generate(rand: Rand = randomBytes): KeyPair {
+  const secretKey = rand(X25519_KEY_LENGTH);
+  return { secretKey, publicKey: x25519PublicKey(secretKey) };
+}
+
+function isAllZero(bytes: Uint8Array): boolean {
+  // Constant-time OR: the shared secret must not leak through an early exit.
+  let acc = 0;
+  for (const b of bytes) acc |= b;
+  return acc === 0;
+}
+
+/**
+ * X25519(secretKey, publicKey) per RFC 7748. An all-zero result means the peer sent a
+ * low-order point (RFC 7748 §6.1) and would let it fix our shared secret, so it throws.
+ */
+export function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  checkLength(secretKey, X25519_KEY_LENGTH, "X25519 secret key");
+  checkLength(publicKey, X25519_KEY_LENGTH, "X25519 public key");
+  let shared: Uint8Array;
+  try {
+    shared = diffieHellman({
+      privateKey: privateKeyObject(secretKey),
+      publicKey: publicKeyObject(publicKey),
+    });
+  } catch (e) {
+    // OpenSSL refuses exactly the all-zero output with this generic failure.
+    if ((e as { code?: unknown }).code === "ERR_CRYPTO_OPERATION_FAILED") {
+      throw new ProtocolError("low-order", "X25519 shared secret is all zero");
+    }
+    throw e;
+  }
+  const out = new Uint8Array(shared);
+  shared.fill(0);
+  if (isAllZero(out)) throw new ProtocolError("low-order", "X25519 shared secret is all zero");
+  return out;
+}
+
+/** Reference X25519 (@noble/curves), for agreement tests; same checks as x25519. */
+export function x25519Noble(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  checkLength(secretKey, X25519_KEY_LENGTH, "X25519 secret key");
+  checkLength(publicKey, X25519_KEY_LENGTH, "X25519 public key");
+  let out: Uint8Array;
+  try {
+    out = nobleX25519.getSharedSecret(secretKey, publicKey);
+  } catch {
+    // noble throws only for the all-zero result once lengths are right.
+    throw new ProtocolError("low-order", "X25519 shared secret is all zero");
+  }
+  if (isAllZero(out)) throw new ProtocolError("low-order", "X25519 shared secret is all zero");
+  return out;
+}
+
+/** AES-256-GCM with a 96-bit nonce; returns ciphertext || 16-byte tag. */
+export function aesGcmSeal(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+): Uint8Array {
+  checkLength(key, AES_GCM_KEY_LENGTH, "AES-256-GCM key");
+  checkLength(nonce, AES_GCM_NONCE_LENGTH, "AES-GCM nonce");
+  const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: AES_GCM_TAG_LENGTH });
+  cipher.setAAD(aad);
+  const out = new Uint8Array(plaintext.length + AES_GCM_TAG_LENGTH);
+  const body = cipher.update(plaintext);
+  out.set(body);
+  const rest = cipher.final();
+  out.set(rest, body.length);
+  out.set(cipher.getAuthTag(), body.length + rest.length);
+  return out;
+}
+
+/** Opens ciphertext || tag; nothing is returned unless the tag verifies. */
+export function aesGcmOpen(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  ciphertextWithTag: Uint8Array,
+): Uint8Array {
+  checkLength(key, AES_GCM_KEY_LENGTH, "AES-256-GCM key");
+  checkLength(nonce, AES_GCM_NONCE_LENGTH, "AES-GCM nonce");
+  if (ciphertextWithTag.length < AES_GCM_TAG_LENGTH) {
+    throw new ProtocolError("malformed", "AES-GCM ciphertext shorter than its tag");
+  }
+  const split = ciphertextWithTag.length - AES_GCM_TAG_LENGTH;
+  const decipher = createDecipheriv("aes-256-gcm", key, nonce, {
+    authTagLength: AES_GCM_TAG_LENGTH,
+  });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(ciphertextWithTag.subarray(split));
+  const out = new Uint8Array(split);
+  const body = decipher.update(ciphertextWithTag.subarray(0, split));
+  out.set(body);
+  body.fill(0);
+  try {
+    out.set(decipher.final(), body.length);
+  } catch {
+    // Unauthenticated plaintext must not survive a failed tag check.
+    out.fill(0);
+    throw new ProtocolError("bad-tag", "AES-GCM tag did not verify");
+  }
+  return out;
+}
+
+function checkArgon2(password: Uint8Array, salt: Uint8Array, params: Argon2Params): void {
+  const { memoryKiB, passes, parallelism, tagLength } = params;
+  const int = (v: number, min: number, max: number) => Number.isSafeInteger(v) && v >= min && v <= max;
+  // RFC 9106 §3.1 ranges; checked here so both implementations reject the same inputs.
+  if (
+    !int(parallelism, 1, 0xffffff) ||
+    !int(tagLength, 4, 0xffffffff) ||
+    !int(passes, 1, 0xffffffff) ||
+    !int(memoryKiB, 8 * parallelism, 0xffffffff)
+  ) {
+    throw new ProtocolError("malformed", "Argon2id parameters out of range");
+  }
+  if (!(password instanceof Uint8Array)) throw new ProtocolError("malformed", "password must be bytes");
+  if (!(salt instanceof Uint8Array) || salt.length < 8) {
+    throw new ProtocolError("malformed", "Argon2id salt must be at least 8 bytes");
+  }
+}
+
+/** Argon2id v1.3 (RFC 9106), native; runs on the libuv thread pool, not the event loop. */
+export function argon2id(
+  password: Uint8Array,
+  salt: Uint8Array,
+  params: Argon2Params,
+  extra: Argon2Extra = {},
+): Promise<Uint8Array> {
+  checkArgon2(password, salt, params);
+  return new Promise((resolve, reject) => {
+    nodeArgon2(
+      "argon2id",
+      {
+        message: password,
+        nonce: salt,
+        parallelism: params.parallelism,
+        tagLength: params.tagLength,
+        memory: params.memoryKiB,
+        passes: params.passes,
+        ...(extra.secret ? { secret: extra.secret } : {}),
+        ...(extra.associatedData ? { associatedData: extra.associatedData } : {}),
+      },
+      (err, key) => {
+        if (err) reject(new ProtocolError("malformed", "Argon2id rejected its parameters"));
+        else {
+          const out = new Uint8Array(key);
+          key.fill(0);
+          resolve(out);
+        }
+      },
+    );
+  });
+}
+
+/** Reference Argon2id (@noble/hashes), same signature as argon2id, for agreement tests. */
+export function argon2idNoble(
+  password: Uint8Array,
+  salt: Uint8Array,
+  params: Argon2Params,
+  extra: Argon2Extra = {},
+): Promise<Uint8Array> {
+  checkArgon2(password, salt, params);
+  return argon2idAsync(password, salt, {
+    m: params.memoryKiB,
+    t: params.passes,
+    p: params.parallelism,
+    dkLen: params.tagLength,
+    ...(extra.secret ? { key: extra.secret } : {}),
+    ...(extra.associatedData ? { personalization: extra.associatedData } : {}),
+  });
+}
+
+export const ED25519_SEED_LENGTH = 32;
+export const ED25519_PUBLIC_KEY_LENGTH = 32;
+export const ED25519_SIGNATURE_LENGTH = 64;
+
+export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
+  checkLength(seed, ED25519_SEED_LENGTH, "Ed25519 seed");
+  return ed25519.getPublicKey(seed);
+}
+
+export function ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array {
+  checkLength(seed, ED25519_SEED_LENGTH, "Ed25519 seed");
+  return ed25519.sign(message, seed);
+}
+
+/**
+ * RFC 8032 verification with the strict encoding rules (zip215: false): non-canonical
+ * points and S >= L are rejected, so every signature has exactly one valid encoding.
+ */
+export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== ED25519_PUBLIC_KEY_LENGTH || signature.length !== ED25519_SIGNATURE_LENGTH) {
+    return false;
+  }
+  try {
+    return ed25519.verify(signature, message, publicKey, { zip215: false });
+  } catch {
+    return false;
+  }
+}

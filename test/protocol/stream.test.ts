@@ -1,0 +1,166 @@
+// STREAM (SPEC.md "Message body"): round trips over chunk-boundary sizes, and every way
+// an attacker could rearrange, drop, cut or flip chunks.
+
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { STREAM_CHUNK, StreamOpener, StreamSealer, streamCiphertextSize } from "../../src/protocol/stream.ts";
+import { NOISE_MAX_MESSAGE } from "../../src/protocol/noise.ts";
+import { expectCode } from "./vectors.ts";
+
+const KEY = new Uint8Array(32).fill(0x42);
+
+type Chunk = { ct: Uint8Array; last: boolean };
+
+function plaintextOf(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 131 + 7) & 0xff;
+  return out;
+}
+
+function sealAll(pt: Uint8Array, key = KEY): Chunk[] {
+  const sealer = new StreamSealer(key);
+  const chunks: Chunk[] = [];
+  let offset = 0;
+  do {
+    const end = Math.min(offset + STREAM_CHUNK, pt.length);
+    const last = end === pt.length;
+    chunks.push({ ct: sealer.seal(pt.subarray(offset, end), last), last });
+    offset = end;
+  } while (offset < pt.length);
+  return chunks;
+}
+
+function openAll(chunks: Chunk[], key = KEY): { pt: Uint8Array; opener: StreamOpener } {
+  const opener = new StreamOpener(key);
+  const parts = chunks.map((c) => opener.open(c.ct, c.last));
+  const pt = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    pt.set(p, offset);
+    offset += p.length;
+  }
+  return { pt, opener };
+}
+
+describe("STREAM", () => {
+  test("a full chunk plus a frame header fits one Noise message", () => {
+    expect(STREAM_CHUNK).toBe(61440);
+    expect(STREAM_CHUNK + 16 + 64).toBeLessThan(NOISE_MAX_MESSAGE - 16);
+  });
+
+  test("round trip at the chunk boundaries", () => {
+    for (const size of [0, 1, STREAM_CHUNK - 1, STREAM_CHUNK, STREAM_CHUNK + 1, 2 * STREAM_CHUNK, 3 * STREAM_CHUNK + 5]) {
+      const pt = plaintextOf(size);
+      const chunks = sealAll(pt);
+      expect(chunks.reduce((n, c) => n + c.ct.length, 0)).toBe(streamCiphertextSize(size));
+      const { pt: opened, opener } = openAll(chunks);
+      expect(opened).toEqual(pt);
+      expect(opener.done()).toBe(true);
+      opener.finish();
+    }
+  });
+
+  test("round trip over random sizes (property)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4 * STREAM_CHUNK }), (size) => {
+        const pt = plaintextOf(size);
+        const chunks = sealAll(pt);
+        expect(chunks.length).toBe(Math.max(1, Math.ceil(size / STREAM_CHUNK)));
+        expect(chunks.reduce((n, c) => n + c.ct.length, 0)).toBe(streamCiphertextSize(size));
+        expect(openAll(chunks).pt).toEqual(pt);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  test("streamCiphertextSize", () => {
+    expect(streamCiphertextSize(0)).toBe(16);
+    expect(streamCiphertextSize(STREAM_CHUNK)).toBe(STREAM_CHUNK + 16);
+    expect(streamCiphertextSize(STREAM_CHUNK + 1)).toBe(STREAM_CHUNK + 1 + 32);
+    expectCode(() => streamCiphertextSize(-1), "malformed");
+    expectCode(() => streamCiphertextSize(1.5), "malformed");
+  });
+
+  const three = () => sealAll(plaintextOf(2 * STREAM_CHUNK + 100));
+
+  test("reordered chunks give bad-tag", () => {
+    const [a, b, c] = three() as [Chunk, Chunk, Chunk];
+    expectCode(() => openAll([b, a, c]), "bad-tag");
+  });
+
+  test("a dropped middle chunk gives bad-tag", () => {
+    const [a, , c] = three() as [Chunk, Chunk, Chunk];
+    expectCode(() => openAll([a, c]), "bad-tag");
+  });
+
+  test("a flipped last flag is detected", () => {
+    const [a, b, c] = three() as [Chunk, Chunk, Chunk];
+    // A full chunk presented as last: right size, wrong nonce.
+    expectCode(() => openAll([a, { ct: b.ct, last: true }]), "bad-tag");
+    // The short last chunk presented as not last: wrong size, refused before crypto.
+    expectCode(() => openAll([a, b, { ct: c.ct, last: false }]), "malformed");
+    // A full-size last chunk presented as not last.
+    const exact = sealAll(plaintextOf(2 * STREAM_CHUNK));
+    expectCode(() => openAll([exact[0] as Chunk, { ct: (exact[1] as Chunk).ct, last: false }]), "bad-tag");
+  });
+
+  test("truncation leaves the opener not done, and finish() says truncated", () => {
+    const [a, b] = three() as [Chunk, Chunk, Chunk];
+    const { opener } = openAll([a, b]);
+    expect(opener.done()).toBe(false);
+    expectCode(() => opener.finish(), "truncated");
+    expect(new StreamOpener(KEY).done()).toBe(false);
+  });
+
+  test("anything after the last chunk is malformed", () => {
+    const chunks = sealAll(plaintextOf(10));
+    const { opener } = openAll(chunks);
+    expectCode(() => opener.open((chunks[0] as Chunk).ct, true), "malformed");
+    const sealer = new StreamSealer(KEY);
+    sealer.seal(new Uint8Array(0), true);
+    expectCode(() => sealer.seal(new Uint8Array(0), true), "malformed");
+  });
+
+  test("chunk sizes are enforced on both sides", () => {
+    const sealer = new StreamSealer(KEY);
+    expectCode(() => sealer.seal(new Uint8Array(STREAM_CHUNK - 1), false), "malformed");
+    expectCode(() => sealer.seal(new Uint8Array(STREAM_CHUNK + 1), true), "malformed");
+    sealer.seal(new Uint8Array(STREAM_CHUNK), false);
+    expectCode(() => sealer.seal(new Uint8Array(0), true), "malformed");
+
+    const opener = new StreamOpener(KEY);
+    expectCode(() => opener.open(new Uint8Array(STREAM_CHUNK + 15), false), "malformed");
+    expectCode(() => opener.open(new Uint8Array(15), true), "malformed");
+    expectCode(() => opener.open(new Uint8Array(STREAM_CHUNK + 17), true), "malformed");
+    const full = sealAll(plaintextOf(STREAM_CHUNK + 1));
+    opener.open((full[0] as Chunk).ct, false);
+    // An empty last chunk is only valid as the whole (empty) body.
+    expectCode(() => opener.open(new Uint8Array(16), true), "malformed");
+    expectCode(() => new StreamSealer(new Uint8Array(16)), "malformed");
+    expectCode(() => new StreamOpener(new Uint8Array(33)), "malformed");
+  });
+
+  test("a flipped bit anywhere gives bad-tag; another key gives bad-tag", () => {
+    const chunks = sealAll(plaintextOf(STREAM_CHUNK + 40));
+    fc.assert(
+      fc.property(fc.nat(), fc.boolean(), (bitSeed, inLast) => {
+        const index = inLast ? 1 : 0;
+        const target = chunks[index] as Chunk;
+        const bit = bitSeed % (target.ct.length * 8);
+        const bad = Uint8Array.from(target.ct);
+        bad[bit >> 3]! ^= 1 << (bit & 7);
+        const tampered = chunks.map((c, i) => (i === index ? { ct: bad, last: c.last } : c));
+        expectCode(() => openAll(tampered), "bad-tag");
+      }),
+      { numRuns: 50 },
+    );
+    expectCode(() => openAll(chunks, new Uint8Array(32).fill(1)), "bad-tag");
+  });
+
+  test("an empty body seals to one 16-byte last chunk", () => {
+    const chunks = sealAll(new Uint8Array(0));
+    expect(chunks.length).toBe(1);
+    expect((chunks[0] as Chunk).ct.length).toBe(16);
+    expect(openAll(chunks).pt.length).toBe(0);
+  });
+});
