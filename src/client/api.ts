@@ -1,0 +1,168 @@
+// The daemon's local HTTP API (SPEC.md §8.3), on loopback only: what the CLI, the mailbox
+// page and the tray use. Every request must carry the bearer token from the data dir and a
+// Host naming this very listener (a DNS-rebinding page cannot forge either).
+
+import { Hono, type Context } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import { streamSSE } from "hono/streaming";
+import { zValidator } from "@hono/zod-validator";
+import { z } from "zod";
+import type { Daemon } from "./daemon.ts";
+import { UserError } from "./daemon.ts";
+import { WrongPasswordError } from "./store.ts";
+
+const sendSchema = z.object({
+  to: z.array(z.string()).min(1),
+  subject: z.string(),
+  body: z.string(),
+  attachments: z.array(z.object({ att: z.string().regex(/^[0-9a-f]{32}$/), name: z.string() })).default([]),
+});
+
+const pageSchema = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  offset: z.coerce.number().int().min(0).optional(),
+});
+
+/** Upload cap: the relay's own limit decides what can be sent; this bounds the disk. */
+export const MAX_UPLOAD = 4 * 1024 * 1024 * 1024;
+
+export function allowedHosts(port: number): Set<string> {
+  return new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
+}
+
+export function apiApp(daemon: Daemon, token: string, hosts: () => Set<string>): Hono {
+  const app = new Hono();
+
+  app.use("*", async (c, next) => {
+    if (!hosts().has(c.req.header("host") ?? "")) return c.json({ error: "foreign Host header refused" }, 421);
+    await next();
+    return undefined;
+  });
+  app.use("/api/*", bearerAuth({ token }));
+
+  app.onError((err, c) => {
+    if (err instanceof UserError) return c.json({ error: err.message }, err.status);
+    if (err instanceof WrongPasswordError) return c.json({ error: err.message }, 403);
+    if ("getResponse" in err && typeof err.getResponse === "function") return err.getResponse() as Response;
+    console.error(`api error: ${err instanceof Error ? err.message : String(err)}`);
+    return c.json({ error: "internal error" }, 500);
+  });
+
+  app.get("/api/status", (c) => c.json(daemon.status()));
+
+  app.get("/api/events", (c) =>
+    streamSSE(c, async (stream) => {
+      let closed = false;
+      const off = daemon.events.on((e) => {
+        if (!closed) void stream.writeSSE({ event: e.type, data: JSON.stringify(e) });
+      });
+      stream.onAbort(() => {
+        closed = true;
+        off();
+      });
+      await stream.writeSSE({ event: "status", data: JSON.stringify({ type: "status", ...daemon.status() }) });
+      while (!closed) {
+        await stream.sleep(15_000);
+        if (!closed) await stream.writeSSE({ event: "ping", data: "" });
+      }
+    }),
+  );
+
+  app.post("/api/attachments", async (c) => {
+    const body = c.req.raw.body;
+    if (!body) throw new UserError("empty upload");
+    const w = daemon.store.newAttachment("draft", Date.now());
+    let size = 0;
+    try {
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        size += chunk.length;
+        if (size > MAX_UPLOAD) throw new UserError("attachment larger than 4 GiB");
+        w.write(chunk);
+      }
+      w.finish();
+    } catch (e) {
+      daemon.store.discardAttachment(w.att);
+      throw e;
+    }
+    return c.json({ att: w.att, size });
+  });
+
+  app.post("/api/send", zValidator("json", sendSchema, validationHook), async (c) => {
+    return c.json(await daemon.send(c.req.valid("json")));
+  });
+
+  app.get("/api/inbox", zValidator("query", pageSchema, validationHook), (c) => {
+    const q = c.req.valid("query");
+    return c.json(daemon.list("in", q.limit, q.offset).map(publicSummary));
+  });
+  app.get("/api/outbox", zValidator("query", pageSchema, validationHook), (c) => {
+    const q = c.req.valid("query");
+    return c.json(daemon.list("out", q.limit, q.offset).map(publicSummary));
+  });
+
+  app.get("/api/messages/:id", (c) => {
+    const m = daemon.show(c.req.param("id"));
+    return c.json({ ...publicSummary(m), body: m.body, deliveries: m.deliveries });
+  });
+
+  app.get("/api/messages/:id/attachments/:idx", (c) => {
+    const m = daemon.store.find(c.req.param("id"));
+    const idx = Number(c.req.param("idx"));
+    const meta = m?.attachments[idx];
+    if (!m || !Number.isInteger(idx) || !meta) throw new UserError("no such attachment", 404);
+    const chunks = daemon.store.readAttachment(m.rid, idx);
+    const stream = new ReadableStream<Uint8Array>({
+      pull(ctl) {
+        const n = chunks.next();
+        if (n.done) ctl.close();
+        else ctl.enqueue(n.value);
+      },
+    });
+    return new Response(stream, {
+      headers: {
+        "content-type": "application/octet-stream",
+        "content-length": String(meta.size),
+        "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(meta.name)}`,
+        "x-content-type-options": "nosniff",
+      },
+    });
+  });
+
+  app.get("/api/users", async (c) => c.json(await daemon.connectedUsers()));
+
+  app.get("/api/contacts", (c) =>
+    c.json(
+      daemon.store.contacts().map((k) => ({
+        user: k.user,
+        identity: Buffer.from(k.identity).toString("hex"),
+        changed: k.changedIdentity !== null,
+      })),
+    ),
+  );
+  app.post("/api/contacts/:user/accept", (c) => {
+    daemon.acceptIdentity(c.req.param("user"));
+    return c.json({ ok: true });
+  });
+
+  return app;
+}
+
+function validationHook(result: { success: boolean; error?: unknown }, c: Context): Response | undefined {
+  if (!result.success) {
+    const issues = (result.error as z.ZodError).issues.map((i) => `${i.path.join(".") || "request"}: ${i.message}`);
+    return c.json({ error: `bad request: ${issues.join("; ")}` }, 400);
+  }
+  return undefined;
+}
+
+function publicSummary(m: { id: string; from: string; to: string[]; subject: string; date: number; flags: string; attachments: { name: string; size: number }[] }) {
+  return {
+    id: m.id,
+    from: m.from,
+    to: m.to,
+    subject: m.subject,
+    date: new Date(m.date).toISOString(),
+    flags: m.flags,
+    attachments: m.attachments.map((a) => ({ name: a.name, size: a.size })),
+  };
+}

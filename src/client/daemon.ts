@@ -1,0 +1,202 @@
+// The client daemon (SPEC.md §8): the relay link, the encrypted store, the outbox and the
+// inbound side, and the state a local API, a web page or a tray reads. Built with real
+// dependencies by main.ts; tests build it the same way.
+
+import { randomBytes } from "node:crypto";
+import { Buffer } from "node:buffer";
+import { encodeRelayKey } from "../protocol/keys.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { isUserId } from "../protocol/user-id.ts";
+import { MAX_SUBJECT_CHARS, validateName } from "../protocol/envelope.ts";
+import { RelayClient, type ClientIdentity, type LinkState } from "./relay-client.ts";
+import { Outbox } from "./outbox.ts";
+import { Inbound } from "./inbound.ts";
+import { EventBus } from "./events.ts";
+import type { MessageSummary, Store } from "./store.ts";
+
+export interface DaemonOptions {
+  host: string;
+  port: number;
+  heartbeat: number;
+  maxBackoff: number;
+  /** A relay key given on the command line: it replaces the pin (SPEC.md §3.2). */
+  relayKey?: Uint8Array;
+}
+
+export interface Status {
+  user: string;
+  connected: boolean;
+  relayKey: string | null;
+  uiUrl: string | null;
+  queued: number;
+  unread: number;
+  error: string | null;
+}
+
+export class UserError extends Error {
+  readonly status: 400 | 404 | 409 | 503;
+  constructor(message: string, status: 400 | 404 | 409 | 503 = 400) {
+    super(message);
+    this.status = status;
+  }
+}
+
+const PIN_KEY = "relay-key";
+
+export class Daemon {
+  readonly store: Store;
+  readonly id: ClientIdentity;
+  readonly events = new EventBus();
+  readonly relay: RelayClient;
+  uiUrl: string | null = null;
+  #outbox: Outbox;
+  #inbound: Inbound;
+  #now: () => number;
+  #log: (line: string) => void;
+
+  constructor(deps: { store: Store; id: ClientIdentity; opts: DaemonOptions; now?: () => number; log: (line: string) => void }) {
+    this.store = deps.store;
+    this.id = deps.id;
+    this.#now = deps.now ?? Date.now;
+    this.#log = deps.log;
+    if (deps.opts.relayKey) this.store.setMeta(PIN_KEY, deps.opts.relayKey);
+    this.#outbox = new Outbox({ store: this.store, user: this.id.user, events: this.events, now: this.#now });
+    this.#inbound = new Inbound({ store: this.store, user: this.id.user, events: this.events, now: this.#now, log: deps.log });
+    this.relay = new RelayClient({
+      host: deps.opts.host,
+      port: deps.opts.port,
+      id: this.id,
+      heartbeat: deps.opts.heartbeat,
+      maxBackoff: deps.opts.maxBackoff,
+      pinned: () => this.store.getMeta(PIN_KEY) ?? null,
+      pin: (key) => {
+        this.store.setMeta(PIN_KEY, key);
+        this.#log(`pinned the relay key ${encodeRelayKey(key)} (first contact)`);
+      },
+      onState: (s) => this.#onState(s),
+      onUp: (link) => {
+        this.#outbox.up(link);
+      },
+      onDown: (link) => {
+        this.#outbox.down(link);
+        this.#inbound.down();
+      },
+      onMessage: (link, m) => {
+        if (this.#inbound.handle(link, m)) return;
+        const mine = this.#outbox.handle(m);
+        if (m.t === "presence") this.events.emit({ type: "presence", user: m.user, online: m.online });
+        else if (!mine) this.#log(`unexpected ${m.t} from the relay`);
+      },
+      now: this.#now,
+    });
+  }
+
+  start(): void {
+    this.store.pruneDrafts(this.#now() - 24 * 3600_000);
+    this.relay.start();
+  }
+
+  stop(): void {
+    this.relay.stop();
+  }
+
+  #onState(s: LinkState): void {
+    const st = this.status();
+    this.events.emit({ type: "status", connected: st.connected, error: st.error });
+    if (s.kind === "retrying" || s.kind === "refused") this.#log(s.error);
+    if (s.kind === "connected") this.#log(`connected to the relay as ${this.id.user}`);
+  }
+
+  status(): Status {
+    const s = this.relay.state;
+    const pin = this.store.getMeta(PIN_KEY);
+    return {
+      user: this.id.user,
+      connected: s.kind === "connected",
+      relayKey: pin ? encodeRelayKey(pin) : null,
+      uiUrl: this.uiUrl,
+      queued: this.store.countQueued(),
+      unread: this.store.count("in", true),
+      error:
+        s.kind === "retrying"
+          ? `${s.error}; retrying in ${Math.max(0, Math.ceil((s.retryAt - this.#now()) / 1000))} s`
+          : s.kind === "refused"
+            ? s.error
+            : s.kind === "connecting"
+              ? "connecting"
+              : s.kind === "stopped"
+                ? "stopped"
+                : null,
+    };
+  }
+
+  /** Users connected to the relay now (the seed's "Get Connected Users"). */
+  async connectedUsers(): Promise<string[]> {
+    const link = this.relay.link;
+    if (!link) throw new UserError("not connected to the relay", 503);
+    return link.who();
+  }
+
+  async send(req: { to: string[]; subject: string; body: string; attachments: { att: string; name: string }[] }): Promise<{
+    id: string;
+    flags: string;
+    queued: string[];
+  }> {
+    const to = [...new Set(req.to.map((u) => u.trim().toLowerCase()).filter((u) => u !== ""))];
+    if (to.length === 0) throw new UserError("To is required: at least one recipient");
+    for (const u of to) if (!isUserId(u)) throw new UserError(`"${u}" is not a valid user id`);
+    if (req.subject.trim() === "") throw new UserError("Subject is required");
+    if (req.subject.length > MAX_SUBJECT_CHARS) throw new UserError(`Subject is longer than ${MAX_SUBJECT_CHARS} characters`);
+    if (req.body.trim() === "") throw new UserError("Message is required");
+    const attachments = req.attachments.map((a) => {
+      try {
+        validateName(a.name);
+      } catch (e) {
+        throw new UserError(e instanceof ProtocolError ? `attachment "${a.name}": ${e.message.replace(/^\w+: /, "")}` : String(e));
+      }
+      const size = this.store.draftSize(a.att);
+      if (size === undefined) throw new UserError(`attachment ${a.name} was not uploaded (or was already sent)`);
+      return { att: a.att, name: a.name, size };
+    });
+    // While connected, ask the relay about each recipient so a typo is an error now, not a
+    // message that can never leave. While offline, queue and find out later.
+    const offline: string[] = [];
+    const link = this.relay.link;
+    if (link) {
+      for (const u of to) {
+        const k = await link.getKey(u);
+        if (k.status === "unknown") throw new UserError(`unknown recipient: ${u} is not a user of this relay`);
+        if (k.status === "offline") offline.push(u);
+      }
+    }
+    const id = Buffer.from(randomBytes(16)).toString("hex");
+    this.store.saveOutgoing({
+      id,
+      from: this.id.user,
+      to,
+      date: this.#now(),
+      subject: req.subject,
+      body: req.body,
+      attachments,
+    });
+    this.#outbox.kick();
+    return { id, flags: "Q", queued: link ? offline : to };
+  }
+
+  list(folder: "in" | "out", limit?: number, offset?: number): MessageSummary[] {
+    return this.store.list(folder, { limit, offset });
+  }
+
+  show(id: string) {
+    const m = this.store.find(id);
+    if (!m) throw new UserError(`no message ${id}`, 404);
+    if (m.folder === "in" && m.flags.includes("U")) this.store.markRead(m.rid);
+    return m;
+  }
+
+  acceptIdentity(user: string): void {
+    if (!this.store.acceptIdentity(user)) throw new UserError(`no changed identity is waiting for ${user}`, 404);
+    this.store.releaseHeld(user, this.#now());
+    this.#outbox.kick();
+  }
+}

@@ -1,0 +1,299 @@
+// The sending side (SPEC.md §5, §6, §8.1): for each queued delivery, fetch the recipient's
+// signed session key, check it against the pinned identity, seal with HPKE and stream the
+// message as STREAM chunks inside the relay's window. A delivery is done only when the
+// recipient's ACK says it is stored; every other outcome leaves it queued or held.
+
+import { Buffer } from "node:buffer";
+import { encodeHeader, sealEnvelopeKey } from "../protocol/envelope.ts";
+import { verifySessionKey } from "../protocol/keys.ts";
+import { WINDOW_CHUNKS, type Message, type MessageOf } from "../protocol/messages.ts";
+import { STREAM_CHUNK, StreamSealer, streamCiphertextSize } from "../protocol/stream.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import type { Link } from "./relay-client.ts";
+import type { Store } from "./store.ts";
+import type { EventBus } from "./events.ts";
+
+const MAX_CONCURRENT = 4;
+
+type Outcome =
+  | { kind: "delivered" }
+  | { kind: "queued"; reason: string; offline?: boolean; retrySoon?: boolean }
+  | { kind: "held"; reason: string }
+  | { kind: "failed"; reason: string };
+
+interface Active {
+  window: number;
+  wake: (() => void) | undefined;
+  result: Promise<MessageOf<"ack" | "sendFailed"> | "down">;
+  settle: (m: MessageOf<"ack" | "sendFailed"> | "down") => void;
+  settled: boolean;
+}
+
+export class Outbox {
+  #store: Store;
+  #user: string;
+  #events: EventBus;
+  #now: () => number;
+  #link: Link | undefined;
+  #active = new Map<string, Active>(); // by hex message id
+  #offline = new Set<string>(); // recipients the relay said are offline
+  #running = false;
+  #again = false;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(deps: { store: Store; user: string; events: EventBus; now: () => number }) {
+    this.#store = deps.store;
+    this.#user = deps.user;
+    this.#events = deps.events;
+    this.#now = deps.now;
+  }
+
+  up(link: Link): void {
+    this.#link = link;
+    this.#offline.clear();
+    this.kick();
+  }
+
+  down(link: Link): void {
+    if (this.#link !== link) return;
+    this.#link = undefined;
+    for (const a of this.#active.values()) a.settle("down");
+  }
+
+  /** Messages from the relay that belong to sending. */
+  handle(m: Message): boolean {
+    switch (m.t) {
+      case "window": {
+        const a = this.#active.get(hexId(m.id));
+        if (a && m.seq > a.window) {
+          a.window = m.seq;
+          a.wake?.();
+        }
+        return true;
+      }
+      case "ack":
+      case "sendFailed":
+        this.#active.get(hexId(m.id))?.settle(m);
+        return true;
+      case "presence":
+        if (m.online && this.#offline.delete(m.user)) this.kick();
+        return false; // the daemon reports presence too
+      default:
+        return false;
+    }
+  }
+
+  /** Look at the queue again soon; cheap to call often. */
+  kick(): void {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    queueMicrotask(() => void this.#run());
+  }
+
+  async #run(): Promise<void> {
+    try {
+      do {
+        this.#again = false;
+        const link = this.#link;
+        if (!link) return;
+        this.#watchQueued(link);
+        const busy = new Set(this.#active.keys());
+        for (const q of this.#store.queued()) {
+          if (this.#active.size >= MAX_CONCURRENT) break;
+          if (busy.has(q.id) || this.#offline.has(q.recipient)) continue;
+          busy.add(q.id); // one recipient of a message at a time: the relay keys transfers by id
+          void this.#deliver(link, q.rid, q.id, q.recipient).finally(() => this.kick());
+        }
+      } while (this.#again);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Ask the relay to tell us when queued recipients come online. */
+  #watchQueued(link: Link): void {
+    const users = [...new Set(this.#store.queued().map((q) => q.recipient))].sort();
+    link.post({ t: "watch", all: true, users });
+  }
+
+  async #deliver(link: Link, rid: number, id: string, recipient: string): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = await this.#transfer(link, rid, id, recipient);
+    } catch (e) {
+      outcome = { kind: "queued", reason: e instanceof Error ? e.message : String(e), retrySoon: true };
+    }
+    const state = outcome.kind;
+    this.#store.setDelivery(rid, recipient, state, state === "delivered" ? null : outcome.reason, this.#now());
+    if (outcome.kind === "queued" && outcome.offline) this.#offline.add(recipient);
+    if (outcome.kind === "queued" && outcome.retrySoon) {
+      // Transient (busy, key just changed, link hiccup): try again shortly, not in a hot loop.
+      this.#offline.add(recipient);
+      clearTimeout(this.#retry);
+      this.#retry = setTimeout(() => {
+        this.#offline.clear();
+        this.kick();
+      }, 1000);
+    }
+    this.#events.emit({ type: "delivery", id, recipient, state });
+  }
+
+  async #transfer(link: Link, rid: number, id: string, recipient: string): Promise<Outcome> {
+    const k = await link.getKey(recipient);
+    if (link.closed) return { kind: "queued", reason: "connection lost" };
+    if (k.status === "unknown") return { kind: "failed", reason: `${recipient} is not a user of this relay` };
+    if (k.status === "offline" || !k.key) return { kind: "queued", reason: `${recipient} is offline`, offline: true };
+    const key = k.key;
+    try {
+      verifySessionKey(key.identityPub, recipient, key.sessionPub, key.issuedAt, key.sig);
+    } catch {
+      return { kind: "queued", reason: `the relay gave a badly signed key for ${recipient}`, retrySoon: true };
+    }
+    const contact = this.#store.contact(recipient);
+    if (!contact) {
+      this.#store.pinIdentity(recipient, key.identityPub, this.#now());
+    } else if (!equal(contact.identity, key.identityPub)) {
+      if (!contact.changedIdentity || !equal(contact.changedIdentity, key.identityPub)) {
+        this.#store.noteIdentityChange(recipient, key.identityPub, this.#now());
+        this.#events.emit({ type: "identity-changed", user: recipient });
+      }
+      return { kind: "held", reason: `${recipient}'s identity key changed; accept it to send` };
+    }
+
+    const msg = this.#store.outgoing(rid);
+    const idBytes = new Uint8Array(Buffer.from(id, "hex"));
+    const { enc, streamKey } = sealEnvelopeKey({
+      id: idBytes,
+      from: this.#user,
+      to: recipient,
+      senderSessionSecret: link.session.secretKey,
+      recipientSessionPub: key.sessionPub,
+    });
+    const header = encodeHeader({
+      v: 1,
+      id,
+      from: this.#user,
+      to: msg.to,
+      date: msg.date,
+      subject: msg.content.subject,
+      body: msg.content.body,
+      attachments: msg.content.attachments,
+    });
+    const total = header.length + msg.content.attachments.reduce((n, a) => n + a.size, 0);
+    const size = streamCiphertextSize(total);
+    if (size > link.hello.maxMessageBytes) {
+      return { kind: "failed", reason: `the message is larger than this relay allows (${link.hello.maxMessageBytes} bytes)` };
+    }
+
+    let settle!: Active["settle"];
+    const result = new Promise<MessageOf<"ack" | "sendFailed"> | "down">((r) => (settle = r));
+    const active: Active = {
+      window: 0,
+      wake: undefined,
+      result,
+      settled: false,
+      settle: (m) => {
+        if (active.settled) return;
+        active.settled = true;
+        settle(m);
+        active.wake?.();
+      },
+    };
+    this.#active.set(id, active);
+    try {
+      link.post({ t: "send", id: idBytes, to: recipient, size, senderKey: link.sessionKey, recipientSessionPub: key.sessionPub, enc });
+      await this.#stream(link, active, idBytes, streamKey, rid, header, msg.content.attachments.length, total);
+      const r = await result;
+      return outcomeOf(r, recipient);
+    } finally {
+      this.#active.delete(id);
+    }
+  }
+
+  /** Seal header and attachments into STREAM chunks, never more than the window ahead. */
+  async #stream(
+    link: Link,
+    a: Active,
+    id: Uint8Array,
+    streamKey: Uint8Array,
+    rid: number,
+    header: Uint8Array,
+    attachments: number,
+    total: number,
+  ): Promise<void> {
+    const sealer = new StreamSealer(streamKey);
+    const buf = new Uint8Array(STREAM_CHUNK);
+    let fill = 0;
+    let consumed = 0;
+    let seq = 0;
+    const emit = async (last: boolean): Promise<boolean> => {
+      while (!a.settled && seq >= a.window + WINDOW_CHUNKS) {
+        await new Promise<void>((r) => (a.wake = r));
+        a.wake = undefined;
+      }
+      if (a.settled || link.closed) return false; // acked early (duplicate) or failed
+      link.post({ t: "chunk", id, seq, last, data: sealer.seal(buf.subarray(0, fill), last) });
+      seq++;
+      fill = 0;
+      return true;
+    };
+    const pieces = function* (store: Store): Generator<Uint8Array> {
+      yield header;
+      for (let i = 0; i < attachments; i++) yield* store.readAttachment(rid, i);
+    };
+    for (const piece of pieces(this.#store)) {
+      let off = 0;
+      while (off < piece.length) {
+        const n = Math.min(STREAM_CHUNK - fill, piece.length - off);
+        buf.set(piece.subarray(off, off + n), fill);
+        fill += n;
+        off += n;
+        consumed += n;
+        if (fill === STREAM_CHUNK && consumed < total && !(await emit(false))) return;
+      }
+    }
+    if (consumed !== total) throw new Error("stored message changed size while sending");
+    await emit(true);
+  }
+}
+
+function outcomeOf(r: MessageOf<"ack" | "sendFailed"> | "down", recipient: string): Outcome {
+  if (r === "down") return { kind: "queued", reason: "connection to the relay lost" };
+  if (r.t === "ack") {
+    switch (r.status) {
+      case "stored":
+      case "duplicate":
+        return { kind: "delivered" };
+      case "identity-changed":
+        return { kind: "queued", reason: `${recipient} does not recognise our identity key yet`, offline: true };
+      case "rejected":
+        return { kind: "queued", reason: `${recipient}'s client rejected the message`, retrySoon: true };
+    }
+  }
+  switch (r.reason) {
+    case "offline":
+    case "recipient-gone":
+      return { kind: "queued", reason: `${recipient} is offline`, offline: true };
+    case "unknown-user":
+      return { kind: "failed", reason: `${recipient} is not a user of this relay` };
+    case "too-large":
+      return { kind: "failed", reason: "the message is larger than the relay allows" };
+    case "stale-key":
+    case "busy":
+    case "aborted":
+      return { kind: "queued", reason: `the relay said ${r.reason}; retrying`, retrySoon: true };
+  }
+}
+
+export function hexId(id: Uint8Array): string {
+  if (id.length !== 16) throw new ProtocolError("malformed", "message id length");
+  return Buffer.from(id).toString("hex");
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+

@@ -1,0 +1,60 @@
+// Where the password comes from (README "Passwords"): --password-file (first line), then
+// SMSG_PASSWORD, then a prompt on the terminal. Never the command line, which other local
+// users can read in the process list.
+
+import { readFileSync } from "node:fs";
+
+export class CliError extends Error {}
+
+export async function readPassword(file: string | undefined, prompt: string): Promise<string> {
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      throw new CliError(`cannot read the password file ${file}`);
+    }
+    const line = text.split(/\r?\n/)[0] ?? "";
+    if (line === "") throw new CliError(`the password file ${file} is empty`);
+    return line;
+  }
+  const env = process.env.SMSG_PASSWORD;
+  if (env) return env;
+  if (!process.stdin.isTTY) {
+    throw new CliError("no password: use --password-file FILE or SMSG_PASSWORD, or run in a terminal");
+  }
+  return promptHidden(prompt);
+}
+
+function promptHidden(prompt: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(prompt);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let pw = "";
+    const onData = (buf: Buffer) => {
+      for (const ch of buf.toString("utf8")) {
+        if (ch === "\r" || ch === "\n") {
+          done();
+          resolve(pw);
+          return;
+        }
+        if (ch === "\u0003") {
+          done();
+          reject(new CliError("cancelled"));
+          return;
+        }
+        if (ch === "\u007f" || ch === "\b") pw = pw.slice(0, -1);
+        else pw += ch;
+      }
+    };
+    const done = () => {
+      stdin.off("data", onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write("\n");
+    };
+    stdin.on("data", onData);
+  });
+}

@@ -1,0 +1,341 @@
+// The client's connection to its relay (SPEC.md §3, §4): Noise_XX initiator with the
+// password-derived login key, relay-key pinning, login, a fresh signed session key per
+// connection, heartbeats, and reconnecting by itself with backoff and jitter.
+
+import type { Socket } from "bun";
+import { FramedSocket } from "../net/framed-socket.ts";
+import { HandshakeState } from "../protocol/noise.ts";
+import { Transport } from "../protocol/transport.ts";
+import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../protocol/framing.ts";
+import {
+  decodeRelayHello,
+  encodeLogin,
+  type Message,
+  type MessageOf,
+  type RelayHello,
+  type SignedSessionKey,
+} from "../protocol/messages.ts";
+import { encodeRelayKey, signSessionKey } from "../protocol/keys.ts";
+import { x25519Generate, type KeyPair } from "../protocol/primitives.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+
+const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
+
+export interface ClientIdentity {
+  user: string;
+  login: KeyPair; // X25519, Noise static
+  identity: { seed: Uint8Array; publicKey: Uint8Array }; // Ed25519
+}
+
+export type LinkState =
+  | { kind: "connecting" }
+  | { kind: "connected"; relayKey: string }
+  | { kind: "retrying"; error: string; retryAt: number }
+  | { kind: "refused"; error: string } // will not retry by itself (relay key changed)
+  | { kind: "stopped" };
+
+/** An authenticated, published connection: what the rest of the client sends through. */
+export class Link {
+  readonly relayKey: Uint8Array;
+  readonly hello: RelayHello;
+  readonly session: KeyPair; // this connection's X25519 session key; dies with it
+  readonly sessionKey: SignedSessionKey;
+  #framed: FramedSocket;
+  #transport: Transport;
+  #req = 1;
+  #waiting = new Map<number, (m: Message) => void>();
+  closed = false;
+
+  constructor(framed: FramedSocket, transport: Transport, relayKey: Uint8Array, hello: RelayHello, session: KeyPair, sessionKey: SignedSessionKey) {
+    this.#framed = framed;
+    this.#transport = transport;
+    this.relayKey = relayKey;
+    this.hello = hello;
+    this.session = session;
+    this.sessionKey = sessionKey;
+  }
+
+  post(m: Message): boolean {
+    if (this.closed) return false;
+    this.#framed.send(this.#transport.seal(m));
+    return true;
+  }
+
+  get queuedBytes(): number {
+    return this.#framed.queuedBytes;
+  }
+
+  /** Settles answers to who/getKey; returns true when m was such an answer. */
+  settle(m: Message): boolean {
+    if (m.t !== "whoReply" && m.t !== "key") return false;
+    const w = this.#waiting.get(m.req);
+    if (!w) return true;
+    this.#waiting.delete(m.req);
+    w(m);
+    return true;
+  }
+
+  #request<R extends Message>(make: (req: number) => Message, timeoutMs = 15_000): Promise<R> {
+    const req = this.#req++;
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(req);
+        reject(new Error("the relay did not answer in time"));
+      }, timeoutMs);
+      this.#waiting.set(req, (m) => {
+        clearTimeout(timer);
+        resolve(m as R);
+      });
+      if (!this.post(make(req))) {
+        clearTimeout(timer);
+        this.#waiting.delete(req);
+        reject(new Error("not connected to the relay"));
+      }
+    });
+  }
+
+  who(): Promise<string[]> {
+    return this.#request<MessageOf<"whoReply">>((req) => ({ t: "who", req })).then((m) => m.users);
+  }
+
+  getKey(user: string): Promise<MessageOf<"key">> {
+    return this.#request<MessageOf<"key">>((req) => ({ t: "getKey", req, user }));
+  }
+
+  failPending(): void {
+    this.closed = true;
+    for (const w of this.#waiting.values()) w({ t: "key", req: 0, user: "x", status: "unknown" });
+    this.#waiting.clear();
+  }
+
+  close(): void {
+    this.#framed.close("client closing");
+  }
+}
+
+export interface RelayClientOptions {
+  host: string;
+  port: number;
+  id: ClientIdentity;
+  heartbeat: number; // seconds
+  maxBackoff: number; // seconds
+  /** The pinned relay key, if any; null on first contact. */
+  pinned(): Uint8Array | null;
+  /** First contact: remember this key. */
+  pin(key: Uint8Array): void;
+  onState(s: LinkState): void;
+  onUp(link: Link): void;
+  onDown(link: Link): void;
+  onMessage(link: Link, m: Message): void;
+  now?: () => number;
+  random?: () => number;
+}
+
+export class RelayClient {
+  #o: RelayClientOptions;
+  #attempt = 0;
+  #stopped = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #framed: FramedSocket | undefined;
+  #link: Link | undefined;
+  #state: LinkState = { kind: "connecting" };
+
+  constructor(o: RelayClientOptions) {
+    this.#o = o;
+  }
+
+  get state(): LinkState {
+    return this.#state;
+  }
+  get link(): Link | undefined {
+    return this.#link;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#connect();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearInterval(this.#heartbeat);
+    this.#framed?.close("client stopping");
+    this.#setState({ kind: "stopped" });
+  }
+
+  /** Try again now (after the person fixed what was wrong, e.g. accepted a new relay key). */
+  retryNow(): void {
+    if (this.#stopped || this.#framed) return;
+    clearTimeout(this.#timer);
+    this.#attempt = 0;
+    this.#connect();
+  }
+
+  #setState(s: LinkState): void {
+    this.#state = s;
+    this.#o.onState(s);
+  }
+
+  #connect(): void {
+    this.#timer = undefined;
+    if (this.#stopped) return;
+    if (this.#state.kind !== "retrying") this.#setState({ kind: "connecting" });
+    const o = this.#o;
+    const now = o.now ?? Date.now;
+    let phase: "msg2" | "result" | "up" = "msg2";
+    let hs: HandshakeState | undefined;
+    let transport: Transport | undefined;
+    let relayKey: Uint8Array | undefined;
+    let hello: RelayHello | undefined;
+    let lastHeard = now();
+    let failure: { error: string; retry: boolean; slow?: boolean } | undefined;
+    let framed: FramedSocket;
+
+    const giveUp = (error: string, retry: boolean, slow = false): void => {
+      failure ??= { error, retry, slow };
+      framed?.close(error);
+    };
+
+    const onRecord = (rec: Uint8Array): void => {
+      lastHeard = now();
+      try {
+        if (phase === "msg2") {
+          if (rec.length === 5 && PREAMBLE_MAGIC.every((b, i) => rec[i] === b)) {
+            return giveUp(`the relay speaks protocol version ${rec[4]}, this client ${PROTOCOL_VERSION}`, false);
+          }
+          hello = decodeRelayHello(hs!.readMessage(rec));
+          relayKey = hs!.remoteStatic()!;
+          const pinned = o.pinned();
+          if (pinned && !equal(pinned, relayKey)) {
+            return giveUp(
+              `the relay's key changed: expected ${encodeRelayKey(pinned)}, got ${encodeRelayKey(relayKey)}. ` +
+                `This is what an impostor relay looks like. If the operator confirms the new key, ` +
+                `restart the client with --relay-key ${encodeRelayKey(relayKey)}`,
+              false,
+            );
+          }
+          framed.send(hs!.writeMessage(encodeLogin(o.id.user)));
+          const [c1, c2] = hs!.split();
+          transport = new Transport(c1, c2);
+          hs = undefined;
+          if (!pinned) o.pin(relayKey);
+          phase = "result";
+          return;
+        }
+        const m = transport!.open(rec);
+        if (phase === "result") {
+          if (m.t !== "loginResult") throw new ProtocolError("malformed", "expected a login result");
+          if (m.status !== "ok") {
+            const why =
+              m.status === "auth-failed"
+                ? `the relay refused the login of ${o.id.user}: the password is wrong, or the user is not registered or not yet approved (registration code: run \`smsg register-code --user ${o.id.user}\`)`
+                : m.status === "rate-limited"
+                  ? "the relay is limiting logins from this address after failed attempts; retrying later"
+                  : m.status === "disabled"
+                    ? `the operator disabled the account ${o.id.user}`
+                    : `the relay refused the login (${m.status})`;
+            return giveUp(why, true, true);
+          }
+          const session = x25519Generate();
+          const issuedAt = now();
+          const sessionKey: SignedSessionKey = {
+            identityPub: o.id.identity.publicKey,
+            sessionPub: session.publicKey,
+            issuedAt,
+            sig: signSessionKey(o.id.identity.seed, o.id.user, session.publicKey, issuedAt),
+          };
+          const link = new Link(framed, transport!, relayKey!, hello!, session, sessionKey);
+          link.post({ t: "publishKey", key: sessionKey });
+          this.#link = link;
+          this.#attempt = 0;
+          phase = "up";
+          this.#setState({ kind: "connected", relayKey: encodeRelayKey(relayKey!) });
+          o.onUp(link);
+          return;
+        }
+        if (m.t === "heartbeat") return;
+        if (m.t === "error") return giveUp(`the relay closed the connection: ${m.reason}`, true);
+        const link = this.#link!;
+        if (link.settle(m)) return;
+        o.onMessage(link, m);
+      } catch (e) {
+        const detail = e instanceof ProtocolError ? e.code : String(e);
+        giveUp(phase === "msg2" ? `handshake with the relay failed (${detail})` : `bad data from the relay (${detail})`, true);
+      }
+    };
+
+    const onClose = (reason: string): void => {
+      clearInterval(this.#heartbeat);
+      this.#framed = undefined;
+      const link = this.#link;
+      this.#link = undefined;
+      if (link) {
+        link.failPending();
+        o.onDown(link);
+      }
+      if (this.#stopped) return;
+      const f = failure ?? { error: phase === "up" ? `connection to the relay lost (${reason})` : `cannot reach the relay at ${fmtHost(o.host)}:${o.port} (${reason})`, retry: true };
+      if (!f.retry) {
+        this.#setState({ kind: "refused", error: f.error });
+        return;
+      }
+      const delay = this.#backoff(f.slow === true);
+      this.#setState({ kind: "retrying", error: f.error, retryAt: now() + delay });
+      this.#timer = setTimeout(() => this.#connect(), delay);
+    };
+
+    type Data = { framed?: FramedSocket };
+    Bun.connect<Data>({
+      hostname: o.host,
+      port: o.port,
+      socket: {
+        open: (socket) => {
+          framed = new FramedSocket(socket as Socket<unknown>, { onRecord, onClose });
+          socket.data = { framed };
+          this.#framed = framed;
+          hs = new HandshakeState({ pattern: "XX", initiator: true, prologue: PROLOGUE, s: o.id.login });
+          framed.send(concat(PROLOGUE, hs.writeMessage(new Uint8Array(0))));
+          clearInterval(this.#heartbeat);
+          this.#heartbeat = setInterval(() => {
+            // Silence for 2.5 heartbeats means the path is dead (sleep, lost network) even
+            // though no FIN or RST ever arrived: reconnect instead of waiting for TCP.
+            const limit = phase === "up" ? o.heartbeat * 2500 : 10_000;
+            if (now() - lastHeard > limit) giveUp("the relay stopped answering heartbeats", true);
+            else if (phase === "up") this.#link?.post({ t: "heartbeat" });
+          }, Math.max(100, Math.min(o.heartbeat * 1000, 10_000)));
+        },
+        data: (socket, data) => socket.data?.framed?.data(data),
+        drain: (socket) => socket.data?.framed?.drain(),
+        close: (socket) => socket.data?.framed?.socketClosed(),
+        error: (socket, err) => socket.data?.framed?.socketClosed(err.message),
+        connectError: (_socket, err) => {
+          failure ??= { error: `cannot reach the relay at ${fmtHost(o.host)}:${o.port} (${err.message})`, retry: true };
+          onClose(err.message);
+        },
+      },
+    }).catch((err: Error) => {
+      // Bun reports some connect failures by rejecting instead of connectError.
+      if (this.#framed || this.#timer) return;
+      failure ??= { error: `cannot reach the relay at ${fmtHost(o.host)}:${o.port} (${err.message})`, retry: true };
+      onClose(err.message);
+    });
+  }
+
+  #backoff(slow: boolean): number {
+    const cap = this.#o.maxBackoff * 1000;
+    const base = slow ? cap : Math.min(cap, 500 * 2 ** this.#attempt);
+    this.#attempt = Math.min(this.#attempt + 1, 20);
+    const r = (this.#o.random ?? Math.random)();
+    return Math.round(base * (0.5 + r / 2)); // jitter: many clients after a relay restart spread out
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function fmtHost(h: string): string {
+  return h.includes(":") ? `[${h}]` : h;
+}

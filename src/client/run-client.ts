@@ -1,0 +1,103 @@
+// Starting a client daemon for real (SPEC.md §8): keys from the password, the store in the
+// data dir, the daemon, and its loopback API with an owner-only token file. Used by the
+// `client` and `demo` commands alike.
+
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { deriveUserKeys } from "../protocol/keys.ts";
+import { Daemon, type DaemonOptions } from "./daemon.ts";
+import { Store } from "./store.ts";
+import { allowedHosts, apiApp } from "./api.ts";
+import { CliError } from "./password.ts";
+
+export const TOKEN_FILE = "api-token";
+export const DAEMON_FILE = "daemon.json";
+
+export interface RunningClient {
+  daemon: Daemon;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface ClientArgs extends DaemonOptions {
+  user: string;
+  password: string;
+  dataDir: string;
+  ui?: { host: string; port: number };
+  log: (line: string) => void;
+}
+
+/** A port that stays the same for a data dir across restarts, so bookmarks keep working. */
+export function defaultUiPort(dataDir: string): number {
+  const h = createHash("sha256").update(realpathSync(dataDir)).digest();
+  return 20000 + (h.readUInt16BE(0) % 20000);
+}
+
+export async function runClient(a: ClientArgs): Promise<RunningClient> {
+  mkdirSync(a.dataDir, { recursive: true, mode: 0o700 });
+  const daemonFile = join(a.dataDir, DAEMON_FILE);
+  if (existsSync(daemonFile)) {
+    const pid = Number((JSON.parse(readFileSync(daemonFile, "utf8")) as { pid?: number }).pid);
+    if (pid && pid !== process.pid && alive(pid)) {
+      throw new CliError(`a client is already running for ${a.dataDir} (pid ${pid})`);
+    }
+  }
+  const keys = await deriveUserKeys(a.user, a.password);
+  const store = Store.open(join(a.dataDir, "client.db"), keys.storeKey); // WrongPasswordError
+  const owner = store.getMeta("user");
+  if (owner && new TextDecoder().decode(owner) !== a.user) {
+    store.close();
+    throw new CliError(`${a.dataDir} belongs to ${new TextDecoder().decode(owner)}, not ${a.user}`);
+  }
+  if (!owner) store.setMeta("user", new TextEncoder().encode(a.user));
+
+  const daemon = new Daemon({
+    store,
+    id: { user: a.user, login: keys.login, identity: keys.identity },
+    opts: a,
+    log: a.log,
+  });
+  const token = randomBytes(32).toString("hex");
+  let port = 0;
+  const host = a.ui?.host ?? "127.0.0.1";
+  const app = apiApp(daemon, token, () => allowedHosts(port));
+  let server: ReturnType<typeof Bun.serve>;
+  const serve = (p: number) => Bun.serve({ hostname: host, port: p, fetch: app.fetch, idleTimeout: 0 });
+  try {
+    server = serve(a.ui?.port ?? defaultUiPort(a.dataDir));
+  } catch (e) {
+    if (a.ui) {
+      store.close();
+      throw new CliError(`cannot listen on ${host}:${a.ui.port} for the mailbox (${(e as Error).message})`);
+    }
+    server = serve(0); // the stable port is taken: any free one
+  }
+  port = server.port!;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  daemon.uiUrl = url;
+  writeFileSync(join(a.dataDir, TOKEN_FILE), token + "\n", { mode: 0o600 });
+  writeFileSync(daemonFile, JSON.stringify({ url, pid: process.pid }) + "\n", { mode: 0o600 });
+  daemon.start();
+
+  return {
+    daemon,
+    url,
+    async stop() {
+      daemon.stop();
+      await server.stop(true);
+      store.close();
+      rmSync(daemonFile, { force: true });
+      rmSync(join(a.dataDir, TOKEN_FILE), { force: true });
+    },
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

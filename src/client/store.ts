@@ -1,0 +1,563 @@
+// The client's encrypted message store in bun:sqlite (SPEC.md §7). Each message and each
+// attachment has its own random key, wrapped by the store key derived from the password
+// (envelope encryption). Subject, body, names and attachment bytes are ciphertext on disk;
+// who, when and how big are not. The transmission keys are never stored.
+
+import { Database } from "bun:sqlite";
+import { utf8 } from "../protocol/codec.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { aesGcmOpen, aesGcmSeal, randomBytes } from "../protocol/primitives.ts";
+import { STREAM_CHUNK, StreamOpener, StreamSealer } from "../protocol/stream.ts";
+import type { AttachmentMeta } from "../protocol/envelope.ts";
+
+export const LABEL_STORE_VERIFIER = "smsg/1 store verifier";
+export const LABEL_STORE_WRAP = "smsg/1 store wrap ";
+export const LABEL_STORE_HEADER = "smsg/1 store header ";
+
+export class WrongPasswordError extends Error {
+  constructor() {
+    super("wrong password: it does not open this data dir's store");
+    this.name = "WrongPasswordError";
+  }
+}
+
+export type Folder = "in" | "out";
+export type DeliveryState = "queued" | "delivered" | "held" | "failed";
+
+export interface StoredContent {
+  subject: string;
+  body: string;
+  attachments: AttachmentMeta[];
+}
+
+export interface MessageSummary {
+  id: string;
+  folder: Folder;
+  from: string;
+  to: string[];
+  subject: string;
+  date: number;
+  flags: string;
+  attachments: AttachmentMeta[];
+}
+
+export interface Delivery {
+  recipient: string;
+  state: DeliveryState;
+  error: string | null;
+}
+
+export interface Contact {
+  user: string;
+  identity: Uint8Array;
+  firstSeen: number;
+  changedIdentity: Uint8Array | null;
+  changedAt: number | null;
+}
+
+interface MessageRow {
+  rid: number;
+  id: string;
+  folder: Folder;
+  sender: string;
+  recipients: string;
+  date: number;
+  unread: number;
+  wrapped_key: Uint8Array;
+  header: Uint8Array;
+}
+
+/** Rows of attachment chunks written per transaction while a message streams in. */
+const CHUNKS_PER_COMMIT = 32;
+
+function sealWithNonce(key: Uint8Array, aad: Uint8Array, pt: Uint8Array): Uint8Array {
+  const nonce = randomBytes(12);
+  const ct = aesGcmSeal(key, nonce, aad, pt);
+  const out = new Uint8Array(12 + ct.length);
+  out.set(nonce);
+  out.set(ct, 12);
+  return out;
+}
+function openWithNonce(key: Uint8Array, aad: Uint8Array, box: Uint8Array): Uint8Array {
+  if (box.length < 28) throw new ProtocolError("malformed", "stored box too short");
+  return aesGcmOpen(key, box.subarray(0, 12), aad, box.subarray(12));
+}
+
+export class Store {
+  readonly db: Database;
+  #key: Uint8Array;
+
+  private constructor(db: Database, storeKey: Uint8Array) {
+    this.db = db;
+    this.#key = storeKey;
+  }
+
+  /** Open (or create) the store; a store key that does not open it is a wrong password. */
+  static open(path: string, storeKey: Uint8Array): Store {
+    const db = new Database(path, { create: true, strict: true });
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = FULL"); // an ACK promises the message survives a crash
+    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec("PRAGMA foreign_keys = ON");
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS messages (
+        rid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL,
+        folder TEXT NOT NULL CHECK (folder IN ('in', 'out')),
+        sender TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        date INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        unread INTEGER NOT NULL DEFAULT 0,
+        wrapped_key BLOB NOT NULL,
+        header BLOB NOT NULL,
+        UNIQUE (folder, sender, id)
+      );
+      CREATE INDEX IF NOT EXISTS messages_by_date ON messages (folder, date DESC, rid DESC);
+      CREATE TABLE IF NOT EXISTS deliveries (
+        rid INTEGER NOT NULL REFERENCES messages (rid) ON DELETE CASCADE,
+        recipient TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'held', 'failed')),
+        error TEXT,
+        updated INTEGER NOT NULL,
+        PRIMARY KEY (rid, recipient)
+      );
+      CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (state, recipient);
+      CREATE TABLE IF NOT EXISTS attachments (
+        att TEXT PRIMARY KEY,
+        rid INTEGER REFERENCES messages (rid) ON DELETE CASCADE,
+        idx INTEGER NOT NULL DEFAULT 0,
+        size INTEGER NOT NULL DEFAULT 0,
+        wrapped_key BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('draft', 'incoming', 'stored')),
+        created INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS attachments_by_message ON attachments (rid, idx);
+      CREATE TABLE IF NOT EXISTS chunks (
+        att TEXT NOT NULL REFERENCES attachments (att) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        last INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (att, seq)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS contacts (
+        user TEXT PRIMARY KEY,
+        identity BLOB NOT NULL,
+        first_seen INTEGER NOT NULL,
+        changed_identity BLOB,
+        changed_at INTEGER
+      );
+    `);
+    const store = new Store(db, storeKey);
+    const aad = utf8(LABEL_STORE_VERIFIER);
+    const verifier = store.getMeta("verifier");
+    if (verifier) {
+      try {
+        openWithNonce(storeKey, aad, verifier);
+      } catch {
+        db.close();
+        throw new WrongPasswordError();
+      }
+    } else {
+      store.setMeta("verifier", sealWithNonce(storeKey, aad, new Uint8Array(32)));
+    }
+    // A killed process can leave half-received attachments; they were never acknowledged.
+    db.query("DELETE FROM attachments WHERE state = 'incoming'").run();
+    return store;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  getMeta(k: string): Uint8Array | undefined {
+    return this.db.query<{ v: Uint8Array }, [string]>("SELECT v FROM meta WHERE k = ?").get(k)?.v;
+  }
+  setMeta(k: string, v: Uint8Array): void {
+    this.db.query("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)").run(k, v);
+  }
+
+  // --- keys ---
+
+  #wrap(kind: string, id: string, key: Uint8Array): Uint8Array {
+    return sealWithNonce(this.#key, utf8(`${LABEL_STORE_WRAP}${kind} ${id}`), key);
+  }
+  #unwrap(kind: string, id: string, box: Uint8Array): Uint8Array {
+    return openWithNonce(this.#key, utf8(`${LABEL_STORE_WRAP}${kind} ${id}`), box);
+  }
+
+  // --- attachments ---
+
+  /** Start an attachment: a draft (uploaded for sending) or incoming (being received). */
+  newAttachment(state: "draft" | "incoming", now: number): AttachmentWriter {
+    const att = Buffer.from(randomBytes(16)).toString("hex");
+    const key = randomBytes(32);
+    this.db
+      .query("INSERT INTO attachments (att, wrapped_key, state, created) VALUES (?, ?, ?, ?)")
+      .run(att, this.#wrap("attachment", att, key), state, now);
+    return new AttachmentWriter(this.db, att, key);
+  }
+
+  discardAttachment(att: string): void {
+    this.db.query("DELETE FROM attachments WHERE att = ?").run(att);
+  }
+
+  draftSize(att: string): number | undefined {
+    return this.db
+      .query<{ size: number }, [string]>("SELECT size FROM attachments WHERE att = ? AND state = 'draft'")
+      .get(att)?.size;
+  }
+
+  /** Drop drafts never sent; they are only useful for minutes. */
+  pruneDrafts(olderThan: number): void {
+    this.db.query("DELETE FROM attachments WHERE state = 'draft' AND created < ?").run(olderThan);
+  }
+
+  /** Plaintext of attachment idx of a message, chunk by chunk. */
+  *readAttachment(rid: number, idx: number): Generator<Uint8Array> {
+    const a = this.db
+      .query<{ att: string; wrapped_key: Uint8Array }, [number, number]>(
+        "SELECT att, wrapped_key FROM attachments WHERE rid = ? AND idx = ? AND state = 'stored'",
+      )
+      .get(rid, idx);
+    if (!a) throw new Error("no such attachment");
+    const opener = new StreamOpener(this.#unwrap("attachment", a.att, a.wrapped_key));
+    const q = this.db.query<{ data: Uint8Array; last: number }, [string, number]>(
+      "SELECT data, last FROM chunks WHERE att = ? AND seq = ?",
+    );
+    for (let seq = 0; ; seq++) {
+      const row = q.get(a.att, seq);
+      if (!row) throw new ProtocolError("truncated", "stored attachment ends early");
+      const pt = opener.open(row.data, row.last === 1);
+      if (pt.length > 0) yield pt;
+      if (row.last === 1) return;
+    }
+  }
+
+  // --- messages ---
+
+  #sealContent(id: string, folder: Folder, content: StoredContent): { wrapped: Uint8Array; header: Uint8Array } {
+    const key = randomBytes(32);
+    const header = sealWithNonce(key, utf8(`${LABEL_STORE_HEADER}${folder} ${id}`), utf8(JSON.stringify(content)));
+    return { wrapped: this.#wrap(`message ${folder}`, id, key), header };
+  }
+
+  #openContent(row: MessageRow): StoredContent {
+    const key = this.#unwrap(`message ${row.folder}`, row.id, row.wrapped_key);
+    const json = openWithNonce(key, utf8(`${LABEL_STORE_HEADER}${row.folder} ${row.id}`), row.header);
+    return JSON.parse(new TextDecoder().decode(json)) as StoredContent;
+  }
+
+  /**
+   * Save a message to send: the sent copy, one queued delivery per recipient, and the
+   * draft attachments adopted as its own, in one transaction.
+   */
+  saveOutgoing(m: {
+    id: string;
+    from: string;
+    to: string[];
+    date: number;
+    subject: string;
+    body: string;
+    attachments: { att: string; name: string; size: number }[];
+  }): number {
+    return this.db.transaction(() => {
+      const { wrapped, header } = this.#sealContent(m.id, "out", {
+        subject: m.subject,
+        body: m.body,
+        attachments: m.attachments.map(({ name, size }) => ({ name, size })),
+      });
+      const rid = this.db
+        .query<{ rid: number }, [string, string, string, number, number, Uint8Array, Uint8Array]>(
+          `INSERT INTO messages (id, folder, sender, recipients, date, received, unread, wrapped_key, header)
+           VALUES (?, 'out', ?, ?, ?, ?, 0, ?, ?) RETURNING rid`,
+        )
+        .get(m.id, m.from, JSON.stringify(m.to), m.date, m.date, wrapped, header)!.rid;
+      const unique = [...new Set(m.to)];
+      for (const r of unique) {
+        this.db
+          .query("INSERT INTO deliveries (rid, recipient, state, updated) VALUES (?, ?, 'queued', ?)")
+          .run(rid, r, m.date);
+      }
+      m.attachments.forEach((a, idx) => {
+        const changed = this.db
+          .query("UPDATE attachments SET rid = ?, idx = ?, state = 'stored' WHERE att = ? AND state = 'draft'")
+          .run(rid, idx, a.att).changes;
+        if (changed !== 1) throw new Error(`attachment ${a.att} is not an uploaded draft`);
+      });
+      return rid;
+    })();
+  }
+
+  /** Has this sender's message already been stored? (retries must not duplicate) */
+  hasIncoming(from: string, id: string): boolean {
+    return (
+      this.db
+        .query("SELECT 1 FROM messages WHERE folder = 'in' AND sender = ? AND id = ?")
+        .get(from, id) !== null
+    );
+  }
+
+  /**
+   * Commit a received message and its (already written) attachments in one transaction.
+   * Returns false when it was already there: the caller acknowledges a duplicate.
+   */
+  saveIncoming(m: {
+    id: string;
+    from: string;
+    to: string[];
+    date: number;
+    received: number;
+    subject: string;
+    body: string;
+    attachments: { att: string; name: string; size: number }[];
+  }): boolean {
+    return this.db.transaction(() => {
+      if (this.hasIncoming(m.from, m.id)) {
+        for (const a of m.attachments) this.discardAttachment(a.att);
+        return false;
+      }
+      const { wrapped, header } = this.#sealContent(m.id, "in", {
+        subject: m.subject,
+        body: m.body,
+        attachments: m.attachments.map(({ name, size }) => ({ name, size })),
+      });
+      const rid = this.db
+        .query<{ rid: number }, [string, string, string, number, number, Uint8Array, Uint8Array]>(
+          `INSERT INTO messages (id, folder, sender, recipients, date, received, unread, wrapped_key, header)
+           VALUES (?, 'in', ?, ?, ?, ?, 1, ?, ?) RETURNING rid`,
+        )
+        .get(m.id, m.from, JSON.stringify(m.to), m.date, m.received, wrapped, header)!.rid;
+      m.attachments.forEach((a, idx) => {
+        this.db
+          .query("UPDATE attachments SET rid = ?, idx = ?, state = 'stored' WHERE att = ? AND state = 'incoming'")
+          .run(rid, idx, a.att);
+      });
+      return true;
+    })();
+  }
+
+  #flags(row: MessageRow): string {
+    if (row.folder === "in") return row.unread ? "U" : "";
+    const states = this.deliveries(row.rid).map((d) => d.state);
+    if (states.every((s) => s === "delivered")) return "S";
+    if (states.includes("held")) return "H";
+    if (states.includes("failed")) return "F";
+    return "Q";
+  }
+
+  #summary(row: MessageRow): MessageSummary {
+    const c = this.#openContent(row);
+    return {
+      id: row.id,
+      folder: row.folder,
+      from: row.sender,
+      to: JSON.parse(row.recipients) as string[],
+      subject: c.subject,
+      date: row.date,
+      flags: this.#flags(row),
+      attachments: c.attachments,
+    };
+  }
+
+  list(folder: Folder, opts: { limit?: number; offset?: number } = {}): MessageSummary[] {
+    const rows = this.db
+      .query<MessageRow, [string, number, number]>(
+        `SELECT rid, id, folder, sender, recipients, date, unread, wrapped_key, header FROM messages
+         WHERE folder = ? ORDER BY date DESC, rid DESC LIMIT ? OFFSET ?`,
+      )
+      .all(folder, opts.limit ?? -1, opts.offset ?? 0);
+    return rows.map((r) => this.#summary(r));
+  }
+
+  count(folder: Folder, unreadOnly = false): number {
+    return this.db
+      .query<{ n: number }, [string]>(
+        `SELECT count(*) AS n FROM messages WHERE folder = ?${unreadOnly ? " AND unread = 1" : ""}`,
+      )
+      .get(folder)!.n;
+  }
+
+  /** Find by id; the inbox copy first when a message was sent to oneself. */
+  find(id: string): (MessageSummary & { rid: number; body: string; deliveries: Delivery[] }) | undefined {
+    const row = this.db
+      .query<MessageRow, [string]>(
+        `SELECT rid, id, folder, sender, recipients, date, unread, wrapped_key, header FROM messages
+         WHERE id = ? ORDER BY folder = 'in' DESC, rid LIMIT 1`,
+      )
+      .get(id);
+    if (!row) return undefined;
+    const c = this.#openContent(row);
+    return {
+      ...this.#summary(row),
+      rid: row.rid,
+      body: c.body,
+      deliveries: row.folder === "out" ? this.deliveries(row.rid) : [],
+    };
+  }
+
+  markRead(rid: number): void {
+    this.db.query("UPDATE messages SET unread = 0 WHERE rid = ?").run(rid);
+  }
+
+  // --- deliveries (the outbox queue) ---
+
+  deliveries(rid: number): Delivery[] {
+    return this.db
+      .query<Delivery, [number]>("SELECT recipient, state, error FROM deliveries WHERE rid = ? ORDER BY recipient")
+      .all(rid);
+  }
+
+  /** Deliveries waiting, oldest first, with what is needed to send them. */
+  queued(): { rid: number; id: string; recipient: string }[] {
+    return this.db
+      .query<{ rid: number; id: string; recipient: string }, []>(
+        `SELECT d.rid, m.id, d.recipient FROM deliveries d JOIN messages m USING (rid)
+         WHERE d.state = 'queued' ORDER BY m.date, d.rid`,
+      )
+      .all();
+  }
+
+  countQueued(): number {
+    return this.db
+      .query<{ n: number }, []>("SELECT count(DISTINCT rid) AS n FROM deliveries WHERE state != 'delivered'")
+      .get()!.n;
+  }
+
+  setDelivery(rid: number, recipient: string, state: DeliveryState, error: string | null, now: number): void {
+    this.db
+      .query("UPDATE deliveries SET state = ?, error = ?, updated = ? WHERE rid = ? AND recipient = ?")
+      .run(state, error, now, rid, recipient);
+  }
+
+  /** A held recipient was accepted: their held deliveries go back to the queue. */
+  releaseHeld(recipient: string, now: number): void {
+    this.db
+      .query("UPDATE deliveries SET state = 'queued', error = NULL, updated = ? WHERE recipient = ? AND state = 'held'")
+      .run(now, recipient);
+  }
+
+  /** The content of an outgoing message, for sealing it to a recipient. */
+  outgoing(rid: number): { id: string; from: string; to: string[]; date: number; content: StoredContent } {
+    const row = this.db
+      .query<MessageRow, [number]>(
+        "SELECT rid, id, folder, sender, recipients, date, unread, wrapped_key, header FROM messages WHERE rid = ?",
+      )
+      .get(rid);
+    if (!row) throw new Error("no such message");
+    return {
+      id: row.id,
+      from: row.sender,
+      to: JSON.parse(row.recipients) as string[],
+      date: row.date,
+      content: this.#openContent(row),
+    };
+  }
+
+  // --- contacts (identity pins, trust on first use) ---
+
+  contact(user: string): Contact | undefined {
+    const r = this.db
+      .query<
+        { user: string; identity: Uint8Array; first_seen: number; changed_identity: Uint8Array | null; changed_at: number | null },
+        [string]
+      >("SELECT user, identity, first_seen, changed_identity, changed_at FROM contacts WHERE user = ?")
+      .get(user);
+    return r
+      ? { user: r.user, identity: r.identity, firstSeen: r.first_seen, changedIdentity: r.changed_identity, changedAt: r.changed_at }
+      : undefined;
+  }
+
+  contacts(): Contact[] {
+    return this.db
+      .query<{ user: string }, []>("SELECT user FROM contacts ORDER BY user")
+      .all()
+      .map((r) => this.contact(r.user)!);
+  }
+
+  pinIdentity(user: string, identity: Uint8Array, now: number): void {
+    this.db
+      .query("INSERT OR IGNORE INTO contacts (user, identity, first_seen) VALUES (?, ?, ?)")
+      .run(user, identity, now);
+  }
+
+  noteIdentityChange(user: string, identity: Uint8Array, now: number): void {
+    this.db
+      .query("UPDATE contacts SET changed_identity = ?, changed_at = ? WHERE user = ?")
+      .run(identity, now, user);
+  }
+
+  /** Accept the changed identity as the new pin; returns false when nothing was pending. */
+  acceptIdentity(user: string): boolean {
+    return (
+      this.db
+        .query(
+          "UPDATE contacts SET identity = changed_identity, changed_identity = NULL, changed_at = NULL WHERE user = ? AND changed_identity IS NOT NULL",
+        )
+        .run(user).changes === 1
+    );
+  }
+}
+
+/**
+ * Writes one attachment as STREAM chunks under its own key, whatever sizes the pieces
+ * arrive in. Rows are committed in batches; nothing counts until the message commits.
+ */
+export class AttachmentWriter {
+  readonly att: string;
+  #db: Database;
+  #sealer: StreamSealer;
+  #buf = new Uint8Array(STREAM_CHUNK);
+  #fill = 0;
+  #seq = 0;
+  #size = 0;
+  #batch: { seq: number; last: number; data: Uint8Array }[] = [];
+
+  constructor(db: Database, att: string, key: Uint8Array) {
+    this.#db = db;
+    this.att = att;
+    this.#sealer = new StreamSealer(key);
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  write(data: Uint8Array): void {
+    let off = 0;
+    while (off < data.length) {
+      if (this.#fill === STREAM_CHUNK) this.#emit(false); // a full chunk is only final once we know nothing follows
+      const n = Math.min(STREAM_CHUNK - this.#fill, data.length - off);
+      this.#buf.set(data.subarray(off, off + n), this.#fill);
+      this.#fill += n;
+      off += n;
+    }
+    this.#size += data.length;
+    if (this.#batch.length >= CHUNKS_PER_COMMIT) this.#commit();
+  }
+
+  /** Seal the last chunk and commit; the attachment is complete on disk. */
+  finish(): number {
+    this.#emit(true);
+    this.#commit();
+    this.#db.query("UPDATE attachments SET size = ? WHERE att = ?").run(this.#size, this.att);
+    return this.#size;
+  }
+
+  #emit(last: boolean): void {
+    const ct = this.#sealer.seal(this.#buf.subarray(0, this.#fill), last);
+    this.#batch.push({ seq: this.#seq++, last: last ? 1 : 0, data: ct });
+    this.#fill = 0;
+  }
+
+  #commit(): void {
+    if (this.#batch.length === 0) return;
+    const batch = this.#batch;
+    this.#batch = [];
+    const q = this.#db.query("INSERT INTO chunks (att, seq, last, data) VALUES (?, ?, ?, ?)");
+    this.#db.transaction(() => {
+      for (const r of batch) q.run(this.att, r.seq, r.last, r.data);
+    })();
+  }
+}

@@ -1,0 +1,107 @@
+// Operator commands over the relay's data dir (README "Registering users"): they open the
+// same SQLite file as a running relay, which sees each change at the next login.
+
+import { Directory } from "../server/directory.ts";
+import { decodeRegistrationCode, encodeRegistrationCode, encodeRelayKey } from "../protocol/keys.ts";
+import { checkUserId } from "../protocol/user-id.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { loadOrCreateRelayKey, relayKeyExists } from "../server/relay-key.ts";
+import { CliError } from "../client/password.ts";
+
+export type Out = (line: string) => void;
+
+function user(u: string): string {
+  try {
+    return checkUserId(u);
+  } catch {
+    throw new CliError(`"${u}" is not a valid user id (1-32 of a-z 0-9 . _ - starting with a letter or digit)`);
+  }
+}
+
+function code(c: string): Uint8Array {
+  try {
+    return decodeRegistrationCode(c);
+  } catch (e) {
+    if (e instanceof ProtocolError) throw new CliError(`"${c}" is not a registration code (checksum or format wrong)`);
+    throw e;
+  }
+}
+
+function withDir<T>(dataDir: string, f: (d: Directory) => T): T {
+  const d = Directory.open(dataDir);
+  try {
+    return f(d);
+  } finally {
+    d.close();
+  }
+}
+
+export function usersAdd(dataDir: string, name: string, regCode: string | undefined, out: Out, now = Date.now()): void {
+  const u = user(name);
+  const key = regCode === undefined ? null : code(regCode);
+  withDir(dataDir, (d) => {
+    if (!d.add(u, key, now)) throw new CliError(`user ${u} already exists`);
+  });
+  out(
+    key
+      ? `added ${u}; they can log in now`
+      : `added ${u} without a code; their first login will be kept as pending: approve it with \`smsg ctrl --data ${dataDir} users approve ${u}\``,
+  );
+}
+
+export function usersList(dataDir: string, json: boolean, out: Out): void {
+  const rows = withDir(dataDir, (d) => d.list());
+  const items = rows.map((r) => ({
+    user: r.user,
+    state: r.state,
+    code: r.code ? encodeRegistrationCode(r.code) : null,
+    created: new Date(r.created).toISOString(),
+  }));
+  if (json) return out(JSON.stringify(items));
+  if (items.length === 0) return out("no users");
+  for (const i of items) out(`${i.user}\t${i.state}\t${i.code ?? "(no code yet)"}`);
+}
+
+export function usersPending(dataDir: string, json: boolean, out: Out): void {
+  const rows = withDir(dataDir, (d) => d.pending());
+  const items = rows.map((p) => ({
+    user: p.user,
+    code: encodeRegistrationCode(p.code),
+    address: p.address,
+    time: new Date(p.time).toISOString(),
+  }));
+  if (json) return out(JSON.stringify(items));
+  if (items.length === 0) return out("no pending logins");
+  for (const i of items) out(`${i.user}\t${i.code}\t${i.address}\t${i.time}`);
+}
+
+export function usersApprove(dataDir: string, name: string, out: Out): void {
+  const u = user(name);
+  const p = withDir(dataDir, (d) => (d.get(u) ? d.approve(u) : null));
+  if (p === null) throw new CliError(`no user ${u}: add them first with \`users add ${u}\``);
+  if (!p) throw new CliError(`no pending login for ${u}: ask them to start their client once`);
+  out(`approved ${u} with code ${encodeRegistrationCode(p.code)} (from ${p.address}); compare it with the code they sent you`);
+}
+
+export function usersRemove(dataDir: string, name: string, out: Out): void {
+  const u = user(name);
+  if (!withDir(dataDir, (d) => d.remove(u))) throw new CliError(`no user ${u}`);
+  out(`removed ${u}`);
+}
+
+export function usersDisable(dataDir: string, name: string, out: Out): void {
+  const u = user(name);
+  if (!withDir(dataDir, (d) => d.setState(u, "disabled"))) throw new CliError(`no user ${u}`);
+  out(`disabled ${u}; they cannot log in until \`users enable ${u}\``);
+}
+
+export function usersEnable(dataDir: string, name: string, out: Out): void {
+  const u = user(name);
+  if (!withDir(dataDir, (d) => d.setState(u, "active"))) throw new CliError(`no user ${u}`);
+  out(`enabled ${u}`);
+}
+
+export function relayKey(dataDir: string, out: Out): void {
+  if (!relayKeyExists(dataDir)) throw new CliError(`${dataDir} has no relay key yet: start the relay once`);
+  out(encodeRelayKey(loadOrCreateRelayKey(dataDir).publicKey));
+}

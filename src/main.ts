@@ -1,0 +1,393 @@
+#!/usr/bin/env bun
+// smsg's one entry point: argv -> relay | ctrl | client | send | ... (README "Commands").
+// The only place that builds real sockets, databases and clocks for a command.
+
+import { Command, Option } from "commander";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { basename, join } from "node:path";
+import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
+import { startRelay, type ListenAddress } from "./server/relay.ts";
+import { streamLog } from "./server/log.ts";
+import { Directory } from "./server/directory.ts";
+import { runClient, type RunningClient } from "./client/run-client.ts";
+import { ApiClient } from "./client/api-client.ts";
+import { CliError, readPassword } from "./client/password.ts";
+import { WrongPasswordError } from "./client/store.ts";
+import { decodeRelayKey, deriveUserKeys, encodeRegistrationCode } from "./protocol/keys.ts";
+import { ProtocolError } from "./protocol/errors.ts";
+import { checkUserId } from "./protocol/user-id.ts";
+import * as ctrl from "./ctrl/users.ts";
+
+const out = (line: string) => console.log(line);
+const DEFAULT_PORT = 7443;
+
+export function parseHostPort(s: string, what: string): ListenAddress {
+  const m = /^\[([0-9a-fA-F:.%a-z]+)\]:(\d{1,5})$/.exec(s) ?? /^([^:[\]]+):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new CliError(`${what} must be HOST:PORT or [IPv6]:PORT, not "${s}"`);
+  return { host: m[1]!, port };
+}
+
+function positive(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new CliError(`${name} must be a positive number of seconds`);
+    return n;
+  };
+}
+
+function userId(u: string): string {
+  try {
+    return checkUserId(u);
+  } catch {
+    throw new CliError(`"${u}" is not a valid user id (1-32 of a-z 0-9 . _ - starting with a letter or digit)`);
+  }
+}
+
+const program = new Command("smsg")
+  .description("self-hosted end-to-end encrypted private mail")
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command("relay")
+  .description("run the relay that passes encrypted messages between clients")
+  .option("--listen <addr>", "HOST:PORT or [IPv6]:PORT to listen on (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .requiredOption("--data <dir>", "the relay's data dir (key, user database)")
+  .option("--heartbeat-timeout <seconds>", "close connections silent this long", positive("--heartbeat-timeout"), 90)
+  .option("--max-message-mb <n>", "largest message with attachments, in MiB", positive("--max-message-mb"), 2048)
+  .action(async (o: { listen: string[]; data: string; heartbeatTimeout: number; maxMessageMb: number }) => {
+    const listen = o.listen.length ? o.listen.map((l) => parseHostPort(l, "--listen")) : [{ host: "::", port: DEFAULT_PORT }];
+    const relay = await startRelay({
+      listen,
+      dataDir: o.data,
+      log: streamLog(out),
+      options: { heartbeatTimeout: o.heartbeatTimeout, maxMessageBytes: Math.floor(o.maxMessageMb * 1024 * 1024) },
+    }).catch((e: Error) => {
+      throw new CliError(`cannot start the relay: ${e.message}`);
+    });
+    out(`relay key: ${relay.relayKey}`);
+    for (const a of relay.addresses) out(`listening on ${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`);
+    const stop = async () => {
+      await relay.stop();
+      process.exit(0);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+
+const ctrlCmd = program
+  .command("ctrl")
+  .description("operator commands over a relay's data dir")
+  .requiredOption("--data <dir>", "the relay's data dir");
+const dataOf = (cmd: Command) => (cmd.optsWithGlobals() as { data: string }).data;
+const usersCmd = ctrlCmd.command("users").description("registered users and pending logins");
+usersCmd
+  .command("add <user> [code]")
+  .description("register a user, with their registration code or to be approved later")
+  .action((u: string, c: string | undefined, _o, cmd: Command) => ctrl.usersAdd(dataOf(cmd), u, c, out));
+usersCmd
+  .command("list")
+  .option("--json", "JSON output")
+  .action((o: { json?: boolean }, cmd: Command) => ctrl.usersList(dataOf(cmd), !!o.json, out));
+usersCmd
+  .command("pending")
+  .description("failed logins of registered users, waiting for approval")
+  .option("--json", "JSON output")
+  .action((o: { json?: boolean }, cmd: Command) => ctrl.usersPending(dataOf(cmd), !!o.json, out));
+usersCmd
+  .command("approve <user>")
+  .description("adopt the user's pending code as their registration code")
+  .action((u: string, _o, cmd: Command) => ctrl.usersApprove(dataOf(cmd), u, out));
+usersCmd.command("remove <user>").action((u: string, _o, cmd: Command) => ctrl.usersRemove(dataOf(cmd), u, out));
+usersCmd.command("disable <user>").action((u: string, _o, cmd: Command) => ctrl.usersDisable(dataOf(cmd), u, out));
+usersCmd.command("enable <user>").action((u: string, _o, cmd: Command) => ctrl.usersEnable(dataOf(cmd), u, out));
+ctrlCmd
+  .command("relay-key")
+  .description("print the relay's public key, for clients' --relay-key")
+  .action((_o, cmd: Command) => ctrl.relayKey(dataOf(cmd), out));
+
+program
+  .command("register-code")
+  .description("print your registration code, to send to the relay's operator")
+  .requiredOption("--user <user>", "your user id")
+  .option("--password-file <file>", "read the password from the first line of this file")
+  .action(async (o: { user: string; passwordFile?: string }) => {
+    const user = userId(o.user);
+    const pw = await readPassword(o.passwordFile, `password for ${user}: `);
+    out(encodeRegistrationCode((await deriveUserKeys(user, pw)).login.publicKey));
+  });
+
+program
+  .command("client")
+  .description("run the client daemon: relay connection, encrypted store, local mailbox API")
+  .requiredOption("--server <host:port>", "the relay, HOST:PORT or [IPv6]:PORT")
+  .requiredOption("--user <user>", "your user id")
+  .requiredOption("--data <dir>", "your data dir (encrypted messages)")
+  .option("--password-file <file>", "read the password from the first line of this file")
+  .option("--ui <addr:port>", "loopback address for the mailbox and API (default 127.0.0.1 and a port fixed per data dir)")
+  .option("--no-tray", "do not show a tray icon")
+  .option("--relay-key <key>", "the relay's key (smsgrelay1...); replaces the pinned one")
+  .option("--heartbeat <seconds>", "heartbeat interval", positive("--heartbeat"), 30)
+  .option("--max-backoff <seconds>", "longest wait between reconnection attempts", positive("--max-backoff"), 30)
+  .action(async (o: { server: string; user: string; data: string; passwordFile?: string; ui?: string; relayKey?: string; heartbeat: number; maxBackoff: number }) => {
+    const server = parseHostPort(o.server, "--server");
+    const user = userId(o.user);
+    const ui = o.ui ? parseHostPort(o.ui, "--ui") : undefined;
+    if (ui && !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(ui.host)) throw new CliError("--ui must be a loopback address");
+    let relayKey: Uint8Array | undefined;
+    if (o.relayKey) {
+      try {
+        relayKey = decodeRelayKey(o.relayKey);
+      } catch {
+        throw new CliError(`"${o.relayKey}" is not a relay key (smsgrelay1..., checksum or format wrong)`);
+      }
+    }
+    const password = await readPassword(o.passwordFile, `password for ${user}: `);
+    const client = await runClient({
+      host: server.host,
+      port: server.port,
+      user,
+      password,
+      dataDir: o.data,
+      ui,
+      relayKey,
+      heartbeat: o.heartbeat,
+      maxBackoff: o.maxBackoff,
+      log: (line) => out(`${new Date().toISOString()} ${line}`),
+    });
+    out(`mailbox: ${client.url}`);
+    const stop = async () => {
+      await client.stop();
+      process.exit(0);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+
+interface Summary {
+  id: string;
+  from: string;
+  to: string[];
+  subject: string;
+  date: string;
+  flags: string;
+  attachments: { name: string; size: number }[];
+}
+
+program
+  .command("status")
+  .description("the running client's connection state")
+  .requiredOption("--data <dir>", "the client's data dir")
+  .option("--json", "JSON output")
+  .action(async (o: { data: string; json?: boolean }) => {
+    const s = await new ApiClient(o.data).get<Record<string, unknown>>("/api/status");
+    if (o.json) return out(JSON.stringify(s));
+    out(s.connected ? `connected as ${s.user}` : `not connected: ${s.error}`);
+    out(`relay key: ${s.relayKey ?? "(not pinned yet)"}`);
+    out(`mailbox: ${s.uiUrl}`);
+    out(`queued: ${s.queued}  unread: ${s.unread}`);
+  });
+
+program
+  .command("send")
+  .description("send a message (queued if a recipient is offline)")
+  .requiredOption("--data <dir>", "the client's data dir")
+  .requiredOption("--to <users>", "recipients, comma separated")
+  .requiredOption("--subject <text>", "subject")
+  .addOption(new Option("--body <text>", "message text").conflicts("bodyFile"))
+  .option("--body-file <file>", "read the message text from a file")
+  .option("--attach <file>", "attach a file (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .action(async (o: { data: string; to: string; subject: string; body?: string; bodyFile?: string; attach: string[] }) => {
+    if (o.body === undefined && o.bodyFile === undefined) throw new CliError("give the message with --body TEXT or --body-file FILE");
+    let body = o.body;
+    if (o.bodyFile !== undefined) {
+      try {
+        body = readFileSync(o.bodyFile, "utf8");
+      } catch {
+        throw new CliError(`cannot read ${o.bodyFile}`);
+      }
+    }
+    const api = new ApiClient(o.data);
+    const attachments: { att: string; name: string }[] = [];
+    for (const path of o.attach) {
+      const f = Bun.file(path);
+      if (!(await f.exists())) throw new CliError(`cannot read the attachment ${path}`);
+      const r = await api.request<{ att: string }>("POST", "/api/attachments", f, "application/octet-stream");
+      attachments.push({ att: r.att, name: basename(path) });
+    }
+    const r = await api.post<{ id: string; queued: string[] }>("/api/send", {
+      to: o.to.split(","),
+      subject: o.subject,
+      body,
+      attachments,
+    });
+    out(r.queued.length ? `queued ${r.id} (offline: ${r.queued.join(", ")}; it goes when they connect)` : `sending ${r.id}`);
+  });
+
+for (const folder of ["inbox", "outbox"] as const) {
+  program
+    .command(folder)
+    .description(folder === "inbox" ? "received messages" : "sent messages (S delivered, Q queued, H held)")
+    .requiredOption("--data <dir>", "the client's data dir")
+    .option("--json", "JSON output")
+    .action(async (o: { data: string; json?: boolean }) => {
+      const list = await new ApiClient(o.data).get<Summary[]>(`/api/${folder}`);
+      if (o.json) return out(JSON.stringify(list));
+      if (list.length === 0) return out(`${folder} is empty`);
+      for (const m of list) {
+        const who = folder === "inbox" ? m.from : m.to.join(",");
+        const att = m.attachments.length ? ` [${m.attachments.length} attachment(s)]` : "";
+        out(`${m.id}  ${(m.flags || "-").padEnd(2)} ${m.date}  ${who}  ${m.subject}${att}`);
+      }
+    });
+}
+
+program
+  .command("show <id>")
+  .description("show one message; marks it read")
+  .requiredOption("--data <dir>", "the client's data dir")
+  .option("--json", "JSON output")
+  .option("--save-attachments <dir>", "save its attachments into this folder")
+  .action(async (id: string, o: { data: string; json?: boolean; saveAttachments?: string }) => {
+    const api = new ApiClient(o.data);
+    const m = await api.get<Summary & { body: string }>(`/api/messages/${encodeURIComponent(id)}`);
+    if (o.saveAttachments) {
+      mkdirSync(o.saveAttachments, { recursive: true });
+      for (const [i, a] of m.attachments.entries()) {
+        const res = await api.download(`/api/messages/${encodeURIComponent(id)}/attachments/${i}`);
+        const path = freeName(o.saveAttachments, a.name);
+        await Bun.write(path, res);
+        if (!o.json) out(`saved ${path}`);
+      }
+    }
+    if (o.json) return out(JSON.stringify(m));
+    out(`From: ${m.from}\nTo: ${m.to.join(", ")}\nDate: ${m.date}\nSubject: ${m.subject}`);
+    for (const a of m.attachments) out(`Attachment: ${a.name} (${a.size} bytes)`);
+    out(`\n${m.body}`);
+  });
+
+/** Never overwrite: "name", then "name (1)", ... The name itself has no path parts (SPEC.md §5.3). */
+function freeName(dir: string, name: string): string {
+  const safe = basename(name);
+  let path = join(dir, safe);
+  for (let i = 1; existsSync(path); i++) {
+    const dot = safe.lastIndexOf(".");
+    path = join(dir, dot > 0 ? `${safe.slice(0, dot)} (${i})${safe.slice(dot)}` : `${safe} (${i})`);
+  }
+  return path;
+}
+
+program
+  .command("users")
+  .description("users connected to the relay now")
+  .requiredOption("--data <dir>", "the client's data dir")
+  .option("--json", "JSON output")
+  .action(async (o: { data: string; json?: boolean }) => {
+    const users = await new ApiClient(o.data).get<string[]>("/api/users");
+    out(o.json ? JSON.stringify(users) : users.join("\n") || "nobody is connected");
+  });
+
+program
+  .command("contacts")
+  .description("pinned identities of the people you wrote with")
+  .requiredOption("--data <dir>", "the client's data dir")
+  .option("--json", "JSON output")
+  .action(async (o: { data: string; json?: boolean }) => {
+    const list = await new ApiClient(o.data).get<{ user: string; identity: string; changed: boolean }[]>("/api/contacts");
+    if (o.json) return out(JSON.stringify(list));
+    for (const c of list) out(`${c.user}\t${c.identity}${c.changed ? "\tIDENTITY CHANGED: check with them, then `smsg accept`" : ""}`);
+  });
+
+program
+  .command("accept <user>")
+  .description("accept a contact's changed identity key; their held messages go")
+  .requiredOption("--data <dir>", "the client's data dir")
+  .action(async (user: string, o: { data: string }) => {
+    await new ApiClient(o.data).post(`/api/contacts/${encodeURIComponent(user)}/accept`, {});
+    out(`accepted the new identity of ${user}`);
+  });
+
+program
+  .command("demo")
+  .description("a relay and two clients, alice and bob, on loopback in a temporary folder")
+  .action(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "smsg-demo-"));
+    const relay = await startRelay({
+      listen: [{ host: "127.0.0.1", port: 0 }],
+      dataDir: join(dir, "relay"),
+      log: streamLog(() => {}),
+    });
+    const port = relay.addresses[0]!.port;
+    const clients: RunningClient[] = [];
+    const dirOf = (u: string) => join(dir, u);
+    for (const user of ["alice", "bob"]) {
+      const password = randomBytes(9).toString("base64url");
+      const keys = await deriveUserKeys(user, password);
+      const d = new Directory(join(dir, "relay", "relay.db"));
+      d.add(user, keys.login.publicKey, Date.now());
+      d.close();
+      mkdirSync(dirOf(user), { recursive: true, mode: 0o700 });
+      writeFileSync(join(dirOf(user), "password"), password + "\n", { mode: 0o600 });
+      const c = await runClient({
+        host: "127.0.0.1",
+        port,
+        user,
+        password,
+        dataDir: dirOf(user),
+        ui: { host: "127.0.0.1", port: 0 },
+        relayKey: relay.core.relayKey.publicKey,
+        heartbeat: 30,
+        maxBackoff: 5,
+        log: () => {},
+      });
+      clients.push(c);
+      out(`${user}: mailbox ${c.url}  password ${password}  data ${dirOf(user)}`);
+    }
+    out(`relay: 127.0.0.1:${port}  key ${relay.relayKey}`);
+    out("");
+    out("Try it (in another terminal):");
+    out(`  bun src/main.ts send  --data ${dirOf("alice")} --to bob --subject "Hello" --body "Hi Bob"`);
+    out(`  bun src/main.ts inbox --data ${dirOf("bob")}`);
+    out(`  bun src/main.ts show  --data ${dirOf("bob")} ID`);
+    out(`  bun src/main.ts users --data ${dirOf("bob")}`);
+    out("Ctrl-C stops everything and removes the folder.");
+    const stop = async () => {
+      for (const c of clients) await c.stop();
+      await relay.stop();
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    return report(e);
+  }
+}
+
+function report(e: unknown): number {
+  const err = e as { code?: string; exitCode?: number; message?: string };
+  if (typeof err?.code === "string" && err.code.startsWith("commander.")) {
+    return err.exitCode ?? 1; // commander already printed help or the usage error
+  }
+  if (e instanceof CliError) console.error(`smsg: ${e.message}`);
+  else if (e instanceof WrongPasswordError) console.error("smsg: wrong password: it does not open this data dir");
+  else if (e instanceof ProtocolError) console.error(`smsg: ${e.message}`);
+  else {
+    console.error(e);
+    return 70;
+  }
+  return 1;
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv);
+  if (code !== 0) process.exit(code);
+}

@@ -1,0 +1,141 @@
+// Bun TCP socket plumbing shared by relay and client (SPEC.md §2): records in, records out.
+// Bun's socket.write may take only part of a buffer, so writes go through a queue that is
+// flushed on drain; records written in one tick are coalesced into one write.
+
+import type { Socket } from "bun";
+import { RecordDecoder, encodeRecord } from "../protocol/framing.ts";
+
+export interface FramedHandlers {
+  onRecord(record: Uint8Array): void;
+  /** Called once, when the socket is gone for any reason. */
+  onClose(reason: string): void;
+  /** The write queue went from non-empty to empty. */
+  onDrain?(): void;
+}
+
+export class FramedSocket {
+  readonly socket: Socket<unknown>;
+  readonly remoteAddress: string;
+  #decoder = new RecordDecoder();
+  #handlers: FramedHandlers;
+  #pending: Uint8Array[] = []; // records not yet handed to the socket
+  #pendingBytes = 0;
+  #backlog: Uint8Array | null = null; // what the socket refused last time
+  #scheduled = false;
+  #closed = false;
+  #closeAfterFlush = false;
+
+  constructor(socket: Socket<unknown>, handlers: FramedHandlers) {
+    this.socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? "?";
+    this.#handlers = handlers;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes accepted by send() but not yet taken by the kernel. */
+  get queuedBytes(): number {
+    return this.#pendingBytes + (this.#backlog?.length ?? 0);
+  }
+
+  send(body: Uint8Array): void {
+    this.sendRaw(encodeRecord(body));
+  }
+
+  /** Already framed bytes (the pre-handshake version reply). */
+  sendRaw(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  /** Close once everything queued so far has been written. */
+  end(): void {
+    if (this.#closed) return;
+    this.#closeAfterFlush = true;
+    if (!this.#scheduled && this.queuedBytes === 0) this.#finish();
+  }
+
+  close(reason = "closed"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.socket.end();
+    this.#handlers.onClose(reason);
+  }
+
+  // --- called from the Bun socket handlers ---
+
+  data(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    let records: Uint8Array[];
+    try {
+      records = this.#decoder.push(chunk);
+    } catch (e) {
+      this.close(e instanceof Error ? e.message : "bad record");
+      return;
+    }
+    for (const r of records) {
+      if (this.#closed) return;
+      this.#handlers.onRecord(r);
+    }
+  }
+
+  drain(): void {
+    this.#flush();
+  }
+
+  socketClosed(reason = "peer closed"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handlers.onClose(reason);
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.#closed) return;
+    if (this.#backlog) {
+      const n = this.socket.write(this.#backlog);
+      if (n < this.#backlog.length) {
+        this.#backlog = n > 0 ? this.#backlog.subarray(n) : this.#backlog;
+        return; // wait for drain
+      }
+      this.#backlog = null;
+    }
+    if (this.#pending.length > 0) {
+      const buf = this.#pending.length === 1 ? (this.#pending[0] as Uint8Array) : joinAll(this.#pending, this.#pendingBytes);
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      const n = this.socket.write(buf);
+      if (n < buf.length) {
+        this.#backlog = buf.subarray(Math.max(n, 0));
+        return;
+      }
+    }
+    if (this.#closeAfterFlush) {
+      this.#finish();
+      return;
+    }
+    this.#handlers.onDrain?.();
+  }
+
+  #finish(): void {
+    this.socket.end();
+    this.socketClosed("closed after flush");
+  }
+}
+
+function joinAll(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,150 @@
+// The end-to-end message (SPEC.md §5): HPKE auth mode to the recipient's session key, its
+// exporter keying a STREAM over "u32 header length | header JSON | attachment bytes".
+// Everything a person wrote (subject, body, names, contents) is inside; the relay routes
+// on the outer SEND fields only.
+
+import { Writer, utf8 } from "./codec.ts";
+import { ProtocolError } from "./errors.ts";
+import { setupAuthR, setupAuthS } from "./hpke.ts";
+import { STREAM_CHUNK } from "./stream.ts";
+import { isUserId } from "./user-id.ts";
+
+export const LABEL_MESSAGE_INFO = "smsg/1 message";
+export const LABEL_STREAM_KEY = "smsg/1 stream key";
+export const ENVELOPE_VERSION = 1;
+export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
+export const MAX_ATTACHMENTS = 256;
+export const MAX_NAME_BYTES = 255;
+export const MAX_SUBJECT_CHARS = 1000;
+
+export interface AttachmentMeta {
+  name: string;
+  size: number;
+}
+
+export interface EnvelopeHeader {
+  v: number;
+  id: string; // 32 hex digits, equal to the wire message id
+  from: string;
+  to: string[]; // every recipient of the message, not just this one
+  date: number; // ms since the epoch, as the sender's clock says
+  subject: string;
+  body: string;
+  attachments: AttachmentMeta[];
+}
+
+/** HPKE info: binds the id, sender and recipient so the relay cannot re-route a message. */
+export function messageInfo(id: Uint8Array, from: string, to: string): Uint8Array {
+  return new Writer().bytes(utf8(LABEL_MESSAGE_INFO)).u8(0).fixed(id, 16).str8(from).str8(to).finish();
+}
+
+export function sealEnvelopeKey(args: {
+  id: Uint8Array;
+  from: string;
+  to: string;
+  senderSessionSecret: Uint8Array;
+  recipientSessionPub: Uint8Array;
+  rand?: (n: number) => Uint8Array;
+}): { enc: Uint8Array; streamKey: Uint8Array } {
+  const { enc, ctx } = setupAuthS(
+    args.recipientSessionPub,
+    messageInfo(args.id, args.from, args.to),
+    args.senderSessionSecret,
+    args.rand ? { rand: args.rand } : undefined,
+  );
+  return { enc, streamKey: ctx.export(utf8(LABEL_STREAM_KEY), 32) };
+}
+
+export function openEnvelopeKey(args: {
+  id: Uint8Array;
+  from: string;
+  to: string;
+  enc: Uint8Array;
+  recipientSessionSecret: Uint8Array;
+  senderSessionPub: Uint8Array;
+}): Uint8Array {
+  const ctx = setupAuthR(
+    args.enc,
+    args.recipientSessionSecret,
+    messageInfo(args.id, args.from, args.to),
+    args.senderSessionPub,
+  );
+  return ctx.export(utf8(LABEL_STREAM_KEY), 32);
+}
+
+export function validateName(name: string): string {
+  const bytes = utf8(name).length;
+  if (
+    bytes === 0 ||
+    bytes > MAX_NAME_BYTES ||
+    name === "." ||
+    name === ".." ||
+    /[\u0000-\u001f\u007f/\\]/.test(name)
+  ) {
+    throw new ProtocolError("malformed", "attachment name must be 1-255 bytes without / \\ or control characters");
+  }
+  return name;
+}
+
+export function encodeHeader(h: EnvelopeHeader): Uint8Array {
+  const json = utf8(JSON.stringify(h));
+  if (json.length > MAX_HEADER_BYTES) throw new ProtocolError("too-large", "message header over 4 MiB");
+  return new Writer().u32(json.length).bytes(json).finish();
+}
+
+/** Parse and check a header; the caller checks id/from/to against the outer fields. */
+export function parseHeader(json: Uint8Array): EnvelopeHeader {
+  let h: unknown;
+  try {
+    h = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
+  } catch {
+    throw new ProtocolError("malformed", "header is not UTF-8 JSON");
+  }
+  const o = h as Record<string, unknown>;
+  const ok =
+    typeof o === "object" &&
+    o !== null &&
+    o.v === ENVELOPE_VERSION &&
+    typeof o.id === "string" &&
+    /^[0-9a-f]{32}$/.test(o.id) &&
+    typeof o.from === "string" &&
+    isUserId(o.from) &&
+    Array.isArray(o.to) &&
+    o.to.length > 0 &&
+    o.to.every((u) => typeof u === "string" && isUserId(u)) &&
+    Number.isSafeInteger(o.date) &&
+    typeof o.subject === "string" &&
+    o.subject.length <= MAX_SUBJECT_CHARS &&
+    typeof o.body === "string" &&
+    Array.isArray(o.attachments) &&
+    o.attachments.length <= MAX_ATTACHMENTS;
+  if (!ok) throw new ProtocolError("malformed", "header fields");
+  const attachments = (o.attachments as unknown[]).map((a) => {
+    const x = a as Record<string, unknown>;
+    if (typeof x !== "object" || x === null || typeof x.name !== "string" || !Number.isSafeInteger(x.size) || (x.size as number) < 0) {
+      throw new ProtocolError("malformed", "attachment entry");
+    }
+    return { name: validateName(x.name), size: x.size as number };
+  });
+  return {
+    v: ENVELOPE_VERSION,
+    id: o.id as string,
+    from: o.from as string,
+    to: o.to as string[],
+    date: o.date as number,
+    subject: o.subject as string,
+    body: o.body as string,
+    attachments,
+  };
+}
+
+/** Plaintext bytes of a STREAM whose ciphertext is ctSize bytes, or -1 if no such size. */
+export function streamPlaintextSize(ctSize: number): number {
+  const full = STREAM_CHUNK + 16;
+  if (ctSize < 16) return -1;
+  const chunks = Math.max(1, Math.ceil(ctSize / full));
+  const pt = ctSize - 16 * chunks;
+  // The last chunk may be short but not empty unless it is the only one.
+  if (pt < 0 || (chunks > 1 && ctSize - (chunks - 1) * full <= 16)) return -1;
+  return pt;
+}

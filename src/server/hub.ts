@@ -1,0 +1,60 @@
+// Presence and routing behind one small interface (SPEC.md §4.2). LocalHub keeps them in
+// this process; a later hub can share them between relays (e.g. over NATS) without the
+// session code changing, which only ever talks to a Hub and to Endpoints.
+
+import type { Message, SignedSessionKey } from "../protocol/messages.ts";
+
+/** Something a message for a user can be handed to: a local connection or a remote proxy. */
+export interface Endpoint {
+  readonly user: string;
+  readonly sessionKey: SignedSessionKey | undefined;
+  /** Queue a message; false when the endpoint is gone. */
+  post(m: Message): boolean;
+}
+
+export type PresenceListener = (user: string, online: boolean) => void;
+
+export interface Hub {
+  /** Make endpoint the route to its user; returns the endpoint it replaced, if any. */
+  attach(endpoint: Endpoint): Endpoint | undefined;
+  /** Remove endpoint if it is still the route to its user. */
+  detach(endpoint: Endpoint): void;
+  find(user: string): Endpoint | undefined;
+  online(): string[];
+  subscribe(listener: PresenceListener): () => void;
+}
+
+export class LocalHub implements Hub {
+  #routes = new Map<string, Endpoint>();
+  #listeners = new Set<PresenceListener>();
+
+  attach(endpoint: Endpoint): Endpoint | undefined {
+    const old = this.#routes.get(endpoint.user);
+    this.#routes.set(endpoint.user, endpoint);
+    if (!old) this.#emit(endpoint.user, true);
+    return old;
+  }
+
+  detach(endpoint: Endpoint): void {
+    if (this.#routes.get(endpoint.user) !== endpoint) return;
+    this.#routes.delete(endpoint.user);
+    this.#emit(endpoint.user, false);
+  }
+
+  find(user: string): Endpoint | undefined {
+    return this.#routes.get(user);
+  }
+
+  online(): string[] {
+    return [...this.#routes.keys()].sort();
+  }
+
+  subscribe(listener: PresenceListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(user: string, online: boolean): void {
+    for (const l of this.#listeners) l(user, online);
+  }
+}

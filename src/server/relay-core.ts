@@ -1,0 +1,228 @@
+// The relay's shared state and policy (SPEC.md §3.3, §4, §6): login checks, presence
+// fan-out, transfer routing and the heartbeat sweep. Sockets are wired in relay.ts; this
+// file never touches one, so its rules read in one place.
+
+import { timingSafeEqual } from "node:crypto";
+import type { Directory } from "./directory.ts";
+import type { Hub } from "./hub.ts";
+import type { Log } from "./log.ts";
+import { FailureLimiter } from "./rate-limit.ts";
+import { hex, MAX_TRANSFERS_PER_SESSION, Session, type Transfer } from "./session.ts";
+import type { KeyPair } from "./relay-key.ts";
+import type { LoginStatus, MessageOf } from "../protocol/messages.ts";
+import { encodeRegistrationCode } from "../protocol/keys.ts";
+
+export interface RelayOptions {
+  heartbeatTimeout: number; // seconds
+  handshakeTimeout: number; // seconds
+  maxMessageBytes: number;
+  failedLoginsBurst: number;
+  failedLoginsPerMinute: number;
+}
+
+export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
+  heartbeatTimeout: 90,
+  handshakeTimeout: 10,
+  maxMessageBytes: 2 * 1024 * 1024 * 1024,
+  failedLoginsBurst: 10,
+  failedLoginsPerMinute: 10,
+};
+
+export interface RelayStats {
+  connections: number;
+  logins: number;
+  failedLogins: number;
+  messages: number;
+  bytes: number;
+}
+
+export class RelayCore {
+  readonly opts: RelayOptions;
+  readonly relayKey: KeyPair;
+  readonly directory: Directory;
+  readonly hub: Hub;
+  readonly log: Log;
+  readonly now: () => number;
+  readonly sessions = new Set<Session>();
+  readonly stats: RelayStats = { connections: 0, logins: 0, failedLogins: 0, messages: 0, bytes: 0 };
+  #limiter: FailureLimiter;
+  #watchers = new Map<string, Set<Session>>();
+  #watchAll = new Set<Session>();
+
+  constructor(deps: {
+    opts: RelayOptions;
+    relayKey: KeyPair;
+    directory: Directory;
+    hub: Hub;
+    log: Log;
+    now: () => number;
+  }) {
+    this.opts = deps.opts;
+    this.relayKey = deps.relayKey;
+    this.directory = deps.directory;
+    this.hub = deps.hub;
+    this.log = deps.log;
+    this.now = deps.now;
+    this.#limiter = new FailureLimiter({ burst: this.opts.failedLoginsBurst, perMinute: this.opts.failedLoginsPerMinute });
+    this.hub.subscribe((user, online) => this.#announce(user, online));
+  }
+
+  opened(s: Session): void {
+    this.sessions.add(s);
+    this.stats.connections++;
+  }
+
+  /**
+   * Unknown user, wrong key and not-yet-approved all answer "auth-failed", so the answer
+   * tells a guesser nothing about which users exist (SECURITY.md, "user enumeration").
+   */
+  checkLogin(user: string, loginKey: Uint8Array, address: string): { status: LoginStatus; reason: string } {
+    const now = this.now();
+    const ip = addressKey(address);
+    if (!this.#limiter.allowed(ip, now)) {
+      this.log.warn("login-rate-limited", { user, addr: address });
+      return { status: "rate-limited", reason: "too many failed logins from this address; wait a minute" };
+    }
+    const row = this.directory.get(user);
+    const match = row?.code != null && row.code.length === 32 && timingSafeEqual(row.code, loginKey);
+    if (match && row.state === "active") {
+      this.stats.logins++;
+      this.log.info("login", { user, addr: address });
+      return { status: "ok", reason: "" };
+    }
+    if (match) {
+      this.log.warn("login-disabled", { user, addr: address });
+      return { status: "disabled", reason: "this account is disabled on the relay" };
+    }
+    this.stats.failedLogins++;
+    this.#limiter.fail(ip, now);
+    if (row) {
+      this.directory.recordPending({ user, code: loginKey, address, time: now });
+      this.log.warn("login-failed", { user, addr: address, pending: encodeRegistrationCode(loginKey) });
+    } else {
+      this.log.warn("login-failed", { user, addr: address, reason: "unknown user" });
+    }
+    return {
+      status: "auth-failed",
+      reason: "login refused: wrong password, or the user is not registered or not yet approved",
+    };
+  }
+
+  /** A session published its key: it is now reachable, replacing an older connection. */
+  publish(s: Session): void {
+    const old = this.hub.attach(s);
+    if (old && old !== s && old instanceof Session) {
+      this.log.info("replaced", { user: s.user, addr: old.address });
+      old.fail("limit", "replaced by a newer connection of the same user");
+    }
+  }
+
+  watch(s: Session, all: boolean, users: string[]): void {
+    this.#unwatch(s);
+    s.watchAll = all;
+    s.watching = new Set(users);
+    if (all) this.#watchAll.add(s);
+    for (const u of users) {
+      let set = this.#watchers.get(u);
+      if (!set) this.#watchers.set(u, (set = new Set()));
+      set.add(s);
+    }
+  }
+
+  #unwatch(s: Session): void {
+    this.#watchAll.delete(s);
+    for (const u of s.watching) {
+      const set = this.#watchers.get(u);
+      set?.delete(s);
+      if (set?.size === 0) this.#watchers.delete(u);
+    }
+  }
+
+  #announce(user: string, online: boolean): void {
+    const m = { t: "presence", user, online } as const;
+    for (const s of this.#watchAll) if (s.user !== user) s.post(m);
+    for (const s of this.#watchers.get(user) ?? []) if (!s.watchAll) s.post(m);
+  }
+
+  startTransfer(from: Session, m: MessageOf<"send">): void {
+    const fail = (reason: MessageOf<"sendFailed">["reason"]): void => {
+      from.post({ t: "sendFailed", id: m.id, reason });
+    };
+    const key = hex(m.id);
+    if (!from.sessionKey) return fail("stale-key"); // must publish its own key first
+    if (from.outgoing.has(key) || from.outgoing.size >= MAX_TRANSFERS_PER_SESSION) return fail("busy");
+    if (m.size > this.opts.maxMessageBytes) return fail("too-large");
+    const ep = this.hub.find(m.to);
+    if (!ep || !(ep instanceof Session)) {
+      const row = this.directory.get(m.to);
+      return fail(row && row.state === "active" ? "offline" : "unknown-user");
+    }
+    if (!ep.sessionKey || !bytesEqual(ep.sessionKey.sessionPub, m.recipientSessionPub)) return fail("stale-key");
+    if (ep.incoming.has(key)) return fail("busy");
+    const t: Transfer = { id: m.id, key, from, to: ep, size: m.size, received: 0, nextSeq: 0, window: 0, done: false };
+    from.outgoing.set(key, t);
+    ep.incoming.set(key, t);
+    this.stats.messages++;
+    ep.post({
+      t: "deliver",
+      id: m.id,
+      from: from.user,
+      size: m.size,
+      senderKey: m.senderKey,
+      recipientSessionPub: m.recipientSessionPub,
+      enc: m.enc,
+    });
+  }
+
+  endTransfer(t: Transfer): void {
+    t.from.outgoing.delete(t.key);
+    t.to.incoming.delete(t.key);
+  }
+
+  sessionClosed(s: Session): void {
+    if (!this.sessions.delete(s)) return;
+    this.#unwatch(s);
+    this.hub.detach(s);
+    for (const t of [...s.outgoing.values()]) {
+      this.endTransfer(t);
+      t.to.post({ t: "abort", id: t.id });
+    }
+    for (const t of [...s.incoming.values()]) {
+      this.endTransfer(t);
+      t.from.post({ t: "sendFailed", id: t.id, reason: "recipient-gone" });
+    }
+  }
+
+  /** Close sessions silent past the heartbeat timeout, or stuck in the handshake. */
+  sweep(): void {
+    const now = this.now();
+    for (const s of this.sessions) {
+      if (s.authed) {
+        if (now - s.lastSeen > this.opts.heartbeatTimeout * 1000) {
+          this.log.info("heartbeat-timeout", { user: s.user, addr: s.address });
+          s.sock.close("heartbeat timeout");
+        }
+      } else if (now - s.opened > this.opts.handshakeTimeout * 1000) {
+        s.sock.close("handshake timeout");
+      }
+    }
+  }
+}
+
+/** Rate limits apply per IPv4 address and per IPv6 /64, the unit one host usually gets. */
+export function addressKey(address: string): string {
+  if (address.startsWith("::ffff:")) return address.slice(7);
+  if (!address.includes(":")) return address;
+  const parts = address.split(":");
+  // Expand "::" enough to take the first four groups.
+  const idx = parts.indexOf("");
+  if (idx >= 0) {
+    const missing = 8 - (parts.length - 1);
+    parts.splice(idx, 1, ...Array(Math.max(missing, 1)).fill("0"));
+  }
+  return parts.slice(0, 4).join(":") + "::/64";
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,260 @@
+// One client connection at the relay (SPEC.md §3, §4): the Noise_XX responder, the login
+// check against the directory, then the routed messages. A protocol violation closes this
+// connection only; nothing a peer sends can throw past this class.
+
+import { HandshakeState } from "../protocol/noise.ts";
+import { Transport } from "../protocol/transport.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../protocol/framing.ts";
+import {
+  decodeLogin,
+  encodeRelayHello,
+  MSG_ID_LEN,
+  WINDOW_CHUNKS,
+  type ErrorCode,
+  type Message,
+  type MessageOf,
+  type SignedSessionKey,
+} from "../protocol/messages.ts";
+import { verifySessionKey } from "../protocol/keys.ts";
+import type { FramedSocket } from "../net/framed-socket.ts";
+import type { Endpoint } from "./hub.ts";
+import type { RelayCore } from "./relay-core.ts";
+
+type State = "hello" | "login" | "authed" | "closed";
+
+/** A transfer in flight through this relay (SPEC.md §6). */
+export interface Transfer {
+  id: Uint8Array;
+  key: string; // hex id
+  from: Session;
+  to: Session;
+  size: number;
+  received: number; // ciphertext bytes seen so far
+  nextSeq: number;
+  window: number; // chunks the recipient has consumed
+  done: boolean; // last chunk forwarded
+}
+
+export const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
+/** A socket whose outgoing queue grows past this is a reader too slow to keep. */
+export const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+export const MAX_TRANSFERS_PER_SESSION = 8;
+
+export class Session implements Endpoint {
+  readonly core: RelayCore;
+  readonly sock: FramedSocket;
+  readonly address: string;
+  readonly opened: number;
+  state: State = "hello";
+  user = "";
+  sessionKey: SignedSessionKey | undefined;
+  lastSeen: number;
+  outgoing = new Map<string, Transfer>();
+  incoming = new Map<string, Transfer>();
+  watchAll = false;
+  watching = new Set<string>();
+  #hs: HandshakeState | undefined;
+  #transport: Transport | undefined;
+  #loginKey: Uint8Array | undefined;
+
+  constructor(core: RelayCore, sock: FramedSocket, now: number) {
+    this.core = core;
+    this.sock = sock;
+    this.address = sock.remoteAddress;
+    this.opened = now;
+    this.lastSeen = now;
+  }
+
+  get authed(): boolean {
+    return this.state === "authed";
+  }
+
+  post(m: Message): boolean {
+    if (this.state !== "authed" || !this.#transport || this.sock.closed) return false;
+    this.sock.send(this.#transport.seal(m));
+    if (this.sock.queuedBytes > MAX_QUEUED_BYTES) {
+      this.core.log.warn("slow-reader", { user: this.user, addr: this.address });
+      this.sock.close("slow reader");
+      return false;
+    }
+    return true;
+  }
+
+  onRecord(record: Uint8Array): void {
+    this.lastSeen = this.core.now();
+    try {
+      switch (this.state) {
+        case "hello":
+          return this.#onHello(record);
+        case "login":
+          return this.#onLogin(record);
+        case "authed":
+          return this.#onMessage(this.#transport!.open(record));
+        case "closed":
+          return;
+      }
+    } catch (e) {
+      const code = e instanceof ProtocolError ? e.code : "internal";
+      this.core.log.warn("protocol-error", { addr: this.address, user: this.user || undefined, code, state: this.state });
+      if (e instanceof ProtocolError) this.fail(code === "too-large" ? "too-large" : "malformed", "protocol violation");
+      else {
+        this.core.log.error("session-bug", { addr: this.address, err: String(e) });
+        this.sock.close("internal error");
+      }
+    }
+  }
+
+  /** Tell the peer why (when it can read us) and close. */
+  fail(code: ErrorCode, reason: string): void {
+    if (this.state === "authed" && this.#transport) {
+      this.sock.send(this.#transport.seal({ t: "error", code, reason }));
+      this.state = "closed";
+      this.sock.end();
+    } else {
+      this.sock.close(reason);
+    }
+  }
+
+  onClose(reason: string): void {
+    const wasAuthed = this.state === "authed" || this.user !== "";
+    this.state = "closed";
+    this.core.sessionClosed(this);
+    if (wasAuthed) this.core.log.info("disconnect", { user: this.user, addr: this.address, reason });
+  }
+
+  #onHello(record: Uint8Array): void {
+    if (record.length < 5 || !PREAMBLE_MAGIC.every((b, i) => record[i] === b)) {
+      throw new ProtocolError("malformed", "no SMSG preamble");
+    }
+    if (record[4] !== PROTOCOL_VERSION) {
+      // Answer in the clear with our version so the client can say what is wrong.
+      this.core.log.warn("bad-version", { addr: this.address, version: record[4] });
+      this.sock.send(PROLOGUE);
+      this.state = "closed";
+      this.sock.end();
+      return;
+    }
+    const hs = new HandshakeState({ pattern: "XX", initiator: false, prologue: PROLOGUE, s: this.core.relayKey });
+    const payload = hs.readMessage(record.subarray(5));
+    if (payload.length !== 0) throw new ProtocolError("malformed", "message 1 carries a payload");
+    this.sock.send(
+      hs.writeMessage(
+        encodeRelayHello({
+          version: PROTOCOL_VERSION,
+          maxMessageBytes: this.core.opts.maxMessageBytes,
+          heartbeatTimeout: this.core.opts.heartbeatTimeout,
+        }),
+      ),
+    );
+    this.#hs = hs;
+    this.state = "login";
+  }
+
+  #onLogin(record: Uint8Array): void {
+    const hs = this.#hs!;
+    const { user } = decodeLogin(hs.readMessage(record));
+    const [rx, tx] = hs.split(); // the first CipherState carries initiator -> responder
+    this.#transport = new Transport(tx, rx);
+    this.#loginKey = hs.remoteStatic();
+    this.#hs = undefined;
+    this.state = "authed"; // so post() can answer; reset below on failure
+    this.user = user;
+    const verdict = this.core.checkLogin(user, this.#loginKey!, this.address);
+    this.post({ t: "loginResult", status: verdict.status, reason: verdict.reason });
+    if (verdict.status !== "ok") {
+      this.state = "closed";
+      this.user = "";
+      this.sock.end();
+    }
+  }
+
+  #onMessage(m: Message): void {
+    switch (m.t) {
+      case "heartbeat":
+        this.post({ t: "heartbeat" });
+        return;
+      case "publishKey":
+        return this.#onPublishKey(m);
+      case "who":
+        this.post({ t: "whoReply", req: m.req, users: this.core.hub.online() });
+        return;
+      case "watch":
+        this.core.watch(this, m.all, m.users);
+        return;
+      case "getKey":
+        return this.#onGetKey(m);
+      case "send":
+        return this.core.startTransfer(this, m);
+      case "chunk":
+        return this.#onChunk(m);
+      case "window":
+      case "ack": {
+        const t = this.incoming.get(hex(m.id));
+        if (!t) return; // the transfer ended meanwhile (sender gone): nothing to route
+        if (m.t === "window") {
+          if (m.seq < t.window || m.seq > t.nextSeq) throw new ProtocolError("malformed", "window out of range");
+          t.window = m.seq;
+        } else {
+          this.core.endTransfer(t);
+        }
+        t.from.post(m);
+        return;
+      }
+      case "abort": {
+        const t = this.outgoing.get(hex(m.id));
+        if (!t) return;
+        this.core.endTransfer(t);
+        t.to.post({ t: "abort", id: m.id });
+        return;
+      }
+      default:
+        throw new ProtocolError("malformed", `a client may not send ${m.t}`);
+    }
+  }
+
+  #onPublishKey(m: MessageOf<"publishKey">): void {
+    // The relay cannot check the identity key (it has no pin), but it can refuse garbage:
+    // a signature that does not verify, or a key for another user.
+    verifySessionKey(m.key.identityPub, this.user, m.key.sessionPub, m.key.issuedAt, m.key.sig);
+    this.sessionKey = m.key;
+    this.core.publish(this);
+  }
+
+  #onGetKey(m: MessageOf<"getKey">): void {
+    const ep = this.core.hub.find(m.user);
+    if (ep?.sessionKey) {
+      this.post({ t: "key", req: m.req, user: m.user, status: "online", key: ep.sessionKey });
+      return;
+    }
+    const row = this.core.directory.get(m.user);
+    const status = row && row.state === "active" ? "offline" : "unknown";
+    this.post({ t: "key", req: m.req, user: m.user, status });
+  }
+
+  #onChunk(m: MessageOf<"chunk">): void {
+    const t = this.outgoing.get(hex(m.id));
+    if (!t) return; // aborted or failed transfer: late chunks are dropped
+    if (t.done || m.seq !== t.nextSeq) throw new ProtocolError("malformed", "chunk out of order");
+    if (m.seq >= t.window + WINDOW_CHUNKS) {
+      this.fail("window", "chunk beyond the window");
+      return;
+    }
+    t.received += m.data.length;
+    if (t.received > t.size || (m.last && t.received !== t.size)) {
+      throw new ProtocolError("malformed", "chunk sizes do not add up to the announced size");
+    }
+    t.nextSeq++;
+    t.done = m.last;
+    this.core.stats.bytes += m.data.length;
+    if (!t.to.post(m)) {
+      this.core.endTransfer(t);
+      this.post({ t: "sendFailed", id: t.id, reason: "recipient-gone" });
+    }
+  }
+}
+
+export function hex(id: Uint8Array): string {
+  if (id.length !== MSG_ID_LEN) throw new ProtocolError("malformed", "message id length");
+  return Buffer.from(id).toString("hex");
+}
