@@ -1,0 +1,118 @@
+// A bare protocol client for tests that must do what the real client never does: send the
+// same message twice, send garbage, log in with random keys. Built only from src/protocol.
+
+import type { Socket } from "bun";
+import { FramedSocket } from "../../src/net/framed-socket.ts";
+import { HandshakeState } from "../../src/protocol/noise.ts";
+import { Transport } from "../../src/protocol/transport.ts";
+import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../../src/protocol/framing.ts";
+import { decodeRelayHello, encodeLogin, type Message, type SignedSessionKey } from "../../src/protocol/messages.ts";
+import { signSessionKey } from "../../src/protocol/keys.ts";
+import { x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
+import { waitFor } from "./harness.ts";
+
+export const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
+
+/** A raw TCP connection that records what it receives and whether it was closed. */
+export class RawSocket {
+  framed!: FramedSocket;
+  records: Uint8Array[] = [];
+  closed = false;
+
+  static async connect(host: string, port: number): Promise<RawSocket> {
+    const raw = new RawSocket();
+    await Bun.connect<{ framed?: FramedSocket }>({
+      hostname: host,
+      port,
+      socket: {
+        open: (s) => {
+          raw.framed = new FramedSocket(s as Socket<unknown>, {
+            onRecord: (r) => raw.records.push(r),
+            onClose: () => (raw.closed = true),
+          });
+          s.data = { framed: raw.framed };
+        },
+        data: (s, d) => s.data?.framed?.data(d),
+        drain: (s) => s.data?.framed?.drain(),
+        close: (s) => s.data?.framed?.socketClosed(),
+        error: (s) => s.data?.framed?.socketClosed(),
+      },
+    });
+    return raw;
+  }
+
+  /** Write bytes as they are, no framing. */
+  writeRaw(bytes: Uint8Array): void {
+    this.framed.sendRaw(bytes);
+  }
+
+  waitClosed(timeoutMs = 10_000): Promise<true> {
+    return waitFor("the relay to close the raw connection", () => this.closed || undefined, timeoutMs, 20);
+  }
+}
+
+/** A logged-in protocol session over a RawSocket. */
+export class RawClient {
+  raw: RawSocket;
+  transport: Transport;
+  relayKey: Uint8Array;
+  maxMessageBytes: number;
+  inbox: Message[] = [];
+  #seen = 0;
+
+  private constructor(raw: RawSocket, transport: Transport, relayKey: Uint8Array, maxMessageBytes: number) {
+    this.raw = raw;
+    this.transport = transport;
+    this.relayKey = relayKey;
+    this.maxMessageBytes = maxMessageBytes;
+  }
+
+  /** Handshake and log in; resolves with the login result's status either way. */
+  static async login(host: string, port: number, user: string, login: KeyPair): Promise<{ client: RawClient; status: string }> {
+    const raw = await RawSocket.connect(host, port);
+    const hs = new HandshakeState({ pattern: "XX", initiator: true, prologue: PROLOGUE, s: login });
+    raw.framed.send(concat(PROLOGUE, hs.writeMessage(new Uint8Array(0))));
+    await waitFor("message 2", () => raw.records.length >= 1 || raw.closed || undefined);
+    const hello = decodeRelayHello(hs.readMessage(raw.records[0]!));
+    const relayKey = hs.remoteStatic()!;
+    raw.framed.send(hs.writeMessage(encodeLogin(user)));
+    const [c1, c2] = hs.split();
+    const client = new RawClient(raw, new Transport(c1, c2), relayKey, hello.maxMessageBytes);
+    client.#seen = 1;
+    const result = await client.next((m) => m.t === "loginResult");
+    return { client, status: result.t === "loginResult" ? result.status : "?" };
+  }
+
+  send(m: Message): void {
+    this.raw.framed.send(this.transport.seal(m));
+  }
+
+  #drain(): void {
+    while (this.#seen < this.raw.records.length) {
+      this.inbox.push(this.transport.open(this.raw.records[this.#seen++]!));
+    }
+  }
+
+  /** The next message (not seen before by next) that matches. */
+  async next(match: (m: Message) => boolean, timeoutMs = 10_000): Promise<Message> {
+    return waitFor("a message from the relay", () => {
+      this.#drain();
+      const i = this.inbox.findIndex(match);
+      if (i < 0) return undefined;
+      return this.inbox.splice(i, 1)[0];
+    }, timeoutMs, 10);
+  }
+
+  /** Publish a fresh signed session key, as the real client does after login. */
+  publish(user: string, identitySeed: Uint8Array, identityPub: Uint8Array, now = Date.now()): { session: KeyPair; key: SignedSessionKey } {
+    const session = x25519Generate();
+    const key: SignedSessionKey = {
+      identityPub,
+      sessionPub: session.publicKey,
+      issuedAt: now,
+      sig: signSessionKey(identitySeed, user, session.publicKey, now),
+    };
+    this.send({ t: "publishKey", key });
+    return { session, key };
+  }
+}
