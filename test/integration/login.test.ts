@@ -1,0 +1,119 @@
+// Logging in (issue #2, SPEC.md §3): the seed's sign-up flow without a password
+// equivalent (pending + approve), wrong passwords, a changed relay key, rate limiting.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import {
+  Scratch,
+  cli,
+  ok,
+  passwordFile,
+  register,
+  startClient,
+  startRelay,
+  status,
+  waitConnected,
+  waitFor,
+  type RelayHandle,
+} from "../support/harness.ts";
+import { RawClient } from "../support/raw-client.ts";
+import { x25519Generate } from "../../src/protocol/primitives.ts";
+
+const s = new Scratch();
+let relay: RelayHandle;
+
+beforeAll(async () => {
+  relay = s.track(await startRelay({ dataDir: s.path("relay") }));
+}, 60_000);
+afterAll(() => s.cleanup());
+
+describe("registration and login", () => {
+  test("a user added without a code is kept pending and approved by the operator", async () => {
+    await ok(["ctrl", "--data", relay.dataDir, "users", "add", "erin"]);
+    const pw = passwordFile(s.path("pw"), "erin", "erin's password");
+    const code = (await ok(["register-code", "--user", "erin", "--password-file", pw])).trim();
+    expect(code).toMatch(/^smsg1[02-9ac-hj-np-z]+$/);
+    s.track(await startClient({ user: "erin", server: `127.0.0.1:${relay.port}`, dataDir: s.path("erin"), passwordFile: pw }));
+    const refused = await waitFor("erin to be refused", async () => {
+      const st = await status(s.path("erin"));
+      return st.error?.includes("refused") ? st : undefined;
+    });
+    expect(refused.connected).toBe(false);
+    expect(refused.error).toContain("not yet approved");
+    const pending = JSON.parse(await ok(["ctrl", "--data", relay.dataDir, "users", "pending", "--json"])) as { user: string; code: string; address: string }[];
+    expect(pending).toEqual([expect.objectContaining({ user: "erin", code })]);
+    expect(pending[0]!.address).toContain("127.0.0.1");
+    const approved = await ok(["ctrl", "--data", relay.dataDir, "users", "approve", "erin"]);
+    expect(approved).toContain(code);
+    // The client keeps retrying and gets in by itself.
+    await waitConnected(s.path("erin"));
+    const users = JSON.parse(await ok(["ctrl", "--data", relay.dataDir, "users", "list", "--json"])) as { user: string; code: string }[];
+    expect(users.find((u) => u.user === "erin")?.code).toBe(code);
+    expect(JSON.parse(await ok(["ctrl", "--data", relay.dataDir, "users", "pending", "--json"]))).toEqual([]);
+  });
+
+  test("a wrong password: refused by the local store, and by the relay on a fresh data dir", async () => {
+    const pw = passwordFile(s.path("pw"), "frank", "frank's real password");
+    await register(relay.dataDir, "frank", pw);
+    const c = await startClient({ user: "frank", server: `127.0.0.1:${relay.port}`, dataDir: s.path("frank"), passwordFile: pw });
+    await waitConnected(s.path("frank"));
+    expect(await c.stop()).toBe(0);
+
+    const wrong = passwordFile(s.path("pw-wrong"), "frank", "not frank's password");
+    const r = await cli(["client", "--server", `127.0.0.1:${relay.port}`, "--user", "frank", "--data", s.path("frank"), "--password-file", wrong, "--ui", "127.0.0.1:0"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe("smsg: wrong password: it does not open this data dir");
+
+    // A fresh data dir has nothing to check locally: the relay refuses, and says so.
+    s.track(await startClient({ user: "frank", server: `127.0.0.1:${relay.port}`, dataDir: s.path("frank-2"), passwordFile: wrong }));
+    const st = await waitFor("the refusal", async () => {
+      const x = await status(s.path("frank-2"));
+      return x.error?.includes("password is wrong") ? x : undefined;
+    });
+    expect(st.connected).toBe(false);
+  });
+
+  test("a changed relay key is refused and status says what to do", async () => {
+    const data = s.path("relay-2");
+    let r2 = await startRelay({ dataDir: data });
+    const port = r2.port;
+    const pw = passwordFile(s.path("pw"), "gina", "gina's password");
+    await register(data, "gina", pw);
+    const c = s.track(await startClient({ user: "gina", server: `127.0.0.1:${port}`, dataDir: s.path("gina"), passwordFile: pw }));
+    const first = await waitConnected(s.path("gina"));
+    expect(first.relayKey).toBe(r2.key); // pinned on first contact
+    await r2.stop();
+    rmSync(join(data, "relay-key")); // the operator (or an impostor) has a new key
+    r2 = s.track(await startRelay({ dataDir: data, listen: [`127.0.0.1:${port}`] }));
+    expect(r2.key).not.toBe(first.relayKey);
+    const st = await waitFor("the refusal", async () => {
+      const x = await status(s.path("gina"));
+      return x.error?.includes("key changed") ? x : undefined;
+    });
+    expect(st.connected).toBe(false);
+    expect(st.relayKey).toBe(first.relayKey);
+    expect(st.error).toContain(`--relay-key ${r2.key}`);
+    // Following that advice works.
+    await c.stop();
+    s.track(await startClient({ user: "gina", server: `127.0.0.1:${port}`, dataDir: s.path("gina"), passwordFile: pw, relayKey: r2.key }));
+    expect((await waitConnected(s.path("gina"))).relayKey).toBe(r2.key);
+  });
+
+  test("unknown users and wrong keys get the same answer, and failures are rate limited", async () => {
+    const unknown = await RawClient.login("127.0.0.1", relay.port, "nosuchuser", x25519Generate());
+    expect(unknown.status).toBe("auth-failed");
+    const wrongKey = await RawClient.login("127.0.0.1", relay.port, "frank", x25519Generate());
+    expect(wrongKey.status).toBe("auth-failed");
+    // The relay allows a burst of 10 failures per address; earlier tests used some.
+    let last = "";
+    for (let i = 0; i < 12 && last !== "rate-limited"; i++) {
+      last = (await RawClient.login("127.0.0.1", relay.port, "nosuchuser", x25519Generate())).status;
+    }
+    expect(last).toBe("rate-limited");
+    // While limited, the address is refused even with the right key (SECURITY.md says
+    // what that costs a user behind the same address).
+    const { login } = await import("../../src/protocol/keys.ts").then((k) => k.deriveUserKeys("frank", "frank's real password"));
+    expect((await RawClient.login("127.0.0.1", relay.port, "frank", login)).status).toBe("rate-limited");
+  });
+});

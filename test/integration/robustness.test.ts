@@ -1,0 +1,136 @@
+// Bad input at the relay (SPEC.md §2, §6): whatever one connection sends, only that
+// connection is closed; the relay and everyone else carry on. Also duplicate deliveries.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import fc from "fast-check";
+import {
+  Scratch,
+  inbox,
+  ok,
+  passwordFile,
+  register,
+  startClient,
+  startRelay,
+  waitConnected,
+  waitFor,
+  type RelayHandle,
+} from "../support/harness.ts";
+import { PROLOGUE, RawClient, RawSocket } from "../support/raw-client.ts";
+import { deriveUserKeys, type UserKeys } from "../../src/protocol/keys.ts";
+import { encodeHeader, sealEnvelopeKey } from "../../src/protocol/envelope.ts";
+import { STREAM_CHUNK, StreamSealer, streamCiphertextSize } from "../../src/protocol/stream.ts";
+import type { Message } from "../../src/protocol/messages.ts";
+
+const s = new Scratch();
+let relay: RelayHandle;
+let mallory: UserKeys;
+
+beforeAll(async () => {
+  relay = s.track(await startRelay({ dataDir: s.path("relay"), maxMessageMb: 1 }));
+  for (const u of ["alice", "bob", "mallory"]) {
+    const pw = passwordFile(s.path("pw"), u, `${u}-pw`);
+    await register(relay.dataDir, u, pw);
+    if (u !== "mallory") {
+      s.track(await startClient({ user: u, server: `127.0.0.1:${relay.port}`, dataDir: s.path(u), passwordFile: pw }));
+    }
+  }
+  mallory = await deriveUserKeys("mallory", "mallory-pw");
+  await Promise.all(["alice", "bob"].map((u) => waitConnected(s.path(u))));
+}, 120_000);
+afterAll(() => s.cleanup());
+
+/** The relay still works for everyone else: alice can still reach bob. */
+async function relayStillWorks(tag: string): Promise<void> {
+  const out = await ok(["send", "--data", s.path("alice"), "--to", "bob", "--subject", `still up ${tag}`, "--body", "ok"]);
+  const id = out.match(/[0-9a-f]{32}/)![0];
+  await waitFor(`bob to get ${tag}`, async () => (await inbox(s.path("bob"))).some((m) => m.id === id), 20_000, 100);
+}
+
+async function loginMallory(): Promise<{ c: RawClient; session: ReturnType<RawClient["publish"]> }> {
+  const { client, status } = await RawClient.login("127.0.0.1", relay.port, "mallory", mallory.login);
+  expect(status).toBe("ok");
+  const session = client.publish("mallory", mallory.identity.seed, mallory.identity.publicKey);
+  return { c: client, session };
+}
+
+describe("malformed and oversized input closes only that connection", () => {
+  test("garbage before the handshake", async () => {
+    for (const bytes of [
+      Uint8Array.of(0, 0), // zero-length record
+      Uint8Array.of(0, 5, 1, 2, 3, 4, 5), // no SMSG preamble
+      new Uint8Array([0, 40, ...PROLOGUE, ...randomBytes(35)]), // preamble, then a short Noise message
+    ]) {
+      const raw = await RawSocket.connect("127.0.0.1", relay.port);
+      raw.writeRaw(bytes);
+      await raw.waitClosed();
+    }
+    await relayStillWorks("garbage");
+  });
+
+  test("random records never take the relay down (fast-check)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { minLength: 1, maxLength: 4 }), async (records) => {
+        const raw = await RawSocket.connect("127.0.0.1", relay.port);
+        for (const r of records) raw.framed.send(r);
+        raw.framed.close();
+      }),
+      { numRuns: 60 },
+    );
+    await relayStillWorks("fuzz");
+  });
+
+  test("a record that fails decryption after login closes that session only", async () => {
+    const { c } = await loginMallory();
+    c.raw.framed.send(randomBytes(40));
+    await c.raw.waitClosed();
+    await relayStillWorks("bad-tag");
+  });
+
+  test("an announced size over the relay's limit is refused; chunks beyond the size close the sender", async () => {
+    const { c, session } = await loginMallory();
+    const keyOfBob = await (async () => {
+      c.send({ t: "getKey", req: 1, user: "bob" });
+      const k = await c.next((m) => m.t === "key");
+      return k.t === "key" ? k.key! : undefined;
+    })();
+    expect(keyOfBob).toBeDefined();
+    const id = randomBytes(16);
+    const base = { id, to: "bob", senderKey: session.key, recipientSessionPub: keyOfBob!.sessionPub, enc: randomBytes(32) };
+    c.send({ t: "send", ...base, size: c.maxMessageBytes + 1 });
+    const failed = await c.next((m) => m.t === "sendFailed");
+    expect(failed).toMatchObject({ t: "sendFailed", reason: "too-large" });
+    // Announce 100 bytes, then send more than that.
+    c.send({ t: "send", ...base, size: 100 });
+    c.send({ t: "chunk", id, seq: 0, last: false, data: randomBytes(200) });
+    await c.raw.waitClosed();
+    await relayStillWorks("oversize");
+  });
+});
+
+describe("duplicates", () => {
+  test("a message id delivered twice is stored once", async () => {
+    const { c, session } = await loginMallory();
+    c.send({ t: "getKey", req: 7, user: "bob" });
+    const k = (await c.next((m) => m.t === "key")) as Extract<Message, { t: "key" }>;
+    expect(k.status).toBe("online");
+    const id = randomBytes(16);
+    const idHex = Buffer.from(id).toString("hex");
+    const header = encodeHeader({ v: 1, id: idHex, from: "mallory", to: ["bob"], date: Date.now(), subject: "twice", body: "once", attachments: [] });
+    expect(header.length).toBeLessThan(STREAM_CHUNK);
+    const acks: string[] = [];
+    for (let round = 0; round < 2; round++) {
+      // A retry seals afresh (a new HPKE encapsulation), exactly as a real retry would.
+      const { enc, streamKey } = sealEnvelopeKey({ id, from: "mallory", to: "bob", senderSessionSecret: session.session.secretKey, recipientSessionPub: k.key!.sessionPub });
+      const ct = new StreamSealer(streamKey).seal(header, true);
+      c.send({ t: "send", id, to: "bob", size: streamCiphertextSize(header.length), senderKey: session.key, recipientSessionPub: k.key!.sessionPub, enc });
+      c.send({ t: "chunk", id, seq: 0, last: true, data: ct });
+      const ack = await c.next((m) => m.t === "ack");
+      acks.push(ack.t === "ack" ? ack.status : "?");
+    }
+    expect(acks).toEqual(["stored", "duplicate"]);
+    const copies = (await inbox(s.path("bob"))).filter((m) => m.id === idHex);
+    expect(copies).toHaveLength(1);
+    expect(copies[0]!.from).toBe("mallory");
+  });
+});
