@@ -98,6 +98,7 @@ export class Daemon {
 
   stop(): void {
     this.relay.stop();
+    this.#outbox.stop();
   }
 
   #onState(s: LinkState): void {

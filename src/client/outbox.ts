@@ -14,10 +14,15 @@ import type { Store } from "./store.ts";
 import type { EventBus } from "./events.ts";
 
 const MAX_CONCURRENT = 4;
+/** Transient refusals (busy, a key that just changed, a hiccup): soon, not in a hot loop. */
+const RETRY_SOON_MS = 1000;
+/** The recipient does not trust our identity yet: until they accept it, try now and then. */
+const RETRY_UNTRUSTED_MS = 30_000;
 
 type Outcome =
   | { kind: "delivered" }
-  | { kind: "queued"; reason: string; offline?: boolean; retrySoon?: boolean }
+  /** retryIn: ms until the next attempt; absent means "when the relay says they are online". */
+  | { kind: "queued"; reason: string; retryIn?: number }
   | { kind: "held"; reason: string }
   | { kind: "failed"; reason: string };
 
@@ -36,10 +41,11 @@ export class Outbox {
   #now: () => number;
   #link: Link | undefined;
   #active = new Map<string, Active>(); // by hex message id
-  #offline = new Set<string>(); // recipients the relay said are offline
+  #notBefore = new Map<string, number>(); // recipient -> next attempt (Infinity: until online)
   #running = false;
   #again = false;
-  #retry: ReturnType<typeof setTimeout> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
 
   constructor(deps: { store: Store; user: string; events: EventBus; now: () => number }) {
     this.#store = deps.store;
@@ -50,7 +56,7 @@ export class Outbox {
 
   up(link: Link): void {
     this.#link = link;
-    this.#offline.clear();
+    this.#notBefore.clear();
     this.kick();
   }
 
@@ -76,7 +82,7 @@ export class Outbox {
         this.#active.get(hexId(m.id))?.settle(m);
         return true;
       case "presence":
-        if (m.online && this.#offline.delete(m.user)) this.kick();
+        if (m.online && this.#notBefore.delete(m.user)) this.kick();
         return false; // the daemon reports presence too
       default:
         return false;
@@ -103,7 +109,7 @@ export class Outbox {
         const busy = new Set(this.#active.keys());
         for (const q of this.#store.queued()) {
           if (this.#active.size >= MAX_CONCURRENT) break;
-          if (busy.has(q.id) || this.#offline.has(q.recipient)) continue;
+          if (busy.has(q.id) || (this.#notBefore.get(q.recipient) ?? 0) > this.#now()) continue;
           busy.add(q.id); // one recipient of a message at a time: the relay keys transfers by id
           void this.#deliver(link, q.rid, q.id, q.recipient).finally(() => this.kick());
         }
@@ -124,33 +130,56 @@ export class Outbox {
     try {
       outcome = await this.#transfer(link, rid, id, recipient);
     } catch (e) {
-      outcome = { kind: "queued", reason: e instanceof Error ? e.message : String(e), retrySoon: true };
+      outcome = { kind: "queued", reason: e instanceof Error ? e.message : String(e), retryIn: RETRY_SOON_MS };
     }
     const state = outcome.kind;
     this.#store.setDelivery(rid, recipient, state, state === "delivered" ? null : outcome.reason, this.#now());
-    if (outcome.kind === "queued" && outcome.offline) this.#offline.add(recipient);
-    if (outcome.kind === "queued" && outcome.retrySoon) {
-      // Transient (busy, key just changed, link hiccup): try again shortly, not in a hot loop.
-      this.#offline.add(recipient);
-      clearTimeout(this.#retry);
-      this.#retry = setTimeout(() => {
-        this.#offline.clear();
-        this.kick();
-      }, 1000);
-    }
+    if (outcome.kind === "queued") this.#later(recipient, outcome.retryIn ?? Infinity);
     this.#events.emit({ type: "delivery", id, recipient, state });
+  }
+
+  /** Skip recipient until delayMs from now (Infinity: until a presence event says online). */
+  #later(recipient: string, delayMs: number): void {
+    const at = this.#now() + delayMs;
+    this.#notBefore.set(recipient, at);
+    if (at >= this.#timerAt) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      const now = this.#now();
+      let next = Infinity;
+      for (const [u, t] of this.#notBefore) {
+        if (t <= now) this.#notBefore.delete(u);
+        else if (t < next) next = t;
+      }
+      if (next !== Infinity) {
+        const first = [...this.#notBefore].find(([, t]) => t === next)!;
+        this.#notBefore.delete(first[0]);
+        this.#later(first[0], next - now);
+      }
+      this.kick();
+    }, delayMs);
+  }
+
+  /** Stop timers (the daemon is stopping). */
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
   }
 
   async #transfer(link: Link, rid: number, id: string, recipient: string): Promise<Outcome> {
     const k = await link.getKey(recipient);
     if (link.closed) return { kind: "queued", reason: "connection lost" };
     if (k.status === "unknown") return { kind: "failed", reason: `${recipient} is not a user of this relay` };
-    if (k.status === "offline" || !k.key) return { kind: "queued", reason: `${recipient} is offline`, offline: true };
+    if (k.status === "offline" || !k.key) return { kind: "queued", reason: `${recipient} is offline` };
     const key = k.key;
     try {
       verifySessionKey(key.identityPub, recipient, key.sessionPub, key.issuedAt, key.sig);
     } catch {
-      return { kind: "queued", reason: `the relay gave a badly signed key for ${recipient}`, retrySoon: true };
+      return { kind: "queued", reason: `the relay gave a badly signed key for ${recipient}`, retryIn: RETRY_UNTRUSTED_MS };
     }
     const contact = this.#store.contact(recipient);
     if (!contact) {
@@ -268,15 +297,15 @@ function outcomeOf(r: MessageOf<"ack" | "sendFailed"> | "down", recipient: strin
       case "duplicate":
         return { kind: "delivered" };
       case "identity-changed":
-        return { kind: "queued", reason: `${recipient} does not recognise our identity key yet`, offline: true };
+        return { kind: "queued", reason: `${recipient} has not accepted our identity key yet`, retryIn: RETRY_UNTRUSTED_MS };
       case "rejected":
-        return { kind: "queued", reason: `${recipient}'s client rejected the message`, retrySoon: true };
+        return { kind: "queued", reason: `${recipient}'s client rejected the message`, retryIn: RETRY_UNTRUSTED_MS };
     }
   }
   switch (r.reason) {
     case "offline":
     case "recipient-gone":
-      return { kind: "queued", reason: `${recipient} is offline`, offline: true };
+      return { kind: "queued", reason: `${recipient} is offline` };
     case "unknown-user":
       return { kind: "failed", reason: `${recipient} is not a user of this relay` };
     case "too-large":
@@ -284,7 +313,7 @@ function outcomeOf(r: MessageOf<"ack" | "sendFailed"> | "down", recipient: strin
     case "stale-key":
     case "busy":
     case "aborted":
-      return { kind: "queued", reason: `the relay said ${r.reason}; retrying`, retrySoon: true };
+      return { kind: "queued", reason: `the relay said ${r.reason}; retrying`, retryIn: RETRY_SOON_MS };
   }
 }
 

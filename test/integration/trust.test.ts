@@ -1,0 +1,124 @@
+// Identity pinning and crash safety (SPEC.md §5.1, §7): a changed identity key holds
+// messages until accepted; a process killed mid-transfer neither loses nor duplicates.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  Scratch,
+  inbox,
+  ok,
+  outbox,
+  passwordFile,
+  register,
+  startClient,
+  startRelay,
+  waitConnected,
+  waitFor,
+  type ClientHandle,
+  type RelayHandle,
+} from "../support/harness.ts";
+
+const s = new Scratch();
+let relay: RelayHandle;
+const pw: Record<string, string> = {};
+const running: Record<string, ClientHandle> = {};
+
+async function start(user: string, dataDir = s.path(user), passwordFile = pw[user]!): Promise<ClientHandle> {
+  const c = s.track(await startClient({ user, server: `127.0.0.1:${relay.port}`, dataDir, passwordFile, relayKey: relay.key }));
+  running[user] = c;
+  await waitConnected(dataDir);
+  return c;
+}
+
+async function send(from: string, to: string, subject: string, extra: string[] = [], dataDir = s.path(from)): Promise<string> {
+  const out = await ok(["send", "--data", dataDir, "--to", to, "--subject", subject, "--body", `${subject} body`, ...extra]);
+  return out.match(/[0-9a-f]{32}/)![0];
+}
+
+function flagOf(dataDir: string, id: string, flag: string) {
+  return waitFor(`${id} to show ${flag}`, async () => (await outbox(dataDir)).find((m) => m.id === id && m.flags === flag), 60_000, 100);
+}
+
+beforeAll(async () => {
+  relay = s.track(await startRelay({ dataDir: s.path("relay"), heartbeatTimeout: 3 }));
+  for (const u of ["alice", "bob"]) {
+    pw[u] = passwordFile(s.path("pw"), u, `${u} pw ${randomBytes(4).toString("hex")}`);
+    await register(relay.dataDir, u, pw[u]!);
+    await start(u);
+  }
+}, 120_000);
+afterAll(() => s.cleanup());
+
+describe("identity keys", () => {
+  test("a changed identity holds messages (H) until accepted, then they go", async () => {
+    const first = await send("alice", "bob", "pins bob");
+    await flagOf(s.path("alice"), first, "S");
+    const pinned = (JSON.parse(await ok(["contacts", "--data", s.path("alice"), "--json"])) as { user: string; identity: string }[])
+      .find((c) => c.user === "bob")!.identity;
+
+    // bob starts over with a new password: a new identity key (the operator re-registers him).
+    await running.bob!.stop();
+    const newPw = passwordFile(s.path("pw2"), "bob", "bob's brand new password");
+    await ok(["ctrl", "--data", relay.dataDir, "users", "remove", "bob"]);
+    await register(relay.dataDir, "bob", newPw);
+    await start("bob", s.path("bob-new"), newPw);
+
+    const held = await send("alice", "bob", "after the change");
+    await flagOf(s.path("alice"), held, "H");
+    const contacts = JSON.parse(await ok(["contacts", "--data", s.path("alice"), "--json"])) as { user: string; identity: string; changed: boolean }[];
+    expect(contacts.find((c) => c.user === "bob")).toEqual({ user: "bob", identity: pinned, changed: true });
+    const shown = JSON.parse(await ok(["show", held, "--data", s.path("alice"), "--json"])) as { deliveries: { state: string; error: string }[] };
+    expect(shown.deliveries[0]).toMatchObject({ state: "held" });
+    expect(shown.deliveries[0]!.error).toContain("identity key changed");
+    expect((await inbox(s.path("bob-new"))).some((m) => m.id === held)).toBe(false);
+
+    // The new bob's own message to alice is refused by alice's client until she accepts.
+    const fromNewBob = await send("bob", "alice", "hello from new bob", [], s.path("bob-new"));
+    await waitFor("the refusal", async () => {
+      const m = (await outbox(s.path("bob-new"))).find((x) => x.id === fromNewBob);
+      return m?.flags === "Q" || undefined;
+    });
+    expect((await inbox(s.path("alice"))).some((m) => m.id === fromNewBob)).toBe(false);
+
+    await ok(["accept", "bob", "--data", s.path("alice")]);
+    await flagOf(s.path("alice"), held, "S");
+    expect((await inbox(s.path("bob-new"))).some((m) => m.id === held)).toBe(true);
+    const after = JSON.parse(await ok(["contacts", "--data", s.path("alice"), "--json"])) as { user: string; identity: string; changed: boolean }[];
+    expect(after.find((c) => c.user === "bob")!.changed).toBe(false);
+    expect(after.find((c) => c.user === "bob")!.identity).not.toBe(pinned);
+  }, 120_000);
+});
+
+describe("crash safety", () => {
+  test("killing the recipient and then the sender mid-transfer loses and duplicates nothing", async () => {
+    // The relay now knows bob by his new key: use the new data dir.
+    await running.bob!.stop();
+    const bobDir = s.path("bob-new");
+    const bobPw = join(s.path("pw2"), "bob.password");
+    await start("bob", bobDir, bobPw);
+
+    const file = s.path("crash.bin");
+    const data = randomBytes(40 * 1024 * 1024);
+    writeFileSync(file, data);
+    const id = await send("alice", "bob", "survives kill -9", ["--attach", file]);
+    const wal = join(bobDir, "client.db-wal");
+    const base = existsSync(wal) ? statSync(wal).size : 0;
+    await waitFor("bob to be mid-transfer", () => existsSync(wal) && statSync(wal).size > base + 4 * 1024 * 1024, 60_000, 5);
+    running.bob!.proc.proc.kill("SIGKILL");
+    await running.bob!.proc.proc.exited;
+    running.alice!.proc.proc.kill("SIGKILL");
+    await running.alice!.proc.proc.exited;
+
+    await start("bob", bobDir, bobPw);
+    await start("alice");
+    await flagOf(s.path("alice"), id, "S");
+    const copies = (await inbox(bobDir)).filter((m) => m.id === id);
+    expect(copies).toHaveLength(1);
+    const dest = s.path("saved-crash");
+    await ok(["show", id, "--data", bobDir, "--save-attachments", dest]);
+    const got = readFileSync(join(dest, "crash.bin"));
+    expect(createHash("sha256").update(got).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+  }, 180_000);
+});
