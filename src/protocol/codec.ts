@@ -5,7 +5,9 @@ import { ProtocolError } from "./errors.ts";
 import { checkUserId } from "./user-id.ts";
 
 const te = new TextEncoder();
-const td = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in the string: stripping it would give two encodings
+// of one message (with and without the BOM bytes).
+const td = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export class Writer {
   #parts: Uint8Array[] = [];

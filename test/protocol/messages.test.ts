@@ -1,0 +1,326 @@
+// Transport messages and handshake payloads (SPEC.md §3, §4): every variant round trips,
+// every encoding is the only one (no truncation, trailing byte, bad enum, bad UTF-8 or
+// bad user id is accepted), and random bytes never raise anything but ProtocolError.
+
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { ProtocolError } from "../../src/protocol/errors.ts";
+import {
+  MSG_ID_LEN,
+  T,
+  decodeLogin,
+  decodeMessage,
+  decodeRelayHello,
+  encodeLogin,
+  encodeMessage,
+  encodeRelayHello,
+} from "../../src/protocol/messages.ts";
+import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
+import { isUserId } from "../../src/protocol/user-id.ts";
+import { concat } from "../../src/protocol/framing.ts";
+import { expectCode } from "./vectors.ts";
+
+// --- arbitraries ---
+
+const userId = fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,31}$/);
+const msgId = fc.uint8Array({ minLength: MSG_ID_LEN, maxLength: MSG_ID_LEN });
+const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const u64 = fc.maxSafeNat();
+const text = fc.oneof(
+  fc.string({ unit: "grapheme", maxLength: 40 }),
+  fc.constantFrom("", "你好，世界", "مرحبا بالعالم", "👩‍👩‍👧‍👦 🎉", "\u0000\u{10ffff}"),
+);
+const signedKey: fc.Arbitrary<SignedSessionKey> = fc.record({
+  identityPub: bytes32,
+  sessionPub: bytes32,
+  issuedAt: u64,
+  sig: fc.uint8Array({ minLength: 64, maxLength: 64 }),
+});
+const users = fc.array(userId, { maxLength: 8 });
+
+const LOGIN_STATUS = ["ok", "auth-failed", "rate-limited", "disabled", "busy"] as const;
+const ACK_STATUS = ["stored", "duplicate", "identity-changed", "rejected"] as const;
+const FAIL_REASON = ["offline", "unknown-user", "too-large", "recipient-gone", "aborted", "busy", "stale-key"] as const;
+const ERROR_CODE = ["malformed", "too-large", "window", "limit", "shutdown"] as const;
+
+const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>> } = {
+  heartbeat: fc.constant({ t: "heartbeat" as const }),
+  loginResult: fc.record({ t: fc.constant("loginResult" as const), status: fc.constantFrom(...LOGIN_STATUS), reason: text }),
+  publishKey: fc.record({ t: fc.constant("publishKey" as const), key: signedKey }),
+  who: fc.record({ t: fc.constant("who" as const), req: u32 }),
+  whoReply: fc.record({ t: fc.constant("whoReply" as const), req: u32, users }),
+  watch: fc.record({ t: fc.constant("watch" as const), all: fc.boolean(), users }),
+  presence: fc.record({ t: fc.constant("presence" as const), user: userId, online: fc.boolean() }),
+  getKey: fc.record({ t: fc.constant("getKey" as const), req: u32, user: userId }),
+  key: fc.oneof(
+    fc.record({ t: fc.constant("key" as const), req: u32, user: userId, status: fc.constant("online" as const), key: signedKey }),
+    fc.record({ t: fc.constant("key" as const), req: u32, user: userId, status: fc.constantFrom("offline" as const, "unknown" as const) }),
+  ),
+  send: fc.record({
+    t: fc.constant("send" as const),
+    id: msgId,
+    to: userId,
+    size: u64,
+    senderKey: signedKey,
+    recipientSessionPub: bytes32,
+    enc: bytes32,
+  }),
+  deliver: fc.record({
+    t: fc.constant("deliver" as const),
+    id: msgId,
+    from: userId,
+    size: u64,
+    senderKey: signedKey,
+    recipientSessionPub: bytes32,
+    enc: bytes32,
+  }),
+  chunk: fc.record({
+    t: fc.constant("chunk" as const),
+    id: msgId,
+    seq: u32,
+    last: fc.boolean(),
+    data: fc.uint8Array({ maxLength: 200 }),
+  }),
+  ack: fc.record({ t: fc.constant("ack" as const), id: msgId, status: fc.constantFrom(...ACK_STATUS) }),
+  window: fc.record({ t: fc.constant("window" as const), id: msgId, seq: u32 }),
+  sendFailed: fc.record({ t: fc.constant("sendFailed" as const), id: msgId, reason: fc.constantFrom(...FAIL_REASON) }),
+  abort: fc.record({ t: fc.constant("abort" as const), id: msgId }),
+  error: fc.record({ t: fc.constant("error" as const), code: fc.constantFrom(...ERROR_CODE), reason: text }),
+};
+const anyMessage: fc.Arbitrary<Message> = fc.oneof(...Object.values(byVariant));
+
+/** decodeMessage's outcome: the message, or the ProtocolError code; anything else fails the test. */
+function tryDecode(b: Uint8Array): { ok: true; m: Message } | { ok: false; code: string } {
+  try {
+    return { ok: true, m: decodeMessage(b) };
+  } catch (e) {
+    if (!(e instanceof ProtocolError)) throw e;
+    return { ok: false, code: e.code };
+  }
+}
+
+const KEY: SignedSessionKey = {
+  identityPub: new Uint8Array(32).fill(1),
+  sessionPub: new Uint8Array(32).fill(2),
+  issuedAt: 1_700_000_000_000,
+  sig: new Uint8Array(64).fill(3),
+};
+const ID = new Uint8Array(MSG_ID_LEN).fill(0xab);
+
+describe("message codec", () => {
+  test("the type table is one byte per variant, all distinct", () => {
+    const codes = Object.values(T);
+    expect(new Set(codes).size).toBe(codes.length);
+    expect(Object.keys(T).sort()).toEqual(Object.keys(byVariant).sort());
+  });
+
+  for (const [name, arb] of Object.entries(byVariant)) {
+    test(`${name}: decode(encode(m)) = m, and the first byte is its type`, () => {
+      fc.assert(
+        fc.property(arb as fc.Arbitrary<Message>, (m) => {
+          const enc = encodeMessage(m);
+          expect(enc[0]).toBe(T[m.t]);
+          expect(decodeMessage(enc)).toEqual(m);
+        }),
+        { numRuns: 100 },
+      );
+    });
+  }
+
+  test("every strict prefix is malformed, except a chunk cut inside its data, which is another chunk", () => {
+    fc.assert(
+      fc.property(anyMessage, (m) => {
+        const enc = encodeMessage(m);
+        const chunkHeader = 1 + MSG_ID_LEN + 4 + 1;
+        for (let n = 0; n < enc.length; n++) {
+          const r = tryDecode(enc.subarray(0, n));
+          if (m.t === "chunk" && n >= chunkHeader) {
+            expect(r.ok).toBe(true);
+            if (r.ok) {
+              expect(r.m).not.toEqual(m);
+              expect(r.m).toEqual({ ...m, data: m.data.subarray(0, n - chunkHeader) });
+            }
+          } else {
+            expect(r).toEqual({ ok: false, code: "malformed" });
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("a trailing byte is malformed (a chunk just carries it as data)", () => {
+    fc.assert(
+      fc.property(anyMessage, fc.integer({ min: 0, max: 255 }), (m, extra) => {
+        const longer = concat(encodeMessage(m), Uint8Array.of(extra));
+        if (m.t === "chunk") {
+          expect(decodeMessage(longer)).toEqual({ ...m, data: concat(m.data, Uint8Array.of(extra)) });
+        } else {
+          expectCode(() => decodeMessage(longer), "malformed");
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("an empty message and every unknown type byte are malformed", () => {
+    expectCode(() => decodeMessage(new Uint8Array(0)), "malformed");
+    const known = new Set<number>(Object.values(T));
+    let unknown = 0;
+    for (let t = 0; t < 256; t++) {
+      if (known.has(t)) continue;
+      unknown++;
+      expectCode(() => decodeMessage(Uint8Array.of(t)), "malformed");
+      expectCode(() => decodeMessage(concat(Uint8Array.of(t), new Uint8Array(200))), "malformed");
+    }
+    expect(unknown).toBe(256 - Object.keys(T).length);
+  });
+
+  test("invalid UTF-8 or a non-canonical user id is malformed", () => {
+    const presence = (user: Uint8Array) => concat(Uint8Array.of(T.presence, user.length), user, Uint8Array.of(1));
+    // Control: the same layout with a valid id decodes.
+    expect(decodeMessage(presence(new TextEncoder().encode("alice")))).toEqual({ t: "presence", user: "alice", online: true });
+    for (const bad of [
+      [0xff],
+      [0x61, 0xc3], // truncated 2-byte sequence
+      [0xc0, 0xaf], // overlong "/"
+      [0xed, 0xa0, 0x80], // UTF-16 surrogate
+      [0x61, 0x80, 0x62], // lone continuation byte
+    ]) {
+      expectCode(() => decodeMessage(presence(Uint8Array.from(bad))), "malformed");
+    }
+    for (const bad of ["", "Alice", "é", "-bob", ".x", "a b", "a/b", "a".repeat(33)]) {
+      expect(isUserId(bad)).toBe(false);
+      expectCode(() => decodeMessage(presence(new TextEncoder().encode(bad))), "malformed");
+      expectCode(() => encodeMessage({ t: "presence", user: bad, online: true }), "malformed");
+    }
+    // A user id inside a list, and in the SEND/DELIVER peer field.
+    expectCode(() => decodeMessage(Uint8Array.of(T.whoReply, 0, 0, 0, 1, 0, 1, 1, 0xff)), "malformed");
+    const send = encodeMessage({ t: "send", id: ID, to: "bob", size: 1, senderKey: KEY, recipientSessionPub: KEY.sessionPub, enc: KEY.sessionPub });
+    const badSend = send.slice();
+    badSend[1 + MSG_ID_LEN + 1] = 0x42; // "bob" -> "Bob"
+    expectCode(() => decodeMessage(badSend), "malformed");
+    // Free-text reasons must be UTF-8 too.
+    expectCode(() => decodeMessage(Uint8Array.of(T.loginResult, 0, 0, 2, 0xc3, 0x28)), "malformed");
+    expectCode(() => decodeMessage(Uint8Array.of(T.error, 0, 0, 1, 0xfe)), "malformed");
+  });
+
+  test("a leading U+FEFF in a reason survives: one encoding per message", () => {
+    const m: Message = { t: "loginResult", status: "ok", reason: "\ufeffhello" };
+    expect(decodeMessage(encodeMessage(m))).toEqual(m);
+    const wire = Uint8Array.of(T.error, 0, 0, 4, 0xef, 0xbb, 0xbf, 0x41);
+    expect(encodeMessage(decodeMessage(wire))).toEqual(wire);
+  });
+
+  test("out-of-range enum and boolean bytes are malformed", () => {
+    const rows: [string, Uint8Array][] = [
+      ["loginResult status", Uint8Array.of(T.loginResult, LOGIN_STATUS.length, 0, 0)],
+      ["loginResult status 0xff", Uint8Array.of(T.loginResult, 0xff, 0, 0)],
+      ["key status", concat(Uint8Array.of(T.key, 0, 0, 0, 1, 1, 0x61), Uint8Array.of(3))],
+      ["ack status", concat(Uint8Array.of(T.ack), ID, Uint8Array.of(ACK_STATUS.length))],
+      ["sendFailed reason", concat(Uint8Array.of(T.sendFailed), ID, Uint8Array.of(FAIL_REASON.length))],
+      ["error code", Uint8Array.of(T.error, ERROR_CODE.length, 0, 0)],
+      ["watch all = 2", Uint8Array.of(T.watch, 2, 0, 0)],
+      ["presence online = 2", Uint8Array.of(T.presence, 1, 0x61, 2)],
+      ["chunk last = 2", concat(Uint8Array.of(T.chunk), ID, Uint8Array.of(0, 0, 0, 0, 2))],
+    ];
+    for (const [, wire] of rows) expectCode(() => decodeMessage(wire), "malformed");
+    // Controls: the highest valid value in each slot decodes.
+    expect(decodeMessage(Uint8Array.of(T.loginResult, LOGIN_STATUS.length - 1, 0, 0))).toEqual({ t: "loginResult", status: "busy", reason: "" });
+    expect(decodeMessage(concat(Uint8Array.of(T.ack), ID, Uint8Array.of(ACK_STATUS.length - 1)))).toEqual({ t: "ack", id: ID, status: "rejected" });
+    expect(decodeMessage(Uint8Array.of(T.watch, 1, 0, 0))).toEqual({ t: "watch", all: true, users: [] });
+  });
+
+  test("a u64 over 2^53-1 is malformed", () => {
+    const pk = encodeMessage({ t: "publishKey", key: { ...KEY, issuedAt: Number.MAX_SAFE_INTEGER } });
+    expect(decodeMessage(pk)).toEqual({ t: "publishKey", key: { ...KEY, issuedAt: Number.MAX_SAFE_INTEGER } });
+    const over = pk.slice();
+    over.set([0x00, 0x20, 0, 0, 0, 0, 0, 0], 1 + 64); // 2^53
+    expectCode(() => decodeMessage(over), "malformed");
+    const huge = pk.slice();
+    huge.fill(0xff, 1 + 64, 1 + 72);
+    expectCode(() => decodeMessage(huge), "malformed");
+  });
+
+  test("encode refuses what it could not decode", () => {
+    expectCode(() => encodeMessage({ t: "abort", id: new Uint8Array(15) }), "malformed");
+    expectCode(() => encodeMessage({ t: "publishKey", key: { ...KEY, sig: new Uint8Array(63) } }), "malformed");
+    expectCode(() => encodeMessage({ t: "publishKey", key: { ...KEY, issuedAt: -1 } }), "malformed");
+    expectCode(() => encodeMessage({ t: "publishKey", key: { ...KEY, issuedAt: 2 ** 53 } }), "malformed");
+    expectCode(() => encodeMessage({ t: "key", req: 1, user: "bob", status: "online" }), "malformed");
+    expectCode(() => encodeMessage({ t: "ack", id: ID, status: "lost" as "stored" }), "malformed");
+    expectCode(() => encodeMessage({ t: "loginResult", status: "ok", reason: "x".repeat(0x10000) }), "too-large");
+  });
+
+  test("random bytes decode to a message that re-encodes to the same bytes, or raise ProtocolError", () => {
+    const types = Object.values(T);
+    const arb = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.tuple(fc.constantFrom(...types), fc.uint8Array({ maxLength: 300 })).map(([t, rest]) => concat(Uint8Array.of(t), rest)),
+    );
+    let decoded = 0;
+    fc.assert(
+      fc.property(arb, (b) => {
+        const r = tryDecode(b);
+        if (r.ok) {
+          decoded++;
+          expect(encodeMessage(r.m)).toEqual(b);
+        } else {
+          expect(r.code).toBe("malformed");
+        }
+      }),
+      { numRuns: 2000 },
+    );
+    // The fuzz reached past the type byte at least sometimes (heartbeat, chunk, short bodies).
+    expect(decoded).toBeGreaterThan(0);
+  });
+});
+
+describe("relay hello", () => {
+  const hello = fc.record({ version: fc.integer({ min: 0, max: 255 }), maxMessageBytes: u64, heartbeatTimeout: u32 });
+
+  test("round trips in 13 bytes", () => {
+    fc.assert(
+      fc.property(hello, (h) => {
+        const enc = encodeRelayHello(h);
+        expect(enc.length).toBe(13);
+        expect(decodeRelayHello(enc)).toEqual(h);
+      }),
+    );
+  });
+
+  test("short, long and over-range encodings are malformed", () => {
+    const enc = encodeRelayHello({ version: 1, maxMessageBytes: 2 ** 31, heartbeatTimeout: 90 });
+    for (let n = 0; n < enc.length; n++) expectCode(() => decodeRelayHello(enc.subarray(0, n)), "malformed");
+    expectCode(() => decodeRelayHello(concat(enc, Uint8Array.of(0))), "malformed");
+    const over = enc.slice();
+    over.fill(0xff, 1, 9);
+    expectCode(() => decodeRelayHello(over), "malformed");
+    expectCode(() => encodeRelayHello({ version: 1, maxMessageBytes: -1, heartbeatTimeout: 90 }), "malformed");
+  });
+});
+
+describe("login payload", () => {
+  test("round trips every valid user id", () => {
+    fc.assert(
+      fc.property(userId, (user) => {
+        const enc = encodeLogin(user);
+        expect(enc[0]).toBe(user.length);
+        expect(decodeLogin(enc)).toEqual({ user });
+      }),
+    );
+  });
+
+  test("a bad id, bad UTF-8, a short body or a trailing byte is malformed", () => {
+    for (const bad of ["", "Alice", "a".repeat(33), "_a", "ü"]) {
+      expectCode(() => encodeLogin(bad), "malformed");
+      const b = new TextEncoder().encode(bad);
+      expectCode(() => decodeLogin(concat(Uint8Array.of(b.length), b)), "malformed");
+    }
+    expectCode(() => decodeLogin(Uint8Array.of(1, 0xff)), "malformed");
+    expectCode(() => decodeLogin(new Uint8Array(0)), "malformed");
+    expectCode(() => decodeLogin(Uint8Array.of(5, 0x61, 0x62)), "malformed");
+    expectCode(() => decodeLogin(concat(encodeLogin("alice"), Uint8Array.of(0))), "malformed");
+  });
+});
