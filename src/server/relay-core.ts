@@ -211,16 +211,19 @@ export class RelayCore {
 
 /** Rate limits apply per IPv4 address and per IPv6 /64, the unit one host usually gets. */
 export function addressKey(address: string): string {
-  if (address.startsWith("::ffff:")) return address.slice(7);
+  // Only "::ffff:a.b.c.d" is IPv4-mapped; "::ffff:0:0:..." is an ordinary IPv6 address.
+  if (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address)) return address.slice(7);
   if (!address.includes(":")) return address;
-  const parts = address.split(":");
-  // Expand "::" enough to take the first four groups.
-  const idx = parts.indexOf("");
-  if (idx >= 0) {
-    const missing = 8 - (parts.length - 1);
-    parts.splice(idx, 1, ...Array(Math.max(missing, 1)).fill("0"));
+  // Expand "::" into the zero groups it stands for (an embedded IPv4 tail is two groups),
+  // so every spelling of an address in one /64 gives the same first four groups.
+  const [head = "", tail] = address.split("::");
+  const groups = head === "" ? [] : head.split(":");
+  if (tail !== undefined) {
+    const after = tail === "" ? [] : tail.split(":");
+    const width = after.reduce((n, g) => n + (g.includes(".") ? 2 : 1), 0);
+    groups.push(...Array<string>(Math.max(8 - groups.length - width, 0)).fill("0"), ...after);
   }
-  return parts.slice(0, 4).join(":") + "::/64";
+  return groups.slice(0, 4).join(":") + "::/64";
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
