@@ -7,7 +7,7 @@ import { Buffer } from "node:buffer";
 import { encodeRelayKey } from "../protocol/keys.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { isUserId } from "../protocol/user-id.ts";
-import { MAX_SUBJECT_CHARS, validateName } from "../protocol/envelope.ts";
+import { MAX_SUBJECT_CHARS, subjectLength, validateName } from "../protocol/envelope.ts";
 import { RelayClient, type ClientIdentity, type LinkState } from "./relay-client.ts";
 import { Outbox } from "./outbox.ts";
 import { Inbound } from "./inbound.ts";
@@ -147,7 +147,7 @@ export class Daemon {
     if (to.length === 0) throw new UserError("To is required: at least one recipient");
     for (const u of to) if (!isUserId(u)) throw new UserError(`"${u}" is not a valid user id`);
     if (req.subject.trim() === "") throw new UserError("Subject is required");
-    if (req.subject.length > MAX_SUBJECT_CHARS) throw new UserError(`Subject is longer than ${MAX_SUBJECT_CHARS} characters`);
+    if (subjectLength(req.subject) > MAX_SUBJECT_CHARS) throw new UserError(`Subject is longer than ${MAX_SUBJECT_CHARS} characters`);
     if (req.body.trim() === "") throw new UserError("Message is required");
     const attachments = req.attachments.map((a) => {
       try {

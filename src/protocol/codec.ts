@@ -14,12 +14,14 @@ export class Writer {
   #len = 0;
 
   u8(v: number): this {
-    return this.bytes(Uint8Array.of(v));
+    return this.bytes(Uint8Array.of(range(v, 0xff)));
   }
   u16(v: number): this {
+    range(v, 0xffff);
     return this.bytes(Uint8Array.of(v >>> 8, v & 0xff));
   }
   u32(v: number): this {
+    range(v, 0xffffffff);
     const b = new Uint8Array(4);
     new DataView(b.buffer).setUint32(0, v);
     return this.bytes(b);
@@ -124,6 +126,12 @@ export class Reader {
   end(): void {
     if (this.#off !== this.#b.length) throw new ProtocolError("malformed", "trailing bytes");
   }
+}
+
+/** Writing never wraps: a value that does not fit its field is a bug to report, not to encode. */
+function range(v: number, max: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new ProtocolError("malformed", `integer out of range 0..${max}`);
+  return v;
 }
 
 function decodeUtf8(b: Uint8Array): string {

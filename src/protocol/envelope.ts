@@ -86,6 +86,13 @@ export function validateName(name: string): string {
   return name;
 }
 
+/** Characters as people count them (code points), not UTF-16 units: an emoji is one. */
+export function subjectLength(subject: string): number {
+  let n = 0;
+  for (const _ of subject) n++;
+  return n;
+}
+
 export function encodeHeader(h: EnvelopeHeader): Uint8Array {
   const json = utf8(JSON.stringify(h));
   if (json.length > MAX_HEADER_BYTES) throw new ProtocolError("too-large", "message header over 4 MiB");
@@ -114,7 +121,7 @@ export function parseHeader(json: Uint8Array): EnvelopeHeader {
     o.to.every((u) => typeof u === "string" && isUserId(u)) &&
     Number.isSafeInteger(o.date) &&
     typeof o.subject === "string" &&
-    o.subject.length <= MAX_SUBJECT_CHARS &&
+    subjectLength(o.subject) <= MAX_SUBJECT_CHARS &&
     typeof o.body === "string" &&
     Array.isArray(o.attachments) &&
     o.attachments.length <= MAX_ATTACHMENTS;
