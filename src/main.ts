@@ -144,7 +144,12 @@ program
         throw new CliError(`"${o.relayKey}" is not a relay key (smsgrelay1..., checksum or format wrong)`);
       }
     }
-    const password = await readPassword(o.passwordFile, `password for ${user}: `);
+    // No password source and no terminal (a service, a tray autostart): start locked and
+    // let the mailbox unlock it.
+    const password =
+      o.passwordFile || process.env.SMSG_PASSWORD || process.stdin.isTTY
+        ? await readPassword(o.passwordFile, `password for ${user}: `)
+        : undefined;
     const client = await runClient({
       host: server.host,
       port: server.port,
@@ -158,6 +163,7 @@ program
       log: (line) => out(`${new Date().toISOString()} ${line}`),
     });
     out(`mailbox: ${client.url}`);
+    if (!client.host.unlocked) out(`locked: open the mailbox to unlock ${user}`);
     const stop = async () => {
       await client.stop();
       process.exit(0);

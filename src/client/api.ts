@@ -7,8 +7,8 @@ import { bearerAuth } from "hono/bearer-auth";
 import { streamSSE } from "hono/streaming";
 import { zValidator } from "@hono/zod-validator";
 import { z } from "zod";
-import type { Daemon } from "./daemon.ts";
 import { UserError } from "./daemon.ts";
+import type { ClientHost } from "./host.ts";
 import { WrongPasswordError } from "./store.ts";
 
 const sendSchema = z.object({
@@ -30,7 +30,7 @@ export function allowedHosts(port: number): Set<string> {
   return new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
 }
 
-export function apiApp(daemon: Daemon, token: string, hosts: () => Set<string>): Hono {
+export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>): Hono {
   const app = new Hono();
 
   app.use("*", async (c, next) => {
@@ -48,19 +48,24 @@ export function apiApp(daemon: Daemon, token: string, hosts: () => Set<string>):
     return c.json({ error: "internal error" }, 500);
   });
 
-  app.get("/api/status", (c) => c.json(daemon.status()));
+  app.get("/api/status", (c) => c.json(host.status()));
+
+  app.post("/api/unlock", zValidator("json", z.object({ password: z.string().min(1) }), validationHook), async (c) => {
+    await host.unlock(c.req.valid("json").password);
+    return c.json(host.status());
+  });
 
   app.get("/api/events", (c) =>
     streamSSE(c, async (stream) => {
       let closed = false;
-      const off = daemon.events.on((e) => {
+      const off = host.events.on((e) => {
         if (!closed) void stream.writeSSE({ event: e.type, data: JSON.stringify(e) });
       });
       stream.onAbort(() => {
         closed = true;
         off();
       });
-      await stream.writeSSE({ event: "status", data: JSON.stringify({ type: "status", ...daemon.status() }) });
+      await stream.writeSSE({ event: "status", data: JSON.stringify({ type: "status", ...host.status() }) });
       while (!closed) {
         await stream.sleep(15_000);
         if (!closed) await stream.writeSSE({ event: "ping", data: "" });
@@ -71,7 +76,7 @@ export function apiApp(daemon: Daemon, token: string, hosts: () => Set<string>):
   app.post("/api/attachments", async (c) => {
     const body = c.req.raw.body;
     if (!body) throw new UserError("empty upload");
-    const w = daemon.store.newAttachment("draft", Date.now());
+    const w = host.daemon.store.newAttachment("draft", Date.now());
     let size = 0;
     try {
       for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
@@ -81,36 +86,36 @@ export function apiApp(daemon: Daemon, token: string, hosts: () => Set<string>):
       }
       w.finish();
     } catch (e) {
-      daemon.store.discardAttachment(w.att);
+      host.daemon.store.discardAttachment(w.att);
       throw e;
     }
     return c.json({ att: w.att, size });
   });
 
   app.post("/api/send", zValidator("json", sendSchema, validationHook), async (c) => {
-    return c.json(await daemon.send(c.req.valid("json")));
+    return c.json(await host.daemon.send(c.req.valid("json")));
   });
 
   app.get("/api/inbox", zValidator("query", pageSchema, validationHook), (c) => {
     const q = c.req.valid("query");
-    return c.json(daemon.list("in", q.limit, q.offset).map(publicSummary));
+    return c.json(host.daemon.list("in", q.limit, q.offset).map(publicSummary));
   });
   app.get("/api/outbox", zValidator("query", pageSchema, validationHook), (c) => {
     const q = c.req.valid("query");
-    return c.json(daemon.list("out", q.limit, q.offset).map(publicSummary));
+    return c.json(host.daemon.list("out", q.limit, q.offset).map(publicSummary));
   });
 
   app.get("/api/messages/:id", (c) => {
-    const m = daemon.show(c.req.param("id"));
+    const m = host.daemon.show(c.req.param("id"));
     return c.json({ ...publicSummary(m), body: m.body, deliveries: m.deliveries });
   });
 
   app.get("/api/messages/:id/attachments/:idx", (c) => {
-    const m = daemon.store.find(c.req.param("id"));
+    const m = host.daemon.store.find(c.req.param("id"));
     const idx = Number(c.req.param("idx"));
     const meta = m?.attachments[idx];
     if (!m || !Number.isInteger(idx) || !meta) throw new UserError("no such attachment", 404);
-    const chunks = daemon.store.readAttachment(m.rid, idx);
+    const chunks = host.daemon.store.readAttachment(m.rid, idx);
     const stream = new ReadableStream<Uint8Array>({
       pull(ctl) {
         const n = chunks.next();
@@ -128,11 +133,11 @@ export function apiApp(daemon: Daemon, token: string, hosts: () => Set<string>):
     });
   });
 
-  app.get("/api/users", async (c) => c.json(await daemon.connectedUsers()));
+  app.get("/api/users", async (c) => c.json(await host.daemon.connectedUsers()));
 
   app.get("/api/contacts", (c) =>
     c.json(
-      daemon.store.contacts().map((k) => ({
+      host.daemon.store.contacts().map((k) => ({
         user: k.user,
         identity: Buffer.from(k.identity).toString("hex"),
         changed: k.changedIdentity !== null,
@@ -140,7 +145,7 @@ export function apiApp(daemon: Daemon, token: string, hosts: () => Set<string>):
     ),
   );
   app.post("/api/contacts/:user/accept", (c) => {
-    daemon.acceptIdentity(c.req.param("user"));
+    host.daemon.acceptIdentity(c.req.param("user"));
     return c.json({ ok: true });
   });
 

@@ -11,7 +11,7 @@ import { MAX_SUBJECT_CHARS, subjectLength, validateName } from "../protocol/enve
 import { RelayClient, type ClientIdentity, type LinkState } from "./relay-client.ts";
 import { Outbox } from "./outbox.ts";
 import { Inbound } from "./inbound.ts";
-import { EventBus } from "./events.ts";
+import type { EventBus } from "./events.ts";
 import type { MessageSummary, Store } from "./store.ts";
 
 export interface DaemonOptions {
@@ -34,8 +34,8 @@ export interface Status {
 }
 
 export class UserError extends Error {
-  readonly status: 400 | 404 | 409 | 503;
-  constructor(message: string, status: 400 | 404 | 409 | 503 = 400) {
+  readonly status: 400 | 403 | 404 | 409 | 423 | 503;
+  constructor(message: string, status: 400 | 403 | 404 | 409 | 423 | 503 = 400) {
     super(message);
     this.status = status;
   }
@@ -46,16 +46,23 @@ const PIN_KEY = "relay-key";
 export class Daemon {
   readonly store: Store;
   readonly id: ClientIdentity;
-  readonly events = new EventBus();
+  readonly events: EventBus;
   readonly relay: RelayClient;
-  uiUrl: string | null = null;
   #outbox: Outbox;
   #inbound: Inbound;
   #now: () => number;
   #log: (line: string) => void;
 
-  constructor(deps: { store: Store; id: ClientIdentity; opts: DaemonOptions; now?: () => number; log: (line: string) => void }) {
+  constructor(deps: {
+    store: Store;
+    id: ClientIdentity;
+    opts: DaemonOptions;
+    events: EventBus;
+    now?: () => number;
+    log: (line: string) => void;
+  }) {
     this.store = deps.store;
+    this.events = deps.events;
     this.id = deps.id;
     this.#now = deps.now ?? Date.now;
     this.#log = deps.log;
@@ -115,7 +122,7 @@ export class Daemon {
       user: this.id.user,
       connected: s.kind === "connected",
       relayKey: pin ? encodeRelayKey(pin) : null,
-      uiUrl: this.uiUrl,
+      uiUrl: null, // the host knows where it serves
       queued: this.store.countQueued(),
       unread: this.store.count("in", true),
       error:

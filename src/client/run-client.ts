@@ -5,9 +5,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { deriveUserKeys } from "../protocol/keys.ts";
-import { Daemon, type DaemonOptions } from "./daemon.ts";
-import { Store } from "./store.ts";
+import type { DaemonOptions } from "./daemon.ts";
+import { ClientHost } from "./host.ts";
 import { allowedHosts, apiApp } from "./api.ts";
 import { CliError } from "./password.ts";
 
@@ -15,14 +14,15 @@ export const TOKEN_FILE = "api-token";
 export const DAEMON_FILE = "daemon.json";
 
 export interface RunningClient {
-  daemon: Daemon;
+  host: ClientHost;
   url: string;
   stop(): Promise<void>;
 }
 
 export interface ClientArgs extends DaemonOptions {
   user: string;
-  password: string;
+  /** Absent: start locked; the mailbox (or POST /api/unlock) unlocks it. */
+  password?: string;
   dataDir: string;
   ui?: { host: string; port: number };
   log: (line: string) => void;
@@ -43,50 +43,37 @@ export async function runClient(a: ClientArgs): Promise<RunningClient> {
       throw new CliError(`a client is already running for ${a.dataDir} (pid ${pid})`);
     }
   }
-  const keys = await deriveUserKeys(a.user, a.password);
-  const store = Store.open(join(a.dataDir, "client.db"), keys.storeKey); // WrongPasswordError
-  const owner = store.getMeta("user");
-  if (owner && new TextDecoder().decode(owner) !== a.user) {
-    store.close();
-    throw new CliError(`${a.dataDir} belongs to ${new TextDecoder().decode(owner)}, not ${a.user}`);
-  }
-  if (!owner) store.setMeta("user", new TextEncoder().encode(a.user));
+  const host = new ClientHost({ user: a.user, dataDir: a.dataDir, opts: a, log: a.log });
+  // Unlock before listening: a wrong password on the command line ends here, loudly.
+  if (a.password !== undefined) await host.unlock(a.password);
 
-  const daemon = new Daemon({
-    store,
-    id: { user: a.user, login: keys.login, identity: keys.identity },
-    opts: a,
-    log: a.log,
-  });
   const token = randomBytes(32).toString("hex");
   let port = 0;
-  const host = a.ui?.host ?? "127.0.0.1";
-  const app = apiApp(daemon, token, () => allowedHosts(port));
+  const hostname = a.ui?.host ?? "127.0.0.1";
+  const app = apiApp(host, token, () => allowedHosts(port));
   let server: ReturnType<typeof Bun.serve>;
-  const serve = (p: number) => Bun.serve({ hostname: host, port: p, fetch: app.fetch, idleTimeout: 0 });
+  const serve = (p: number) => Bun.serve({ hostname, port: p, fetch: app.fetch, idleTimeout: 0 });
   try {
     server = serve(a.ui?.port ?? defaultUiPort(a.dataDir));
   } catch (e) {
     if (a.ui) {
-      store.close();
-      throw new CliError(`cannot listen on ${host}:${a.ui.port} for the mailbox (${(e as Error).message})`);
+      host.stop();
+      throw new CliError(`cannot listen on ${hostname}:${a.ui.port} for the mailbox (${(e as Error).message})`);
     }
     server = serve(0); // the stable port is taken: any free one
   }
   port = server.port!;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  daemon.uiUrl = url;
+  const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+  host.uiUrl = url;
   writeFileSync(join(a.dataDir, TOKEN_FILE), token + "\n", { mode: 0o600 });
   writeFileSync(daemonFile, JSON.stringify({ url, pid: process.pid }) + "\n", { mode: 0o600 });
-  daemon.start();
 
   return {
-    daemon,
+    host,
     url,
     async stop() {
-      daemon.stop();
+      host.stop();
       await server.stop(true);
-      store.close();
       rmSync(daemonFile, { force: true });
       rmSync(join(a.dataDir, TOKEN_FILE), { force: true });
     },

@@ -1,0 +1,113 @@
+// The client as a long-lived process (SPEC.md §8): it may start locked (no password yet,
+// as a service or from a tray) and be unlocked later through its local API. Locked, it
+// holds no keys, opens no store and does not connect. What a page or a tray reads
+// (status, events) lives here, so it survives unlocking.
+
+import { timingSafeEqual } from "node:crypto";
+import { join } from "node:path";
+import { deriveUserKeys, type UserKeys } from "../protocol/keys.ts";
+import { Daemon, UserError, type DaemonOptions, type Status } from "./daemon.ts";
+import { EventBus } from "./events.ts";
+import { Store } from "./store.ts";
+import { CliError } from "./password.ts";
+
+export const STORE_FILE = "client.db";
+
+export class ClientHost {
+  readonly user: string;
+  readonly dataDir: string;
+  readonly events = new EventBus();
+  uiUrl: string | null = null;
+  #opts: DaemonOptions;
+  #log: (line: string) => void;
+  #daemon: Daemon | undefined;
+  #loginPub: Uint8Array | undefined;
+  #unlocking: Promise<void> | undefined;
+  #derive: typeof deriveUserKeys;
+
+  constructor(a: { user: string; dataDir: string; opts: DaemonOptions; log: (line: string) => void; derive?: typeof deriveUserKeys }) {
+    this.user = a.user;
+    this.dataDir = a.dataDir;
+    this.#opts = a.opts;
+    this.#log = a.log;
+    this.#derive = a.derive ?? deriveUserKeys;
+  }
+
+  get unlocked(): boolean {
+    return this.#daemon !== undefined;
+  }
+
+  /** The running daemon; a locked client answers 423 with a sentence saying what to do. */
+  get daemon(): Daemon {
+    if (!this.#daemon) throw new UserError(`the client is locked: unlock it in the mailbox at ${this.uiUrl}`, 423);
+    return this.#daemon;
+  }
+
+  /**
+   * Unlock with the password: derive the keys, open the store (a wrong password fails
+   * there, or at the relay on a fresh data dir), start the daemon. Unlocking an unlocked
+   * client only checks the password.
+   */
+  async unlock(password: string): Promise<void> {
+    if (this.#daemon) {
+      if (!(await this.checkPassword(password))) throw new UserError("wrong password", 403);
+      return;
+    }
+    if (this.#unlocking) {
+      await this.#unlocking.catch(() => undefined);
+      return this.unlock(password);
+    }
+    this.#unlocking = this.#open(await this.#derive(this.user, password));
+    try {
+      await this.#unlocking;
+    } finally {
+      this.#unlocking = undefined;
+    }
+  }
+
+  async #open(keys: UserKeys): Promise<void> {
+    const store = Store.open(join(this.dataDir, STORE_FILE), keys.storeKey); // WrongPasswordError
+    const owner = store.getMeta("user");
+    if (owner && new TextDecoder().decode(owner) !== this.user) {
+      store.close();
+      throw new CliError(`${this.dataDir} belongs to ${new TextDecoder().decode(owner)}, not ${this.user}`);
+    }
+    if (!owner) store.setMeta("user", new TextEncoder().encode(this.user));
+    const daemon = new Daemon({
+      store,
+      id: { user: this.user, login: keys.login, identity: keys.identity },
+      opts: this.#opts,
+      events: this.events,
+      log: this.#log,
+    });
+    this.#daemon = daemon;
+    this.#loginPub = keys.login.publicKey;
+    daemon.start();
+  }
+
+  /** Does this password belong to the unlocked user? (argon2id, constant-time compare) */
+  async checkPassword(password: string): Promise<boolean> {
+    if (!this.#loginPub) return false;
+    const keys = await this.#derive(this.user, password);
+    return timingSafeEqual(keys.login.publicKey, this.#loginPub);
+  }
+
+  status(): Status & { locked: boolean } {
+    if (this.#daemon) return { ...this.#daemon.status(), uiUrl: this.uiUrl, locked: false };
+    return {
+      user: this.user,
+      connected: false,
+      relayKey: null,
+      uiUrl: this.uiUrl,
+      queued: 0,
+      unread: 0,
+      error: "locked: unlock the client with its password",
+      locked: true,
+    };
+  }
+
+  stop(): void {
+    this.#daemon?.stop();
+    this.#daemon?.store.close();
+  }
+}
