@@ -23,8 +23,16 @@ export interface DaemonOptions {
   relayKey?: Uint8Array;
 }
 
+/** The connection as a tray or page shows it (README "status"). */
+export type ConnectionState = "connecting" | "connected" | "retrying" | "refused" | "locked" | "stopped";
+
 export interface Status {
   user: string;
+  /** The relay as configured, HOST:PORT. */
+  relay: string;
+  state: ConnectionState;
+  /** When state is "retrying": ms since the epoch of the next attempt. */
+  retryAt: number | null;
   connected: boolean;
   relayKey: string | null;
   uiUrl: string | null;
@@ -52,12 +60,16 @@ export class Daemon {
   #inbound: Inbound;
   #now: () => number;
   #log: (line: string) => void;
+  #opts: DaemonOptions;
+  #uiUrl: () => string | null;
 
   constructor(deps: {
     store: Store;
     id: ClientIdentity;
     opts: DaemonOptions;
     events: EventBus;
+    /** Where the host serves the mailbox, once it listens. */
+    uiUrl?: () => string | null;
     now?: () => number;
     log: (line: string) => void;
   }) {
@@ -66,6 +78,8 @@ export class Daemon {
     this.id = deps.id;
     this.#now = deps.now ?? Date.now;
     this.#log = deps.log;
+    this.#opts = deps.opts;
+    this.#uiUrl = deps.uiUrl ?? (() => null);
     if (deps.opts.relayKey) this.store.setMeta(PIN_KEY, deps.opts.relayKey);
     this.#outbox = new Outbox({ store: this.store, user: this.id.user, events: this.events, now: this.#now });
     this.#inbound = new Inbound({ store: this.store, user: this.id.user, events: this.events, now: this.#now, log: deps.log });
@@ -109,8 +123,7 @@ export class Daemon {
   }
 
   #onState(s: LinkState): void {
-    const st = this.status();
-    this.events.emit({ type: "status", connected: st.connected, error: st.error });
+    this.events.emit({ type: "status", ...this.status() });
     if (s.kind === "retrying" || s.kind === "refused") this.#log(s.error);
     if (s.kind === "connected") this.#log(`connected to the relay as ${this.id.user}`);
   }
@@ -120,9 +133,12 @@ export class Daemon {
     const pin = this.store.getMeta(PIN_KEY);
     return {
       user: this.id.user,
+      relay: relayAddress(this.#opts),
+      state: s.kind,
+      retryAt: s.kind === "retrying" ? s.retryAt : null,
       connected: s.kind === "connected",
       relayKey: pin ? encodeRelayKey(pin) : null,
-      uiUrl: null, // the host knows where it serves
+      uiUrl: this.#uiUrl(),
       queued: this.store.countQueued(),
       unread: this.store.count("in", true),
       error:
@@ -207,4 +223,8 @@ export class Daemon {
     this.store.releaseHeld(user, this.#now());
     this.#outbox.kick();
   }
+}
+
+export function relayAddress(o: { host: string; port: number }): string {
+  return `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
 }

@@ -1,12 +1,15 @@
 // Live events of the client daemon (SPEC.md §8.3): what a web page, a tray or the CLI can
 // follow. Plain data only; no message content beyond what the inbox list shows.
 
+import type { Status } from "./daemon.ts";
+
 export type DaemonEvent =
-  | { type: "status"; connected: boolean; error: string | null }
+  | ({ type: "status" } & Status)
   | { type: "message"; id: string; from: string; subject: string }
   | { type: "delivery"; id: string; recipient: string; state: string }
   | { type: "presence"; user: string; online: boolean }
-  | { type: "identity-changed"; user: string };
+  | { type: "identity-changed"; user: string }
+  | { type: "lock" }; // the mailbox's browser sessions must end (tray or page "Lock")
 
 export type EventListener = (e: DaemonEvent) => void;
 

@@ -6,7 +6,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
 import { deriveUserKeys, type UserKeys } from "../protocol/keys.ts";
-import { Daemon, UserError, type DaemonOptions, type Status } from "./daemon.ts";
+import { Daemon, UserError, relayAddress, type DaemonOptions, type Status } from "./daemon.ts";
 import { EventBus } from "./events.ts";
 import { Store } from "./store.ts";
 import { CliError } from "./password.ts";
@@ -78,6 +78,7 @@ export class ClientHost {
       id: { user: this.user, login: keys.login, identity: keys.identity },
       opts: this.#opts,
       events: this.events,
+      uiUrl: () => this.uiUrl,
       log: this.#log,
     });
     this.#daemon = daemon;
@@ -93,9 +94,12 @@ export class ClientHost {
   }
 
   status(): Status & { locked: boolean } {
-    if (this.#daemon) return { ...this.#daemon.status(), uiUrl: this.uiUrl, locked: false };
+    if (this.#daemon) return { ...this.#daemon.status(), locked: false };
     return {
       user: this.user,
+      relay: relayAddress(this.#opts),
+      state: "locked",
+      retryAt: null,
       connected: false,
       relayKey: null,
       uiUrl: this.uiUrl,
@@ -104,6 +108,14 @@ export class ClientHost {
       error: "locked: unlock the client with its password",
       locked: true,
     };
+  }
+
+  /**
+   * Lock the mailbox: every browser session ends and must unlock again. The daemon keeps
+   * its keys and stays connected, so mail still arrives (SECURITY.md "Local attacker").
+   */
+  lock(): void {
+    this.events.emit({ type: "lock" });
   }
 
   stop(): void {
