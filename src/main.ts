@@ -14,6 +14,7 @@ import { runClient, type RunningClient } from "./client/run-client.ts";
 import { ApiClient } from "./client/api-client.ts";
 import { CliError, readPassword } from "./client/password.ts";
 import { WrongPasswordError } from "./client/store.ts";
+import { UserError } from "./client/daemon.ts";
 import { decodeRelayKey, deriveUserKeys, encodeRegistrationCode } from "./protocol/keys.ts";
 import { ProtocolError } from "./protocol/errors.ts";
 import { checkUserId } from "./protocol/user-id.ts";
@@ -37,6 +38,14 @@ function positive(name: string) {
   };
 }
 
+function wholeSeconds(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 86400) throw new CliError(`${name} must be a whole number of seconds, 1 to 86400`);
+    return n;
+  };
+}
+
 function userId(u: string): string {
   try {
     return checkUserId(u);
@@ -55,7 +64,7 @@ program
   .description("run the relay that passes encrypted messages between clients")
   .option("--listen <addr>", "HOST:PORT or [IPv6]:PORT to listen on (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
   .requiredOption("--data <dir>", "the relay's data dir (key, user database)")
-  .option("--heartbeat-timeout <seconds>", "close connections silent this long", positive("--heartbeat-timeout"), 90)
+  .option("--heartbeat-timeout <seconds>", "close connections silent this long", wholeSeconds("--heartbeat-timeout"), 90)
   .option("--max-message-mb <n>", "largest message with attachments, in MiB", positive("--max-message-mb"), 2048)
   .action(async (o: { listen: string[]; data: string; heartbeatTimeout: number; maxMessageMb: number }) => {
     const listen = o.listen.length ? o.listen.map((l) => parseHostPort(l, "--listen")) : [{ host: "::", port: DEFAULT_PORT }];
@@ -97,9 +106,9 @@ usersCmd
   .option("--json", "JSON output")
   .action((o: { json?: boolean }, cmd: Command) => ctrl.usersPending(dataOf(cmd), !!o.json, out));
 usersCmd
-  .command("approve <user>")
-  .description("adopt the user's pending code as their registration code")
-  .action((u: string, _o, cmd: Command) => ctrl.usersApprove(dataOf(cmd), u, out));
+  .command("approve <user> [code]")
+  .description("adopt the user's pending login as their registration; CODE (from the user) must match, and is required to replace a code")
+  .action((u: string, c: string | undefined, _o, cmd: Command) => ctrl.usersApprove(dataOf(cmd), u, c, out));
 usersCmd.command("remove <user>").action((u: string, _o, cmd: Command) => ctrl.usersRemove(dataOf(cmd), u, out));
 usersCmd.command("disable <user>").action((u: string, _o, cmd: Command) => ctrl.usersDisable(dataOf(cmd), u, out));
 usersCmd.command("enable <user>").action((u: string, _o, cmd: Command) => ctrl.usersEnable(dataOf(cmd), u, out));
@@ -135,7 +144,8 @@ program
     const server = parseHostPort(o.server, "--server");
     const user = userId(o.user);
     const ui = o.ui ? parseHostPort(o.ui, "--ui") : undefined;
-    if (ui && !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(ui.host)) throw new CliError("--ui must be a loopback address");
+    // Exactly the names the API's Host check accepts (DNS rebinding defence).
+    if (ui && !/^(127\.0\.0\.1|::1|localhost)$/.test(ui.host)) throw new CliError("--ui must be 127.0.0.1, [::1] or localhost");
     let relayKey: Uint8Array | undefined;
     if (o.relayKey) {
       try {
@@ -385,6 +395,7 @@ function report(e: unknown): number {
   }
   if (e instanceof CliError) console.error(`smsg: ${e.message}`);
   else if (e instanceof WrongPasswordError) console.error("smsg: wrong password: it does not open this data dir");
+  else if (e instanceof UserError) console.error(`smsg: ${e.message}`);
   else if (e instanceof ProtocolError) console.error(`smsg: ${e.message}`);
   else {
     console.error(e);

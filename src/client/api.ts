@@ -112,7 +112,8 @@ export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>
 
   app.get("/api/messages/:id/attachments/:idx", (c) => {
     const m = host.daemon.store.find(c.req.param("id"));
-    const idx = Number(c.req.param("idx"));
+    const raw = c.req.param("idx");
+    const idx = /^\d{1,3}$/.test(raw) ? Number(raw) : -1;
     const meta = m?.attachments[idx];
     if (!m || !Number.isInteger(idx) || !meta) throw new UserError("no such attachment", 404);
     const chunks = host.daemon.store.readAttachment(m.rid, idx);

@@ -7,7 +7,15 @@ import { Buffer } from "node:buffer";
 import { encodeRelayKey } from "../protocol/keys.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { isUserId } from "../protocol/user-id.ts";
-import { MAX_SUBJECT_CHARS, subjectLength, validateName } from "../protocol/envelope.ts";
+import {
+  MAX_ATTACHMENTS,
+  MAX_HEADER_BYTES,
+  MAX_SUBJECT_CHARS,
+  encodeHeader,
+  subjectLength,
+  validateName,
+  type EnvelopeHeader,
+} from "../protocol/envelope.ts";
 import { RelayClient, type ClientIdentity, type LinkState } from "./relay-client.ts";
 import { Outbox } from "./outbox.ts";
 import { Inbound } from "./inbound.ts";
@@ -172,6 +180,10 @@ export class Daemon {
     if (req.subject.trim() === "") throw new UserError("Subject is required");
     if (subjectLength(req.subject) > MAX_SUBJECT_CHARS) throw new UserError(`Subject is longer than ${MAX_SUBJECT_CHARS} characters`);
     if (req.body.trim() === "") throw new UserError("Message is required");
+    if (req.attachments.length > MAX_ATTACHMENTS) throw new UserError(`at most ${MAX_ATTACHMENTS} attachments per message`);
+    if (new Set(req.attachments.map((a) => a.att)).size !== req.attachments.length) {
+      throw new UserError("the same upload is attached twice");
+    }
     const attachments = req.attachments.map((a) => {
       try {
         validateName(a.name);
@@ -184,16 +196,21 @@ export class Daemon {
     });
     // While connected, ask the relay about each recipient so a typo is an error now, not a
     // message that can never leave. While offline, queue and find out later.
+    const id = Buffer.from(randomBytes(16)).toString("hex");
+    // The header (subject, body, names) travels as one piece: refuse now what could never go.
+    const header = encodeHeaderSize({ v: 1, id, from: this.id.user, to, date: 0, subject: req.subject, body: req.body, attachments });
+    if (header > MAX_HEADER_BYTES) throw new UserError("the message text is too long (the header is limited to 4 MiB)");
     const offline: string[] = [];
     const link = this.relay.link;
     if (link) {
       for (const u of to) {
-        const k = await link.getKey(u);
+        const k = await link.getKey(u).catch(() => {
+          throw new UserError("the connection to the relay was lost; try again", 503);
+        });
         if (k.status === "unknown") throw new UserError(`unknown recipient: ${u} is not a user of this relay`);
         if (k.status === "offline") offline.push(u);
       }
     }
-    const id = Buffer.from(randomBytes(16)).toString("hex");
     this.store.saveOutgoing({
       id,
       from: this.id.user,
@@ -227,4 +244,13 @@ export class Daemon {
 
 export function relayAddress(o: { host: string; port: number }): string {
   return `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
+}
+
+/** Bytes of the header JSON, or more than MAX_HEADER_BYTES when encoding refuses it. */
+function encodeHeaderSize(h: EnvelopeHeader): number {
+  try {
+    return encodeHeader(h).length - 4;
+  } catch {
+    return MAX_HEADER_BYTES + 1;
+  }
 }

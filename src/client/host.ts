@@ -9,7 +9,6 @@ import { deriveUserKeys, type UserKeys } from "../protocol/keys.ts";
 import { Daemon, UserError, relayAddress, type DaemonOptions, type Status } from "./daemon.ts";
 import { EventBus } from "./events.ts";
 import { Store } from "./store.ts";
-import { CliError } from "./password.ts";
 
 export const STORE_FILE = "client.db";
 
@@ -57,7 +56,8 @@ export class ClientHost {
       await this.#unlocking.catch(() => undefined);
       return this.unlock(password);
     }
-    this.#unlocking = this.#open(await this.#derive(this.user, password));
+    // Set before the first await: a second unlock meanwhile waits instead of opening twice.
+    this.#unlocking = this.#derive(this.user, password).then((keys) => this.#open(keys));
     try {
       await this.#unlocking;
     } finally {
@@ -70,7 +70,7 @@ export class ClientHost {
     const owner = store.getMeta("user");
     if (owner && new TextDecoder().decode(owner) !== this.user) {
       store.close();
-      throw new CliError(`${this.dataDir} belongs to ${new TextDecoder().decode(owner)}, not ${this.user}`);
+      throw new UserError(`${this.dataDir} belongs to ${new TextDecoder().decode(owner)}, not ${this.user}`, 409);
     }
     if (!owner) store.setMeta("user", new TextEncoder().encode(this.user));
     const daemon = new Daemon({

@@ -6,11 +6,12 @@ import {
   MAX_HEADER_BYTES,
   openEnvelopeKey,
   parseHeader,
+  receiptFor,
   streamPlaintextSize,
   type EnvelopeHeader,
 } from "../protocol/envelope.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
-import { WINDOW_CHUNKS, type AckStatus, type Message, type MessageOf } from "../protocol/messages.ts";
+import { RECEIPT_LEN, WINDOW_CHUNKS, type AckStatus, type Message, type MessageOf } from "../protocol/messages.ts";
 import { StreamOpener } from "../protocol/stream.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Link } from "./relay-client.ts";
@@ -20,6 +21,7 @@ import { hexId } from "./outbox.ts";
 
 interface Incoming {
   id: Uint8Array;
+  receiptKey: Uint8Array;
   hex: string;
   from: string;
   opener: StreamOpener;
@@ -85,8 +87,9 @@ export class Inbound {
     }
   }
 
-  #ack(link: Link, id: Uint8Array, status: AckStatus): void {
-    link.post({ t: "ack", id, status });
+  /** Refusals carry no receipt: only "stored" and "duplicate" prove anything. */
+  #ack(link: Link, id: Uint8Array, status: AckStatus, receiptKey?: Uint8Array): void {
+    link.post({ t: "ack", id, status, receipt: receiptKey ? receiptFor(receiptKey, id) : new Uint8Array(RECEIPT_LEN) });
   }
 
   #begin(link: Link, m: MessageOf<"deliver">): void {
@@ -112,12 +115,11 @@ export class Inbound {
       }
       return this.#ack(link, m.id, "identity-changed");
     }
-    if (this.#store.hasIncoming(m.from, hex)) return this.#ack(link, m.id, "duplicate");
     const total = streamPlaintextSize(m.size);
-    let streamKey: Uint8Array;
+    let keys: { streamKey: Uint8Array; receiptKey: Uint8Array };
     try {
       if (total < 4) throw new ProtocolError("malformed", "announced size");
-      streamKey = openEnvelopeKey({
+      keys = openEnvelopeKey({
         id: m.id,
         from: m.from,
         to: this.#user,
@@ -129,11 +131,19 @@ export class Inbound {
       this.#log(`refused message from ${m.from}: ${e instanceof ProtocolError ? e.code : "invalid"}`);
       return this.#ack(link, m.id, "rejected");
     }
+    // Already stored: acknowledge again (the first ACK may have been lost), with a receipt.
+    if (this.#store.hasIncoming(m.from, hex)) return this.#ack(link, m.id, "duplicate", keys.receiptKey);
+    // Ids are 128 random bits: another sender reusing one is trying to shadow a message.
+    if (this.#store.incomingIdTaken(hex)) {
+      this.#log(`refused message from ${m.from}: its id belongs to another sender's message`);
+      return this.#ack(link, m.id, "rejected");
+    }
     this.#incoming.set(hex, {
+      receiptKey: keys.receiptKey,
       id: m.id,
       hex,
       from: m.from,
-      opener: new StreamOpener(streamKey),
+      opener: new StreamOpener(keys.streamKey),
       total,
       seen: 0,
       chunks: 0,
@@ -174,7 +184,7 @@ export class Inbound {
       attachments: inc.writers.map((w, i) => ({ att: w.att, name: h.attachments[i]!.name, size: w.size })),
     });
     this.#incoming.delete(inc.hex);
-    this.#ack(link, inc.id, stored ? "stored" : "duplicate");
+    this.#ack(link, inc.id, stored ? "stored" : "duplicate", inc.receiptKey);
     if (stored) this.#events.emit({ type: "message", id: inc.hex, from: inc.from, subject: h.subject });
   }
 

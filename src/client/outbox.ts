@@ -4,7 +4,7 @@
 // recipient's ACK says it is stored; every other outcome leaves it queued or held.
 
 import { Buffer } from "node:buffer";
-import { encodeHeader, sealEnvelopeKey } from "../protocol/envelope.ts";
+import { encodeHeader, receiptFor, sealEnvelopeKey } from "../protocol/envelope.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
 import { WINDOW_CHUNKS, type Message, type MessageOf } from "../protocol/messages.ts";
 import { STREAM_CHUNK, StreamSealer, streamCiphertextSize } from "../protocol/stream.ts";
@@ -18,6 +18,9 @@ const MAX_CONCURRENT = 4;
 const RETRY_SOON_MS = 1000;
 /** The recipient does not trust our identity yet: until they accept it, try now and then. */
 const RETRY_UNTRUSTED_MS = 30_000;
+const MAX_RETRY_MS = 3600_000;
+/** A transfer with no word from the relay or recipient for this long is given up and retried. */
+const STALL_MS = 120_000;
 
 type Outcome =
   | { kind: "delivered" }
@@ -26,12 +29,16 @@ type Outcome =
   | { kind: "held"; reason: string }
   | { kind: "failed"; reason: string };
 
+type Result = MessageOf<"ack" | "sendFailed"> | "down" | "stalled";
+
 interface Active {
   window: number;
   wake: (() => void) | undefined;
-  result: Promise<MessageOf<"ack" | "sendFailed"> | "down">;
-  settle: (m: MessageOf<"ack" | "sendFailed"> | "down") => void;
+  result: Promise<Result>;
+  settle: (m: Result) => void;
   settled: boolean;
+  /** Heard from the relay or recipient about this transfer: it is alive. */
+  touch: () => void;
 }
 
 export class Outbox {
@@ -40,7 +47,9 @@ export class Outbox {
   #events: EventBus;
   #now: () => number;
   #link: Link | undefined;
-  #active = new Map<string, Active>(); // by hex message id
+  #active = new Map<string, Active>(); // transfers on the wire, by hex message id
+  #attempts = new Set<string>(); // ids being worked on, from the first await on: the concurrency bound
+  #failures = new Map<string, number>(); // "id recipient" -> refusals in a row, for backoff
   #notBefore = new Map<string, number>(); // recipient -> next attempt (Infinity: until online)
   #running = false;
   #again = false;
@@ -57,6 +66,9 @@ export class Outbox {
   up(link: Link): void {
     this.#link = link;
     this.#notBefore.clear();
+    // Told when anyone comes or goes: queued mail goes as soon as its recipient connects,
+    // and the mailbox shows who is online. Groups are small; WATCH can name users instead.
+    link.post({ t: "watch", all: true, users: [] });
     this.kick();
   }
 
@@ -73,6 +85,7 @@ export class Outbox {
         const a = this.#active.get(hexId(m.id));
         if (a && m.seq > a.window) {
           a.window = m.seq;
+          a.touch();
           a.wake?.();
         }
         return true;
@@ -105,24 +118,19 @@ export class Outbox {
         this.#again = false;
         const link = this.#link;
         if (!link) return;
-        this.#watchQueued(link);
-        const busy = new Set(this.#active.keys());
         for (const q of this.#store.queued()) {
-          if (this.#active.size >= MAX_CONCURRENT) break;
-          if (busy.has(q.id) || (this.#notBefore.get(q.recipient) ?? 0) > this.#now()) continue;
-          busy.add(q.id); // one recipient of a message at a time: the relay keys transfers by id
-          void this.#deliver(link, q.rid, q.id, q.recipient).finally(() => this.kick());
+          if (this.#attempts.size >= MAX_CONCURRENT) break;
+          if (this.#attempts.has(q.id) || (this.#notBefore.get(q.recipient) ?? 0) > this.#now()) continue;
+          this.#attempts.add(q.id); // one recipient of a message at a time: the relay keys transfers by id
+          void this.#deliver(link, q.rid, q.id, q.recipient).finally(() => {
+            this.#attempts.delete(q.id);
+            this.kick();
+          });
         }
       } while (this.#again);
     } finally {
       this.#running = false;
     }
-  }
-
-  /** Ask the relay to tell us when queued recipients come online. */
-  #watchQueued(link: Link): void {
-    const users = [...new Set(this.#store.queued().map((q) => q.recipient))].sort();
-    link.post({ t: "watch", all: true, users });
   }
 
   async #deliver(link: Link, rid: number, id: string, recipient: string): Promise<void> {
@@ -134,7 +142,17 @@ export class Outbox {
     }
     const state = outcome.kind;
     this.#store.setDelivery(rid, recipient, state, state === "delivered" ? null : outcome.reason, this.#now());
-    if (outcome.kind === "queued") this.#later(recipient, outcome.retryIn ?? Infinity);
+    const key = `${id} ${recipient}`;
+    if (outcome.kind === "queued" && outcome.retryIn !== undefined) {
+      // Refused again and again (a recipient that rejects it, a relay that loses it):
+      // back off up to an hour instead of resending the whole message every few seconds.
+      const n = (this.#failures.get(key) ?? 0) + 1;
+      this.#failures.set(key, n);
+      this.#later(recipient, Math.min(MAX_RETRY_MS, outcome.retryIn * 2 ** Math.min(n - 1, 12)));
+    } else {
+      this.#failures.delete(key);
+      if (outcome.kind === "queued") this.#later(recipient, Infinity);
+    }
     this.#events.emit({ type: "delivery", id, recipient, state });
   }
 
@@ -194,7 +212,7 @@ export class Outbox {
 
     const msg = this.#store.outgoing(rid);
     const idBytes = new Uint8Array(Buffer.from(id, "hex"));
-    const { enc, streamKey } = sealEnvelopeKey({
+    const { enc, streamKey, receiptKey } = sealEnvelopeKey({
       id: idBytes,
       from: this.#user,
       to: recipient,
@@ -218,7 +236,8 @@ export class Outbox {
     }
 
     let settle!: Active["settle"];
-    const result = new Promise<MessageOf<"ack" | "sendFailed"> | "down">((r) => (settle = r));
+    const result = new Promise<Result>((r) => (settle = r));
+    let stall: ReturnType<typeof setTimeout> | undefined;
     const active: Active = {
       window: 0,
       wake: undefined,
@@ -227,17 +246,30 @@ export class Outbox {
       settle: (m) => {
         if (active.settled) return;
         active.settled = true;
+        clearTimeout(stall);
         settle(m);
         active.wake?.();
       },
+      touch: () => {
+        clearTimeout(stall);
+        stall = setTimeout(() => active.settle("stalled"), STALL_MS);
+      },
     };
     this.#active.set(id, active);
+    active.touch();
     try {
       link.post({ t: "send", id: idBytes, to: recipient, size, senderKey: link.sessionKey, recipientSessionPub: key.sessionPub, enc });
       await this.#stream(link, active, idBytes, streamKey, rid, header, msg.content.attachments.length, total);
       const r = await result;
-      return outcomeOf(r, recipient);
+      // Give the relay back its transfer slot when we stop before the recipient answered.
+      if (r === "stalled") link.post({ t: "abort", id: idBytes });
+      return outcomeOf(r, recipient, receiptFor(receiptKey, idBytes));
+    } catch (e) {
+      active.settle("stalled");
+      link.post({ t: "abort", id: idBytes });
+      throw e;
     } finally {
+      clearTimeout(stall);
       this.#active.delete(id);
     }
   }
@@ -289,12 +321,18 @@ export class Outbox {
   }
 }
 
-function outcomeOf(r: MessageOf<"ack" | "sendFailed"> | "down", recipient: string): Outcome {
+function outcomeOf(r: Result, recipient: string, receipt: Uint8Array): Outcome {
   if (r === "down") return { kind: "queued", reason: "connection to the relay lost" };
+  if (r === "stalled") return { kind: "queued", reason: `no answer from ${recipient} in ${STALL_MS / 1000} s`, retryIn: RETRY_SOON_MS };
   if (r.t === "ack") {
     switch (r.status) {
       case "stored":
       case "duplicate":
+        // Only the recipient can compute the receipt: a relay that says "stored" for a
+        // message it dropped is caught here, and the message stays queued.
+        if (!equal(r.receipt, receipt)) {
+          return { kind: "queued", reason: `the relay claimed ${recipient} stored it, without proof`, retryIn: RETRY_UNTRUSTED_MS };
+        }
         return { kind: "delivered" };
       case "identity-changed":
         return { kind: "queued", reason: `${recipient} has not accepted our identity key yet`, retryIn: RETRY_UNTRUSTED_MS };

@@ -43,7 +43,7 @@ export class Link {
   #framed: FramedSocket;
   #transport: Transport;
   #req = 1;
-  #waiting = new Map<number, (m: Message) => void>();
+  #waiting = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
   closed = false;
 
   constructor(framed: FramedSocket, transport: Transport, relayKey: Uint8Array, hello: RelayHello, session: KeyPair, sessionKey: SignedSessionKey) {
@@ -71,7 +71,7 @@ export class Link {
     const w = this.#waiting.get(m.req);
     if (!w) return true;
     this.#waiting.delete(m.req);
-    w(m);
+    w.resolve(m);
     return true;
   }
 
@@ -82,9 +82,15 @@ export class Link {
         this.#waiting.delete(req);
         reject(new Error("the relay did not answer in time"));
       }, timeoutMs);
-      this.#waiting.set(req, (m) => {
-        clearTimeout(timer);
-        resolve(m as R);
+      this.#waiting.set(req, {
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m as R);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
       if (!this.post(make(req))) {
         clearTimeout(timer);
@@ -104,7 +110,8 @@ export class Link {
 
   failPending(): void {
     this.closed = true;
-    for (const w of this.#waiting.values()) w({ t: "key", req: 0, user: "x", status: "unknown" });
+    // Never answer for the relay: a lost link is "not connected", not "no such user".
+    for (const w of this.#waiting.values()) w.reject(new Error("the connection to the relay was lost"));
     this.#waiting.clear();
   }
 
@@ -256,7 +263,11 @@ export class RelayClient {
           return;
         }
         if (m.t === "heartbeat") return;
-        if (m.t === "error") return giveUp(`the relay closed the connection: ${m.reason}`, true);
+        if (m.t === "error") {
+          // Another client of ours took over: reconnecting would push it out in turn, forever.
+          if (m.code === "replaced") return giveUp(`another client logged in as ${o.id.user}; this one stopped`, false);
+          return giveUp(`the relay closed the connection: ${m.reason}`, true);
+        }
         const link = this.#link!;
         if (link.settle(m)) return;
         o.onMessage(link, m);
@@ -298,13 +309,19 @@ export class RelayClient {
           hs = new HandshakeState({ pattern: "XX", initiator: true, prologue: PROLOGUE, s: o.id.login });
           framed.send(concat(PROLOGUE, hs.writeMessage(new Uint8Array(0))));
           clearInterval(this.#heartbeat);
+          let lastSent = now();
           this.#heartbeat = setInterval(() => {
-            // Silence for 2.5 heartbeats means the path is dead (sleep, lost network) even
-            // though no FIN or RST ever arrived: reconnect instead of waiting for TCP.
-            const limit = phase === "up" ? o.heartbeat * 2500 : 10_000;
+            // Beat at least three times per relay timeout, whatever --heartbeat says.
+            const every = Math.min(o.heartbeat * 1000, ((hello?.heartbeatTimeout ?? Infinity) * 1000) / 3);
+            // Silence for 2.5 beats (the relay echoes each) means the path is dead (sleep,
+            // lost network) though no FIN or RST arrived: reconnect rather than wait for TCP.
+            const limit = phase === "up" ? every * 2.5 : 10_000;
             if (now() - lastHeard > limit) giveUp("the relay stopped answering heartbeats", true);
-            else if (phase === "up") this.#link?.post({ t: "heartbeat" });
-          }, Math.max(100, Math.min(o.heartbeat * 1000, 10_000)));
+            else if (phase === "up" && now() - lastSent >= every) {
+              lastSent = now();
+              this.#link?.post({ t: "heartbeat" });
+            }
+          }, Math.max(50, Math.min(o.heartbeat * 250, 1000)));
         },
         data: (socket, data) => socket.data?.framed?.data(data),
         drain: (socket) => socket.data?.framed?.drain(),

@@ -299,6 +299,11 @@ export class Store {
     );
   }
 
+  /** Is this id in the inbox already, from anyone? */
+  incomingIdTaken(id: string): boolean {
+    return this.db.query("SELECT 1 FROM messages WHERE folder = 'in' AND id = ?").get(id) !== null;
+  }
+
   /**
    * Commit a received message and its (already written) attachments in one transaction.
    * Returns false when it was already there: the caller acknowledges a duplicate.
@@ -318,6 +323,7 @@ export class Store {
         for (const a of m.attachments) this.discardAttachment(a.att);
         return false;
       }
+      if (this.incomingIdTaken(m.id)) throw new ProtocolError("malformed", "message id taken by another sender");
       const { wrapped, header } = this.#sealContent(m.id, "in", {
         subject: m.subject,
         body: m.body,
@@ -421,7 +427,7 @@ export class Store {
 
   countQueued(): number {
     return this.db
-      .query<{ n: number }, []>("SELECT count(DISTINCT rid) AS n FROM deliveries WHERE state != 'delivered'")
+      .query<{ n: number }, []>("SELECT count(DISTINCT rid) AS n FROM deliveries WHERE state IN ('queued', 'held')")
       .get()!.n;
   }
 

@@ -75,12 +75,31 @@ export function usersPending(dataDir: string, json: boolean, out: Out): void {
   for (const i of items) out(`${i.user}\t${i.code}\t${i.address}\t${i.time}`);
 }
 
-export function usersApprove(dataDir: string, name: string, out: Out): void {
+/**
+ * Adopt a pending login's key. Anyone who knows a user id can make a pending row for it,
+ * so replacing an existing code needs that code, which the operator got from the user over
+ * a channel they trust; a first registration should be compared the same way.
+ */
+export function usersApprove(dataDir: string, name: string, expected: string | undefined, out: Out): void {
   const u = user(name);
-  const p = withDir(dataDir, (d) => (d.get(u) ? d.approve(u) : null));
-  if (p === null) throw new CliError(`no user ${u}: add them first with \`users add ${u}\``);
-  if (!p) throw new CliError(`no pending login for ${u}: ask them to start their client once`);
-  out(`approved ${u} with code ${encodeRegistrationCode(p.code)} (from ${p.address}); compare it with the code they sent you`);
+  const want = expected === undefined ? undefined : code(expected);
+  const p = withDir(dataDir, (d) => {
+    const row = d.get(u);
+    if (!row) throw new CliError(`no user ${u}: add them first with \`users add ${u}\``);
+    const pending = d.pending().find((x) => x.user === u);
+    if (!pending) throw new CliError(`no pending login for ${u}: ask them to start their client once`);
+    if (want && Buffer.compare(Buffer.from(want), Buffer.from(pending.code)) !== 0) {
+      throw new CliError(`the pending code for ${u} is ${encodeRegistrationCode(pending.code)}, not the one given: not approved`);
+    }
+    if (row.code && !want) {
+      throw new CliError(
+        `${u} already has a code; to replace it, give the new code they sent you: \`users approve ${u} CODE\` (pending: ${encodeRegistrationCode(pending.code)} from ${pending.address})`,
+      );
+    }
+    return d.approve(u);
+  });
+  if (!p) throw new CliError(`no pending login for ${u}`);
+  out(`approved ${u} with code ${encodeRegistrationCode(p.code)} (from ${p.address})${want ? "" : "; compare it with the code they send you"}`);
 }
 
 export function usersRemove(dataDir: string, name: string, out: Out): void {

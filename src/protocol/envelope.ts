@@ -3,6 +3,8 @@
 // Everything a person wrote (subject, body, names, contents) is inside; the relay routes
 // on the outer SEND fields only.
 
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { Writer, utf8 } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { setupAuthR, setupAuthS } from "./hpke.ts";
@@ -11,6 +13,8 @@ import { isUserId } from "./user-id.ts";
 
 export const LABEL_MESSAGE_INFO = "smsg/1 message";
 export const LABEL_STREAM_KEY = "smsg/1 stream key";
+export const LABEL_RECEIPT_KEY = "smsg/1 receipt key";
+export const LABEL_RECEIPT = "smsg/1 receipt";
 export const ENVELOPE_VERSION = 1;
 export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
 export const MAX_ATTACHMENTS = 256;
@@ -45,14 +49,14 @@ export function sealEnvelopeKey(args: {
   senderSessionSecret: Uint8Array;
   recipientSessionPub: Uint8Array;
   rand?: (n: number) => Uint8Array;
-}): { enc: Uint8Array; streamKey: Uint8Array } {
+}): { enc: Uint8Array; streamKey: Uint8Array; receiptKey: Uint8Array } {
   const { enc, ctx } = setupAuthS(
     args.recipientSessionPub,
     messageInfo(args.id, args.from, args.to),
     args.senderSessionSecret,
     args.rand ? { rand: args.rand } : undefined,
   );
-  return { enc, streamKey: ctx.export(utf8(LABEL_STREAM_KEY), 32) };
+  return { enc, streamKey: ctx.export(utf8(LABEL_STREAM_KEY), 32), receiptKey: ctx.export(utf8(LABEL_RECEIPT_KEY), 32) };
 }
 
 export function openEnvelopeKey(args: {
@@ -62,14 +66,22 @@ export function openEnvelopeKey(args: {
   enc: Uint8Array;
   recipientSessionSecret: Uint8Array;
   senderSessionPub: Uint8Array;
-}): Uint8Array {
+}): { streamKey: Uint8Array; receiptKey: Uint8Array } {
   const ctx = setupAuthR(
     args.enc,
     args.recipientSessionSecret,
     messageInfo(args.id, args.from, args.to),
     args.senderSessionPub,
   );
-  return ctx.export(utf8(LABEL_STREAM_KEY), 32);
+  return { streamKey: ctx.export(utf8(LABEL_STREAM_KEY), 32), receiptKey: ctx.export(utf8(LABEL_RECEIPT_KEY), 32) };
+}
+
+/**
+ * The delivery receipt (SPEC.md §6.4): only the recipient, who opened the HPKE context,
+ * can compute it, so a relay cannot fake "stored" and make a lost message look delivered.
+ */
+export function receiptFor(receiptKey: Uint8Array, id: Uint8Array): Uint8Array {
+  return hmac(sha256, receiptKey, new Writer().bytes(utf8(LABEL_RECEIPT)).u8(0).fixed(id, 16).finish());
 }
 
 export function validateName(name: string): string {
@@ -79,9 +91,10 @@ export function validateName(name: string): string {
     bytes > MAX_NAME_BYTES ||
     name === "." ||
     name === ".." ||
-    /[\u0000-\u001f\u007f/\\]/.test(name)
+    !name.isWellFormed() || // lone surrogates
+    /[\u0000-\u001f\u007f-\u009f/\\\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/.test(name) // C0/C1, bidi overrides: "exe.txt" spoofing
   ) {
-    throw new ProtocolError("malformed", "attachment name must be 1-255 bytes without / \\ or control characters");
+    throw new ProtocolError("malformed", "attachment name must be 1-255 bytes without / \\, control or bidi characters");
   }
   return name;
 }
@@ -103,7 +116,7 @@ export function encodeHeader(h: EnvelopeHeader): Uint8Array {
 export function parseHeader(json: Uint8Array): EnvelopeHeader {
   let h: unknown;
   try {
-    h = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
+    h = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(json));
   } catch {
     throw new ProtocolError("malformed", "header is not UTF-8 JSON");
   }

@@ -6,6 +6,7 @@ import { Reader, Writer } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 
 export const MSG_ID_LEN = 16;
+export const RECEIPT_LEN = 32;
 /** Chunks a sender may have in flight beyond the last WINDOW (SPEC.md §6). */
 export const WINDOW_CHUNKS = 16;
 
@@ -64,8 +65,8 @@ const FAIL_REASON: FailReason[] = [
   "stale-key",
 ];
 
-export type ErrorCode = "malformed" | "too-large" | "window" | "limit" | "shutdown";
-const ERROR_CODE: ErrorCode[] = ["malformed", "too-large", "window", "limit", "shutdown"];
+export type ErrorCode = "malformed" | "too-large" | "window" | "limit" | "shutdown" | "replaced";
+const ERROR_CODE: ErrorCode[] = ["malformed", "too-large", "window", "limit", "shutdown", "replaced"];
 
 export type Message =
   | { t: "heartbeat" }
@@ -96,7 +97,8 @@ export type Message =
       enc: Uint8Array;
     }
   | { t: "chunk"; id: Uint8Array; seq: number; last: boolean; data: Uint8Array }
-  | { t: "ack"; id: Uint8Array; status: AckStatus }
+  /** receipt: HMAC proving the recipient stored it (SPEC.md §6.4); zeros unless stored/duplicate. */
+  | { t: "ack"; id: Uint8Array; status: AckStatus; receipt: Uint8Array }
   | { t: "window"; id: Uint8Array; seq: number }
   | { t: "sendFailed"; id: Uint8Array; reason: FailReason }
   | { t: "abort"; id: Uint8Array }
@@ -178,7 +180,7 @@ export function encodeMessage(m: Message): Uint8Array {
       w.fixed(m.id, MSG_ID_LEN).u32(m.seq).u8(m.last ? 1 : 0).bytes(m.data);
       break;
     case "ack":
-      w.fixed(m.id, MSG_ID_LEN).u8(enumIndex(ACK_STATUS, m.status));
+      w.fixed(m.id, MSG_ID_LEN).u8(enumIndex(ACK_STATUS, m.status)).fixed(m.receipt, RECEIPT_LEN);
       break;
     case "window":
       w.fixed(m.id, MSG_ID_LEN).u32(m.seq);
@@ -250,7 +252,7 @@ export function decodeMessage(b: Uint8Array): Message {
       m = { t: "chunk", id: r.fixed(MSG_ID_LEN), seq: r.u32(), last: r.bool(), data: r.rest() };
       break;
     case T.ack:
-      m = { t: "ack", id: r.fixed(MSG_ID_LEN), status: enumAt(ACK_STATUS, r.u8()) };
+      m = { t: "ack", id: r.fixed(MSG_ID_LEN), status: enumAt(ACK_STATUS, r.u8()), receipt: r.fixed(RECEIPT_LEN) };
       break;
     case T.window:
       m = { t: "window", id: r.fixed(MSG_ID_LEN), seq: r.u32() };

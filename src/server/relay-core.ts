@@ -7,10 +7,10 @@ import type { Directory } from "./directory.ts";
 import type { Hub } from "./hub.ts";
 import type { Log } from "./log.ts";
 import { FailureLimiter } from "./rate-limit.ts";
-import { hex, MAX_TRANSFERS_PER_SESSION, Session, type Transfer } from "./session.ts";
+import { hex, MAX_INCOMING_PER_SESSION, MAX_TRANSFERS_PER_SESSION, Session, type Transfer } from "./session.ts";
 import type { KeyPair } from "./relay-key.ts";
-import type { LoginStatus, MessageOf } from "../protocol/messages.ts";
-import { encodeRegistrationCode } from "../protocol/keys.ts";
+import type { LoginStatus, MessageOf, SignedSessionKey } from "../protocol/messages.ts";
+import { sha256 } from "@noble/hashes/sha2.js";
 
 export interface RelayOptions {
   heartbeatTimeout: number; // seconds
@@ -96,11 +96,19 @@ export class RelayCore {
     }
     this.stats.failedLogins++;
     this.#limiter.fail(ip, now);
+    // The log gets a short fingerprint, never the code: a code from a mistyped password
+    // would let a log reader test guesses near the real one offline (SECURITY.md).
+    this.log.warn("login-failed", { user, addr: address, key: fingerprint(loginKey) });
     if (row) {
-      this.directory.recordPending({ user, code: loginKey, address, time: now });
-      this.log.warn("login-failed", { user, addr: address, pending: encodeRegistrationCode(loginKey) });
-    } else {
-      this.log.warn("login-failed", { user, addr: address, reason: "unknown user" });
+      // After the answer has gone: a synchronous fsync only for registered users would
+      // make their refusals slower, telling a guesser which ids exist.
+      setTimeout(() => {
+        try {
+          this.directory.recordPending({ user, code: loginKey, address, time: now });
+        } catch (e) {
+          this.log.error("pending-not-saved", { user, err: e instanceof Error ? e.message : String(e) });
+        }
+      }, 0);
     }
     return {
       status: "auth-failed",
@@ -113,7 +121,7 @@ export class RelayCore {
     const old = this.hub.attach(s);
     if (old && old !== s && old instanceof Session) {
       this.log.info("replaced", { user: s.user, addr: old.address });
-      old.fail("limit", "replaced by a newer connection of the same user");
+      old.fail("replaced", "replaced by a newer connection of the same user");
     }
   }
 
@@ -149,7 +157,9 @@ export class RelayCore {
       from.post({ t: "sendFailed", id: m.id, reason });
     };
     const key = hex(m.id);
-    if (!from.sessionKey) return fail("stale-key"); // must publish its own key first
+    // The sender's key must be the one it published on this connection: what the relay
+    // routes by and what it tells others is one and the same.
+    if (!from.sessionKey || !sameKey(from.sessionKey, m.senderKey)) return fail("stale-key");
     if (from.outgoing.has(key) || from.outgoing.size >= MAX_TRANSFERS_PER_SESSION) return fail("busy");
     if (m.size > this.opts.maxMessageBytes) return fail("too-large");
     const ep = this.hub.find(m.to);
@@ -158,7 +168,7 @@ export class RelayCore {
       return fail(row && row.state === "active" ? "offline" : "unknown-user");
     }
     if (!ep.sessionKey || !bytesEqual(ep.sessionKey.sessionPub, m.recipientSessionPub)) return fail("stale-key");
-    if (ep.incoming.has(key)) return fail("busy");
+    if (ep.incoming.has(key) || ep.incoming.size >= MAX_INCOMING_PER_SESSION) return fail("busy");
     const t: Transfer = { id: m.id, key, from, to: ep, size: m.size, received: 0, nextSeq: 0, window: 0, done: false };
     from.outgoing.set(key, t);
     ep.incoming.set(key, t);
@@ -224,6 +234,15 @@ export function addressKey(address: string): string {
     groups.push(...Array<string>(Math.max(8 - groups.length - width, 0)).fill("0"), ...after);
   }
   return groups.slice(0, 4).join(":") + "::/64";
+}
+
+/** 8 hex digits naming a login key in logs: enough to match, useless for guessing. */
+export function fingerprint(key: Uint8Array): string {
+  return Buffer.from(sha256(key).subarray(0, 4)).toString("hex");
+}
+
+function sameKey(a: SignedSessionKey, b: SignedSessionKey): boolean {
+  return bytesEqual(a.identityPub, b.identityPub) && bytesEqual(a.sessionPub, b.sessionPub) && a.issuedAt === b.issuedAt && bytesEqual(a.sig, b.sig);
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

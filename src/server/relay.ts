@@ -96,6 +96,10 @@ export async function startRelay(args: {
     async stop() {
       clearInterval(sweep);
       for (const l of listeners) l.stop(true);
+      for (const s of [...core.sessions]) s.fail("shutdown", "the relay is shutting down"); // clients retry at once
+      // Let the goodbyes flush, briefly: a peer that does not read is cut off anyway.
+      const deadline = Date.now() + 2000;
+      while (core.sessions.size > 0 && Date.now() < deadline) await Bun.sleep(10);
       for (const s of [...core.sessions]) s.sock.close("relay stopping");
       directory.close();
       args.log.info("relay-stop");

@@ -40,6 +40,10 @@ export const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
 /** A socket whose outgoing queue grows past this is a reader too slow to keep. */
 export const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 export const MAX_TRANSFERS_PER_SESSION = 8;
+/** Transfers one recipient may have coming in at once, from everyone together. */
+export const MAX_INCOMING_PER_SESSION = 16;
+/** A WHO_REPLY must fit one record: 65519 bytes hold about 1900 longest ids. */
+export const MAX_WHO_USERS = 1900;
 
 export class Session implements Endpoint {
   readonly core: RelayCore;
@@ -177,7 +181,7 @@ export class Session implements Endpoint {
       case "publishKey":
         return this.#onPublishKey(m);
       case "who":
-        this.post({ t: "whoReply", req: m.req, users: this.core.hub.online() });
+        this.post({ t: "whoReply", req: m.req, users: this.core.hub.online().slice(0, MAX_WHO_USERS) });
         return;
       case "watch":
         this.core.watch(this, m.all, m.users);
@@ -247,10 +251,9 @@ export class Session implements Endpoint {
     t.nextSeq++;
     t.done = m.last;
     this.core.stats.bytes += m.data.length;
-    if (!t.to.post(m)) {
-      this.core.endTransfer(t);
-      this.post({ t: "sendFailed", id: t.id, reason: "recipient-gone" });
-    }
+    // A recipient that cannot take it is closed, and closing it fails its transfers,
+    // this one included: nothing more to say here.
+    t.to.post(m);
   }
 }
 

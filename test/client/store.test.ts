@@ -2,6 +2,7 @@
 // and delivery round trips, attachments through STREAM chunks, no plaintext on disk,
 // crash leftovers, and the trust-on-first-use identity pins.
 
+import { ProtocolError } from "../../src/protocol/errors.ts";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -191,9 +192,16 @@ describe("messages", () => {
     expect(rows).toEqual([{ att: w1.att }]);
     const found = s.find(id)!;
     expect(new TextDecoder().decode(readAll(s, found.rid, 0))).toBe("first copy");
-    // The same id from another sender is another message.
-    expect(s.saveIncoming({ ...msg, from: "carol", attachments: [] })).toBe(true);
-    expect(s.count("in")).toBe(2);
+    // The same id from another sender would shadow this one: refused, nothing stored.
+    let code = "";
+    try {
+      s.saveIncoming({ ...msg, from: "carol", attachments: [] });
+    } catch (e) {
+      code = e instanceof ProtocolError ? e.code : String(e);
+    }
+    expect(code).toBe("malformed");
+    expect(s.incomingIdTaken(id)).toBe(true);
+    expect(s.count("in")).toBe(1);
   });
 
   test("an incoming message is unread (U) until markRead", () => {

@@ -54,8 +54,8 @@ describe("envelope key", () => {
     const b = seal();
     expect(a.streamKey.length).toBe(32);
     expect(a.enc.length).toBe(32);
-    expect(openEnvelopeKey(openArgs(a.enc))).toEqual(a.streamKey);
-    expect(openEnvelopeKey(openArgs(b.enc))).toEqual(b.streamKey);
+    expect(openEnvelopeKey(openArgs(a.enc))).toEqual({ streamKey: a.streamKey, receiptKey: a.receiptKey });
+    expect(openEnvelopeKey(openArgs(b.enc))).toEqual({ streamKey: b.streamKey, receiptKey: b.receiptKey });
     expect(b.enc).not.toEqual(a.enc);
     expect(b.streamKey).not.toEqual(a.streamKey);
   });
@@ -80,9 +80,9 @@ describe("envelope key", () => {
       ["sender pub", { senderSessionPub: stranger.publicKey }],
     ];
     const chunk = new StreamSealer(streamKey).seal(te.encode("hello"), true);
-    expect(new StreamOpener(openEnvelopeKey(openArgs(enc))).open(chunk, true)).toEqual(te.encode("hello"));
+    expect(new StreamOpener(openEnvelopeKey(openArgs(enc)).streamKey).open(chunk, true)).toEqual(te.encode("hello"));
     for (const [, over] of rows) {
-      const key = openEnvelopeKey(openArgs(enc, over));
+      const key = openEnvelopeKey(openArgs(enc, over)).streamKey;
       expect(key).not.toEqual(streamKey);
       expectCode(() => new StreamOpener(key).open(chunk, true), "bad-tag");
     }
@@ -93,7 +93,7 @@ describe("envelope key", () => {
     for (const bit of [0, 77, 254]) {
       const bad = enc.slice();
       bad[bit >> 3] = enc[bit >> 3]! ^ (1 << (bit & 7));
-      expect(openEnvelopeKey(openArgs(bad))).not.toEqual(streamKey);
+      expect(openEnvelopeKey(openArgs(bad)).streamKey).not.toEqual(streamKey);
     }
   });
 

@@ -42,7 +42,7 @@ const users = fc.array(userId, { maxLength: 8 });
 const LOGIN_STATUS = ["ok", "auth-failed", "rate-limited", "disabled", "busy"] as const;
 const ACK_STATUS = ["stored", "duplicate", "identity-changed", "rejected"] as const;
 const FAIL_REASON = ["offline", "unknown-user", "too-large", "recipient-gone", "aborted", "busy", "stale-key"] as const;
-const ERROR_CODE = ["malformed", "too-large", "window", "limit", "shutdown"] as const;
+const ERROR_CODE = ["malformed", "too-large", "window", "limit", "shutdown", "replaced"] as const;
 
 const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>> } = {
   heartbeat: fc.constant({ t: "heartbeat" as const }),
@@ -82,7 +82,7 @@ const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>>
     last: fc.boolean(),
     data: fc.uint8Array({ maxLength: 200 }),
   }),
-  ack: fc.record({ t: fc.constant("ack" as const), id: msgId, status: fc.constantFrom(...ACK_STATUS) }),
+  ack: fc.record({ t: fc.constant("ack" as const), id: msgId, status: fc.constantFrom(...ACK_STATUS), receipt: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
   window: fc.record({ t: fc.constant("window" as const), id: msgId, seq: u32 }),
   sendFailed: fc.record({ t: fc.constant("sendFailed" as const), id: msgId, reason: fc.constantFrom(...FAIL_REASON) }),
   abort: fc.record({ t: fc.constant("abort" as const), id: msgId }),
@@ -218,7 +218,7 @@ describe("message codec", () => {
       ["loginResult status", Uint8Array.of(T.loginResult, LOGIN_STATUS.length, 0, 0)],
       ["loginResult status 0xff", Uint8Array.of(T.loginResult, 0xff, 0, 0)],
       ["key status", concat(Uint8Array.of(T.key, 0, 0, 0, 1, 1, 0x61), Uint8Array.of(3))],
-      ["ack status", concat(Uint8Array.of(T.ack), ID, Uint8Array.of(ACK_STATUS.length))],
+      ["ack status", concat(Uint8Array.of(T.ack), ID, Uint8Array.of(ACK_STATUS.length), new Uint8Array(32))],
       ["sendFailed reason", concat(Uint8Array.of(T.sendFailed), ID, Uint8Array.of(FAIL_REASON.length))],
       ["error code", Uint8Array.of(T.error, ERROR_CODE.length, 0, 0)],
       ["watch all = 2", Uint8Array.of(T.watch, 2, 0, 0)],
@@ -228,7 +228,7 @@ describe("message codec", () => {
     for (const [, wire] of rows) expectCode(() => decodeMessage(wire), "malformed");
     // Controls: the highest valid value in each slot decodes.
     expect(decodeMessage(Uint8Array.of(T.loginResult, LOGIN_STATUS.length - 1, 0, 0))).toEqual({ t: "loginResult", status: "busy", reason: "" });
-    expect(decodeMessage(concat(Uint8Array.of(T.ack), ID, Uint8Array.of(ACK_STATUS.length - 1)))).toEqual({ t: "ack", id: ID, status: "rejected" });
+    expect(decodeMessage(concat(Uint8Array.of(T.ack), ID, Uint8Array.of(ACK_STATUS.length - 1), new Uint8Array(32)))).toEqual({ t: "ack", id: ID, status: "rejected", receipt: new Uint8Array(32) });
     expect(decodeMessage(Uint8Array.of(T.watch, 1, 0, 0))).toEqual({ t: "watch", all: true, users: [] });
   });
 
@@ -249,7 +249,7 @@ describe("message codec", () => {
     expectCode(() => encodeMessage({ t: "publishKey", key: { ...KEY, issuedAt: -1 } }), "malformed");
     expectCode(() => encodeMessage({ t: "publishKey", key: { ...KEY, issuedAt: 2 ** 53 } }), "malformed");
     expectCode(() => encodeMessage({ t: "key", req: 1, user: "bob", status: "online" }), "malformed");
-    expectCode(() => encodeMessage({ t: "ack", id: ID, status: "lost" as "stored" }), "malformed");
+    expectCode(() => encodeMessage({ t: "ack", id: ID, status: "lost" as "stored", receipt: new Uint8Array(32) }), "malformed");
     expectCode(() => encodeMessage({ t: "loginResult", status: "ok", reason: "x".repeat(0x10000) }), "too-large");
   });
 
