@@ -6,6 +6,8 @@ set -euo pipefail
 
 # package -> why
 PACKAGES=(
+  mosquitto # bench/: the MQTT broker the relay is measured against
+  openssl   # bench/: a throwaway CA and certificate for mosquitto's TLS listener
 )
 
 missing=()
