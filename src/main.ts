@@ -11,6 +11,7 @@ import { startRelay, type ListenAddress } from "./server/relay.ts";
 import { streamLog } from "./server/log.ts";
 import { Directory } from "./server/directory.ts";
 import { runClient, type RunningClient } from "./client/run-client.ts";
+import { startTray } from "./client/tray/start-tray.ts";
 import { ApiClient } from "./client/api-client.ts";
 import { CliError, readPassword } from "./client/password.ts";
 import { WrongPasswordError } from "./client/store.ts";
@@ -140,7 +141,7 @@ program
   .option("--relay-key <key>", "the relay's key (smsgrelay1...); replaces the pinned one")
   .option("--heartbeat <seconds>", "heartbeat interval", positive("--heartbeat"), 30)
   .option("--max-backoff <seconds>", "longest wait between reconnection attempts", positive("--max-backoff"), 30)
-  .action(async (o: { server: string; user: string; data: string; passwordFile?: string; ui?: string; relayKey?: string; heartbeat: number; maxBackoff: number }) => {
+  .action(async (o: { server: string; user: string; data: string; passwordFile?: string; ui?: string; tray: boolean; relayKey?: string; heartbeat: number; maxBackoff: number }) => {
     const server = parseHostPort(o.server, "--server");
     const user = userId(o.user);
     const ui = o.ui ? parseHostPort(o.ui, "--ui") : undefined;
@@ -160,6 +161,7 @@ program
       o.passwordFile || process.env.SMSG_PASSWORD || process.stdin.isTTY
         ? await readPassword(o.passwordFile, `password for ${user}: `)
         : undefined;
+    const log = (line: string) => out(`${new Date().toISOString()} ${line}`);
     const client = await runClient({
       host: server.host,
       port: server.port,
@@ -170,14 +172,19 @@ program
       relayKey,
       heartbeat: o.heartbeat,
       maxBackoff: o.maxBackoff,
-      log: (line) => out(`${new Date().toISOString()} ${line}`),
+      log,
     });
     out(`mailbox: ${client.url}`);
     if (!client.host.unlocked) out(`locked: open the mailbox to unlock ${user}`);
+    let stopping = false;
     const stop = async () => {
+      if (stopping) return; // the tray's Quit and a signal may both arrive
+      stopping = true;
+      await tray?.stop();
       await client.stop();
       process.exit(0);
     };
+    const tray = o.tray ? startTray({ host: client.host, dataDir: o.data, quit: () => void stop(), log }) : undefined;
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
