@@ -8,6 +8,11 @@ set -euo pipefail
 PACKAGES=(
   mosquitto # bench/: the MQTT broker the relay is measured against
   openssl   # bench/: a throwaway CA and certificate for mosquitto's TLS listener
+  libgtk-3-0                 # the systray2 tray helper (client tray icon) links GTK 3
+  libayatana-appindicator3-1 # ... and libappindicator3.so.1, which this package provides
+  xvfb                       # test/tray: an X server without a screen
+  trayer                     # test/tray: a system tray for the helper's icon to sit in
+  xdotool                    # test/tray: clicks the icon and chooses menu items
 )
 
 missing=()
