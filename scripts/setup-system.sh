@@ -12,6 +12,8 @@ PACKAGES=(
   libayatana-appindicator3-1 # ... and libappindicator3.so.1, which this package provides
   xvfb                       # test/tray: an X server without a screen
   trayer                     # test/tray: a system tray for the helper's icon to sit in
+  systemd                    # test/ctrl: systemd-analyze verify checks the relay's unit file
+  libxml2-utils              # test/ctrl: xmllint checks the macOS launchd plist
   xdotool                    # test/tray: clicks the icon and chooses menu items
 )
 
