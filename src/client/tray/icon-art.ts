@@ -161,7 +161,7 @@ export function drawIcon(spec: IconSpec, size: number): Rgba {
       const k = s >= 30 ? 2 : 1;
       const tw = label.length * 4 * k - k;
       const h = 5 * k + 4;
-      const bw = Math.max(h, tw + 4 + (k - 1) * 2);
+      const bw = Math.max(h, tw + 4);
       cv.roundRect(s - bw - 1, 0, s - 1, h, (h + 1) / 2, rim);
       cv.roundRect(s - bw, 0, s - 1, h - 1, h / 2, ICON_RGB.badge);
       cv.text(label, s - bw + Math.floor((bw - tw) / 2), 2, k, ICON_RGB.badgeText);

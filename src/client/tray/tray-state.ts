@@ -38,7 +38,7 @@ export function statusText(s: TrayStatus, now: number): string {
     case "refused":
       // The two refusals a client does not retry by itself (SPEC.md §8.4): a changed relay
       // key (what an impostor looks like) and a protocol version it does not speak.
-      return /key changed/.test(s.error ?? "") ? "Relay key changed" : "Relay refused: incompatible protocol version";
+      return /protocol version/.test(s.error ?? "") ? "Relay refused: incompatible protocol version" : "Relay key changed";
     case "locked":
       return "Locked";
     case "stopped":
