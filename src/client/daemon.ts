@@ -21,6 +21,7 @@ import { Outbox } from "./outbox.ts";
 import { Inbound } from "./inbound.ts";
 import type { EventBus } from "./events.ts";
 import type { MessageSummary, Store } from "./store.ts";
+import { SearchIndex } from "./search.ts";
 
 export interface DaemonOptions {
   host: string;
@@ -29,6 +30,8 @@ export interface DaemonOptions {
   maxBackoff: number;
   /** A relay key given on the command line: it replaces the pin (SPEC.md §3.2). */
   relayKey?: Uint8Array;
+  /** A one-time invite from the operator (`client --invite`, SPEC.md §3.3). */
+  invite?: Uint8Array;
 }
 
 /** The connection as a tray or page shows it (README "status"). */
@@ -58,6 +61,17 @@ export class UserError extends Error {
 }
 
 const PIN_KEY = "relay-key";
+const SETTINGS_KEY = "settings";
+
+/** The mailbox's preferences (issue #3); kept in the store's meta table. */
+export interface Settings {
+  sound: boolean; // play a sound when a message arrives
+  posting: "top" | "bottom"; // where a reply's text goes relative to the quote
+  idleLockMinutes: number; // a browser session idle this long must unlock again
+  popupReturnSeconds: number; // a clicked message window comes back after this long
+}
+
+export const DEFAULT_SETTINGS: Settings = { sound: true, posting: "top", idleLockMinutes: 15, popupReturnSeconds: 30 };
 
 export class Daemon {
   readonly store: Store;
@@ -70,6 +84,7 @@ export class Daemon {
   #log: (line: string) => void;
   #opts: DaemonOptions;
   #uiUrl: () => string | null;
+  #search: SearchIndex | undefined;
 
   constructor(deps: {
     store: Store;
@@ -97,6 +112,7 @@ export class Daemon {
       id: this.id,
       heartbeat: deps.opts.heartbeat,
       maxBackoff: deps.opts.maxBackoff,
+      invite: deps.opts.invite,
       pinned: () => this.store.getMeta(PIN_KEY) ?? null,
       pin: (key) => {
         this.store.setMeta(PIN_KEY, key);
@@ -233,6 +249,26 @@ export class Daemon {
     if (!m) throw new UserError(`no message ${id}`, 404);
     if (m.folder === "in" && m.flags.includes("U")) this.store.markRead(m.rid);
     return m;
+  }
+
+  rejectIdentity(user: string): void {
+    if (!this.store.rejectIdentity(user, this.#now())) throw new UserError(`no changed identity is waiting for ${user}`, 404);
+  }
+
+  /** Built on first use after unlock; see search.ts for why it is in memory only. */
+  get search(): SearchIndex {
+    this.#search ??= new SearchIndex(this.store);
+    return this.#search;
+  }
+
+  settings(): Settings {
+    const raw = this.store.getMeta(SETTINGS_KEY);
+    const saved = raw ? (JSON.parse(new TextDecoder().decode(raw)) as Partial<Settings>) : {};
+    return { ...DEFAULT_SETTINGS, ...saved };
+  }
+
+  saveSettings(s: Settings): void {
+    this.store.setMeta(SETTINGS_KEY, new TextEncoder().encode(JSON.stringify(s)));
   }
 
   acceptIdentity(user: string): void {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { DaemonOptions } from "./daemon.ts";
 import { ClientHost } from "./host.ts";
 import { allowedHosts, apiApp } from "./api.ts";
+import { mountMailbox } from "./mailbox.tsx";
 import { CliError } from "./password.ts";
 
 export const TOKEN_FILE = "api-token";
@@ -51,6 +52,7 @@ export async function runClient(a: ClientArgs): Promise<RunningClient> {
   let port = 0;
   const hostname = a.ui?.host ?? "127.0.0.1";
   const app = apiApp(host, token, () => allowedHosts(port));
+  mountMailbox(app, host);
   let server: ReturnType<typeof Bun.serve>;
   const serve = (p: number) => Bun.serve({ hostname, port: p, fetch: app.fetch, idleTimeout: 0 });
   try {

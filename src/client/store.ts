@@ -377,6 +377,45 @@ export class Store {
     return rows.map((r) => this.#summary(r));
   }
 
+  /** Sent messages still waiting for at least one recipient (the Queued folder). */
+  listWaiting(opts: { limit?: number; offset?: number } = {}): MessageSummary[] {
+    const rows = this.db
+      .query<MessageRow, [number, number]>(
+        `SELECT rid, id, folder, sender, recipients, date, unread, wrapped_key, header FROM messages m
+         WHERE folder = 'out' AND EXISTS (SELECT 1 FROM deliveries d WHERE d.rid = m.rid AND d.state != 'delivered')
+         ORDER BY date DESC, rid DESC LIMIT ? OFFSET ?`,
+      )
+      .all(opts.limit ?? -1, opts.offset ?? 0);
+    return rows.map((r) => this.#summary(r));
+  }
+
+  /** Summaries for these rows, in the order given (search results). */
+  byRids(rids: number[]): MessageSummary[] {
+    const q = this.db.query<MessageRow, [number]>(
+      "SELECT rid, id, folder, sender, recipients, date, unread, wrapped_key, header FROM messages WHERE rid = ?",
+    );
+    return rids.flatMap((rid) => {
+      const row = q.get(rid);
+      return row ? [this.#summary(row)] : [];
+    });
+  }
+
+  /**
+   * Decrypted searchable text of every message after rid, oldest first. The caller keeps
+   * it in memory only: a plaintext index on disk would undo the store's encryption.
+   */
+  *textSince(rid: number): Generator<{ rid: number; folder: Folder; date: number; text: string }> {
+    const q = this.db.query<MessageRow, [number]>(
+      `SELECT rid, id, folder, sender, recipients, date, unread, wrapped_key, header FROM messages
+       WHERE rid > ? ORDER BY rid`,
+    );
+    for (const row of q.iterate(rid)) {
+      const c = this.#openContent(row);
+      const text = [row.sender, row.recipients, c.subject, c.body, ...c.attachments.map((a) => a.name)].join("\n");
+      yield { rid: row.rid, folder: row.folder, date: row.date, text: text.toLowerCase() };
+    }
+  }
+
   count(folder: Folder, unreadOnly = false): number {
     return this.db
       .query<{ n: number }, [string]>(
@@ -492,6 +531,25 @@ export class Store {
     this.db
       .query("UPDATE contacts SET changed_identity = ?, changed_at = ? WHERE user = ?")
       .run(identity, now, user);
+  }
+
+  /**
+   * Refuse a changed identity: keep the old pin, and fail what was held for the new key
+   * (it may be an impostor; the person can write again once the change is explained).
+   */
+  rejectIdentity(user: string, now: number): boolean {
+    return this.db.transaction(() => {
+      const changed =
+        this.db
+          .query("UPDATE contacts SET changed_identity = NULL, changed_at = NULL WHERE user = ? AND changed_identity IS NOT NULL")
+          .run(user).changes === 1;
+      if (changed) {
+        this.db
+          .query("UPDATE deliveries SET state = 'failed', error = ?, updated = ? WHERE recipient = ? AND state = 'held'")
+          .run(`you rejected ${user}'s new identity key`, now, user);
+      }
+      return changed;
+    })();
   }
 
   /** Accept the changed identity as the new pin; returns false when nothing was pending. */

@@ -1,0 +1,398 @@
+// The mailbox web UI (issue #3): Hono + htmx pages served by the daemon on loopback. A
+// browser session starts at Unlock; the cookie is HttpOnly and SameSite=Strict; every
+// unsafe request passes Hono's csrf check; the CSP allows only our own scripts and styles.
+// Views are pure functions of props: everything they show is gathered here.
+
+import { Hono, type Context } from "hono";
+import { csrf } from "hono/csrf";
+import { secureHeaders } from "hono/secure-headers";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { streamSSE } from "hono/streaming";
+import type { ClientHost } from "./host.ts";
+import { DEFAULT_SETTINGS, UserError, type Settings } from "./daemon.ts";
+import { WrongPasswordError, type MessageSummary } from "./store.ts";
+import { SESSION_COOKIE, Sessions } from "./sessions.ts";
+import { openDecrypted } from "./open-file.ts";
+import { safetyNumber } from "../protocol/keys.ts";
+import { ASSETS } from "../views/assets.ts";
+import type { Child } from "hono/jsx";
+import { Layout, connText, type LayoutProps } from "../views/layout.tsx";
+import { UnlockPage } from "../views/unlock.tsx";
+import { FolderPage, MessageList, type ListItem } from "../views/message-list.tsx";
+import { MessageView } from "../views/message-view.tsx";
+import { ComposeForm, ConnectedUsers, SentNotice, type ComposeProps } from "../views/compose.tsx";
+import { ContactsPage } from "../views/contacts.tsx";
+import { SettingsPage } from "../views/settings.tsx";
+import { MAX_UPLOAD } from "./api.ts";
+
+const PAGE = 50;
+type Folder = "inbox" | "outbox" | "queued";
+const TITLES: Record<Folder, string> = { inbox: "Inbox", outbox: "Outbox", queued: "Queued" };
+
+/** Unlock attempts from the page: a wrong one costs an argon2id and then a growing wait. */
+class UnlockThrottle {
+  #failures = 0;
+  #until = 0;
+  allowed(now: number): boolean {
+    return now >= this.#until;
+  }
+  failed(now: number): void {
+    this.#failures++;
+    this.#until = now + Math.min(30_000, 250 * 2 ** Math.min(this.#failures, 7));
+  }
+  ok(): void {
+    this.#failures = 0;
+    this.#until = 0;
+  }
+}
+
+export function mountMailbox(app: Hono, host: ClientHost): void {
+  const sessions = new Sessions();
+  const throttle = new UnlockThrottle();
+  host.events.on((e) => {
+    if (e.type === "lock") sessions.endAll();
+  });
+
+  const settings = (): Settings => (host.unlocked ? host.daemon.settings() : DEFAULT_SETTINGS);
+  const idleMs = () => settings().idleLockMinutes * 60_000;
+
+  const ui = new Hono();
+  ui.use(
+    "*",
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", "data:"],
+        mediaSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+      referrerPolicy: "no-referrer",
+      crossOriginResourcePolicy: "same-origin",
+    }),
+  );
+  ui.use("*", csrf());
+
+  ui.get("/assets/:name", async (c) => {
+    const a = ASSETS[c.req.param("name")];
+    if (!a) return c.notFound();
+    return new Response(Bun.file(a.path), { headers: { "content-type": a.type, "cache-control": "no-cache" } });
+  });
+
+  ui.get("/unlock", (c) => c.html(<UnlockPage user={host.user} daemonLocked={!host.unlocked} />));
+
+  ui.post("/unlock", async (c) => {
+    const now = Date.now();
+    const form = await c.req.formData();
+    const password = String(form.get("password") ?? "");
+    const page = (error: string, status: 401 | 429) =>
+      c.html(<UnlockPage user={host.user} daemonLocked={!host.unlocked} error={error} />, status);
+    if (!throttle.allowed(now)) return page("Too many wrong passwords: wait a few seconds and try again.", 429);
+    if (password === "") return page("Enter your password.", 401);
+    try {
+      await host.unlock(password);
+    } catch (e) {
+      if (e instanceof WrongPasswordError || (e instanceof UserError && e.status === 403)) {
+        throttle.failed(Date.now());
+        return page("Wrong password.", 401);
+      }
+      throw e;
+    }
+    throttle.ok();
+    setCookie(c, SESSION_COOKIE, sessions.create(), { httpOnly: true, sameSite: "Strict", path: "/" });
+    return c.redirect("/inbox", 303);
+  });
+
+  // Everything below needs an unlocked session.
+  ui.use("*", async (c, next) => {
+    const id = getCookie(c, SESSION_COOKIE);
+    if (!host.unlocked || !sessions.check(id, idleMs())) {
+      if (c.req.header("hx-request")) {
+        c.header("HX-Redirect", "/unlock");
+        return c.body(null, 401);
+      }
+      if (c.req.method === "GET" && !c.req.path.startsWith("/events")) return c.redirect("/unlock", 303);
+      return c.text("locked: unlock the mailbox first", 401);
+    }
+    await next();
+    return undefined;
+  });
+
+  ui.post("/lock", (c) => {
+    host.lock(); // every browser session, as the tray's Lock does
+    deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    return c.redirect("/unlock", 303);
+  });
+
+  const page = (c: Context, active: LayoutProps["active"], title: string, body: Child) => {
+    const d = host.daemon;
+    const st = host.status();
+    const s = d.settings();
+    return c.html(
+      <Layout
+        title={title}
+        user={host.user}
+        active={active}
+        conn={connText(st, Date.now())}
+        unread={st.unread}
+        popupReturnSeconds={s.popupReturnSeconds}
+        sound={s.sound}
+        warnings={d.store.contacts().filter((k) => k.changedIdentity).length}
+      >
+        {body}
+      </Layout>,
+    );
+  };
+
+  ui.get("/", (c) => c.redirect("/inbox", 303));
+
+  const folder = (name: Folder) => (c: Context) => {
+    const d = host.daemon;
+    const q = (c.req.query("q") ?? "").trim();
+    const pageNo = Math.max(0, Math.min(100_000, Number.parseInt(c.req.query("page") ?? "0", 10) || 0));
+    let items: MessageSummary[];
+    let more: boolean;
+    if (q) {
+      const r = d.search.search(q, name === "inbox" ? "in" : "out", PAGE, pageNo * PAGE);
+      items = d.store.byRids(r.rids);
+      if (name === "queued") items = items.filter((m) => m.flags !== "S");
+      more = r.more;
+    } else {
+      const opts = { limit: PAGE + 1, offset: pageNo * PAGE };
+      items = name === "inbox" ? d.store.list("in", opts) : name === "outbox" ? d.store.list("out", opts) : d.store.listWaiting(opts);
+      more = items.length > PAGE;
+      items = items.slice(0, PAGE);
+    }
+    const props = { folder: name, items: items.map(listItem), page: pageNo, more, q };
+    if (c.req.header("hx-request")) return c.html(<MessageList {...props} />);
+    return page(c, name, TITLES[name], <FolderPage {...props} title={TITLES[name]} />);
+  };
+  ui.get("/inbox", folder("inbox"));
+  ui.get("/outbox", folder("outbox"));
+  ui.get("/queued", folder("queued"));
+
+  ui.get("/messages/:id", (c) => {
+    const m = host.daemon.show(c.req.param("id"));
+    return page(
+      c,
+      "message",
+      m.subject,
+      <MessageView
+        id={m.id}
+        folder={m.folder}
+        from={m.from}
+        to={m.to}
+        subject={m.subject}
+        date={m.date}
+        body={m.body}
+        attachments={m.attachments}
+        deliveries={m.deliveries}
+      />,
+    );
+  });
+
+  const attachment = (c: Context) => {
+    const m = host.daemon.store.find(c.req.param("id") ?? "");
+    const raw = c.req.param("idx") ?? "";
+    const idx = /^\d{1,3}$/.test(raw) ? Number(raw) : -1;
+    const meta = m?.attachments[idx];
+    if (!m || !meta) throw new UserError("no such attachment", 404);
+    return { m, idx, meta };
+  };
+
+  ui.get("/messages/:id/attachments/:idx", (c) => {
+    const { m, idx, meta } = attachment(c);
+    const chunks = host.daemon.store.readAttachment(m.rid, idx);
+    const body = new ReadableStream<Uint8Array>({
+      pull(ctl) {
+        const n = chunks.next();
+        if (n.done) ctl.close();
+        else ctl.enqueue(n.value);
+      },
+    });
+    // Always a download, never rendered here: an HTML attachment must not run in the mailbox's origin.
+    return new Response(body, {
+      headers: {
+        "content-type": "application/octet-stream",
+        "content-length": String(meta.size),
+        "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(meta.name)}`,
+        "x-content-type-options": "nosniff",
+        "content-security-policy": "default-src 'none'; sandbox",
+      },
+    });
+  });
+
+  ui.post("/messages/:id/attachments/:idx/open", (c) => {
+    const { m, idx, meta } = attachment(c);
+    openDecrypted(meta.name, host.daemon.store.readAttachment(m.rid, idx));
+    return c.html(<span>Opened {meta.name} with its default program.</span>);
+  });
+
+  ui.get("/compose", (c) => {
+    const replyTo = c.req.query("reply");
+    let props: ComposeProps = { to: c.req.query("to") ?? "", subject: "", body: "", attachments: [], errors: {}, cursor: "start" };
+    if (replyTo) {
+      const m = host.daemon.store.find(replyTo);
+      if (m) props = { ...props, ...replyDraft(m, host.daemon.settings().posting) };
+    }
+    return page(c, "compose", "Send Mail", <ComposeForm {...props} />);
+  });
+
+  ui.get("/users", async (c) => {
+    try {
+      const users = (await host.daemon.connectedUsers()).filter((u) => u !== host.user);
+      return c.html(<ConnectedUsers users={users} />);
+    } catch (e) {
+      return c.html(<ConnectedUsers users={[]} error={e instanceof Error ? e.message : String(e)} />);
+    }
+  });
+
+  ui.post("/attachments", async (c) => {
+    const body = c.req.raw.body;
+    if (!body) throw new UserError("empty upload");
+    const w = host.daemon.store.newAttachment("draft", Date.now());
+    let size = 0;
+    try {
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        size += chunk.length;
+        if (size > MAX_UPLOAD) throw new UserError("attachment larger than 4 GiB");
+        w.write(chunk);
+      }
+      w.finish();
+    } catch (e) {
+      host.daemon.store.discardAttachment(w.att);
+      throw e;
+    }
+    return c.json({ att: w.att, size });
+  });
+
+  ui.post("/send", async (c) => {
+    const form = await c.req.formData();
+    const to = String(form.get("to") ?? "");
+    const subject = String(form.get("subject") ?? "");
+    const body = String(form.get("body") ?? "");
+    const atts = form.getAll("att").map(String);
+    const names = form.getAll("att_name").map(String);
+    const attachments = atts.map((att, i) => ({ att, name: names[i] ?? "attachment", size: host.daemon.store.draftSize(att) ?? 0 }));
+    const errors: ComposeProps["errors"] = {};
+    if (to.trim() === "") errors.to = "To is required: at least one recipient.";
+    if (subject.trim() === "") errors.subject = "Subject is required.";
+    if (body.trim() === "") errors.body = "Message is required.";
+    const again = (status: 200 | 400 | 503) =>
+      c.html(<ComposeForm to={to} subject={subject} body={body} attachments={attachments} errors={errors} cursor="end" />, status);
+    if (Object.keys(errors).length > 0) return again(400);
+    try {
+      const r = await host.daemon.send({ to: to.split(","), subject, body, attachments: attachments.map(({ att, name }) => ({ att, name })) });
+      const recipients = [...new Set(to.split(",").map((u) => u.trim().toLowerCase()).filter((u) => u))];
+      return c.html(<SentNotice id={r.id} queued={r.queued} delivered={recipients.filter((u) => !r.queued.includes(u))} />);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      if (/recipient|user id|To/.test(e.message)) errors.to = e.message;
+      else if (/Subject/.test(e.message)) errors.subject = e.message;
+      else if (/Message|text/.test(e.message)) errors.body = e.message;
+      else errors.form = e.message;
+      return again(e.status === 503 ? 503 : 400);
+    }
+  });
+
+  ui.get("/contacts", (c) => {
+    const d = host.daemon;
+    const me = d.id.identity.publicKey;
+    const contacts = d.store.contacts().map((k) => ({
+      user: k.user,
+      safetyNumber: safetyNumber(host.user, me, k.user, k.identity),
+      firstSeen: k.firstSeen,
+      changed: k.changedIdentity !== null,
+      newSafetyNumber: k.changedIdentity ? safetyNumber(host.user, me, k.user, k.changedIdentity) : null,
+    }));
+    return page(c, "contacts", "Contacts", <ContactsPage me={host.user} contacts={contacts} />);
+  });
+  ui.post("/contacts/:user/accept", (c) => {
+    host.daemon.acceptIdentity(c.req.param("user"));
+    return c.redirect("/contacts", 303);
+  });
+  ui.post("/contacts/:user/reject", (c) => {
+    host.daemon.rejectIdentity(c.req.param("user"));
+    return c.redirect("/contacts", 303);
+  });
+
+  ui.get("/settings", (c) => page(c, "settings", "Settings", <SettingsPage settings={host.daemon.settings()} saved={c.req.query("saved") === "1"} />));
+  ui.post("/settings", async (c) => {
+    const f = await c.req.formData();
+    const num = (k: string, min: number, max: number, dflt: number) => {
+      const n = Number(f.get(k));
+      return Number.isInteger(n) && n >= min && n <= max ? n : dflt;
+    };
+    const cur = host.daemon.settings();
+    host.daemon.saveSettings({
+      sound: f.get("sound") === "on",
+      posting: f.get("posting") === "bottom" ? "bottom" : "top",
+      idleLockMinutes: num("idleLockMinutes", 1, 1440, cur.idleLockMinutes),
+      popupReturnSeconds: num("popupReturnSeconds", 1, 3600, cur.popupReturnSeconds),
+    });
+    return c.redirect("/settings?saved=1", 303);
+  });
+
+  // Live events for the page: status, new mail, lock. The session was checked above.
+  ui.get("/events", (c) =>
+    streamSSE(c, async (stream) => {
+      let closed = false;
+      const off = host.events.on((e) => {
+        if (closed) return;
+        if (e.type === "status") {
+          void stream.writeSSE({ event: "status", data: JSON.stringify({ ...connText(e, Date.now()), unread: e.unread }) });
+        } else if (e.type === "message") {
+          const unread = host.unlocked ? host.daemon.store.count("in", true) : 0;
+          void stream.writeSSE({ event: "message", data: JSON.stringify({ id: e.id, from: e.from, subject: e.subject, unread }) });
+        } else if (e.type === "lock") {
+          void stream.writeSSE({ event: "lock", data: "{}" });
+        } else if (e.type === "delivery" || e.type === "identity-changed") {
+          void stream.writeSSE({ event: e.type, data: JSON.stringify(e) });
+        }
+      });
+      stream.onAbort(() => {
+        closed = true;
+        off();
+      });
+      while (!closed) {
+        await stream.sleep(15_000);
+        if (!closed) await stream.writeSSE({ event: "ping", data: "" });
+      }
+    }),
+  );
+
+  ui.onError((err, c) => {
+    if (err instanceof UserError) return c.text(err.message, err.status);
+    if ("getResponse" in err && typeof err.getResponse === "function") return err.getResponse() as Response;
+    console.error(`mailbox error: ${err instanceof Error ? err.message : String(err)}`);
+    return c.text("internal error", 500);
+  });
+
+  app.route("/", ui);
+}
+
+function listItem(m: MessageSummary): ListItem {
+  return { id: m.id, from: m.from, to: m.to, subject: m.subject, date: m.date, flags: m.flags, attachments: m.attachments.length };
+}
+
+/** "Re: " once, never "Re: Re: "; the original quoted below an empty top (or above, bottom-posting). */
+export function replyDraft(
+  m: { from: string; subject: string; body: string; date: number },
+  posting: "top" | "bottom",
+): Pick<ComposeProps, "to" | "subject" | "body" | "cursor"> {
+  const subject = `Re: ${m.subject.replace(/^(\s*re\s*:\s*)+/i, "")}`;
+  const quote =
+    `On ${new Date(m.date).toISOString().replace("T", " ").slice(0, 16)}, ${m.from} wrote:\n` +
+    m.body
+      .replace(/\n+$/, "")
+      .split("\n")
+      .map((l) => `> ${l}`)
+      .join("\n");
+  return posting === "top"
+    ? { to: m.from, subject, body: `\n\n${quote}\n`, cursor: "start" }
+    : { to: m.from, subject, body: `${quote}\n\n`, cursor: "end" };
+}

@@ -1,0 +1,185 @@
+// smsg mailbox behaviour (issue #3): live events (connection state, new mail, lock), the
+// new-message window, attachment uploads with progress, and picking connected users.
+// Served by the daemon; the page allows no inline script, so everything lives here.
+"use strict";
+(() => {
+  const $ = (sel) => document.querySelector(sel);
+  const body = document.body;
+  const popupReturnMs = Number(body.dataset.popupReturn || "30") * 1000;
+  const baseTitle = body.dataset.title || "smsg";
+
+  // --- the tab title carries the unread count ---
+  function setUnread(n) {
+    document.title = `${n > 0 ? `(${n}) ` : ""}${baseTitle} — smsg`;
+    const badge = $("#unread-badge");
+    if (badge) badge.textContent = String(n);
+  }
+
+  // --- the new-message window: blinks while the page has focus; a click hides it for a
+  // while (it comes back), its X dismisses it ---
+  const popup = $("#popup");
+  let returnTimer = 0;
+  function blinkIfFocused() {
+    if (!popup) return;
+    popup.classList.toggle("blink", !popup.hidden && document.hasFocus());
+  }
+  function showPopup(m) {
+    if (!popup) return;
+    clearTimeout(returnTimer);
+    $("#popup-from").textContent = `From ${m.from}`;
+    $("#popup-subject").textContent = m.subject;
+    $("#popup-read").setAttribute("href", `/messages/${encodeURIComponent(m.id)}`);
+    popup.hidden = false;
+    blinkIfFocused();
+  }
+  if (popup) {
+    $("#popup-body").addEventListener("click", () => {
+      popup.hidden = true;
+      blinkIfFocused();
+      clearTimeout(returnTimer);
+      returnTimer = setTimeout(() => {
+        popup.hidden = false;
+        blinkIfFocused();
+      }, popupReturnMs);
+    });
+    $("#popup-close").addEventListener("click", () => {
+      clearTimeout(returnTimer);
+      popup.hidden = true;
+      blinkIfFocused();
+    });
+    window.addEventListener("focus", blinkIfFocused);
+    window.addEventListener("blur", blinkIfFocused);
+  }
+
+  function chime() {
+    if (body.dataset.sound !== "on") return;
+    const a = $("#popup-sound");
+    if (a) a.play().catch(() => {}); // autoplay rules may refuse before any click: no matter
+  }
+
+  function notify(m) {
+    if (!("Notification" in window) || Notification.permission !== "granted" || document.hasFocus()) return;
+    try {
+      new Notification(`smsg: message from ${m.from}`, { body: m.subject });
+    } catch {}
+  }
+  // Ask once, on a click (browsers ignore requests without a gesture).
+  document.addEventListener(
+    "click",
+    () => {
+      if ("Notification" in window && Notification.permission === "default") Notification.requestPermission().catch(() => {});
+    },
+    { once: true },
+  );
+
+  // --- live list: a new message refreshes the inbox list when it is shown unfiltered ---
+  async function refreshInbox() {
+    const list = $("#list");
+    if (!list || location.pathname !== "/inbox" || location.search) return;
+    const res = await fetch("/inbox", { headers: { "HX-Request": "true" } });
+    if (!res.ok) return;
+    list.outerHTML = await res.text();
+    const fresh = $("#list");
+    if (fresh && window.htmx && window.htmx.process) window.htmx.process(fresh);
+  }
+
+  // --- server-sent events ---
+  if (popup) {
+    const es = new EventSource("/events");
+    es.addEventListener("message", (ev) => {
+      const m = JSON.parse(ev.data);
+      setUnread(m.unread);
+      showPopup(m);
+      chime();
+      notify(m);
+      refreshInbox().catch(() => {});
+    });
+    es.addEventListener("status", (ev) => {
+      const s = JSON.parse(ev.data);
+      const conn = $("#conn");
+      if (conn) {
+        conn.textContent = s.text;
+        conn.className = `conn conn-${s.state === "connected" ? "up" : "down"}`;
+      }
+    });
+    es.addEventListener("lock", () => {
+      location.href = "/unlock";
+    });
+  }
+
+  // --- compose: connected users fill To; uploads show progress; Send waits for them ---
+  document.addEventListener("click", (ev) => {
+    const pick = ev.target.closest && ev.target.closest(".user-pick");
+    if (!pick) return;
+    const to = $("#to");
+    const have = to.value.split(",").map((s) => s.trim()).filter((s) => s);
+    if (!have.includes(pick.dataset.user)) have.push(pick.dataset.user);
+    to.value = have.join(", ");
+    to.focus();
+  });
+
+  let uploading = 0;
+  function sendEnabled() {
+    const send = $("#send");
+    if (send) send.disabled = uploading > 0;
+  }
+  document.addEventListener("change", (ev) => {
+    const input = ev.target;
+    if (!input || input.id !== "attachments" || !input.files) return;
+    const list = $("#uploads");
+    for (const file of Array.from(input.files)) {
+      const li = document.createElement("li");
+      const name = document.createElement("span");
+      name.textContent = file.name;
+      name.dir = "auto";
+      const bar = document.createElement("progress");
+      bar.max = file.size || 1;
+      bar.value = 0;
+      bar.setAttribute("aria-label", `Uploading ${file.name}`);
+      li.append(name, " ", bar);
+      list.append(li);
+      uploading++;
+      sendEnabled();
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", "/attachments");
+      xhr.setRequestHeader("content-type", "application/octet-stream");
+      xhr.upload.addEventListener("progress", (e) => {
+        if (e.lengthComputable) bar.value = e.loaded;
+      });
+      xhr.addEventListener("loadend", () => {
+        uploading--;
+        if (xhr.status === 200) {
+          const r = JSON.parse(xhr.responseText);
+          bar.value = bar.max;
+          bar.setAttribute("aria-label", `Uploaded ${file.name}`);
+          li.classList.add("done");
+          for (const [k, v] of [["att", r.att], ["att_name", file.name]]) {
+            const h = document.createElement("input");
+            h.type = "hidden";
+            h.name = k;
+            h.value = v;
+            li.append(h);
+          }
+        } else {
+          li.classList.add("failed");
+          const err = document.createElement("span");
+          err.className = "field-error";
+          err.textContent = ` upload failed: ${xhr.responseText || xhr.status}`;
+          li.append(err);
+        }
+        sendEnabled();
+      });
+      xhr.send(file);
+    }
+    input.value = "";
+  });
+
+  // --- compose: the cursor goes to the empty top of a reply (top-posting) or its end ---
+  const form = $("#compose");
+  const text = $("#body");
+  if (form && text && text.value) {
+    text.focus();
+    const at = form.dataset.cursor === "end" ? text.value.length : 0;
+    text.setSelectionRange(at, at);
+  }
+})();
