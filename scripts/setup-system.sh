@@ -15,6 +15,10 @@ PACKAGES=(
   systemd                    # test/ctrl: systemd-analyze verify checks the relay's unit file
   libxml2-utils              # test/ctrl: xmllint checks the macOS launchd plist
   xdotool                    # test/tray: clicks the icon and chooses menu items
+  chromium                   # test/browser: the real browser the mailbox is tested in
+  fonts-noto-cjk             # test/browser: Chinese and Japanese glyphs in screenshots
+  fonts-noto-core            # test/browser: Arabic and other scripts in screenshots
+  fonts-noto-color-emoji     # test/browser: emoji in screenshots
 )
 
 missing=()

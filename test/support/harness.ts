@@ -170,6 +170,7 @@ export async function startClient(opts: {
   relayKey?: string;
   heartbeat?: number;
   extra?: string[];
+  env?: Record<string, string>;
 }): Promise<ClientHandle> {
   const args = [
     "client",
@@ -191,7 +192,7 @@ export async function startClient(opts: {
     ...(opts.relayKey ? ["--relay-key", opts.relayKey] : []),
     ...(opts.extra ?? []),
   ];
-  const proc = new Proc(`client ${opts.user}`, args);
+  const proc = new Proc(`client ${opts.user}`, args, opts.env ?? {});
   const url = (await proc.line(/^mailbox: (http:\S+)/))[1]!;
   return { proc, user: opts.user, dataDir: opts.dataDir, passwordFile: opts.passwordFile, url, stop: (s) => proc.stop(s) };
 }
