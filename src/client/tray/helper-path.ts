@@ -51,7 +51,7 @@ export function resolveHelper(o: { dataDir: string; platform: NodeJS.Platform; s
       // Not ours to change (installed by another user, read-only): run a copy instead.
     }
   }
-  return copyInto(join(o.dataDir, HELPER_DIR), src);
+  return copyHelper(join(o.dataDir, HELPER_DIR), src);
 }
 
 function executable(path: string): boolean {
@@ -68,7 +68,7 @@ function executable(path: string): boolean {
  * overwrites a helper that may be running, and a half-written file is never executed
  * (written aside, then renamed). Older copies are removed.
  */
-function copyInto(dir: string, src: string): string {
+export function copyHelper(dir: string, src: string): string {
   const bytes = readFileSync(src);
   const ext = extname(src);
   const base = basename(src, ext);

@@ -66,8 +66,8 @@ export class TrayHelper {
         proc.kill("SIGKILL");
         reject(new Error(`the tray helper did not start within ${Math.round(readyTimeoutMs / 1000)} s${h.#why()}`));
       }, readyTimeoutMs);
-      void h.#lines(proc.stderr, (line) => h.#remember(line));
-      void h.#lines(proc.stdout, (line) => {
+      const errDone = h.#lines(proc.stderr, (line) => h.#remember(line));
+      const outDone = h.#lines(proc.stdout, (line) => {
         let msg: { type?: unknown; __id?: unknown };
         try {
           msg = JSON.parse(line) as typeof msg;
@@ -84,9 +84,12 @@ export class TrayHelper {
           on.click(msg.__id);
         }
       });
-      void proc.exited.then((code) => {
+      void proc.exited.then(async (code) => {
         clearTimeout(timer);
         if (h.#stopping) return;
+        // Its last words (why GTK gave up) may still be in the pipes; a grandchild that
+        // inherited them must not hold the report back for long.
+        await Promise.race([Promise.all([errDone, outDone]), Bun.sleep(1000)]);
         const why = `exited with ${proc.signalCode ?? `code ${code}`}${h.#why()}`;
         if (ready) on.exit(why);
         else reject(new Error(`the tray helper ${why}`));
