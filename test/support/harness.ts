@@ -171,6 +171,8 @@ export async function startClient(opts: {
   heartbeat?: number;
   extra?: string[];
   env?: Record<string, string>;
+  /** Show the tray icon (default: --no-tray; test/tray gives it a display in env). */
+  tray?: boolean;
 }): Promise<ClientHandle> {
   const args = [
     "client",
@@ -184,7 +186,7 @@ export async function startClient(opts: {
     opts.passwordFile,
     "--ui",
     "127.0.0.1:0",
-    "--no-tray",
+    ...(opts.tray ? [] : ["--no-tray"]),
     "--heartbeat",
     String(opts.heartbeat ?? 1),
     "--max-backoff",
