@@ -115,8 +115,7 @@ export class TrayController {
     this.#helper = helper;
     this.#shown = view;
     this.#loggedState = undefined;
-    this.#logState(view, "tray icon shown");
-    this.#render(); // the status may have moved while the helper started
+    this.#render("tray icon shown"); // the status may have moved while the helper started
   }
 
   #retry(why: string): void {
@@ -138,7 +137,7 @@ export class TrayController {
   }
 
   /** Send the helper what changed since it was last told. */
-  #render(): void {
+  #render(logPrefix = "tray"): void {
     if (this.#stopped || !this.#helper) return;
     const next = this.#viewNow();
     const prev = this.#shown!;
@@ -149,7 +148,7 @@ export class TrayController {
       if (!old || old.title !== item.title || old.enabled !== item.enabled) h.updateItem(toItem(item, i));
     });
     this.#shown = next;
-    this.#logState(next, "tray");
+    this.#logState(next, logPrefix);
   }
 
   /**

@@ -32,7 +32,10 @@ export interface HelperEvents {
   exit(why: string): void;
 }
 
-const TAIL_LINES = 4;
+const TAIL_LINES = 3;
+// What GTK says on every start of a healthy helper: without a D-Bus session the
+// appindicator falls back to the XEmbed tray, which works. Noise in a failure report.
+const BENIGN = [/Unable to get (the )?session bus/, /gdk_window_thaw_toplevel_updates/];
 
 export class TrayHelper {
   readonly pid: number;
@@ -90,7 +93,7 @@ export class TrayHelper {
         // Its last words (why GTK gave up) may still be in the pipes; a grandchild that
         // inherited them must not hold the report back for long.
         await Promise.race([Promise.all([errDone, outDone]), Bun.sleep(1000)]);
-        const why = `exited with ${proc.signalCode ?? `code ${code}`}${h.#why()}`;
+        const why = `exited with ${proc.signalCode ? `signal ${proc.signalCode}` : `code ${code}`}${h.#why()}`;
         if (ready) on.exit(why);
         else reject(new Error(`the tray helper ${why}`));
       });
@@ -127,8 +130,9 @@ export class TrayHelper {
   }
 
   #remember(line: string): void {
-    if (line.trim() === "") return;
-    this.#tail.push(line.trim());
+    line = line.replace(/^\(tray_\w+:\d+\): /, "").trim();
+    if (line === "" || BENIGN.some((re) => re.test(line))) return;
+    this.#tail.push(line);
     if (this.#tail.length > TAIL_LINES) this.#tail.shift();
   }
 
