@@ -59,19 +59,19 @@ describe("helper path", () => {
 
   test("a copy is content-named, owner-only runnable, reused, and replaces older copies", () => {
     const out = join(dir, "data-copy", HELPER_DIR);
-    const src = join(dir, "v1", "tray_linux_release");
+    const src = join(dir, "v1", "tray_linux_release-dg1wdd7g."); // as Bun names an embedded file
     rmSync(join(dir, "v1"), { recursive: true, force: true });
     mkdirSync(join(dir, "v1"));
     writeFileSync(src, "#!/bin/sh\necho one\n", { mode: 0o444 });
-    const a = copyHelper(out, src);
+    const a = copyHelper(out, src, "tray_linux_release");
     expect(a).toMatch(/tray_linux_release-[0-9a-f]{16}$/);
     expect(readFileSync(a, "utf8")).toBe("#!/bin/sh\necho one\n");
     expect(statSync(a).mode & 0o777).toBe(0o700);
     const mtime = statSync(a).mtimeMs;
-    expect(copyHelper(out, src)).toBe(a);
+    expect(copyHelper(out, src, "tray_linux_release")).toBe(a);
     expect(statSync(a).mtimeMs).toBe(mtime);
     writeFileSync(src, "#!/bin/sh\necho two\n");
-    const b = copyHelper(out, src);
+    const b = copyHelper(out, src, "tray_linux_release");
     expect(b).not.toBe(a);
     expect(readdirSync(out)).toEqual([b.slice(out.length + 1)]);
   });

@@ -51,7 +51,7 @@ export function resolveHelper(o: { dataDir: string; platform: NodeJS.Platform; s
       // Not ours to change (installed by another user, read-only): run a copy instead.
     }
   }
-  return copyHelper(join(o.dataDir, HELPER_DIR), src);
+  return copyHelper(join(o.dataDir, HELPER_DIR), src, helperFileName(o.platform) ?? basename(src));
 }
 
 function executable(path: string): boolean {
@@ -64,16 +64,17 @@ function executable(path: string): boolean {
 }
 
 /**
- * Copy the helper into dir under a name holding its content hash: a new version never
- * overwrites a helper that may be running, and a half-written file is never executed
- * (written aside, then renamed). Older copies are removed.
+ * Copy the helper into dir as NAME-<content hash>: a new version never overwrites a helper
+ * that may be running, and a half-written file is never executed (written aside, then
+ * renamed). Older copies are removed. (An embedded file's own name carries Bun's suffix,
+ * hence the separate name.)
  */
-export function copyHelper(dir: string, src: string): string {
+export function copyHelper(dir: string, src: string, name: string): string {
   const bytes = readFileSync(src);
-  const ext = extname(src);
-  const base = basename(src, ext);
-  const name = `${base}-${createHash("sha256").update(bytes).digest("hex").slice(0, 16)}${ext}`;
-  const dest = join(dir, name);
+  const ext = extname(name);
+  const base = basename(name, ext);
+  const file = `${base}-${createHash("sha256").update(bytes).digest("hex").slice(0, 16)}${ext}`;
+  const dest = join(dir, file);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (!existsSync(dest)) {
     const tmp = `${dest}.${process.pid}.tmp`;
@@ -82,7 +83,7 @@ export function copyHelper(dir: string, src: string): string {
   }
   chmodSync(dest, 0o700);
   for (const f of readdirSync(dir)) {
-    if (f === name || !f.startsWith(`${base}-`)) continue;
+    if (f === file || !f.startsWith(`${base}-`)) continue;
     try {
       rmSync(join(dir, f), { force: true });
     } catch {

@@ -24,7 +24,12 @@ export function startTray(o: {
   log(line: string): void;
   env?: Record<string, string | undefined>;
   platform?: NodeJS.Platform;
-  /** The helper to run instead of the installed one (a compiled binary's embedded copy). */
+  /**
+   * The helper to run instead of the installed one: a compiled binary embeds it with
+   * `import helper from "systray2/traybin/tray_linux_release" with { type: "file" }` and
+   * passes that path; resolveHelper writes it out to the data dir (checked by hand with
+   * `bun build --compile`).
+   */
   helperSource?: string;
 }): TrayController | undefined {
   const env = o.env ?? process.env;
