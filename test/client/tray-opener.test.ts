@@ -41,6 +41,25 @@ describe("makeOpener", () => {
     expect(logs).toEqual([]);
   });
 
+  test("the opener does not inherit SMSG_PASSWORD", async () => {
+    const out = join(dir, "env");
+    const script = join(dir, "env.sh");
+    writeFileSync(script, `#!/bin/sh\nenv > ${out}.tmp && mv ${out}.tmp ${out}\n`);
+    chmodSync(script, 0o755);
+    const saved = process.env.SMSG_PASSWORD;
+    process.env.SMSG_PASSWORD = "hunter2-secret";
+    try {
+      makeOpener({ env: { SMSG_OPENER: script }, platform: "linux", log: () => undefined })(URL);
+    } finally {
+      if (saved === undefined) delete process.env.SMSG_PASSWORD;
+      else process.env.SMSG_PASSWORD = saved;
+    }
+    const env = await waitFor("the opener's environment", () => existsSync(out) && readFileSync(out, "utf8"));
+    expect(env).toContain("PATH=");
+    expect(env).not.toContain("hunter2-secret");
+    expect(env).not.toContain("SMSG_PASSWORD");
+  });
+
   test("a missing or failing opener is a log line", async () => {
     const logs: string[] = [];
     makeOpener({ env: { SMSG_OPENER: join(dir, "no-such-opener") }, platform: "linux", log: (l) => logs.push(l) })(URL);

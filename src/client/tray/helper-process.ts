@@ -7,6 +7,7 @@
 // settles without a display, and its kill() ends our whole process.
 
 import { spawn, type Subprocess } from "bun";
+import { childEnv } from "./child-env.ts";
 
 export interface HelperItem {
   title: string;
@@ -56,7 +57,7 @@ export class TrayHelper {
   static start(path: string, menu: HelperMenu, on: HelperEvents, readyTimeoutMs: number): Promise<TrayHelper> {
     let proc: Subprocess<"pipe", "pipe", "pipe">;
     try {
-      proc = spawn([path], { stdin: "pipe", stdout: "pipe", stderr: "pipe", windowsHide: true });
+      proc = spawn([path], { env: childEnv(), stdin: "pipe", stdout: "pipe", stderr: "pipe", windowsHide: true });
     } catch (e) {
       return Promise.reject(new Error(`cannot run the tray helper ${path} (${(e as Error).message})`));
     }

@@ -2,6 +2,7 @@
 // tests and unusual desktops), else $BROWSER, else the platform's opener.
 
 import { spawn } from "bun";
+import { childEnv } from "./child-env.ts";
 
 /**
  * The command that opens url. SMSG_OPENER and BROWSER are command lines split at spaces;
@@ -32,7 +33,7 @@ export function makeOpener(o: { env: Record<string, string | undefined>; platfor
     }
     const cmd = openerCommand(url, o.env, o.platform);
     try {
-      const p = spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "ignore", windowsHide: true });
+      const p = spawn(cmd, { env: childEnv(), stdin: "ignore", stdout: "ignore", stderr: "ignore", windowsHide: true });
       void p.exited.then((code) => {
         if (code !== 0) o.log(`tray: ${cmd[0]} could not open ${url} (exit code ${code}); set $BROWSER to your browser`);
       });
