@@ -46,18 +46,15 @@ describe("makeOpener", () => {
     const script = join(dir, "env.sh");
     writeFileSync(script, `#!/bin/sh\nenv > ${out}.tmp && mv ${out}.tmp ${out}\n`);
     chmodSync(script, 0o755);
-    const saved = process.env.SMSG_PASSWORD;
-    process.env.SMSG_PASSWORD = "hunter2-secret";
-    try {
-      makeOpener({ env: { SMSG_OPENER: script }, platform: "linux", log: () => undefined })(URL);
-    } finally {
-      if (saved === undefined) delete process.env.SMSG_PASSWORD;
-      else process.env.SMSG_PASSWORD = saved;
-    }
+    // A client started with the password in its environment (Bun hands children the
+    // environment it started with, so this needs a process of its own).
+    const code = `import { makeOpener } from ${JSON.stringify(join(import.meta.dir, "../../src/client/tray/opener.ts"))};
+      makeOpener({ env: process.env, platform: "linux", log: console.log })(${JSON.stringify(URL)});`;
+    const p = Bun.spawn([process.execPath, "-e", code], { env: { ...process.env, SMSG_PASSWORD: "hunter2-secret", SMSG_OPENER: script } });
+    expect(await p.exited).toBe(0);
     const env = await waitFor("the opener's environment", () => existsSync(out) && readFileSync(out, "utf8"));
-    expect(env).toContain("PATH=");
+    expect(env).toContain(`SMSG_OPENER=${script}`);
     expect(env).not.toContain("hunter2-secret");
-    expect(env).not.toContain("SMSG_PASSWORD");
   });
 
   test("a missing or failing opener is a log line", async () => {
