@@ -19,30 +19,26 @@ import { UserError } from "./client/daemon.ts";
 import { decodeRelayKey, deriveUserKeys, encodeRegistrationCode } from "./protocol/keys.ts";
 import { ProtocolError } from "./protocol/errors.ts";
 import { checkUserId } from "./protocol/user-id.ts";
-import * as ctrl from "./ctrl/users.ts";
+import { addRelayCommand } from "./relay-command.ts";
+import { addCtrlCommand } from "./ctrl-command.ts";
+import { HostPortError, parseHostPort as parseHostPortText } from "./net/host-port.ts";
+import { decodeInvite } from "./protocol/keys.ts";
 
 const out = (line: string) => console.log(line);
-const DEFAULT_PORT = 7443;
 
 export function parseHostPort(s: string, what: string): ListenAddress {
-  const m = /^\[([0-9a-fA-F:.%a-z]+)\]:(\d{1,5})$/.exec(s) ?? /^([^:[\]]+):(\d{1,5})$/.exec(s);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new CliError(`${what} must be HOST:PORT or [IPv6]:PORT, not "${s}"`);
-  return { host: m[1]!, port };
+  try {
+    return parseHostPortText(s, what);
+  } catch (e) {
+    if (e instanceof HostPortError) throw new CliError(e.message);
+    throw e;
+  }
 }
 
 function positive(name: string) {
   return (v: string) => {
     const n = Number(v);
     if (!Number.isFinite(n) || n <= 0) throw new CliError(`${name} must be a positive number of seconds`);
-    return n;
-  };
-}
-
-function wholeSeconds(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > 86400) throw new CliError(`${name} must be a whole number of seconds, 1 to 86400`);
     return n;
   };
 }
@@ -60,63 +56,8 @@ const program = new Command("smsg")
   .showHelpAfterError()
   .exitOverride();
 
-program
-  .command("relay")
-  .description("run the relay that passes encrypted messages between clients")
-  .option("--listen <addr>", "HOST:PORT or [IPv6]:PORT to listen on (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
-  .requiredOption("--data <dir>", "the relay's data dir (key, user database)")
-  .option("--heartbeat-timeout <seconds>", "close connections silent this long", wholeSeconds("--heartbeat-timeout"), 90)
-  .option("--max-message-mb <n>", "largest message with attachments, in MiB", positive("--max-message-mb"), 2048)
-  .action(async (o: { listen: string[]; data: string; heartbeatTimeout: number; maxMessageMb: number }) => {
-    const listen = o.listen.length ? o.listen.map((l) => parseHostPort(l, "--listen")) : [{ host: "::", port: DEFAULT_PORT }];
-    const relay = await startRelay({
-      listen,
-      dataDir: o.data,
-      log: streamLog(out),
-      options: { heartbeatTimeout: o.heartbeatTimeout, maxMessageBytes: Math.floor(o.maxMessageMb * 1024 * 1024) },
-    }).catch((e: Error) => {
-      throw new CliError(`cannot start the relay: ${e.message}`);
-    });
-    out(`relay key: ${relay.relayKey}`);
-    for (const a of relay.addresses) out(`listening on ${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`);
-    const stop = async () => {
-      await relay.stop();
-      process.exit(0);
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
-
-const ctrlCmd = program
-  .command("ctrl")
-  .description("operator commands over a relay's data dir")
-  .requiredOption("--data <dir>", "the relay's data dir");
-const dataOf = (cmd: Command) => (cmd.optsWithGlobals() as { data: string }).data;
-const usersCmd = ctrlCmd.command("users").description("registered users and pending logins");
-usersCmd
-  .command("add <user> [code]")
-  .description("register a user, with their registration code or to be approved later")
-  .action((u: string, c: string | undefined, _o, cmd: Command) => ctrl.usersAdd(dataOf(cmd), u, c, out));
-usersCmd
-  .command("list")
-  .option("--json", "JSON output")
-  .action((o: { json?: boolean }, cmd: Command) => ctrl.usersList(dataOf(cmd), !!o.json, out));
-usersCmd
-  .command("pending")
-  .description("failed logins of registered users, waiting for approval")
-  .option("--json", "JSON output")
-  .action((o: { json?: boolean }, cmd: Command) => ctrl.usersPending(dataOf(cmd), !!o.json, out));
-usersCmd
-  .command("approve <user> [code]")
-  .description("adopt the user's pending login as their registration; CODE (from the user) must match, and is required to replace a code")
-  .action((u: string, c: string | undefined, _o, cmd: Command) => ctrl.usersApprove(dataOf(cmd), u, c, out));
-usersCmd.command("remove <user>").action((u: string, _o, cmd: Command) => ctrl.usersRemove(dataOf(cmd), u, out));
-usersCmd.command("disable <user>").action((u: string, _o, cmd: Command) => ctrl.usersDisable(dataOf(cmd), u, out));
-usersCmd.command("enable <user>").action((u: string, _o, cmd: Command) => ctrl.usersEnable(dataOf(cmd), u, out));
-ctrlCmd
-  .command("relay-key")
-  .description("print the relay's public key, for clients' --relay-key")
-  .action((_o, cmd: Command) => ctrl.relayKey(dataOf(cmd), out));
+addRelayCommand(program, out);
+addCtrlCommand(program, out);
 
 program
   .command("register-code")
@@ -139,9 +80,10 @@ program
   .option("--ui <addr:port>", "loopback address for the mailbox and API (default 127.0.0.1 and a port fixed per data dir)")
   .option("--no-tray", "do not show a tray icon")
   .option("--relay-key <key>", "the relay's key (smsgrelay1...); replaces the pinned one")
+  .option("--invite <token>", "a one-time invite from the operator (smsginvite1...): registers you at the first login")
   .option("--heartbeat <seconds>", "heartbeat interval", positive("--heartbeat"), 30)
   .option("--max-backoff <seconds>", "longest wait between reconnection attempts", positive("--max-backoff"), 30)
-  .action(async (o: { server: string; user: string; data: string; passwordFile?: string; ui?: string; tray: boolean; relayKey?: string; heartbeat: number; maxBackoff: number }) => {
+  .action(async (o: { server: string; user: string; data: string; passwordFile?: string; ui?: string; tray: boolean; relayKey?: string; invite?: string; heartbeat: number; maxBackoff: number }) => {
     const server = parseHostPort(o.server, "--server");
     const user = userId(o.user);
     const ui = o.ui ? parseHostPort(o.ui, "--ui") : undefined;
@@ -153,6 +95,14 @@ program
         relayKey = decodeRelayKey(o.relayKey);
       } catch {
         throw new CliError(`"${o.relayKey}" is not a relay key (smsgrelay1..., checksum or format wrong)`);
+      }
+    }
+    let invite: Uint8Array | undefined;
+    if (o.invite) {
+      try {
+        invite = decodeInvite(o.invite);
+      } catch {
+        throw new CliError(`"${o.invite}" is not an invite (smsginvite1..., checksum or format wrong)`);
       }
     }
     // No password source and no terminal (a service, a tray autostart): start locked and
@@ -170,6 +120,7 @@ program
       dataDir: o.data,
       ui,
       relayKey,
+      invite,
       heartbeat: o.heartbeat,
       maxBackoff: o.maxBackoff,
       log,

@@ -19,6 +19,8 @@ const RETRY_SOON_MS = 1000;
 /** The recipient does not trust our identity yet: until they accept it, try now and then. */
 const RETRY_UNTRUSTED_MS = 30_000;
 const MAX_RETRY_MS = 3600_000;
+/** The relay's per-user message rate (SPEC.md §6.5) refills over a minute. */
+const RATE_LIMITED_MS = 15_000;
 /** A transfer with no word from the relay or recipient for this long is given up and retried. */
 const STALL_MS = 120_000;
 
@@ -348,6 +350,8 @@ function outcomeOf(r: Result, recipient: string, receipt: Uint8Array): Outcome {
       return { kind: "failed", reason: `${recipient} is not a user of this relay` };
     case "too-large":
       return { kind: "failed", reason: "the message is larger than the relay allows" };
+    case "rate-limited":
+      return { kind: "queued", reason: "the relay's limit of messages per minute was reached; retrying", retryIn: RATE_LIMITED_MS };
     case "stale-key":
     case "busy":
     case "aborted":

@@ -136,6 +136,8 @@ export interface RelayClientOptions {
   onMessage(link: Link, m: Message): void;
   now?: () => number;
   random?: () => number;
+  /** A one-time invite (`client --invite`): sent at login until one succeeds (SPEC.md §3.3). */
+  invite?: Uint8Array;
 }
 
 export class RelayClient {
@@ -147,9 +149,11 @@ export class RelayClient {
   #framed: FramedSocket | undefined;
   #link: Link | undefined;
   #state: LinkState = { kind: "connecting" };
+  #invite: Uint8Array | undefined;
 
   constructor(o: RelayClientOptions) {
     this.#o = o;
+    this.#invite = o.invite;
   }
 
   get state(): LinkState {
@@ -223,7 +227,7 @@ export class RelayClient {
               false,
             );
           }
-          framed.send(hs!.writeMessage(encodeLogin(o.id.user)));
+          framed.send(hs!.writeMessage(encodeLogin(o.id.user, this.#invite)));
           const [c1, c2] = hs!.split();
           transport = new Transport(c1, c2);
           hs = undefined;
@@ -242,9 +246,10 @@ export class RelayClient {
                   ? "the relay is limiting logins from this address after failed attempts; retrying later"
                   : m.status === "disabled"
                     ? `the operator disabled the account ${o.id.user}`
-                    : `the relay refused the login (${m.status})`;
+                    : `the relay refused the login (${m.status}: ${m.reason})`;
             return giveUp(why, true, true);
           }
+          this.#invite = undefined; // spent, or not needed: the relay knows our code now
           const session = x25519Generate();
           const issuedAt = now();
           const sessionKey: SignedSessionKey = {

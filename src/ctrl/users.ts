@@ -1,7 +1,7 @@
 // Operator commands over the relay's data dir (README "Registering users"): they open the
 // same SQLite file as a running relay, which sees each change at the next login.
 
-import { Directory } from "../server/directory.ts";
+import { Directory, type PendingRow } from "../server/directory.ts";
 import { decodeRegistrationCode, encodeRegistrationCode, encodeRelayKey } from "../protocol/keys.ts";
 import { checkUserId } from "../protocol/user-id.ts";
 import { ProtocolError } from "../protocol/errors.ts";
@@ -83,23 +83,36 @@ export function usersPending(dataDir: string, json: boolean, out: Out): void {
 export function usersApprove(dataDir: string, name: string, expected: string | undefined, out: Out): void {
   const u = user(name);
   const want = expected === undefined ? undefined : code(expected);
-  const p = withDir(dataDir, (d) => {
-    const row = d.get(u);
-    if (!row) throw new CliError(`no user ${u}: add them first with \`users add ${u}\``);
-    const pending = d.pending().find((x) => x.user === u);
-    if (!pending) throw new CliError(`no pending login for ${u}: ask them to start their client once`);
-    if (want && Buffer.compare(Buffer.from(want), Buffer.from(pending.code)) !== 0) {
-      throw new CliError(`the pending code for ${u} is ${encodeRegistrationCode(pending.code)}, not the one given: not approved`);
-    }
-    if (row.code && !want) {
-      throw new CliError(
-        `${u} already has a code; to replace it, give the new code they sent you: \`users approve ${u} CODE\` (pending: ${encodeRegistrationCode(pending.code)} from ${pending.address})`,
-      );
-    }
-    return d.approve(u);
-  });
-  if (!p) throw new CliError(`no pending login for ${u}`);
+  const p = withDir(dataDir, (d) => approvePending(d, u, want));
   out(`approved ${u} with code ${encodeRegistrationCode(p.code)} (from ${p.address})${want ? "" : "; compare it with the code they send you"}`);
+}
+
+/**
+ * The approval rule, shared by `users approve` and the relay's admin page: the pending code
+ * must equal `want` when given, and `want` is required to replace an existing code.
+ */
+export function approvePending(d: Directory, name: string, want: Uint8Array | undefined): PendingRow {
+  const u = user(name);
+  const row = d.get(u);
+  if (!row) throw new CliError(`no user ${u}: add them first with \`users add ${u}\``);
+  const pending = d.pending().find((x) => x.user === u);
+  if (!pending) throw new CliError(`no pending login for ${u}: ask them to start their client once`);
+  if (want && Buffer.compare(Buffer.from(want), Buffer.from(pending.code)) !== 0) {
+    throw new CliError(`the pending code for ${u} is ${encodeRegistrationCode(pending.code)}, not the one given: not approved`);
+  }
+  if (row.code && !want) {
+    throw new CliError(
+      `${u} already has a code; to replace it, give the new code they sent you: \`users approve ${u} CODE\` (pending: ${encodeRegistrationCode(pending.code)} from ${pending.address})`,
+    );
+  }
+  const p = d.approve(u);
+  if (!p) throw new CliError(`no pending login for ${u}`);
+  return p;
+}
+
+/** A registration code typed by a person, or a CliError saying what is wrong with it. */
+export function parseCode(c: string): Uint8Array {
+  return code(c);
 }
 
 export function usersRemove(dataDir: string, name: string, out: Out): void {

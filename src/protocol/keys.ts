@@ -29,6 +29,7 @@ export const LABEL_SAFETY_NUMBER = "smsg/1 safety number";
 
 export const REGISTRATION_CODE_HRP = "smsg";
 export const RELAY_KEY_HRP = "smsgrelay";
+export const INVITE_HRP = "smsginvite";
 
 export type UserKeys = {
   /** X25519, the Noise static key the relay knows the user by. */
@@ -110,6 +111,15 @@ export function encodeRelayKey(relayPublicKey: Uint8Array): string {
 
 export function decodeRelayKey(text: string): Uint8Array {
   return decodeKey(RELAY_KEY_HRP, text);
+}
+
+/** A one-time invite (SPEC.md §3.3) as "smsginvite1...": 32 random bytes, not a key. */
+export function encodeInvite(token: Uint8Array): string {
+  return encodeKey(INVITE_HRP, token);
+}
+
+export function decodeInvite(text: string): Uint8Array {
+  return decodeKey(INVITE_HRP, text);
 }
 
 /**

@@ -54,7 +54,8 @@ export type FailReason =
   | "recipient-gone"
   | "aborted"
   | "busy"
-  | "stale-key";
+  | "stale-key"
+  | "rate-limited";
 const FAIL_REASON: FailReason[] = [
   "offline",
   "unknown-user",
@@ -63,6 +64,7 @@ const FAIL_REASON: FailReason[] = [
   "aborted",
   "busy",
   "stale-key",
+  "rate-limited",
 ];
 
 export type ErrorCode = "malformed" | "too-large" | "window" | "limit" | "shutdown" | "replaced";
@@ -290,13 +292,22 @@ export function decodeRelayHello(b: Uint8Array): RelayHello {
   return h;
 }
 
-/** Login, the payload of Noise message 3 (SPEC.md §3). */
-export function encodeLogin(user: string): Uint8Array {
-  return new Writer().user(user).finish();
+export const INVITE_LEN = 32;
+
+/**
+ * Login, the payload of Noise message 3 (SPEC.md §3.1): the user id, then optionally an
+ * invite token of exactly 32 bytes. Any other length after the user id is malformed.
+ */
+export function encodeLogin(user: string, invite?: Uint8Array): Uint8Array {
+  const w = new Writer().user(user);
+  if (invite !== undefined) w.fixed(invite, INVITE_LEN);
+  return w.finish();
 }
-export function decodeLogin(b: Uint8Array): { user: string } {
+export function decodeLogin(b: Uint8Array): { user: string; invite?: Uint8Array } {
   const r = new Reader(b);
   const user = r.user();
-  r.end();
-  return { user };
+  const rest = r.rest();
+  if (rest.length === 0) return { user };
+  if (rest.length !== INVITE_LEN) throw new ProtocolError("malformed", "login payload: trailing bytes are not an invite");
+  return { user, invite: rest };
 }

@@ -95,7 +95,7 @@ export class Directory {
   }
 
   /** Keep the latest failed login of a registered user, bounded in total. */
-  recordPending(p: PendingRow): void {
+  recordPending(p: PendingRow, max = MAX_PENDING): void {
     this.db.transaction(() => {
       this.db
         .query("INSERT OR REPLACE INTO pending (user, code, address, time) VALUES (?, ?, ?, ?)")
@@ -104,8 +104,12 @@ export class Directory {
         .query(
           "DELETE FROM pending WHERE user IN (SELECT user FROM pending ORDER BY time DESC LIMIT -1 OFFSET ?)",
         )
-        .run(MAX_PENDING);
+        .run(max);
     })();
+  }
+
+  pendingCount(): number {
+    return this.db.query<{ n: number }, []>("SELECT count(*) AS n FROM pending").get()!.n;
   }
 
   pending(): PendingRow[] {

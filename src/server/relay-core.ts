@@ -7,6 +7,7 @@ import type { Directory } from "./directory.ts";
 import type { Hub } from "./hub.ts";
 import type { Log } from "./log.ts";
 import { FailureLimiter } from "./rate-limit.ts";
+import { redeemInvite } from "./invites.ts";
 import { hex, MAX_INCOMING_PER_SESSION, MAX_TRANSFERS_PER_SESSION, Session, type Transfer } from "./session.ts";
 import type { KeyPair } from "./relay-key.ts";
 import type { LoginStatus, MessageOf, SignedSessionKey } from "../protocol/messages.ts";
@@ -18,6 +19,15 @@ export interface RelayOptions {
   maxMessageBytes: number;
   failedLoginsBurst: number;
   failedLoginsPerMinute: number;
+  /** Failed logins per user id, from addresses it has not logged in from (SPEC.md §3.3). */
+  failedLoginsPerUserBurst: number;
+  failedLoginsPerUserPerHour: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  /** SENDs per user per minute, a token bucket of this size (SPEC.md §6.5). */
+  messagesPerMinute: number;
+  maxPending: number;
+  shutdownGrace: number; // seconds
 }
 
 export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
@@ -26,7 +36,20 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   maxMessageBytes: 2 * 1024 * 1024 * 1024,
   failedLoginsBurst: 10,
   failedLoginsPerMinute: 10,
+  failedLoginsPerUserBurst: 30,
+  failedLoginsPerUserPerHour: 30,
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 50,
+  messagesPerMinute: 120,
+  maxPending: 1000,
+  shutdownGrace: 30,
 };
+
+/** Connections over a limit kept just long enough to be told so; beyond this, cut at once. */
+export const MAX_REFUSING = 64;
+/** Addresses remembered per user as having logged in (exempt from the per-user limit). */
+const KNOWN_ADDRESSES_PER_USER = 16;
+const KNOWN_USERS = 100_000;
 
 export interface RelayStats {
   connections: number;
@@ -45,7 +68,14 @@ export class RelayCore {
   readonly now: () => number;
   readonly sessions = new Set<Session>();
   readonly stats: RelayStats = { connections: 0, logins: 0, failedLogins: 0, messages: 0, bytes: 0 };
+  /** Set by drain(): no new transfers; sessions close as their transfers end. */
+  draining = false;
   #limiter: FailureLimiter;
+  #userLimiter: FailureLimiter;
+  #sendLimiter: FailureLimiter;
+  #perAddress = new Map<string, number>();
+  #refusing = 0;
+  #known = new Map<string, Set<string>>();
   #watchers = new Map<string, Set<Session>>();
   #watchAll = new Set<Session>();
 
@@ -64,29 +94,61 @@ export class RelayCore {
     this.log = deps.log;
     this.now = deps.now;
     this.#limiter = new FailureLimiter({ burst: this.opts.failedLoginsBurst, perMinute: this.opts.failedLoginsPerMinute });
+    this.#userLimiter = new FailureLimiter({ burst: this.opts.failedLoginsPerUserBurst, perMinute: this.opts.failedLoginsPerUserPerHour / 60 });
+    this.#sendLimiter = new FailureLimiter({ burst: Math.max(1, Math.floor(this.opts.messagesPerMinute)), perMinute: this.opts.messagesPerMinute });
     this.hub.subscribe((user, online) => this.#announce(user, online));
   }
 
+  /**
+   * A new connection. Over a connection limit it is kept only to complete the handshake
+   * and be told why (LOGIN_RESULT busy); past MAX_REFUSING such, it is closed at once.
+   */
   opened(s: Session): void {
     this.sessions.add(s);
     this.stats.connections++;
+    const key = addressKey(s.address);
+    const n = (this.#perAddress.get(key) ?? 0) + 1;
+    this.#perAddress.set(key, n);
+    this.log.info("connect", { addr: s.address });
+    const refusal =
+      this.sessions.size > this.opts.maxConnections
+        ? `the relay has its maximum of ${this.opts.maxConnections} connections; try again later`
+        : n > this.opts.maxConnectionsPerAddress
+          ? `too many connections from your address (the limit is ${this.opts.maxConnectionsPerAddress})`
+          : undefined;
+    if (refusal === undefined) return;
+    this.log.warn("connection-limit", { addr: s.address, reason: n > this.opts.maxConnectionsPerAddress ? "per-address" : "total" });
+    if (this.#refusing >= MAX_REFUSING) {
+      s.sock.close(refusal);
+      return;
+    }
+    s.refusal = refusal;
+    this.#refusing++;
   }
 
   /**
    * Unknown user, wrong key and not-yet-approved all answer "auth-failed", so the answer
    * tells a guesser nothing about which users exist (SECURITY.md, "user enumeration").
    */
-  checkLogin(user: string, loginKey: Uint8Array, address: string): { status: LoginStatus; reason: string } {
+  checkLogin(user: string, loginKey: Uint8Array, address: string, invite?: Uint8Array): { status: LoginStatus; reason: string } {
     const now = this.now();
     const ip = addressKey(address);
     if (!this.#limiter.allowed(ip, now)) {
-      this.log.warn("login-rate-limited", { user, addr: address });
+      this.log.warn("login-rate-limited", { user, addr: address, per: "address" });
       return { status: "rate-limited", reason: "too many failed logins from this address; wait a minute" };
+    }
+    // Guessing one account from many addresses is slowed per user id; addresses the user
+    // has logged in from are exempt, so a stranger cannot lock them out (SECURITY.md §7).
+    const known = this.#known.get(user)?.has(ip) ?? false;
+    if (!known && !this.#userLimiter.allowed(user, now)) {
+      this.log.warn("login-rate-limited", { user, addr: address, per: "user" });
+      return { status: "rate-limited", reason: "too many failed logins for this user id; wait a few minutes" };
     }
     const row = this.directory.get(user);
     const match = row?.code != null && row.code.length === 32 && timingSafeEqual(row.code, loginKey);
     if (match && row.state === "active") {
       this.stats.logins++;
+      this.#remember(user, ip);
       this.log.info("login", { user, addr: address });
       return { status: "ok", reason: "" };
     }
@@ -94,17 +156,26 @@ export class RelayCore {
       this.log.warn("login-disabled", { user, addr: address });
       return { status: "disabled", reason: "this account is disabled on the relay" };
     }
+    if (invite && row && redeemInvite(this.directory, user, invite, loginKey, now)) {
+      this.stats.logins++;
+      this.#remember(user, ip);
+      this.log.info("registered", { user, addr: address, via: "invite", key: fingerprint(loginKey) });
+      this.log.info("login", { user, addr: address });
+      return { status: "ok", reason: "" };
+    }
     this.stats.failedLogins++;
     this.#limiter.fail(ip, now);
+    if (!known) this.#userLimiter.fail(user, now);
     // The log gets a short fingerprint, never the code: a code from a mistyped password
     // would let a log reader test guesses near the real one offline (SECURITY.md).
-    this.log.warn("login-failed", { user, addr: address, key: fingerprint(loginKey) });
+    this.log.warn("login-failed", { user, addr: address, key: fingerprint(loginKey), invite: invite ? "refused" : undefined });
     if (row) {
       // After the answer has gone: a synchronous fsync only for registered users would
       // make their refusals slower, telling a guesser which ids exist.
       setTimeout(() => {
         try {
-          this.directory.recordPending({ user, code: loginKey, address, time: now });
+          this.directory.recordPending({ user, code: loginKey, address, time: now }, this.opts.maxPending);
+          this.log.info("pending", { user, addr: address, key: fingerprint(loginKey) });
         } catch (e) {
           this.log.error("pending-not-saved", { user, err: e instanceof Error ? e.message : String(e) });
         }
@@ -160,7 +231,13 @@ export class RelayCore {
     // The sender's key must be the one it published on this connection: what the relay
     // routes by and what it tells others is one and the same.
     if (!from.sessionKey || !sameKey(from.sessionKey, m.senderKey)) return fail("stale-key");
-    if (from.outgoing.has(key) || from.outgoing.size >= MAX_TRANSFERS_PER_SESSION) return fail("busy");
+    if (from.outgoing.has(key) || from.outgoing.size >= MAX_TRANSFERS_PER_SESSION || this.draining) return fail("busy");
+    const now = this.now();
+    if (!this.#sendLimiter.allowed(from.user, now)) {
+      this.log.warn("send-rate-limited", { user: from.user });
+      return fail("rate-limited");
+    }
+    this.#sendLimiter.fail(from.user, now);
     if (m.size > this.opts.maxMessageBytes) return fail("too-large");
     const ep = this.hub.find(m.to);
     if (!ep || !(ep instanceof Session)) {
@@ -187,10 +264,56 @@ export class RelayCore {
   endTransfer(t: Transfer): void {
     t.from.outgoing.delete(t.key);
     t.to.incoming.delete(t.key);
+    if (this.draining) {
+      // After the ACK or ABORT being handled has been forwarded, not before it.
+      queueMicrotask(() => {
+        this.#closeIfIdle(t.from);
+        this.#closeIfIdle(t.to);
+      });
+    }
+  }
+
+  /**
+   * Stop taking new work (SIGTERM): sessions still in the handshake are cut, idle sessions
+   * are told ERROR shutdown, sessions with transfers in flight keep them until they end.
+   */
+  drain(): void {
+    this.draining = true;
+    for (const s of [...this.sessions]) {
+      if (!s.authed) s.sock.close("relay stopping");
+      else this.#closeIfIdle(s);
+    }
+  }
+
+  /** Transfers in flight through the relay now. */
+  get transfers(): number {
+    let n = 0;
+    for (const s of this.sessions) n += s.outgoing.size;
+    return n;
+  }
+
+  #closeIfIdle(s: Session): void {
+    if (s.authed && s.outgoing.size === 0 && s.incoming.size === 0) s.fail("shutdown", "the relay is shutting down");
+  }
+
+  #remember(user: string, ip: string): void {
+    let set = this.#known.get(user);
+    if (!set) {
+      if (this.#known.size >= KNOWN_USERS) this.#known.delete(this.#known.keys().next().value!);
+      this.#known.set(user, (set = new Set()));
+    }
+    set.delete(ip);
+    set.add(ip);
+    if (set.size > KNOWN_ADDRESSES_PER_USER) set.delete(set.values().next().value!);
   }
 
   sessionClosed(s: Session): void {
     if (!this.sessions.delete(s)) return;
+    const key = addressKey(s.address);
+    const n = (this.#perAddress.get(key) ?? 1) - 1;
+    if (n > 0) this.#perAddress.set(key, n);
+    else this.#perAddress.delete(key);
+    if (s.refusal !== undefined) this.#refusing--;
     this.#unwatch(s);
     this.hub.detach(s);
     for (const t of [...s.outgoing.values()]) {

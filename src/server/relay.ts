@@ -21,7 +21,8 @@ export interface Relay {
   /** Bound addresses, with the real port when 0 was asked for. */
   addresses: ListenAddress[];
   relayKey: string; // printable
-  stop(): Promise<void>;
+  /** Graceful: stop accepting, tell idle clients, let transfers finish for graceSeconds. */
+  stop(graceSeconds?: number): Promise<void>;
 }
 
 type Conn = { session?: Session; framed?: FramedSocket };
@@ -84,6 +85,7 @@ export async function startRelay(args: {
   const sweep = setInterval(() => core.sweep(), 1000);
   const addresses = listeners.map((l, i) => ({ host: args.listen[i]!.host, port: l.port }));
   const printable = encodeRelayKey(relayKey.publicKey);
+  let stopping: Promise<void> | undefined;
   args.log.info("relay-start", {
     listen: addresses.map((a) => `${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`).join(","),
     key: printable,
@@ -93,16 +95,28 @@ export async function startRelay(args: {
     core,
     addresses,
     relayKey: printable,
-    async stop() {
-      clearInterval(sweep);
-      for (const l of listeners) l.stop(true);
-      for (const s of [...core.sessions]) s.fail("shutdown", "the relay is shutting down"); // clients retry at once
-      // Let the goodbyes flush, briefly: a peer that does not read is cut off anyway.
-      const deadline = Date.now() + 2000;
-      while (core.sessions.size > 0 && Date.now() < deadline) await Bun.sleep(10);
-      for (const s of [...core.sessions]) s.sock.close("relay stopping");
-      directory.close();
-      args.log.info("relay-stop");
+    stop(graceSeconds = core.opts.shutdownGrace) {
+      stopping ??= (async () => {
+        // Stop accepting; sessions with transfers in flight finish them (SPEC.md §2.1).
+        for (const l of listeners) l.stop(false);
+        args.log.info("relay-stopping", { sessions: core.sessions.size, transfers: core.transfers, grace: graceSeconds });
+        core.drain();
+        const deadline = Date.now() + graceSeconds * 1000;
+        while (core.sessions.size > 0 && Date.now() < deadline) await Bun.sleep(20);
+        if (core.sessions.size > 0) {
+          args.log.warn("shutdown-deadline", { sessions: core.sessions.size, transfers: core.transfers });
+          for (const s of [...core.sessions]) s.fail("shutdown", "the relay is shutting down");
+        }
+        // Let the goodbyes flush, briefly: a peer that does not read is cut off anyway.
+        const flushed = Date.now() + 2000;
+        while (core.sessions.size > 0 && Date.now() < flushed) await Bun.sleep(10);
+        for (const s of [...core.sessions]) s.sock.close("relay stopping");
+        clearInterval(sweep);
+        for (const l of listeners) l.stop(true);
+        directory.close();
+        args.log.info("relay-stop");
+      })();
+      return stopping;
     },
   };
 }

@@ -58,6 +58,8 @@ export class Session implements Endpoint {
   incoming = new Map<string, Transfer>();
   watchAll = false;
   watching = new Set<string>();
+  /** Set when the connection is over a limit: the login is answered busy with this. */
+  refusal: string | undefined;
   #hs: HandshakeState | undefined;
   #transport: Transport | undefined;
   #loginKey: Uint8Array | undefined;
@@ -157,14 +159,17 @@ export class Session implements Endpoint {
 
   #onLogin(record: Uint8Array): void {
     const hs = this.#hs!;
-    const { user } = decodeLogin(hs.readMessage(record));
+    const { user, invite } = decodeLogin(hs.readMessage(record));
     const [rx, tx] = hs.split(); // the first CipherState carries initiator -> responder
     this.#transport = new Transport(tx, rx);
     this.#loginKey = hs.remoteStatic();
     this.#hs = undefined;
     this.state = "authed"; // so post() can answer; reset below on failure
     this.user = user;
-    const verdict = this.core.checkLogin(user, this.#loginKey!, this.address);
+    const verdict =
+      this.refusal !== undefined
+        ? { status: "busy" as const, reason: this.refusal }
+        : this.core.checkLogin(user, this.#loginKey!, this.address, invite);
     this.post({ t: "loginResult", status: verdict.status, reason: verdict.reason });
     if (verdict.status !== "ok") {
       this.state = "closed";

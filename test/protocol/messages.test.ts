@@ -41,7 +41,7 @@ const users = fc.array(userId, { maxLength: 8 });
 
 const LOGIN_STATUS = ["ok", "auth-failed", "rate-limited", "disabled", "busy"] as const;
 const ACK_STATUS = ["stored", "duplicate", "identity-changed", "rejected"] as const;
-const FAIL_REASON = ["offline", "unknown-user", "too-large", "recipient-gone", "aborted", "busy", "stale-key"] as const;
+const FAIL_REASON = ["offline", "unknown-user", "too-large", "recipient-gone", "aborted", "busy", "stale-key", "rate-limited"] as const;
 const ERROR_CODE = ["malformed", "too-large", "window", "limit", "shutdown", "replaced"] as const;
 
 const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>> } = {
@@ -322,5 +322,19 @@ describe("login payload", () => {
     expectCode(() => decodeLogin(new Uint8Array(0)), "malformed");
     expectCode(() => decodeLogin(Uint8Array.of(5, 0x61, 0x62)), "malformed");
     expectCode(() => decodeLogin(concat(encodeLogin("alice"), Uint8Array.of(0))), "malformed");
+  });
+
+  test("an invite is exactly 32 trailing bytes (SPEC.md §3.1); any other trailing length is malformed", () => {
+    fc.assert(
+      fc.property(userId, fc.uint8Array({ minLength: 32, maxLength: 32 }), (user, invite) => {
+        const enc = encodeLogin(user, invite);
+        expect(enc.length).toBe(1 + user.length + 32);
+        expect(decodeLogin(enc)).toEqual({ user, invite });
+      }),
+    );
+    for (const n of [1, 16, 31, 33, 64]) {
+      expectCode(() => decodeLogin(concat(encodeLogin("alice"), new Uint8Array(n))), "malformed");
+    }
+    expectCode(() => encodeLogin("alice", new Uint8Array(31)), "malformed");
   });
 });

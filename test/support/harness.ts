@@ -128,12 +128,16 @@ export async function startRelay(opts: {
   listen?: string[];
   heartbeatTimeout?: number;
   maxMessageMb?: number;
+  /** More relay flags (issue #5: --config, --admin, limits, ...). */
+  extra?: string[];
+  env?: Record<string, string>;
 }): Promise<RelayHandle> {
   const args = ["relay", "--data", opts.dataDir];
   for (const l of opts.listen ?? ["127.0.0.1:0"]) args.push("--listen", l);
   if (opts.heartbeatTimeout) args.push("--heartbeat-timeout", String(opts.heartbeatTimeout));
   if (opts.maxMessageMb) args.push("--max-message-mb", String(opts.maxMessageMb));
-  const proc = new Proc("relay", args);
+  args.push(...(opts.extra ?? []));
+  const proc = new Proc("relay", args, opts.env);
   const key = (await proc.line(/^relay key: (smsgrelay1\w+)/))[1]!;
   const port = Number((await proc.line(/^listening on .*:(\d+)$/))[1]);
   return { proc, dataDir: opts.dataDir, port, key, stop: () => proc.stop() };

@@ -68,19 +68,19 @@ export class RawClient {
   }
 
   /** Handshake and log in; resolves with the login result's status either way. */
-  static async login(host: string, port: number, user: string, login: KeyPair): Promise<{ client: RawClient; status: string }> {
+  static async login(host: string, port: number, user: string, login: KeyPair, invite?: Uint8Array): Promise<{ client: RawClient; status: string; reason: string }> {
     const raw = await RawSocket.connect(host, port);
     const hs = new HandshakeState({ pattern: "XX", initiator: true, prologue: PROLOGUE, s: login });
     raw.framed.send(concat(PROLOGUE, hs.writeMessage(new Uint8Array(0))));
     await waitFor("message 2", () => raw.records.length >= 1 || raw.closed || undefined);
     const hello = decodeRelayHello(hs.readMessage(raw.records[0]!));
     const relayKey = hs.remoteStatic()!;
-    raw.framed.send(hs.writeMessage(encodeLogin(user)));
+    raw.framed.send(hs.writeMessage(encodeLogin(user, invite)));
     const [c1, c2] = hs.split();
     const client = new RawClient(raw, new Transport(c1, c2), relayKey, hello.maxMessageBytes);
     client.#seen = 1;
     const result = await client.next((m) => m.t === "loginResult");
-    return { client, status: result.t === "loginResult" ? result.status : "?" };
+    return { client, status: result.t === "loginResult" ? result.status : "?", reason: result.t === "loginResult" ? result.reason : "" };
   }
 
   send(m: Message): void {

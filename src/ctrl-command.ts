@@ -1,0 +1,148 @@
+// `smsg ctrl` (README "Registering users", "Running as a service"): operator commands over
+// a relay's data dir: users and pending logins, invites, admin login links, the service.
+
+import type { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as users from "./ctrl/users.ts";
+import { serviceControl, serviceInstall, serviceStatus, serviceUninstall, type ServiceOptions } from "./ctrl/service.ts";
+import { Directory } from "./server/directory.ts";
+import { createInvite, listInvites, parseDuration } from "./server/invites.ts";
+import { createAdminLogin } from "./server/admin.ts";
+import { encodeInvite } from "./protocol/keys.ts";
+import { checkUserId } from "./protocol/user-id.ts";
+import { CliError } from "./client/password.ts";
+import { ADMIN_URL_FILE } from "./relay-command.ts";
+
+type Out = (line: string) => void;
+
+const MAX_INVITE_MS = 365 * 86_400_000;
+
+function duration(what: string, max: number) {
+  return (v: string) => {
+    const ms = parseDuration(v);
+    if (ms === undefined || ms > max) throw new CliError(`${what} must be like 7d, 12h, 30m or 600s, at most ${max / 86_400_000} days`);
+    return ms;
+  };
+}
+
+function withDir<T>(dataDir: string, f: (d: Directory) => T): T {
+  const d = Directory.open(dataDir);
+  try {
+    return f(d);
+  } finally {
+    d.close();
+  }
+}
+
+export function addCtrlCommand(program: Command, out: Out): void {
+  const ctrlCmd = program
+    .command("ctrl")
+    .description("operator commands over a relay's data dir")
+    .requiredOption("--data <dir>", "the relay's data dir");
+  const dataOf = (cmd: Command) => (cmd.optsWithGlobals() as { data: string }).data;
+  const usersCmd = ctrlCmd.command("users").description("registered users and pending logins");
+  usersCmd
+    .command("add <user> [code]")
+    .description("register a user, with their registration code or to be approved later")
+    .action((u: string, c: string | undefined, _o, cmd: Command) => users.usersAdd(dataOf(cmd), u, c, out));
+  usersCmd
+    .command("list")
+    .option("--json", "JSON output")
+    .action((o: { json?: boolean }, cmd: Command) => users.usersList(dataOf(cmd), !!o.json, out));
+  usersCmd
+    .command("pending")
+    .description("failed logins of registered users, waiting for approval")
+    .option("--json", "JSON output")
+    .action((o: { json?: boolean }, cmd: Command) => users.usersPending(dataOf(cmd), !!o.json, out));
+  usersCmd
+    .command("approve <user> [code]")
+    .description("adopt the user's pending login as their registration; CODE (from the user) must match, and is required to replace a code")
+    .action((u: string, c: string | undefined, _o, cmd: Command) => users.usersApprove(dataOf(cmd), u, c, out));
+  usersCmd.command("remove <user>").action((u: string, _o, cmd: Command) => users.usersRemove(dataOf(cmd), u, out));
+  usersCmd.command("disable <user>").action((u: string, _o, cmd: Command) => users.usersDisable(dataOf(cmd), u, out));
+  usersCmd.command("enable <user>").action((u: string, _o, cmd: Command) => users.usersEnable(dataOf(cmd), u, out));
+  ctrlCmd
+    .command("relay-key")
+    .description("print the relay's public key, for clients' --relay-key")
+    .action((_o, cmd: Command) => users.relayKey(dataOf(cmd), out));
+
+  ctrlCmd
+    .command("invite <user>")
+    .description("print a one-time invite: `smsg client --invite TOKEN` registers USER's code at its first login")
+    .option("--expires <duration>", "how long the invite is valid: 7d, 12h, 30m (default 7d)", duration("--expires", MAX_INVITE_MS), 7 * 86_400_000)
+    .option("--json", "JSON output")
+    .action((name: string, o: { expires: number; json?: boolean }, cmd: Command) => {
+      const dataDir = dataOf(cmd);
+      let user: string;
+      try {
+        user = checkUserId(name);
+      } catch {
+        throw new CliError(`"${name}" is not a valid user id (1-32 of a-z 0-9 . _ - starting with a letter or digit)`);
+      }
+      const now = Date.now();
+      const { token, replaces } = withDir(dataDir, (d) => {
+        const row = d.get(user);
+        if (row?.state === "disabled") throw new CliError(`${user} is disabled; enable them first`);
+        if (!row) d.add(user, null, now);
+        return { token: createInvite(d, user, now, o.expires), replaces: row?.code != null };
+      });
+      const printable = encodeInvite(token);
+      const expires = new Date(now + o.expires).toISOString();
+      if (o.json) return out(JSON.stringify({ user, invite: printable, expires }));
+      out(printable);
+      console.error(
+        `one-time invite for ${user}, valid until ${expires}: they run \`smsg client --user ${user} --invite TOKEN ...\` once` +
+          (replaces ? `; it replaces ${user}'s current code when used` : ""),
+      );
+    });
+  ctrlCmd
+    .command("invites")
+    .description("unused invites that have not expired (user and expiry; the tokens are not kept)")
+    .option("--json", "JSON output")
+    .action((o: { json?: boolean }, cmd: Command) => {
+      const rows = withDir(dataOf(cmd), (d) => listInvites(d, Date.now())).map((r) => ({ user: r.user, created: new Date(r.created).toISOString(), expires: new Date(r.expires).toISOString() }));
+      if (o.json) return out(JSON.stringify(rows));
+      if (rows.length === 0) return out("no open invites");
+      for (const r of rows) out(`${r.user}\texpires ${r.expires}`);
+    });
+
+  ctrlCmd
+    .command("admin-login")
+    .description("print a one-time login link for the running relay's admin page (relay --admin)")
+    .option("--expires <duration>", "how long the link is valid (default 1h)", duration("--expires", 7 * 86_400_000), 3600_000)
+    .action((o: { expires: number }, cmd: Command) => {
+      const dataDir = dataOf(cmd);
+      let url: string;
+      try {
+        url = readFileSync(join(dataDir, ADMIN_URL_FILE), "utf8").trim();
+      } catch {
+        throw new CliError(`the relay of ${dataDir} is not serving an admin page: start it with --admin 127.0.0.1:PORT`);
+      }
+      const token = withDir(dataDir, (d) => createAdminLogin(d, Date.now(), o.expires));
+      out(`${url}/login?token=${token}`);
+    });
+
+  const serviceCmd = ctrlCmd
+    .command("service")
+    .description("run the relay as a system service (systemd, launchd; commands for Windows)")
+    .option("--user <name>", "the system user the relay runs as", "smsg")
+    .option("--config <file>", "the relay's TOML config file", "/etc/smsg/relay.toml")
+    .option("--exec <path>", "the smsg binary the service runs (default: this one)")
+    .option("--unit-dir <dir>", "where the unit file goes (default /etc/systemd/system, /Library/LaunchDaemons)")
+    .option("--shutdown-grace <seconds>", "the relay's shutdown_grace: the service manager waits 15 s longer", "30");
+  const opts = (cmd: Command): ServiceOptions => {
+    const o = cmd.optsWithGlobals() as { user: string; config: string; exec?: string; unitDir?: string; shutdownGrace: string };
+    const grace = Number(o.shutdownGrace);
+    if (!Number.isInteger(grace) || grace < 0 || grace > 3600) throw new CliError("--shutdown-grace must be a whole number of seconds, 0 to 3600");
+    return { platform: process.platform, user: o.user, config: o.config, exec: o.exec, unitDir: o.unitDir, shutdownGrace: grace };
+  };
+  serviceCmd
+    .command("install")
+    .description("write the unit (and on Linux with systemd: create the user, enable it)")
+    .action((_o, cmd: Command) => serviceInstall(dataOf(cmd), opts(cmd), out));
+  serviceCmd.command("uninstall").description("disable and remove the unit").action((_o, cmd: Command) => serviceUninstall(opts(cmd), out));
+  serviceCmd.command("start").action((_o, cmd: Command) => serviceControl("start", opts(cmd), out));
+  serviceCmd.command("stop").description("stop it gracefully (SIGTERM)").action((_o, cmd: Command) => serviceControl("stop", opts(cmd), out));
+  serviceCmd.command("status").action((_o, cmd: Command) => serviceStatus(opts(cmd), out));
+}

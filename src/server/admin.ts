@@ -1,0 +1,198 @@
+// The relay's admin page (README "Admin page", SECURITY.md §12): connected users, pending
+// registrations with Approve, and the tail of today's log, on a loopback port. Behind its own
+// login: one-time links (hashed in relay.db, so `ctrl admin-login` can make one) give an
+// HttpOnly SameSite=Strict session cookie. Host check, csrf and a strict CSP as the mailbox.
+
+import { Hono, type Context } from "hono";
+import { csrf } from "hono/csrf";
+import { secureHeaders } from "hono/secure-headers";
+import { getCookie, setCookie } from "hono/cookie";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { randomBytes } from "node:crypto";
+import type { Directory } from "./directory.ts";
+import type { RelayCore } from "./relay-core.ts";
+import type { Log } from "./log.ts";
+import { tailFile } from "./daily-log.ts";
+import { formatBytes } from "./terminal-status.ts";
+import { approvePending, parseCode } from "../ctrl/users.ts";
+import { CliError } from "../client/password.ts";
+import { encodeRegistrationCode } from "../protocol/keys.ts";
+import { AdminPage, LoginNeededPage } from "../views/admin/admin-page.tsx";
+import { LogPanel, PendingPanel, StatusPanel, type PendingProps } from "../views/admin/admin-fragments.tsx";
+import { ADMIN_ASSETS } from "../views/admin/assets.ts";
+
+export const ADMIN_COOKIE = "smsg_admin";
+const SESSION_IDLE_MS = 12 * 3600_000;
+const LOG_TAIL_LINES = 200;
+
+function ensure(d: Directory): void {
+  d.db.exec("CREATE TABLE IF NOT EXISTS admin_logins (hash BLOB PRIMARY KEY, expires INTEGER NOT NULL)");
+}
+
+/** A one-time admin login token (hex), stored as its SHA-256 until used or expired. */
+export function createAdminLogin(d: Directory, now: number, ttlMs: number): string {
+  ensure(d);
+  const token = randomBytes(32);
+  d.db.query("DELETE FROM admin_logins WHERE expires <= ?").run(now);
+  d.db.query("INSERT INTO admin_logins (hash, expires) VALUES (?, ?)").run(sha256(token), now + ttlMs);
+  return token.toString("hex");
+}
+
+function redeemAdminLogin(d: Directory, token: string, now: number): boolean {
+  if (!/^[0-9a-f]{64}$/.test(token)) return false;
+  ensure(d);
+  const hash = sha256(Buffer.from(token, "hex"));
+  return d.db.query("DELETE FROM admin_logins WHERE hash = ? AND expires > ?").run(hash, now).changes === 1;
+}
+
+export function adminHosts(port: number): Set<string> {
+  return new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
+}
+
+export interface AdminDeps {
+  core: RelayCore;
+  log: Log;
+  relayKey: string;
+  listen: string[];
+  /** Today's log file. */
+  logFile: () => string;
+  startedAt: number;
+}
+
+export function adminApp(deps: AdminDeps, hosts: () => Set<string>): Hono {
+  const { core } = deps;
+  const d = core.directory;
+  const sessions = new Map<string, number>(); // sha256(cookie) hex -> last use
+  const app = new Hono();
+
+  app.use("*", async (c, next) => {
+    if (!hosts().has(c.req.header("host") ?? "")) return c.text("foreign Host header refused", 421);
+    await next();
+    return undefined;
+  });
+  app.use(
+    "*",
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+      referrerPolicy: "no-referrer",
+      crossOriginResourcePolicy: "same-origin",
+    }),
+  );
+  app.use("*", csrf());
+
+  app.get("/assets/:name", (c) => {
+    const a = ADMIN_ASSETS[c.req.param("name")];
+    if (!a) return c.notFound();
+    return new Response(Bun.file(a.path), { headers: { "content-type": a.type, "cache-control": "no-cache" } });
+  });
+
+  app.get("/login", (c) => {
+    if (!redeemAdminLogin(d, c.req.query("token") ?? "", core.now())) {
+      deps.log.warn("admin-login-failed", {});
+      return c.html(LoginNeededPage({ reason: "This login link is not valid: it was used already, or it expired." }), 401);
+    }
+    const cookie = randomBytes(32).toString("hex");
+    sessions.set(hashHex(cookie), core.now());
+    deps.log.info("admin-login", {});
+    setCookie(c, ADMIN_COOKIE, cookie, { httpOnly: true, sameSite: "Strict", path: "/" });
+    return c.redirect("/", 303);
+  });
+
+  app.use("*", async (c, next) => {
+    const cookie = getCookie(c, ADMIN_COOKIE);
+    const key = cookie ? hashHex(cookie) : "";
+    const last = sessions.get(key);
+    const now = core.now();
+    if (last === undefined || now - last > SESSION_IDLE_MS) {
+      sessions.delete(key);
+      return c.html(LoginNeededPage({ reason: "You are not logged in to this relay's admin page." }), 401);
+    }
+    sessions.set(key, now);
+    await next();
+    return undefined;
+  });
+
+  const status = () => {
+    const s = core.stats;
+    return {
+      online: core.hub.online(),
+      connections: core.sessions.size,
+      transfers: core.transfers,
+      messages: s.messages,
+      bytes: formatBytes(s.bytes),
+      logins: s.logins,
+      failedLogins: s.failedLogins,
+      pending: d.pendingCount(),
+    };
+  };
+  const pending = (notice?: PendingProps["notice"]): PendingProps => ({
+    items: d.pending().map((p) => ({
+      user: p.user,
+      code: encodeRegistrationCode(p.code),
+      address: p.address,
+      time: new Date(p.time).toISOString(),
+      hasCode: d.get(p.user)?.code != null,
+    })),
+    notice,
+  });
+  const log = () => ({ file: deps.logFile(), lines: tailFile(deps.logFile(), LOG_TAIL_LINES) });
+  const page = (c: Context, notice?: PendingProps["notice"]) =>
+    c.html(AdminPage({ relayKey: deps.relayKey, listen: deps.listen, status: status(), pending: pending(notice), log: log() }));
+
+  app.get("/", (c) => page(c));
+  app.get("/fragments/status", (c) => c.html(StatusPanel(status())));
+  app.get("/fragments/pending", (c) => c.html(PendingPanel(pending())));
+  app.get("/fragments/log", (c) => c.html(LogPanel(log())));
+
+  app.post("/pending/:user/approve", async (c) => {
+    const user = c.req.param("user");
+    const form = await c.req.formData();
+    const typed = String(form.get("code") ?? "").trim();
+    let notice: PendingProps["notice"];
+    try {
+      const p = approvePending(d, user, typed === "" ? undefined : parseCode(typed));
+      deps.log.info("registered", { user, addr: p.address, via: "admin" });
+      notice = { text: `Approved ${user} with code ${encodeRegistrationCode(p.code)}.`, error: false };
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      notice = { text: e.message, error: true };
+    }
+    if (c.req.header("hx-request")) return c.html(PendingPanel(pending(notice)), notice.error ? 422 : 200);
+    return page(c, notice);
+  });
+
+  return app;
+}
+
+function hashHex(s: string): string {
+  return Buffer.from(sha256(new TextEncoder().encode(s))).toString("hex");
+}
+
+export interface RunningAdmin {
+  url: string;
+  /** A fresh one-time login link. */
+  loginUrl(ttlMs: number): string;
+  stop(): Promise<void>;
+}
+
+export function startAdmin(deps: AdminDeps, addr: { host: string; port: number }): RunningAdmin {
+  let port = 0;
+  const app = adminApp(deps, () => adminHosts(port));
+  const server = Bun.serve({ hostname: addr.host, port: addr.port, fetch: app.fetch });
+  port = server.port!;
+  const url = `http://${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${port}`;
+  return {
+    url,
+    loginUrl: (ttlMs) => `${url}/login?token=${createAdminLogin(deps.core.directory, deps.core.now(), ttlMs)}`,
+    stop: () => server.stop(true),
+  };
+}
