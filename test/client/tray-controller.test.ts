@@ -215,6 +215,29 @@ describe("a failing helper never takes the client down", () => {
     expect(r.helpers).toHaveLength(2);
   });
 
+  test("a status that cannot be read is logged, on start and later, and the tray carries on", async () => {
+    const r = rig();
+    const real = r.host.status.bind(r.host);
+    let broken = true;
+    r.host.status = () => {
+      if (broken) throw new Error("the database is closed");
+      return real();
+    };
+    r.tray.start();
+    await waitFor("the failed start", () => r.logs.length > 0, 5000, 5);
+    expect(r.logs[0]).toBe("tray: the database is closed; trying again in 10 ms");
+    broken = false;
+    const h = await waitFor("a helper", () => r.helpers[0], 5000, 5);
+    await waitFor("the view", () => r.tray.view);
+    broken = true;
+    r.host.events.emit({ type: "message", id: "00", from: "bob", subject: "hi" });
+    expect(r.logs.at(-1)).toBe("tray: cannot show the status: the database is closed");
+    broken = false;
+    r.host.set({ state: "locked" });
+    expect(h.items.at(-1)!.title).toBe("Lock");
+    expect(r.tray.view!.status).toBe("Locked");
+  });
+
   test("stop ends the helper and nothing restarts it", async () => {
     const r = rig();
     const h = await started(r);

@@ -91,10 +91,11 @@ export class TrayController {
   }
 
   async #launch(): Promise<void> {
-    const view = this.#viewNow();
     const startedAt = this.#now();
+    let view: TrayView;
     let helper: HelperHandle;
     try {
+      view = this.#viewNow();
       helper = await this.#d.launch(toMenu(view, this.#d.platform), {
         click: (id) => this.#click(id),
         exit: (why) => {
@@ -139,9 +140,17 @@ export class TrayController {
   /** Send the helper what changed since it was last told. */
   #render(logPrefix = "tray"): void {
     if (this.#stopped || !this.#helper) return;
+    try {
+      this.#update(this.#helper, logPrefix);
+    } catch (e) {
+      // Runs from timers: an exception here must not end the client.
+      this.#d.log(`tray: cannot show the status: ${(e as Error).message}`);
+    }
+  }
+
+  #update(h: HelperHandle, logPrefix: string): void {
     const next = this.#viewNow();
     const prev = this.#shown!;
-    const h = this.#helper;
     if (iconKey(next) !== iconKey(prev) || next.tooltip !== prev.tooltip) h.updateMenu(toMenu(next, this.#d.platform));
     next.items.forEach((item, i) => {
       const old = prev.items[i];
