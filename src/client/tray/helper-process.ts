@@ -85,7 +85,11 @@ export class TrayHelper {
           h.#send(menu);
           resolve(h);
         } else if (msg.type === "clicked" && typeof msg.__id === "number") {
-          on.click(msg.__id);
+          try {
+            on.click(msg.__id);
+          } catch {
+            // A failing action must not stop us reading the helper's next lines.
+          }
         }
       });
       void proc.exited.then(async (code) => {
