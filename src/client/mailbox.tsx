@@ -53,6 +53,9 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
     if (e.type === "lock") sessions.endAll();
   });
 
+  // Cookies ignore ports: two mailboxes on one machine (two users, two ports of 127.0.0.1)
+  // would overwrite each other's session under one name. The port makes it this one's.
+  const cookie = () => `${SESSION_COOKIE}_${host.uiUrl ? new URL(host.uiUrl).port : "0"}`;
   const settings = (): Settings => (host.unlocked ? host.daemon.settings() : DEFAULT_SETTINGS);
   const idleMs = () => settings().idleLockMinutes * 60_000;
 
@@ -103,13 +106,13 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
       throw e;
     }
     throttle.ok();
-    setCookie(c, SESSION_COOKIE, sessions.create(), { httpOnly: true, sameSite: "Strict", path: "/" });
+    setCookie(c, cookie(), sessions.create(), { httpOnly: true, sameSite: "Strict", path: "/" });
     return c.redirect("/inbox", 303);
   });
 
   // Everything below needs an unlocked session.
   ui.use("*", async (c, next) => {
-    const id = getCookie(c, SESSION_COOKIE);
+    const id = getCookie(c, cookie());
     if (!host.unlocked || !sessions.check(id, idleMs())) {
       if (c.req.header("hx-request")) {
         c.header("HX-Redirect", "/unlock");
@@ -124,7 +127,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
 
   ui.post("/lock", (c) => {
     host.lock(); // every browser session, as the tray's Lock does
-    deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    deleteCookie(c, cookie(), { path: "/" });
     return c.redirect("/unlock", 303);
   });
 

@@ -44,7 +44,8 @@ export function ComposeForm(p: ComposeProps) {
       <div class="field">
         <label for="body">Message</label>
         <textarea id="body" name="body" rows={14} dir="auto" aria-describedby={p.errors.body ? "body-error" : undefined} aria-invalid={p.errors.body ? "true" : undefined}>
-          {p.body}
+          {/* HTML drops one newline right after <textarea>: give it one to drop, so a reply's empty top survives */}
+          {"\n" + p.body}
         </textarea>
         <FieldError id="body-error" text={p.errors.body} />
       </div>

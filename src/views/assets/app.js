@@ -26,6 +26,7 @@
   function showPopup(m) {
     if (!popup) return;
     clearTimeout(returnTimer);
+    delete popup.dataset.returnAt;
     $("#popup-from").textContent = `From ${m.from}`;
     $("#popup-subject").textContent = m.subject;
     $("#popup-read").setAttribute("href", `/messages/${encodeURIComponent(m.id)}`);
@@ -33,17 +34,21 @@
     blinkIfFocused();
   }
   if (popup) {
+    // data-return-at says when a hidden window comes back (absent: it will not).
     $("#popup-body").addEventListener("click", () => {
       popup.hidden = true;
       blinkIfFocused();
       clearTimeout(returnTimer);
+      popup.dataset.returnAt = String(Date.now() + popupReturnMs);
       returnTimer = setTimeout(() => {
+        delete popup.dataset.returnAt;
         popup.hidden = false;
         blinkIfFocused();
       }, popupReturnMs);
     });
     $("#popup-close").addEventListener("click", () => {
       clearTimeout(returnTimer);
+      delete popup.dataset.returnAt;
       popup.hidden = true;
       blinkIfFocused();
     });

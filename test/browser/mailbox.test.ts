@@ -1,0 +1,340 @@
+/// <reference lib="dom" />
+// The mailbox in a real Chromium (issue #3): unlock, compose with connected users and an
+// attachment, the live message window, reply, any script, XSS payloads, CSRF and Host
+// refusals, and the identity-change warning. Real relay and client processes underneath.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { dirname } from "node:path";
+import { Browser, shot, unlock } from "../support/browser.ts";
+import {
+  Scratch,
+  inbox,
+  ok,
+  outbox,
+  passwordFile,
+  register,
+  startClient,
+  startRelay,
+  waitConnected,
+  waitFor,
+  type ClientHandle,
+  type RelayHandle,
+} from "../support/harness.ts";
+
+const s = new Scratch();
+let relay: RelayHandle;
+let browser: Browser;
+const pw: Record<string, string> = {};
+const password: Record<string, string> = {};
+const c: Record<string, ClientHandle> = {};
+let openerLog: string;
+
+async function start(user: string, env: Record<string, string> = {}): Promise<ClientHandle> {
+  c[user] = s.track(
+    await startClient({ user, server: `127.0.0.1:${relay.port}`, dataDir: s.path(user), passwordFile: pw[user]!, relayKey: relay.key, env }),
+  );
+  await waitConnected(s.path(user));
+  return c[user]!;
+}
+
+async function sendCli(from: string, to: string, subject: string, body: string, attach: string[] = []): Promise<string> {
+  const out = await ok(["send", "--data", s.path(from), "--to", to, "--subject", subject, "--body", body, ...attach.flatMap((a) => ["--attach", a])]);
+  return out.match(/[0-9a-f]{32}/)![0];
+}
+
+beforeAll(async () => {
+  relay = s.track(await startRelay({ dataDir: s.path("relay") }));
+  for (const u of ["alice", "bob", "carol"]) {
+    password[u] = `${u} pw ${randomBytes(3).toString("hex")}`;
+    pw[u] = passwordFile(s.path("pw"), u, password[u]!);
+    await register(relay.dataDir, u, pw[u]!);
+  }
+  // The opener records what it was asked to open, and a copy of the file's bytes.
+  openerLog = s.path("opened.log");
+  const opener = s.path("opener.sh");
+  writeFileSync(opener, `#!/bin/sh\nstat -c '%a' "$(dirname "$1")" >> '${openerLog}'\nstat -c '%a' "$1" >> '${openerLog}'\necho "$1" >> '${openerLog}'\ncat "$1" >> '${openerLog}'\necho >> '${openerLog}'\n`, { mode: 0o755 });
+  await Promise.all([start("alice", { SMSG_OPENER: opener }), start("bob"), start("carol")]);
+  browser = await Browser.launch();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await s.cleanup();
+});
+
+describe("unlock", () => {
+  test("every browser session starts at Unlock; a wrong password says so; the right one opens the inbox", async () => {
+    const page = await browser.page();
+    await page.goto(c.alice!.url + "/inbox");
+    await page.waitForURL(/\/unlock$/);
+    await shot(page, "unlock");
+    await page.getByLabel("Password").fill("not the password");
+    await page.getByRole("button", { name: "Unlock" }).click();
+    await expect(page.getByRole("alert").textContent()).resolves.toBe("Wrong password.");
+    await page.getByLabel("Password").fill(password.alice!);
+    await page.getByRole("button", { name: "Unlock" }).click();
+    await page.waitForURL(/\/inbox$/);
+    expect(await page.locator("#conn").textContent()).toContain("Connected to");
+    // Lock ends the session.
+    await page.getByRole("button", { name: "Lock" }).click();
+    await page.waitForURL(/\/unlock$/);
+    await page.goto(c.alice!.url + "/outbox");
+    await page.waitForURL(/\/unlock$/);
+    await page.close();
+  });
+});
+
+describe("sending and receiving", () => {
+  test("compose with Get Connected Users and an attachment (with progress); bob's message window appears live", async () => {
+    const bobPage = await browser.ctx.newPage();
+    await unlock(bobPage, c.bob!.url, password.bob!);
+    // Make the message window come back quickly for this test.
+    await bobPage.goto(c.bob!.url + "/settings");
+    await bobPage.getByLabel("A clicked message window comes back after (seconds)").fill("2");
+    await bobPage.getByRole("button", { name: "Save" }).click();
+    await bobPage.waitForURL(/saved=1/);
+    await bobPage.goto(c.bob!.url + "/inbox");
+
+    const page = await browser.ctx.newPage();
+    await unlock(page, c.alice!.url, password.alice!);
+    await page.getByRole("button", { name: "Send Message" }).click();
+    await page.waitForURL(/\/compose\??$/);
+    // Required fields are named next to them.
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    await expect(page.locator("#to-error").textContent()).resolves.toContain("To is required");
+    expect(await page.locator("#subject-error").textContent()).toContain("Subject is required");
+    expect(await page.locator("#body-error").textContent()).toContain("Message is required");
+
+    await page.getByRole("button", { name: "Get Connected Users" }).click();
+    await page.getByRole("button", { name: "bob", exact: true }).click();
+    await page.getByRole("button", { name: "carol", exact: true }).click();
+    expect(await page.getByLabel("To").inputValue()).toBe("bob, carol");
+    await page.getByLabel("Subject").fill("Quarterly figures");
+    await page.getByLabel("Message").fill("Hi both,\nthe figures are attached.\n-- A");
+    const bytes = randomBytes(12 * 1024 * 1024);
+    await page.getByLabel("Attachments").setInputFiles({ name: "figures.bin", mimeType: "application/octet-stream", buffer: bytes });
+    await page.getByRole("progressbar", { name: "Uploading figures.bin" }).or(page.getByRole("progressbar", { name: "Uploaded figures.bin" })).waitFor();
+    await page.getByRole("progressbar", { name: "Uploaded figures.bin" }).waitFor({ timeout: 30_000 });
+    const bar = page.getByRole("progressbar", { name: "Uploaded figures.bin" });
+    expect(await bar.evaluate((el: HTMLProgressElement) => el.value === el.max)).toBe(true);
+    await shot(page, "compose");
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    await page.locator("section.sent").waitFor();
+    expect(await page.locator("section.sent").textContent()).toContain("Sending to bob, carol.");
+    await shot(page, "sent");
+
+    // bob: the window appears without a reload, blinks while focused, hides on click, returns, X dismisses.
+    await bobPage.bringToFront();
+    const popup = bobPage.locator("#popup");
+    await popup.waitFor({ state: "visible", timeout: 30_000 });
+    expect(await bobPage.locator("#popup-from").textContent()).toBe("From alice");
+    expect(await bobPage.locator("#popup-subject").textContent()).toBe("Quarterly figures");
+    expect(await bobPage.title()).toBe("(1) Inbox — smsg");
+    await bobPage.waitForFunction(() => document.querySelector("#popup")!.classList.contains("blink") === document.hasFocus());
+    await shot(bobPage, "new-message-window");
+    // The list refreshed too: the message is there, in bold.
+    await bobPage.locator("tr.unread", { hasText: "Quarterly figures" }).waitFor();
+    const clickedAt = Date.now();
+    await bobPage.locator("#popup-body").click();
+    await popup.waitFor({ state: "hidden" });
+    const returnAt = Number(await popup.getAttribute("data-return-at"));
+    expect(returnAt - clickedAt).toBeGreaterThanOrEqual(2000); // the configured 2 s
+    expect(returnAt - clickedAt).toBeLessThan(4000);
+    await popup.waitFor({ state: "visible", timeout: 10_000 });
+    expect(Date.now()).toBeGreaterThanOrEqual(returnAt - 50);
+    await bobPage.getByRole("button", { name: "Close" }).click();
+    await popup.waitFor({ state: "hidden" });
+    // Dismissed for good: no return is scheduled.
+    expect(await popup.getAttribute("data-return-at")).toBeNull();
+
+    // The attachment arrived intact: bob saves it from the message page.
+    await bobPage.locator("a", { hasText: "Quarterly figures" }).click();
+    await bobPage.waitForURL(/\/messages\//);
+    expect(await bobPage.locator(".body").textContent()).toBe("Hi both,\nthe figures are attached.\n-- A");
+    const download = bobPage.waitForEvent("download");
+    await bobPage.getByRole("link", { name: "Save" }).click();
+    const d = await download;
+    expect(d.suggestedFilename()).toBe("figures.bin");
+    expect(Buffer.compare(readFileSync((await d.path())!), bytes)).toBe(0);
+    await shot(bobPage, "message");
+    await page.close();
+    await bobPage.close();
+  }, 120_000);
+
+  test("Reply is top-posted with a single Re:", async () => {
+    await sendCli("alice", "bob", "Re: re: Lunch?", "Are you free at noon?\nPizza place.");
+    const page = await browser.ctx.newPage();
+    await unlock(page, c.bob!.url, password.bob!);
+    await page.locator("a", { hasText: "Lunch?" }).first().click();
+    await page.getByRole("button", { name: "Reply" }).click();
+    await page.waitForURL(/\/compose\?reply=/);
+    expect(await page.getByLabel("To").inputValue()).toBe("alice");
+    expect(await page.getByLabel("Subject").inputValue()).toBe("Re: Lunch?");
+    const text = await page.getByLabel("Message").inputValue();
+    expect(text).toMatch(/^\n\nOn \d{4}-\d\d-\d\d \d\d:\d\d, alice wrote:\n> Are you free at noon\?\n> Pizza place\.\n$/);
+    // The cursor waits at the empty top.
+    expect(await page.getByLabel("Message").evaluate((t: HTMLTextAreaElement) => [t.selectionStart, document.activeElement === t])).toEqual([0, true]);
+    await page.getByLabel("Message").press("Control+Home");
+    await page.keyboard.type("Yes!");
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    await page.locator("section.sent").waitFor();
+    const got = await waitFor("alice to get the reply", async () => (await inbox(s.path("alice"))).find((m) => m.subject === "Re: Lunch?"));
+    const full = JSON.parse(await ok(["show", got.id, "--data", s.path("alice"), "--json"])) as { body: string };
+    expect(full.body.startsWith("Yes!\n\nOn ")).toBe(true);
+    await page.close();
+  }, 60_000);
+
+  test("Chinese, Arabic and emoji show correctly in the list, the message and the form", async () => {
+    const subject = "你好 مرحبا 🎉";
+    const body = "第一行\nالسطر الثاني — نص عربي\n👩‍💻";
+    await sendCli("bob", "alice", subject, body);
+    const page = await browser.ctx.newPage();
+    await unlock(page, c.alice!.url, password.alice!);
+    const row = page.locator("tr", { hasText: subject });
+    await row.waitFor();
+    await shot(page, "inbox-scripts");
+    await row.locator("a").click();
+    expect(await page.locator("h1").textContent()).toBe(subject);
+    expect(await page.locator(".body").textContent()).toBe(body);
+    expect(await page.locator(".body").getAttribute("dir")).toBe("auto");
+    // Right-to-left text is laid out right to left.
+    expect(await page.locator(".body").evaluate((el) => getComputedStyle(el).direction)).toBe("ltr"); // first strong char is Chinese
+    await shot(page, "message-scripts");
+    await page.goto(c.alice!.url + "/compose");
+    await page.getByLabel("Subject").fill("مرحبا بالعالم");
+    expect(await page.getByLabel("Subject").evaluate((el) => getComputedStyle(el).direction)).toBe("rtl");
+    await page.close();
+  }, 60_000);
+});
+
+describe("markup is text", () => {
+  const payloads = [
+    `<script>alert("s1")</script>`,
+    `<img src=x onerror=alert("s2")>`,
+    `"><svg onload=alert("s3")>`,
+    `<a href="javascript:alert('s4')">click</a>`,
+    `{{constructor.constructor('alert(5)')()}}`,
+    `<iframe src="javascript:alert('s6')"></iframe>`,
+  ];
+
+  test("XSS payloads in subject, body and file name open no dialog and show literally", async () => {
+    const file = s.path(`<img src=x onerror=alert(7)>.txt`);
+    writeFileSync(file, "<script>alert('content')</script>");
+    const subject = payloads.join(" ");
+    const body = payloads.join("\n");
+    const id = await sendCli("bob", "alice", subject, body, [file]);
+    const page = await browser.ctx.newPage();
+    await unlock(page, c.alice!.url, password.alice!);
+    await page.locator("tr", { hasText: "alert(\"s1\")" }).waitFor();
+    await page.goto(`${c.alice!.url}/messages/${id}`);
+    expect(await page.locator("h1").textContent()).toBe(subject);
+    expect(await page.locator(".body").textContent()).toBe(body);
+    expect(await page.locator(".attachments .name").textContent()).toBe("<img src=x onerror=alert(7)>.txt");
+    await page.locator("#popup").evaluate(() => undefined); // the page is live
+    await shot(page, "xss");
+    expect(await page.locator("script:not([src])").count()).toBe(0);
+    expect(await page.locator("img, svg, iframe").count()).toBe(0);
+    // The attachment is served as a download, never rendered.
+    const res = await page.request.get(`${c.alice!.url}/messages/${id}/attachments/0`);
+    expect(res.headers()["content-disposition"]).toStartWith("attachment;");
+    expect(res.headers()["x-content-type-options"]).toBe("nosniff");
+    expect(res.headers()["content-type"]).toBe("application/octet-stream");
+    expect(browser.dialogs).toEqual([]);
+    expect(browser.errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+});
+
+describe("a page on loopback defends itself", () => {
+  test("a cross-origin POST and a foreign Host are refused", async () => {
+    const page = await browser.ctx.newPage();
+    await unlock(page, c.alice!.url, password.alice!);
+    // An attacker's page on another origin posts a form to the mailbox: refused (and the
+    // SameSite=Strict cookie does not even go with it).
+    const evil = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () =>
+        new Response(
+          `<form id=f method=post action="${c.alice!.url}/send"><input name=to value=bob><input name=subject value=x><input name=body value=y></form>` +
+            `<form id=g method=post action="${c.alice!.url}/lock"></form>`,
+          { headers: { "content-type": "text/html" } },
+        ),
+    });
+    try {
+      const before = (await outbox(s.path("alice"))).length;
+      const evilPage = await browser.ctx.newPage();
+      await evilPage.goto(`http://127.0.0.1:${evil.port}/`);
+      const [res] = await Promise.all([evilPage.waitForResponse(() => true), evilPage.locator("#f").evaluate((f: HTMLFormElement) => f.submit())]);
+      expect(res.status()).toBe(403);
+      expect((await outbox(s.path("alice"))).length).toBe(before);
+      await evilPage.close();
+    } finally {
+      evil.stop(true);
+    }
+    // The session survived: nothing was locked or sent.
+    await page.goto(c.alice!.url + "/outbox");
+    expect(page.url()).toEndWith("/outbox");
+    // A foreign Host (DNS rebinding) is refused before anything else.
+    const url = new URL(c.alice!.url);
+    const r = await fetch(`${c.alice!.url}/unlock`, { headers: { host: `evil.example:${url.port}` } });
+    expect(r.status).toBe(421);
+    // And the security headers are there.
+    const h = await fetch(`${c.alice!.url}/unlock`);
+    expect(h.headers.get("content-security-policy")).toContain("script-src 'self'");
+    expect(h.headers.get("content-security-policy")).not.toContain("unsafe-inline");
+    expect(h.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+    await page.close();
+  }, 60_000);
+
+  test("Open hands an owner-only decrypted copy to the default program; Save downloads", async () => {
+    const file = s.path("report.txt");
+    writeFileSync(file, "the report's contents");
+    const id = await sendCli("bob", "alice", "report", "attached", [file]);
+    const page = await browser.ctx.newPage();
+    await unlock(page, c.alice!.url, password.alice!);
+    await page.locator("tr", { hasText: "report" }).first().waitFor();
+    await page.goto(`${c.alice!.url}/messages/${id}`);
+    await page.getByRole("button", { name: "Open" }).click();
+    await expect(page.getByRole("status").filter({ hasText: "Opened" }).textContent()).resolves.toContain("Opened report.txt");
+    const log = await waitFor("the opener to run", () => (existsSync(openerLog) && readFileSync(openerLog, "utf8").includes("the report's contents") ? readFileSync(openerLog, "utf8") : undefined));
+    const [dirMode, fileMode, path] = log.trim().split("\n");
+    expect(dirMode).toBe("700");
+    expect(fileMode).toBe("600");
+    expect(path).toEndWith("/report.txt");
+    expect(statSync(dirname(path!)).isDirectory()).toBe(true);
+    await page.close();
+  }, 60_000);
+});
+
+describe("trust", () => {
+  test("a changed identity shows a warning with Accept; held mail goes after Accept", async () => {
+    // alice pins carol, then carol starts over with a new password (a new identity key).
+    const first = await sendCli("alice", "carol", "hello carol", "pin");
+    await waitFor("S", async () => (await outbox(s.path("alice"))).find((m) => m.id === first && m.flags === "S"));
+    await c.carol!.stop();
+    const newPw = passwordFile(s.path("pw2"), "carol", "carol's new password");
+    await ok(["ctrl", "--data", relay.dataDir, "users", "remove", "carol"]);
+    await register(relay.dataDir, "carol", newPw);
+    s.track(await startClient({ user: "carol", server: `127.0.0.1:${relay.port}`, dataDir: s.path("carol-new"), passwordFile: newPw, relayKey: relay.key }));
+    await waitConnected(s.path("carol-new"));
+    const held = await sendCli("alice", "carol", "are you really carol?", "held until accepted");
+    await waitFor("H", async () => (await outbox(s.path("alice"))).find((m) => m.id === held && m.flags === "H"));
+
+    const page = await browser.ctx.newPage();
+    await unlock(page, c.alice!.url, password.alice!);
+    await page.goto(c.alice!.url + "/contacts");
+    const warning = page.getByRole("alert").filter({ hasText: "identity key changed" });
+    await warning.waitFor();
+    expect(await warning.textContent()).toContain("Messages to carol are held");
+    expect(await page.locator(".safety").count()).toBeGreaterThanOrEqual(3);
+    await shot(page, "contacts-identity-changed");
+    await page.getByRole("button", { name: "Accept" }).click();
+    await page.waitForURL(/\/contacts$/);
+    expect(await page.getByRole("alert").filter({ hasText: "identity key changed" }).count()).toBe(0);
+    await waitFor("S after accept", async () => (await outbox(s.path("alice"))).find((m) => m.id === held && m.flags === "S"));
+    await page.close();
+  }, 90_000);
+});

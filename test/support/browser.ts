@@ -1,0 +1,67 @@
+// Real Chromium for mailbox tests: Debian's /usr/bin/chromium driven by playwright-core,
+// each context with a fresh profile. Screenshots go to test-artifacts/ to be looked at.
+
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT } from "./harness.ts";
+
+export const ARTIFACTS = join(ROOT, "test-artifacts");
+
+export class Browser {
+  readonly ctx: BrowserContext;
+  readonly #profile: string;
+  /** Dialogs (alert, confirm, prompt) any page opened: an XSS would show up here. */
+  readonly dialogs: string[] = [];
+  readonly errors: string[] = [];
+
+  private constructor(ctx: BrowserContext, profile: string) {
+    this.ctx = ctx;
+    this.#profile = profile;
+  }
+
+  static async launch(viewport = { width: 1280, height: 800 }): Promise<Browser> {
+    const profile = mkdtempSync(join(tmpdir(), "smsg-chromium-"));
+    const ctx = await chromium.launchPersistentContext(profile, {
+      executablePath: "/usr/bin/chromium",
+      headless: true,
+      viewport,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required"],
+    });
+    const b = new Browser(ctx, profile);
+    ctx.on("page", (p) => b.#watch(p));
+    for (const p of ctx.pages()) b.#watch(p);
+    return b;
+  }
+
+  #watch(p: Page): void {
+    p.on("dialog", (d) => {
+      this.dialogs.push(`${d.type()}: ${d.message()}`);
+      void d.dismiss();
+    });
+    p.on("pageerror", (e) => this.errors.push(e.message));
+  }
+
+  async page(): Promise<Page> {
+    const p = this.ctx.pages()[0];
+    return p && p.url() === "about:blank" ? p : this.ctx.newPage();
+  }
+
+  async close(): Promise<void> {
+    await this.ctx.close();
+    rmSync(this.#profile, { recursive: true, force: true });
+  }
+}
+
+export async function unlock(page: Page, url: string, password: string): Promise<void> {
+  await page.goto(url + "/unlock");
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Unlock" }).click();
+  await page.waitForURL(/\/inbox$/);
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
