@@ -140,7 +140,8 @@ export function addCtrlCommand(program: Command, out: Out): void {
   serviceCmd
     .command("install")
     .description("write the unit (and on Linux with systemd: create the user, enable it)")
-    .action((_o, cmd: Command) => serviceInstall(dataOf(cmd), opts(cmd), out));
+    .option("--no-enable", "only write the unit (for packaging)")
+    .action((o: { enable: boolean }, cmd: Command) => serviceInstall(dataOf(cmd), { ...opts(cmd), enable: o.enable }, out));
   serviceCmd.command("uninstall").description("disable and remove the unit").action((_o, cmd: Command) => serviceUninstall(opts(cmd), out));
   serviceCmd.command("start").action((_o, cmd: Command) => serviceControl("start", opts(cmd), out));
   serviceCmd.command("stop").description("stop it gracefully (SIGTERM)").action((_o, cmd: Command) => serviceControl("stop", opts(cmd), out));

@@ -19,6 +19,8 @@ export interface ServiceOptions {
   shutdownGrace: number;
   /** sd_booted(3): systemd is the running init when this folder exists. */
   systemdRunning?: () => boolean;
+  /** false: write the unit only (packaging, tests); no user, no enable. */
+  enable?: boolean;
 }
 
 /** How to run this very smsg: the single binary itself, or bun with src/main.ts. */
@@ -79,6 +81,10 @@ export function serviceInstall(dataDir: string, o: ServiceOptions, out: Out): vo
   }
   if (!systemd(o)) {
     out(`${NO_MANAGER}: the unit is written but not enabled`);
+    return;
+  }
+  if (o.enable === false) {
+    out("the unit is written but not enabled (--no-enable)");
     return;
   }
   if (run(["id", "-u", o.user]).code !== 0) {

@@ -1,0 +1,78 @@
+// Invites (issue #5, SPEC.md §3.3): `ctrl invite USER` prints a one-time token, `client
+// --invite` registers the user's code at its first login with no operator step. Reused,
+// expired and wrong-user invites get exactly the answer of any failed login.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Scratch, cli, ok, passwordFile, startClient, startRelay, waitConnected, waitFor, type RelayHandle } from "../support/harness.ts";
+import { RawClient } from "../support/raw-client.ts";
+import { decodeInvite, deriveUserKeys, encodeRegistrationCode } from "../../src/protocol/keys.ts";
+import { x25519Generate } from "../../src/protocol/primitives.ts";
+
+const s = new Scratch();
+let relay: RelayHandle;
+beforeAll(async () => {
+  relay = s.track(await startRelay({ dataDir: s.path("relay") }));
+}, 60_000);
+afterAll(() => s.cleanup());
+
+const invite = async (user: string, ...more: string[]) => (await ok(["ctrl", "--data", relay.dataDir, "invite", user, ...more])).trim();
+const users = async () => JSON.parse(await ok(["ctrl", "--data", relay.dataDir, "users", "list", "--json"])) as { user: string; code: string | null }[];
+const REFUSED = { status: "auth-failed", reason: "login refused: wrong password, or the user is not registered or not yet approved" };
+
+describe("invites", () => {
+  test("a real client with a valid invite registers and connects, with no operator step", async () => {
+    const token = await invite("nina");
+    expect(token).toMatch(/^smsginvite1[02-9ac-hj-np-z]{58}$/);
+    expect((await users()).find((u) => u.user === "nina")).toMatchObject({ code: null });
+    const pw = passwordFile(s.path("pw"), "nina", "nina's password");
+    const code = (await ok(["register-code", "--user", "nina", "--password-file", pw])).trim();
+    s.track(await startClient({ user: "nina", server: `127.0.0.1:${relay.port}`, dataDir: s.path("nina"), passwordFile: pw, extra: ["--invite", token] }));
+    await waitConnected(s.path("nina"));
+    expect((await users()).find((u) => u.user === "nina")?.code).toBe(code);
+    expect(JSON.parse(await ok(["ctrl", "--data", relay.dataDir, "invites", "--json"]))).toEqual([]);
+    const log = readFileSync(join(relay.dataDir, "logs", `relay-${new Date().toISOString().slice(0, 10)}.log`), "utf8");
+    expect(log).toMatch(/info registered user=nina addr=127\.0\.0\.1 via=invite key=[0-9a-f]{8}\n/);
+    expect(log).not.toContain(token);
+  });
+
+  test("a used invite is refused like any failed login", async () => {
+    const token = decodeInvite(await invite("omar"));
+    const omar = await deriveUserKeys("omar", "omar's password");
+    expect((await RawClient.login("127.0.0.1", relay.port, "omar", omar.login, token)).status).toBe("ok");
+    const again = await RawClient.login("127.0.0.1", relay.port, "omar", x25519Generate(), token);
+    expect({ status: again.status, reason: again.reason }).toEqual(REFUSED);
+    expect((await users()).find((u) => u.user === "omar")?.code).toBe(encodeRegistrationCode(omar.login.publicKey));
+  });
+
+  test("an invite for another user is refused and stays usable by its own user", async () => {
+    await ok(["ctrl", "--data", relay.dataDir, "users", "add", "pia"]);
+    const token = decodeInvite(await invite("quinn"));
+    const wrong = await RawClient.login("127.0.0.1", relay.port, "pia", x25519Generate(), token);
+    expect({ status: wrong.status, reason: wrong.reason }).toEqual(REFUSED);
+    expect((await users()).find((u) => u.user === "pia")?.code).toBeNull();
+    const quinn = await deriveUserKeys("quinn", "quinn's password");
+    expect((await RawClient.login("127.0.0.1", relay.port, "quinn", quinn.login, token)).status).toBe("ok");
+  });
+
+  test("an expired invite is refused like any failed login", async () => {
+    const made = JSON.parse(await invite("rosa", "--expires", "1s", "--json")) as { user: string; invite: string; expires: string };
+    expect(made.user).toBe("rosa");
+    const token = decodeInvite(made.invite);
+    await waitFor("the invite to expire", () => Date.now() > Date.parse(made.expires) + 100 || undefined, 5000);
+    const r = await RawClient.login("127.0.0.1", relay.port, "rosa", x25519Generate(), token);
+    expect({ status: r.status, reason: r.reason }).toEqual(REFUSED);
+    expect((await users()).find((u) => u.user === "rosa")?.code).toBeNull();
+    expect(JSON.parse(await ok(["ctrl", "--data", relay.dataDir, "invites", "--json"]))).toEqual([]);
+  });
+
+  test("bad tokens and durations are one clear sentence", async () => {
+    const c = await cli(["client", "--server", `127.0.0.1:${relay.port}`, "--user", "sam", "--data", s.path("sam"), "--invite", "smsginvite1qqqq", "--password-file", passwordFile(s.path("pw"), "sam", "x")]);
+    expect(c.code).toBe(1);
+    expect(c.stderr.trim()).toBe('smsg: "smsginvite1qqqq" is not an invite (smsginvite1..., checksum or format wrong)');
+    const d = await cli(["ctrl", "--data", relay.dataDir, "invite", "sam", "--expires", "forever"]);
+    expect(d.code).toBe(1);
+    expect(d.stderr).toContain("--expires must be like 7d, 12h, 30m or 600s");
+  });
+});
