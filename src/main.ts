@@ -20,6 +20,7 @@ import { decodeRelayKey, deriveUserKeys, encodeRegistrationCode } from "./protoc
 import { ProtocolError } from "./protocol/errors.ts";
 import { checkUserId } from "./protocol/user-id.ts";
 import { addRelayCommand } from "./relay-command.ts";
+import { embeddedTrayHelper } from "./client/tray-helpers.ts";
 import { addCtrlCommand } from "./ctrl-command.ts";
 import { HostPortError, parseHostPort as parseHostPortText } from "./net/host-port.ts";
 import { decodeInvite } from "./protocol/keys.ts";
@@ -135,7 +136,7 @@ program
       await client.stop();
       process.exit(0);
     };
-    const tray = o.tray ? startTray({ host: client.host, dataDir: o.data, quit: () => void stop(), log }) : undefined;
+    const tray = o.tray ? startTray({ host: client.host, dataDir: o.data, quit: () => void stop(), log, helperSource: embeddedTrayHelper(process.platform) }) : undefined;
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });

@@ -154,7 +154,7 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
         pending: relay.core.directory.pendingCount(),
         uptimeMs: now() - started,
       }),
-      () => process.stdout.columns ?? 80,
+      () => process.stdout.columns || 100,
     );
     terminal.start();
   }

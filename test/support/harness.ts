@@ -136,7 +136,8 @@ export async function startRelay(opts: {
   for (const l of opts.listen ?? ["127.0.0.1:0"]) args.push("--listen", l);
   if (opts.heartbeatTimeout) args.push("--heartbeat-timeout", String(opts.heartbeatTimeout));
   if (opts.maxMessageMb) args.push("--max-message-mb", String(opts.maxMessageMb));
-  args.push(...(opts.extra ?? []));
+  // Tests stop relays with transfers still open: 2 s of grace, not 30, unless extra says.
+  args.push("--shutdown-grace", "2", ...(opts.extra ?? []));
   const proc = new Proc("relay", args, opts.env);
   const key = (await proc.line(/^relay key: (smsgrelay1\w+)/))[1]!;
   const port = Number((await proc.line(/^listening on .*:(\d+)$/))[1]);
