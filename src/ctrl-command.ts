@@ -9,7 +9,8 @@ import { serviceControl, serviceInstall, serviceStatus, serviceUninstall, type S
 import { Directory } from "./server/directory.ts";
 import { createInvite, listInvites, parseDuration } from "./server/invites.ts";
 import { createAdminLogin } from "./server/admin.ts";
-import { encodeInvite } from "./protocol/keys.ts";
+import { encodeInvite, encodeRelayKey } from "./protocol/keys.ts";
+import { loadOrCreateRelayKey, relayKeyExists } from "./server/relay-key.ts";
 import { checkUserId } from "./protocol/user-id.ts";
 import { CliError } from "./client/password.ts";
 import { ADMIN_URL_FILE } from "./relay-command.ts";
@@ -91,9 +92,10 @@ export function addCtrlCommand(program: Command, out: Out): void {
       const expires = new Date(now + o.expires).toISOString();
       if (o.json) return out(JSON.stringify({ user, invite: printable, expires }));
       out(printable);
+      const key = relayKeyExists(dataDir) ? encodeRelayKey(loadOrCreateRelayKey(dataDir).publicKey) : "RELAY-KEY";
       console.error(
-        `one-time invite for ${user}, valid until ${expires}: they run \`smsg client --user ${user} --invite TOKEN ...\` once` +
-          (replaces ? `; it replaces ${user}'s current code when used` : ""),
+        `one-time invite for ${user}, valid until ${expires}${replaces ? `; it replaces ${user}'s current code when used` : ""}. ` +
+          `Give it with the relay key, over a channel you trust; they run once:\n  smsg client --user ${user} --invite TOKEN --relay-key ${key} --server HOST:PORT --data DIR`,
       );
     });
   ctrlCmd

@@ -100,6 +100,9 @@ program
     }
     let invite: Uint8Array | undefined;
     if (o.invite) {
+      // On first contact the client would trust any relay key: an impostor relay would get
+      // the invite and could register its own key as this user (SECURITY.md §7).
+      if (!relayKey) throw new CliError("--invite needs --relay-key (the relay key the operator gave you with the invite)");
       try {
         invite = decodeInvite(o.invite);
       } catch {

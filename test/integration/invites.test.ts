@@ -28,7 +28,7 @@ describe("invites", () => {
     expect((await users()).find((u) => u.user === "nina")).toMatchObject({ code: null });
     const pw = passwordFile(s.path("pw"), "nina", "nina's password");
     const code = (await ok(["register-code", "--user", "nina", "--password-file", pw])).trim();
-    s.track(await startClient({ user: "nina", server: `127.0.0.1:${relay.port}`, dataDir: s.path("nina"), passwordFile: pw, extra: ["--invite", token] }));
+    s.track(await startClient({ user: "nina", server: `127.0.0.1:${relay.port}`, dataDir: s.path("nina"), passwordFile: pw, relayKey: relay.key, extra: ["--invite", token] }));
     await waitConnected(s.path("nina"));
     expect((await users()).find((u) => u.user === "nina")?.code).toBe(code);
     expect(JSON.parse(await ok(["ctrl", "--data", relay.dataDir, "invites", "--json"]))).toEqual([]);
@@ -68,9 +68,14 @@ describe("invites", () => {
   });
 
   test("bad tokens and durations are one clear sentence", async () => {
-    const c = await cli(["client", "--server", `127.0.0.1:${relay.port}`, "--user", "sam", "--data", s.path("sam"), "--invite", "smsginvite1qqqq", "--password-file", passwordFile(s.path("pw"), "sam", "x")]);
+    const base = ["client", "--server", `127.0.0.1:${relay.port}`, "--user", "sam", "--data", s.path("sam"), "--password-file", passwordFile(s.path("pw"), "sam", "x")];
+    const c = await cli([...base, "--relay-key", relay.key, "--invite", "smsginvite1qqqq"]);
     expect(c.code).toBe(1);
     expect(c.stderr.trim()).toBe('smsg: "smsginvite1qqqq" is not an invite (smsginvite1..., checksum or format wrong)');
+    // Never to a relay whose key the client does not know yet: an impostor would get it.
+    const n = await cli([...base, "--invite", await invite("sam")]);
+    expect(n.code).toBe(1);
+    expect(n.stderr.trim()).toBe("smsg: --invite needs --relay-key (the relay key the operator gave you with the invite)");
     const d = await cli(["ctrl", "--data", relay.dataDir, "invite", "sam", "--expires", "forever"]);
     expect(d.code).toBe(1);
     expect(d.stderr).toContain("--expires must be like 7d, 12h, 30m or 600s");
