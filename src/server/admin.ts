@@ -95,6 +95,8 @@ export function adminApp(deps: AdminDeps, hosts: () => Set<string>): Hono {
     return new Response(Bun.file(a.path), { headers: { "content-type": a.type, "cache-control": "no-cache" } });
   });
 
+  app.get("/favicon.ico", (c) => c.body(null, 204)); // browsers ask; there is none
+
   app.get("/login", (c) => {
     if (!redeemAdminLogin(d, c.req.query("token") ?? "", core.now())) {
       deps.log.warn("admin-login-failed", {});
