@@ -333,7 +333,7 @@ program
     out("Ctrl-C stops everything and removes the folder.");
     const stop = async () => {
       for (const c of clients) await c.stop();
-      await relay.stop();
+      await relay.stop(2); // a demo: no long wait for transfers in flight
       rmSync(dir, { recursive: true, force: true });
       process.exit(0);
     };
