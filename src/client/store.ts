@@ -115,6 +115,7 @@ export class Store {
         UNIQUE (folder, sender, id)
       );
       CREATE INDEX IF NOT EXISTS messages_by_date ON messages (folder, date DESC, rid DESC);
+      CREATE INDEX IF NOT EXISTS messages_unread ON messages (folder) WHERE unread = 1;
       CREATE TABLE IF NOT EXISTS deliveries (
         rid INTEGER NOT NULL REFERENCES messages (rid) ON DELETE CASCADE,
         recipient TEXT NOT NULL,

@@ -202,9 +202,23 @@ describe("sending and receiving", () => {
     // Right-to-left text is laid out right to left.
     expect(await page.locator(".body").evaluate((el) => getComputedStyle(el).direction)).toBe("ltr"); // first strong char is Chinese
     await shot(page, "message-scripts");
+    // Search runs as you type (htmx), in memory, in any script.
+    await page.goto(c.alice!.url + "/inbox");
+    const before = await page.locator("#list tbody tr").count();
+    expect(before).toBeGreaterThan(1);
+    await page.getByLabel("Search").fill("السطر");
+    await page.waitForFunction(() => document.querySelectorAll("#list tbody tr").length === 1);
+    expect(await page.locator("#list tbody tr").textContent()).toContain(subject);
+    await page.getByLabel("Search").fill("no such words anywhere");
+    await page.locator("#list .empty").waitFor();
     await page.goto(c.alice!.url + "/compose");
     await page.getByLabel("Subject").fill("مرحبا بالعالم");
     expect(await page.getByLabel("Subject").evaluate((el) => getComputedStyle(el).direction)).toBe("rtl");
+    // A narrow window: nothing wider than the screen.
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.goto(c.alice!.url + "/inbox");
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot(page, "inbox-narrow");
     await page.close();
   }, 60_000);
 });

@@ -1,0 +1,84 @@
+// Small pure parts of the mailbox: sessions lapse when idle and on lock; reply drafts;
+// the in-memory search index over a real store.
+
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Sessions } from "../../src/client/sessions.ts";
+import { replyDraft } from "../../src/client/mailbox.tsx";
+import { SearchIndex } from "../../src/client/search.ts";
+import { Store } from "../../src/client/store.ts";
+
+describe("sessions", () => {
+  test("a session lives while used, lapses after the idle time, and ends on lock", () => {
+    let now = 1_000_000;
+    const s = new Sessions(() => now);
+    const a = s.create();
+    const b = s.create();
+    expect(a).not.toBe(b);
+    expect(s.check(a, 60_000)).toBe(true);
+    now += 59_000;
+    expect(s.check(a, 60_000)).toBe(true); // touched: the idle clock restarts
+    now += 59_000;
+    expect(s.check(a, 60_000)).toBe(true);
+    expect(s.check(b, 60_000)).toBe(false); // b was idle 118 s
+    expect(s.check(b, 60_000)).toBe(false); // and is forgotten
+    expect(s.check("forged", 60_000)).toBe(false);
+    expect(s.check(undefined, 60_000)).toBe(false);
+    s.endAll();
+    expect(s.check(a, 60_000)).toBe(false);
+    expect(s.size).toBe(0);
+  });
+});
+
+describe("reply drafts", () => {
+  const m = { from: "alice", subject: "Re: RE:  re: Plans", body: "one\ntwo\n", date: Date.UTC(2026, 0, 2, 3, 4) };
+
+  test("top-posting: Re: once, empty top, the original quoted below", () => {
+    expect(replyDraft(m, "top")).toEqual({
+      to: "alice",
+      subject: "Re: Plans",
+      body: "\n\nOn 2026-01-02 03:04, alice wrote:\n> one\n> two\n",
+      cursor: "start",
+    });
+  });
+
+  test("bottom-posting: the quote first, the cursor at the end", () => {
+    const d = replyDraft(m, "bottom");
+    expect(d.body).toBe("On 2026-01-02 03:04, alice wrote:\n> one\n> two\n\n");
+    expect(d.cursor).toBe("end");
+    expect(d.subject).toBe("Re: Plans");
+  });
+
+  test("a subject without Re: gets one", () => {
+    expect(replyDraft({ ...m, subject: "Prepare the report" }, "top").subject).toBe("Re: Prepare the report");
+  });
+});
+
+describe("search index", () => {
+  test("finds by subject, body, attachment name and sender in any script, newest first, and sees new mail", () => {
+    const dir = mkdtempSync(join(tmpdir(), "smsg-search-"));
+    try {
+      const store = Store.open(join(dir, "client.db"), new Uint8Array(32).fill(3));
+      const add = (id: string, from: string, date: number, subject: string, body: string) =>
+        store.saveIncoming({ id, from, to: ["me"], date, received: date, subject, body, attachments: [] });
+      add("a".repeat(32), "bob", 1, "Quarterly figures", "see the 表格");
+      add("b".repeat(32), "carol", 2, "مرحبا", "Lunch on Friday?");
+      const idx = new SearchIndex(store);
+      const rids = (q: string) => store.byRids(idx.search(q).rids).map((m) => m.subject);
+      expect(rids("figures")).toEqual(["Quarterly figures"]);
+      expect(rids("表格")).toEqual(["Quarterly figures"]);
+      expect(rids("مرحبا")).toEqual(["مرحبا"]);
+      expect(rids("LUNCH friday")).toEqual(["مرحبا"]);
+      expect(rids("carol")).toEqual(["مرحبا"]);
+      expect(rids("lunch figures")).toEqual([]);
+      add("c".repeat(32), "bob", 3, "More figures", "");
+      expect(rids("figures")).toEqual(["More figures", "Quarterly figures"]);
+      expect(idx.search("figures", "out").rids).toEqual([]);
+      store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
