@@ -10,6 +10,7 @@ import { z } from "zod";
 import { UserError } from "./daemon.ts";
 import type { ClientHost } from "./host.ts";
 import { WrongPasswordError } from "./store.ts";
+import { attachmentIndex, downloadResponse, uploadDraft } from "./attachment-http.ts";
 
 const sendSchema = z.object({
   to: z.array(z.string()).min(1),
@@ -22,9 +23,6 @@ const pageSchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
   offset: z.coerce.number().int().min(0).optional(),
 });
-
-/** Upload cap: the relay's own limit decides what can be sent; this bounds the disk. */
-export const MAX_UPLOAD = 4 * 1024 * 1024 * 1024;
 
 export function allowedHosts(port: number): Set<string> {
   return new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
@@ -73,24 +71,7 @@ export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>
     }),
   );
 
-  app.post("/api/attachments", async (c) => {
-    const body = c.req.raw.body;
-    if (!body) throw new UserError("empty upload");
-    const w = host.daemon.store.newAttachment("draft", Date.now());
-    let size = 0;
-    try {
-      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-        size += chunk.length;
-        if (size > MAX_UPLOAD) throw new UserError("attachment larger than 4 GiB");
-        w.write(chunk);
-      }
-      w.finish();
-    } catch (e) {
-      host.daemon.store.discardAttachment(w.att);
-      throw e;
-    }
-    return c.json({ att: w.att, size });
-  });
+  app.post("/api/attachments", async (c) => c.json(await uploadDraft(host.daemon.store, c.req.raw.body, Date.now())));
 
   app.post("/api/send", zValidator("json", sendSchema, validationHook), async (c) => {
     return c.json(await host.daemon.send(c.req.valid("json")));
@@ -112,26 +93,10 @@ export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>
 
   app.get("/api/messages/:id/attachments/:idx", (c) => {
     const m = host.daemon.store.find(c.req.param("id"));
-    const raw = c.req.param("idx");
-    const idx = /^\d{1,3}$/.test(raw) ? Number(raw) : -1;
+    const idx = attachmentIndex(c.req.param("idx"));
     const meta = m?.attachments[idx];
-    if (!m || !Number.isInteger(idx) || !meta) throw new UserError("no such attachment", 404);
-    const chunks = host.daemon.store.readAttachment(m.rid, idx);
-    const stream = new ReadableStream<Uint8Array>({
-      pull(ctl) {
-        const n = chunks.next();
-        if (n.done) ctl.close();
-        else ctl.enqueue(n.value);
-      },
-    });
-    return new Response(stream, {
-      headers: {
-        "content-type": "application/octet-stream",
-        "content-length": String(meta.size),
-        "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(meta.name)}`,
-        "x-content-type-options": "nosniff",
-      },
-    });
+    if (!m || !meta) throw new UserError("no such attachment", 404);
+    return downloadResponse(host.daemon.store, m.rid, idx, meta);
   });
 
   app.get("/api/users", async (c) => c.json(await host.daemon.connectedUsers()));

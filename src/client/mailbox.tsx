@@ -23,7 +23,7 @@ import { MessageView } from "../views/message-view.tsx";
 import { ComposeForm, ConnectedUsers, SentNotice, type ComposeProps } from "../views/compose.tsx";
 import { ContactsPage } from "../views/contacts.tsx";
 import { SettingsPage } from "../views/settings.tsx";
-import { MAX_UPLOAD } from "./api.ts";
+import { attachmentIndex, downloadResponse, uploadDraft } from "./attachment-http.ts";
 
 const PAGE = 50;
 type Folder = "inbox" | "outbox" | "queued";
@@ -200,8 +200,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
 
   const attachment = (c: Context) => {
     const m = host.daemon.store.find(c.req.param("id") ?? "");
-    const raw = c.req.param("idx") ?? "";
-    const idx = /^\d{1,3}$/.test(raw) ? Number(raw) : -1;
+    const idx = attachmentIndex(c.req.param("idx"));
     const meta = m?.attachments[idx];
     if (!m || !meta) throw new UserError("no such attachment", 404);
     return { m, idx, meta };
@@ -209,24 +208,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
 
   ui.get("/messages/:id/attachments/:idx", (c) => {
     const { m, idx, meta } = attachment(c);
-    const chunks = host.daemon.store.readAttachment(m.rid, idx);
-    const body = new ReadableStream<Uint8Array>({
-      pull(ctl) {
-        const n = chunks.next();
-        if (n.done) ctl.close();
-        else ctl.enqueue(n.value);
-      },
-    });
-    // Always a download, never rendered here: an HTML attachment must not run in the mailbox's origin.
-    return new Response(body, {
-      headers: {
-        "content-type": "application/octet-stream",
-        "content-length": String(meta.size),
-        "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(meta.name)}`,
-        "x-content-type-options": "nosniff",
-        "content-security-policy": "default-src 'none'; sandbox",
-      },
-    });
+    return downloadResponse(host.daemon.store, m.rid, idx, meta);
   });
 
   ui.post("/messages/:id/attachments/:idx/open", (c) => {
@@ -254,24 +236,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
     }
   });
 
-  ui.post("/attachments", async (c) => {
-    const body = c.req.raw.body;
-    if (!body) throw new UserError("empty upload");
-    const w = host.daemon.store.newAttachment("draft", Date.now());
-    let size = 0;
-    try {
-      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-        size += chunk.length;
-        if (size > MAX_UPLOAD) throw new UserError("attachment larger than 4 GiB");
-        w.write(chunk);
-      }
-      w.finish();
-    } catch (e) {
-      host.daemon.store.discardAttachment(w.att);
-      throw e;
-    }
-    return c.json({ att: w.att, size });
-  });
+  ui.post("/attachments", async (c) => c.json(await uploadDraft(host.daemon.store, c.req.raw.body, Date.now())));
 
   ui.post("/send", async (c) => {
     const form = await c.req.formData();
