@@ -2,7 +2,7 @@
 // a relay's data dir: users and pending logins, invites, admin login links, the service.
 
 import type { Command } from "commander";
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as users from "./ctrl/users.ts";
 import { serviceControl, serviceInstall, serviceStatus, serviceUninstall, type ServiceOptions } from "./ctrl/service.ts";
@@ -27,6 +27,28 @@ function duration(what: string, max: number) {
   };
 }
 
+/**
+ * Root running ctrl on a data dir that belongs to another user (the service's `smsg`) acts
+ * as that user, so the database files it creates stay the relay's to write.
+ */
+export function actAsDataDirOwner(dataDir: string): void {
+  if (process.getuid?.() !== 0) return;
+  let st;
+  try {
+    st = statSync(dataDir);
+  } catch {
+    return; // not made yet: it will be root's, as asked
+  }
+  if (st.uid === 0) return;
+  process.setgid!(st.gid);
+  process.setuid!(st.uid);
+  try {
+    accessSync(dataDir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch {
+    throw new CliError(`${dataDir} belongs to uid ${st.uid}, who cannot reach it: check the folders above it`);
+  }
+}
+
 function withDir<T>(dataDir: string, f: (d: Directory) => T): T {
   const d = Directory.open(dataDir);
   try {
@@ -42,6 +64,11 @@ export function addCtrlCommand(program: Command, out: Out): void {
     .description("operator commands over a relay's data dir")
     .requiredOption("--data <dir>", "the relay's data dir");
   const dataOf = (cmd: Command) => (cmd.optsWithGlobals() as { data: string }).data;
+  ctrlCmd.hook("preAction", (_ctrl, action) => {
+    // `service` writes /etc/systemd/system and runs systemctl: it stays root.
+    for (let c: Command | null = action; c; c = c.parent) if (c.name() === "service") return;
+    actAsDataDirOwner(dataOf(action));
+  });
   const usersCmd = ctrlCmd.command("users").description("registered users and pending logins");
   usersCmd
     .command("add <user> [code]")
