@@ -182,7 +182,9 @@ export class Daemon {
   async connectedUsers(): Promise<string[]> {
     const link = this.relay.link;
     if (!link) throw new UserError("not connected to the relay", 503);
-    return link.who();
+    return link.who().catch((e: Error) => {
+      throw new UserError(e.message, 503);
+    });
   }
 
   async send(req: { to: string[]; subject: string; body: string; attachments: { att: string; name: string }[] }): Promise<{
@@ -214,7 +216,8 @@ export class Daemon {
     // message that can never leave. While offline, queue and find out later.
     const id = Buffer.from(randomBytes(16)).toString("hex");
     // The header (subject, body, names) travels as one piece: refuse now what could never go.
-    const header = encodeHeaderSize({ v: 1, id, from: this.id.user, to, date: 0, subject: req.subject, body: req.body, attachments });
+    const date = this.#now();
+    const header = encodeHeaderSize({ v: 1, id, from: this.id.user, to, date, subject: req.subject, body: req.body, attachments });
     if (header > MAX_HEADER_BYTES) throw new UserError("the message text is too long (the header is limited to 4 MiB)");
     const offline: string[] = [];
     const link = this.relay.link;
@@ -231,7 +234,7 @@ export class Daemon {
       id,
       from: this.id.user,
       to,
-      date: this.#now(),
+      date,
       subject: req.subject,
       body: req.body,
       attachments,

@@ -134,7 +134,7 @@ export class Inbound {
     // Already stored: acknowledge again (the first ACK may have been lost), with a receipt.
     if (this.#store.hasIncoming(m.from, hex)) return this.#ack(link, m.id, "duplicate", keys.receiptKey);
     // Ids are 128 random bits: another sender reusing one is trying to shadow a message.
-    if (this.#store.incomingIdTaken(hex)) {
+    if (this.#store.idTakenByOther(hex, m.from)) {
       this.#log(`refused message from ${m.from}: its id belongs to another sender's message`);
       return this.#ack(link, m.id, "rejected");
     }

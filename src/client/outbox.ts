@@ -52,7 +52,8 @@ export class Outbox {
   #active = new Map<string, Active>(); // transfers on the wire, by hex message id
   #attempts = new Set<string>(); // ids being worked on, from the first await on: the concurrency bound
   #failures = new Map<string, number>(); // "id recipient" -> refusals in a row, for backoff
-  #notBefore = new Map<string, number>(); // recipient -> next attempt (Infinity: until online)
+  #offline = new Set<string>(); // recipients the relay said are offline: wait for presence
+  #notBefore = new Map<string, number>(); // "id recipient" -> earliest next attempt (backoff)
   #running = false;
   #again = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -67,7 +68,7 @@ export class Outbox {
 
   up(link: Link): void {
     this.#link = link;
-    this.#notBefore.clear();
+    this.#offline.clear();
     // Told when anyone comes or goes: queued mail goes as soon as its recipient connects,
     // and the mailbox shows who is online. Groups are small; WATCH can name users instead.
     link.post({ t: "watch", all: true, users: [] });
@@ -97,7 +98,7 @@ export class Outbox {
         this.#active.get(hexId(m.id))?.settle(m);
         return true;
       case "presence":
-        if (m.online && this.#notBefore.delete(m.user)) this.kick();
+        if (m.online && this.#offline.delete(m.user)) this.kick();
         return false; // the daemon reports presence too
       default:
         return false;
@@ -122,7 +123,8 @@ export class Outbox {
         if (!link) return;
         for (const q of this.#store.queued()) {
           if (this.#attempts.size >= MAX_CONCURRENT) break;
-          if (this.#attempts.has(q.id) || (this.#notBefore.get(q.recipient) ?? 0) > this.#now()) continue;
+          if (this.#attempts.has(q.id) || this.#offline.has(q.recipient)) continue;
+          if ((this.#notBefore.get(`${q.id} ${q.recipient}`) ?? 0) > this.#now()) continue;
           this.#attempts.add(q.id); // one recipient of a message at a time: the relay keys transfers by id
           void this.#deliver(link, q.rid, q.id, q.recipient).finally(() => {
             this.#attempts.delete(q.id);
@@ -150,37 +152,40 @@ export class Outbox {
       // back off up to an hour instead of resending the whole message every few seconds.
       const n = (this.#failures.get(key) ?? 0) + 1;
       this.#failures.set(key, n);
-      this.#later(recipient, Math.min(MAX_RETRY_MS, outcome.retryIn * 2 ** Math.min(n - 1, 12)));
+      // Per message: one refused message must not hold back other mail to the same person.
+      this.#later(key, Math.min(MAX_RETRY_MS, outcome.retryIn * 2 ** Math.min(n - 1, 12)));
     } else {
       this.#failures.delete(key);
-      if (outcome.kind === "queued") this.#later(recipient, Infinity);
+      this.#notBefore.delete(key);
+      if (outcome.kind === "queued") this.#offline.add(recipient);
     }
     this.#events.emit({ type: "delivery", id, recipient, state });
   }
 
-  /** Skip recipient until delayMs from now (Infinity: until a presence event says online). */
-  #later(recipient: string, delayMs: number): void {
-    const at = this.#now() + delayMs;
-    this.#notBefore.set(recipient, at);
-    if (at >= this.#timerAt) return;
+  /** Skip this delivery ("id recipient") for delayMs, then look at the queue again. */
+  #later(key: string, delayMs: number): void {
+    this.#notBefore.set(key, this.#now() + delayMs);
+    this.#arm();
+  }
+
+  /** One timer, set for the earliest pending retry. */
+  #arm(): void {
+    const now = this.#now();
+    let next = Infinity;
+    for (const [k, t] of this.#notBefore) {
+      if (t <= now) this.#notBefore.delete(k);
+      else if (t < next) next = t;
+    }
+    if (next === this.#timerAt) return;
     clearTimeout(this.#timer);
-    this.#timerAt = at;
+    this.#timerAt = next;
+    if (next === Infinity) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#timerAt = Infinity;
-      const now = this.#now();
-      let next = Infinity;
-      for (const [u, t] of this.#notBefore) {
-        if (t <= now) this.#notBefore.delete(u);
-        else if (t < next) next = t;
-      }
-      if (next !== Infinity) {
-        const first = [...this.#notBefore].find(([, t]) => t === next)!;
-        this.#notBefore.delete(first[0]);
-        this.#later(first[0], next - now);
-      }
+      this.#arm();
       this.kick();
-    }, delayMs);
+    }, next - now);
   }
 
   /** Stop timers (the daemon is stopping). */

@@ -300,9 +300,12 @@ export class Store {
     );
   }
 
-  /** Is this id in the inbox already, from anyone? */
-  incomingIdTaken(id: string): boolean {
-    return this.db.query("SELECT 1 FROM messages WHERE folder = 'in' AND id = ?").get(id) !== null;
+  /**
+   * Does this id already name a message from someone other than `from` (received, or one
+   * we sent)? Ids are 128 random bits: a reuse is someone trying to shadow that message.
+   */
+  idTakenByOther(id: string, from: string): boolean {
+    return this.db.query("SELECT 1 FROM messages WHERE id = ? AND sender != ?").get(id, from) !== null;
   }
 
   /**
@@ -324,7 +327,7 @@ export class Store {
         for (const a of m.attachments) this.discardAttachment(a.att);
         return false;
       }
-      if (this.incomingIdTaken(m.id)) throw new ProtocolError("malformed", "message id taken by another sender");
+      if (this.idTakenByOther(m.id, m.from)) throw new ProtocolError("malformed", "message id taken by another sender");
       const { wrapped, header } = this.#sealContent(m.id, "in", {
         subject: m.subject,
         body: m.body,

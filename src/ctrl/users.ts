@@ -92,6 +92,12 @@ export function usersApprove(dataDir: string, name: string, expected: string | u
  * must equal `want` when given, and `want` is required to replace an existing code.
  */
 export function approvePending(d: Directory, name: string, want: Uint8Array | undefined): PendingRow {
+  // One write transaction from the check to the adoption: a pending row planted by a
+  // login in between must not be adopted in place of the one that was checked.
+  return d.db.transaction(() => checkAndApprove(d, name, want)).immediate();
+}
+
+function checkAndApprove(d: Directory, name: string, want: Uint8Array | undefined): PendingRow {
   const u = user(name);
   const row = d.get(u);
   if (!row) throw new CliError(`no user ${u}: add them first with \`users add ${u}\``);

@@ -8,7 +8,7 @@ import type { Hub } from "./hub.ts";
 import type { Log } from "./log.ts";
 import { FailureLimiter } from "./rate-limit.ts";
 import { redeemInvite } from "./invites.ts";
-import { hex, MAX_INCOMING_PER_SESSION, MAX_TRANSFERS_PER_SESSION, Session, type Transfer } from "./session.ts";
+import { hex, MAX_INCOMING_PER_SESSION, MAX_TRANSFERS_PER_SESSION, Session, TRANSFER_IDLE_MS, type Transfer } from "./session.ts";
 import type { KeyPair } from "./relay-key.ts";
 import type { LoginStatus, MessageOf, SignedSessionKey } from "../protocol/messages.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -246,7 +246,7 @@ export class RelayCore {
     }
     if (!ep.sessionKey || !bytesEqual(ep.sessionKey.sessionPub, m.recipientSessionPub)) return fail("stale-key");
     if (ep.incoming.has(key) || ep.incoming.size >= MAX_INCOMING_PER_SESSION) return fail("busy");
-    const t: Transfer = { id: m.id, key, from, to: ep, size: m.size, received: 0, nextSeq: 0, window: 0, done: false };
+    const t: Transfer = { id: m.id, key, from, to: ep, size: m.size, received: 0, nextSeq: 0, window: 0, done: false, last: this.now() };
     from.outgoing.set(key, t);
     ep.incoming.set(key, t);
     this.stats.messages++;
@@ -326,10 +326,17 @@ export class RelayCore {
     }
   }
 
-  /** Close sessions silent past the heartbeat timeout, or stuck in the handshake. */
+  /** Close sessions silent past the heartbeat timeout or stuck in the handshake; end idle transfers. */
   sweep(): void {
     const now = this.now();
     for (const s of this.sessions) {
+      for (const t of [...s.outgoing.values()]) {
+        if (now - t.last <= TRANSFER_IDLE_MS) continue;
+        this.log.info("transfer-idle", { from: t.from.user, to: t.to.user });
+        this.endTransfer(t);
+        t.to.post({ t: "abort", id: t.id });
+        t.from.post({ t: "sendFailed", id: t.id, reason: "aborted" });
+      }
       if (s.authed) {
         if (now - s.lastSeen > this.opts.heartbeatTimeout * 1000) {
           this.log.info("heartbeat-timeout", { user: s.user, addr: s.address });
@@ -359,7 +366,10 @@ export function addressKey(address: string): string {
   return groups.slice(0, 4).join(":") + "::/64";
 }
 
-/** 8 hex digits naming a login key in logs: enough to match, useless for guessing. */
+/**
+ * 8 hex digits naming a login key in logs: enough to match a pending row. Not secret-safe:
+ * 32 bits still confirm a password guess, so logs stay readable by the operator only.
+ */
 export function fingerprint(key: Uint8Array): string {
   return Buffer.from(sha256(key).subarray(0, 4)).toString("hex");
 }

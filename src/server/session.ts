@@ -34,7 +34,14 @@ export interface Transfer {
   nextSeq: number;
   window: number; // chunks the recipient has consumed
   done: boolean; // last chunk forwarded
+  last: number; // when anything moved: a transfer idle past TRANSFER_IDLE_MS is ended
 }
+
+/**
+ * A transfer in which nothing moved for this long is ended for both sides: otherwise two
+ * connections could hold a recipient's incoming slots (MAX_INCOMING_PER_SESSION) forever.
+ */
+export const TRANSFER_IDLE_MS = 120_000;
 
 export const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
 /** A socket whose outgoing queue grows past this is a reader too slow to keep. */
@@ -204,6 +211,7 @@ export class Session implements Endpoint {
         if (m.t === "window") {
           if (m.seq < t.window || m.seq > t.nextSeq) throw new ProtocolError("malformed", "window out of range");
           t.window = m.seq;
+          t.last = this.core.now();
         } else {
           this.core.endTransfer(t);
         }
@@ -254,6 +262,7 @@ export class Session implements Endpoint {
       throw new ProtocolError("malformed", "chunk sizes do not add up to the announced size");
     }
     t.nextSeq++;
+    t.last = this.core.now();
     t.done = m.last;
     this.core.stats.bytes += m.data.length;
     // A recipient that cannot take it is closed, and closing it fails its transfers,

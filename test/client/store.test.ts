@@ -200,7 +200,8 @@ describe("messages", () => {
       code = e instanceof ProtocolError ? e.code : String(e);
     }
     expect(code).toBe("malformed");
-    expect(s.incomingIdTaken(id)).toBe(true);
+    expect(s.idTakenByOther(id, "carol")).toBe(true);
+    expect(s.idTakenByOther(id, "bob")).toBe(false);
     expect(s.count("in")).toBe(1);
   });
 
