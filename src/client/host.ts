@@ -4,6 +4,7 @@
 // (status, events) lives here, so it survives unlocking.
 
 import { timingSafeEqual } from "node:crypto";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { deriveUserKeys, type UserKeys } from "../protocol/keys.ts";
 import { Daemon, UserError, relayAddress, type DaemonOptions, type Status } from "./daemon.ts";
@@ -47,14 +48,23 @@ export class ClientHost {
    * there, or at the relay on a fresh data dir), start the daemon. Unlocking an unlocked
    * client only checks the password.
    */
-  async unlock(password: string): Promise<void> {
+  async unlock(password: string, opts: { mayCreate?: boolean } = {}): Promise<void> {
+    // A fresh data dir takes whatever password opens it first. Only the owner may do that
+    // (command line, or the API with the owner-only token), never the unauthenticated
+    // Unlock page, where any local user could otherwise claim the data dir.
+    if (opts.mayCreate === false && !this.#daemon && !existsSync(join(this.dataDir, STORE_FILE))) {
+      throw new UserError(
+        "this data dir is new: set it up once from the command line (smsg client with --password-file, SMSG_PASSWORD or the prompt)",
+        409,
+      );
+    }
     if (this.#daemon) {
       if (!(await this.checkPassword(password))) throw new UserError("wrong password", 403);
       return;
     }
     if (this.#unlocking) {
       await this.#unlocking.catch(() => undefined);
-      return this.unlock(password);
+      return this.unlock(password, opts);
     }
     // Set before the first await: a second unlock meanwhile waits instead of opening twice.
     this.#unlocking = this.#derive(this.user, password).then((keys) => this.#open(keys));

@@ -29,12 +29,16 @@ const PAGE = 50;
 type Folder = "inbox" | "outbox" | "queued";
 const TITLES: Record<Folder, string> = { inbox: "Inbox", outbox: "Outbox", queued: "Queued" };
 
-/** Unlock attempts from the page: a wrong one costs an argon2id and then a growing wait. */
+/**
+ * Unlock attempts from the page: one at a time (parallel guesses would all run), and a
+ * wrong one costs an argon2id and then a growing wait.
+ */
 class UnlockThrottle {
   #failures = 0;
   #until = 0;
+  busy = false;
   allowed(now: number): boolean {
-    return now >= this.#until;
+    return !this.busy && now >= this.#until;
   }
   failed(now: number): void {
     this.#failures++;
@@ -60,9 +64,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
   const idleMs = () => settings().idleLockMinutes * 60_000;
 
   const ui = new Hono();
-  ui.use(
-    "*",
-    secureHeaders({
+  const secure = secureHeaders({
       contentSecurityPolicy: {
         defaultSrc: ["'none'"],
         scriptSrc: ["'self'"],
@@ -76,8 +78,10 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
       },
       referrerPolicy: "no-referrer",
       crossOriginResourcePolicy: "same-origin",
-    }),
-  );
+    });
+  // Downloads keep their own stricter headers (sandbox CSP, nosniff); the page's would replace them.
+  const DOWNLOAD = /^\/messages\/[^/]+\/attachments\/\d+$/;
+  ui.use("*", async (c, next) => (c.req.method === "GET" && DOWNLOAD.test(c.req.path) ? next() : secure(c, next)));
   ui.use("*", csrf());
 
   ui.get("/assets/:name", async (c) => {
@@ -96,14 +100,18 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
       c.html(<UnlockPage user={host.user} daemonLocked={!host.unlocked} error={error} />, status);
     if (!throttle.allowed(now)) return page("Too many wrong passwords: wait a few seconds and try again.", 429);
     if (password === "") return page("Enter your password.", 401);
+    throttle.busy = true;
     try {
-      await host.unlock(password);
+      await host.unlock(password, { mayCreate: false });
     } catch (e) {
       if (e instanceof WrongPasswordError || (e instanceof UserError && e.status === 403)) {
         throttle.failed(Date.now());
         return page("Wrong password.", 401);
       }
+      if (e instanceof UserError) return page(e.message, 401);
       throw e;
+    } finally {
+      throttle.busy = false;
     }
     throttle.ok();
     setCookie(c, cookie(), sessions.create(), { httpOnly: true, sameSite: "Strict", path: "/" });
@@ -306,8 +314,9 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
   });
 
   // Live events for the page: status, new mail, lock. The session was checked above.
-  ui.get("/events", (c) =>
-    streamSSE(c, async (stream) => {
+  ui.get("/events", (c) => {
+    const id = getCookie(c, cookie());
+    return streamSSE(c, async (stream) => {
       let closed = false;
       const off = host.events.on((e) => {
         if (closed) return;
@@ -326,12 +335,19 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
         closed = true;
         off();
       });
+      // A session that lapsed (idle) or was locked stops receiving: sender and subject are content.
       while (!closed) {
-        await stream.sleep(15_000);
-        if (!closed) await stream.writeSSE({ event: "ping", data: "" });
+        await stream.sleep(5_000);
+        if (closed) break;
+        if (!host.unlocked || !sessions.alive(id, idleMs())) {
+          await stream.writeSSE({ event: "lock", data: "{}" });
+          break;
+        }
+        await stream.writeSSE({ event: "ping", data: "" });
       }
-    }),
-  );
+      off();
+    });
+  });
 
   ui.onError((err, c) => {
     if (err instanceof UserError) return c.text(err.message, err.status);

@@ -3,7 +3,7 @@
 // later; what the program does with it is outside smsg (SECURITY.md says so).
 
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 
@@ -35,4 +35,26 @@ export function openDecrypted(name: string, chunks: Iterable<Uint8Array>, keepMs
   runOpener(path, command);
   setTimeout(() => rmSync(dir, { recursive: true, force: true }), keepMs).unref();
   return path;
+}
+
+/**
+ * Remove decrypted copies left by an earlier run (the daemon stopped before their timer
+ * fired): our own smsg-open-* folders older than keepMs. Called when the client starts.
+ */
+export function removeStaleCopies(keepMs = 10 * 60_000, now = Date.now()): number {
+  let removed = 0;
+  const uid = process.getuid?.();
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith("smsg-open-")) continue;
+    const dir = join(tmpdir(), name);
+    try {
+      const st = statSync(dir);
+      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || now - st.mtimeMs < keepMs) continue;
+      rmSync(dir, { recursive: true, force: true });
+      removed++;
+    } catch {
+      // gone meanwhile, or not ours to look at
+    }
+  }
+  return removed;
 }

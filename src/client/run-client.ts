@@ -9,6 +9,7 @@ import type { DaemonOptions } from "./daemon.ts";
 import { ClientHost } from "./host.ts";
 import { allowedHosts, apiApp } from "./api.ts";
 import { mountMailbox } from "./mailbox.tsx";
+import { removeStaleCopies } from "./open-file.ts";
 import { CliError } from "./password.ts";
 
 export const TOKEN_FILE = "api-token";
@@ -45,6 +46,7 @@ export async function runClient(a: ClientArgs): Promise<RunningClient> {
     }
   }
   const host = new ClientHost({ user: a.user, dataDir: a.dataDir, opts: a, log: a.log });
+  removeStaleCopies();
   // Unlock before listening: a wrong password on the command line ends here, loudly.
   if (a.password !== undefined) await host.unlock(a.password);
 

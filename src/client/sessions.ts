@@ -33,6 +33,13 @@ export class Sessions {
     return true;
   }
 
+  /** Is the session still valid, without counting this as activity (a page's event stream is not a person). */
+  alive(id: string | undefined, idleMs: number): boolean {
+    if (!id) return false;
+    const last = this.#seen.get(id);
+    return last !== undefined && this.#now() - last <= idleMs;
+  }
+
   end(id: string | undefined): void {
     if (id) this.#seen.delete(id);
   }

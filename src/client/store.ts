@@ -381,12 +381,12 @@ export class Store {
     return rows.map((r) => this.#summary(r));
   }
 
-  /** Sent messages still waiting for at least one recipient (the Queued folder). */
+  /** Sent messages still waiting for at least one recipient, queued or held (the Queued folder). */
   listWaiting(opts: { limit?: number; offset?: number } = {}): MessageSummary[] {
     const rows = this.db
       .query<MessageRow, [number, number]>(
         `SELECT rid, id, folder, sender, recipients, date, unread, wrapped_key, header FROM messages m
-         WHERE folder = 'out' AND EXISTS (SELECT 1 FROM deliveries d WHERE d.rid = m.rid AND d.state != 'delivered')
+         WHERE folder = 'out' AND EXISTS (SELECT 1 FROM deliveries d WHERE d.rid = m.rid AND d.state IN ('queued', 'held'))
          ORDER BY date DESC, rid DESC LIMIT ? OFFSET ?`,
       )
       .all(opts.limit ?? -1, opts.offset ?? 0);

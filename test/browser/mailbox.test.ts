@@ -255,6 +255,7 @@ describe("markup is text", () => {
     expect(res.headers()["content-disposition"]).toStartWith("attachment;");
     expect(res.headers()["x-content-type-options"]).toBe("nosniff");
     expect(res.headers()["content-type"]).toBe("application/octet-stream");
+    expect(res.headers()["content-security-policy"]).toBe("default-src 'none'; sandbox");
     expect(browser.dialogs).toEqual([]);
     expect(browser.errors).toEqual([]);
     await page.close();

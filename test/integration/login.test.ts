@@ -2,7 +2,7 @@
 // equivalent (pending + approve), wrong passwords, a changed relay key, rate limiting.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   Proc,
@@ -120,6 +120,15 @@ describe("registration and login", () => {
       });
     const inboxWhileLocked = await fetch(`${url}/api/inbox`, { headers: { authorization: `Bearer ${token}` } });
     expect(inboxWhileLocked.status).toBe(423);
+    // The unauthenticated Unlock page may not claim a fresh data dir for whoever types first.
+    const page = await fetch(`${url}/unlock`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: url },
+      body: new URLSearchParams({ password: "someone else's password" }),
+    });
+    expect(page.status).toBe(401);
+    expect(await page.text()).toContain("this data dir is new");
+    expect(existsSync(join(s.path("hana"), "client.db"))).toBe(false);
     // A wrong password on a fresh data dir is only found out by the relay: the store is
     // created with it. So check the wrong-password path on the second unlock instead.
     const good = await unlock("hana's password");
