@@ -2,10 +2,17 @@
 // AES-256-GCM 0x0002, in all four modes. smsg seals each message to its recipient with
 // it (SPEC.md "End-to-end encryption"); names follow RFC 9180 §4-§5.
 
-import { expand, extract } from "@noble/hashes/hkdf.js";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { ProtocolError } from "./errors.ts";
-import { aesGcmOpen, aesGcmSeal, checkLength, randomBytes, x25519, x25519PublicKey } from "./primitives.ts";
+import {
+  aesGcmOpen,
+  aesGcmSeal,
+  checkLength,
+  hkdfExpand,
+  hkdfExtract,
+  randomBytes,
+  x25519,
+  x25519PublicKey,
+} from "./primitives.ts";
 import type { KeyPair, Rand } from "./primitives.ts";
 
 export const HPKE_KEM_ID = 0x0020;
@@ -52,7 +59,7 @@ const KEM_SUITE_ID = concat(utf8("KEM"), i2osp2(HPKE_KEM_ID));
 const HPKE_SUITE_ID = concat(utf8("HPKE"), i2osp2(HPKE_KEM_ID), i2osp2(HPKE_KDF_ID), i2osp2(HPKE_AEAD_ID));
 
 function labeledExtract(suiteId: Uint8Array, salt: Uint8Array, label: string, ikm: Uint8Array): Uint8Array {
-  return extract(sha256, concat(HPKE_V1, suiteId, utf8(label), ikm), salt);
+  return hkdfExtract(salt, concat(HPKE_V1, suiteId, utf8(label), ikm));
 }
 
 function labeledExpand(suiteId: Uint8Array, prk: Uint8Array, label: string, info: Uint8Array, length: number): Uint8Array {
@@ -60,7 +67,7 @@ function labeledExpand(suiteId: Uint8Array, prk: Uint8Array, label: string, info
   if (!Number.isSafeInteger(length) || length < 0 || length > 255 * N_H) {
     throw new ProtocolError("malformed", "HPKE expand length out of range");
   }
-  return expand(sha256, prk, concat(i2osp2(length), HPKE_V1, suiteId, utf8(label), info), length);
+  return hkdfExpand(prk, concat(i2osp2(length), HPKE_V1, suiteId, utf8(label), info), length);
 }
 
 /** RFC 9180 §4.1 ExtractAndExpand, the DHKEM's KDF step. */

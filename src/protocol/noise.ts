@@ -2,14 +2,14 @@
 // SymmetricState and HandshakeState, named and ordered as in Noise §5. smsg speaks
 // Noise_XX (SPEC.md "Transport"); the other one- and two-way base patterns exist for the vectors.
 
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { ProtocolError } from "./errors.ts";
 import {
   aesGcmOpen,
   aesGcmSeal,
   checkLength,
+  hmacSha256,
   randomBytes,
+  sha256,
   x25519,
   x25519Generate,
 } from "./primitives.ts";
@@ -40,29 +40,52 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 
 /** Noise §4.3 HKDF(chaining_key, input_key_material, num_outputs), num_outputs 2 or 3. */
 function hkdf(chainingKey: Uint8Array, inputKeyMaterial: Uint8Array, numOutputs: 2 | 3): Uint8Array[] {
-  const tempKey = hmac(sha256, chainingKey, inputKeyMaterial);
-  const output1 = hmac(sha256, tempKey, Uint8Array.of(0x01));
-  const output2 = hmac(sha256, tempKey, concat(output1, Uint8Array.of(0x02)));
+  const tempKey = hmacSha256(chainingKey, inputKeyMaterial);
+  const output1 = hmacSha256(tempKey, ONE);
+  const output2 = hmacSha256(tempKey, output1, TWO);
   if (numOutputs === 2) return [output1, output2];
-  return [output1, output2, hmac(sha256, tempKey, concat(output2, Uint8Array.of(0x03)))];
+  return [output1, output2, hmacSha256(tempKey, output2, THREE)];
 }
+const ONE = Uint8Array.of(0x01);
+const TWO = Uint8Array.of(0x02);
+const THREE = Uint8Array.of(0x03);
 
 /** Noise §12.3 AESGCM nonce: 32 zero bits, then the 64-bit counter big-endian. */
 function aesGcmNonce(n: bigint): Uint8Array {
   const nonce = new Uint8Array(12);
-  new DataView(nonce.buffer).setBigUint64(4, n, false);
+  writeCounter(nonce, Number(n >> 32n), Number(n & 0xffffffffn));
   return nonce;
 }
 
-/** Noise §5.1: a key k and a counter n. */
+function writeCounter(nonce: Uint8Array, hi: number, lo: number): void {
+  nonce[4] = hi >>> 24;
+  nonce[5] = (hi >>> 16) & 0xff;
+  nonce[6] = (hi >>> 8) & 0xff;
+  nonce[7] = hi & 0xff;
+  nonce[8] = lo >>> 24;
+  nonce[9] = (lo >>> 16) & 0xff;
+  nonce[10] = (lo >>> 8) & 0xff;
+  nonce[11] = lo & 0xff;
+}
+
+const TWO_32 = 2 ** 32;
+
+/**
+ * Noise §5.1: a key k and a counter n. The counter is kept as two 32-bit halves written
+ * into one reused nonce buffer: a BigInt and a DataView per transport message cost more
+ * than the AES-GCM of a short message.
+ */
 export class CipherState {
   #k: Uint8Array | undefined;
-  #n = 0n;
+  #hi = 0;
+  #lo = 0;
+  #nonce = new Uint8Array(12);
 
   initializeKey(key: Uint8Array | undefined): void {
     if (key !== undefined) checkLength(key, 32, "cipher key");
     this.#k = key === undefined ? undefined : Uint8Array.from(key);
-    this.#n = 0n;
+    this.#hi = 0;
+    this.#lo = 0;
   }
 
   hasKey(): boolean {
@@ -71,7 +94,24 @@ export class CipherState {
 
   setNonce(n: bigint): void {
     if (n < 0n || n > MAX_NONCE) throw new ProtocolError("malformed", "nonce out of range");
-    this.#n = n;
+    this.#hi = Number(n >> 32n);
+    this.#lo = Number(n & 0xffffffffn);
+  }
+
+  /** The nonce for counter n, refusing 2^64-1 (reserved, Noise §5.1). */
+  #currentNonce(): Uint8Array {
+    if (this.#hi === 0xffffffff && this.#lo === 0xffffffff) {
+      throw new ProtocolError("nonce-exhausted", "CipherState nonce exhausted");
+    }
+    writeCounter(this.#nonce, this.#hi, this.#lo);
+    return this.#nonce;
+  }
+
+  #advance(): void {
+    if (++this.#lo === TWO_32) {
+      this.#lo = 0;
+      this.#hi++;
+    }
   }
 
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
@@ -79,9 +119,8 @@ export class CipherState {
     if (plaintext.length > NOISE_MAX_MESSAGE - TAGLEN) {
       throw new ProtocolError("too-large", "Noise message over 65535 bytes");
     }
-    if (this.#n >= MAX_NONCE) throw new ProtocolError("nonce-exhausted", "CipherState nonce exhausted");
-    const ciphertext = aesGcmSeal(this.#k, aesGcmNonce(this.#n), ad, plaintext);
-    this.#n += 1n;
+    const ciphertext = aesGcmSeal(this.#k, this.#currentNonce(), ad, plaintext);
+    this.#advance();
     return ciphertext;
   }
 
@@ -92,9 +131,8 @@ export class CipherState {
       throw new ProtocolError("too-large", "Noise message over 65535 bytes");
     }
     if (ciphertext.length < TAGLEN) throw new ProtocolError("malformed", "ciphertext shorter than its tag");
-    if (this.#n >= MAX_NONCE) throw new ProtocolError("nonce-exhausted", "CipherState nonce exhausted");
-    const plaintext = aesGcmOpen(this.#k, aesGcmNonce(this.#n), ad, ciphertext);
-    this.#n += 1n;
+    const plaintext = aesGcmOpen(this.#k, this.#currentNonce(), ad, ciphertext);
+    this.#advance();
     return plaintext;
   }
 
@@ -130,7 +168,7 @@ export class SymmetricState {
   }
 
   mixHash(data: Uint8Array): void {
-    this.#h = sha256(concat(this.#h, data));
+    this.#h = sha256(this.#h, data);
   }
 
   mixKeyAndHash(inputKeyMaterial: Uint8Array): void {
@@ -208,6 +246,17 @@ function checkKeyPair(pair: KeyPair, what: string): KeyPair {
 }
 
 /**
+ * The local static key is used as given, not copied: the native key object made for its
+ * array is then reused by every handshake (for the relay's key, one private-key import per
+ * login saved; see primitives.ts). The caller keeps it for the handshake's lifetime.
+ */
+function checkStatic(pair: KeyPair): KeyPair {
+  checkLength(pair.secretKey, DHLEN, "local static secret key");
+  checkLength(pair.publicKey, DHLEN, "local static public key");
+  return pair;
+}
+
+/**
  * Noise §5.3. Construction is Initialize(); after isFinished(), split() gives the
  * transport CipherStates. Any failure poisons the state: a half-processed handshake
  * message leaves h and ck diverged from the peer, so the handshake must be abandoned.
@@ -236,7 +285,7 @@ export class HandshakeState {
     if (!pattern) throw new ProtocolError("handshake", "unsupported Noise pattern");
     this.#pattern = pattern;
     this.#initiator = options.initiator;
-    this.#s = options.s && checkKeyPair(options.s, "local static");
+    this.#s = options.s && checkStatic(options.s);
     this.#pinnedE = options.e && checkKeyPair(options.e, "local ephemeral");
     if (options.rs) checkLength(options.rs, DHLEN, "remote static key");
     if (options.re) checkLength(options.re, DHLEN, "remote ephemeral key");

@@ -1,15 +1,19 @@
-// The primitives everything else is built from: X25519, AES-256-GCM and Argon2id run
-// natively through node:crypto (OpenSSL), Ed25519 through @noble/curves.
+// The primitives everything else is built from: X25519, AES-256-GCM, SHA-256, HMAC, HKDF
+// and Argon2id run natively through node:crypto (OpenSSL), Ed25519 through @noble/curves.
 // Implements SPEC.md "Primitives". The *Noble twins exist so tests can cross-check.
 
 import {
   argon2 as nodeArgon2,
   createCipheriv,
   createDecipheriv,
+  createHash,
+  createHmac,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
   randomFillSync,
+  timingSafeEqual,
+  type KeyObject,
 } from "node:crypto";
 import { ed25519, x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { argon2idAsync } from "@noble/hashes/argon2.js";
@@ -56,23 +60,41 @@ export function randomBytes(n: number): Uint8Array {
   return randomFillSync(new Uint8Array(n));
 }
 
-// Built per call and wiped afterwards: no secret key stays in a module-level buffer.
-function privateKeyObject(secretKey: Uint8Array) {
+// OpenSSL derives the public key when it imports a private one: a scalar multiplication,
+// half the cost of the DH itself. So the KeyObject made for a key array is remembered with
+// that array (a WeakMap: it lives exactly as long as the caller's array), and a handshake
+// or a seal that uses one key twice, or the relay's static key in every login, imports it
+// once. Each use checks that the array still holds the bytes the KeyObject was made from;
+// for a secret that check is by SHA-256, so no second copy of the secret is kept in JS.
+const privateKeys = new WeakMap<Uint8Array, { digest: Uint8Array; key: KeyObject }>();
+const publicKeys = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
+
+function privateKeyObject(secretKey: Uint8Array): KeyObject {
+  const digest = sha256(secretKey);
+  const known = privateKeys.get(secretKey);
+  if (known && timingSafeEqual(known.digest, digest)) return known.key;
+  // The DER copy is wiped at once: the key lives on only inside the KeyObject.
   const der = new Uint8Array(PKCS8_PREFIX.length + X25519_KEY_LENGTH);
   der.set(PKCS8_PREFIX);
   der.set(secretKey, PKCS8_PREFIX.length);
   try {
-    return createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+    const key = createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+    privateKeys.set(secretKey, { digest, key });
+    return key;
   } finally {
     der.fill(0);
   }
 }
 
-function publicKeyObject(publicKey: Uint8Array) {
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  const known = publicKeys.get(publicKey);
+  if (known && timingSafeEqual(known.bytes, publicKey)) return known.key;
   const der = new Uint8Array(SPKI_PREFIX.length + X25519_KEY_LENGTH);
   der.set(SPKI_PREFIX);
   der.set(publicKey, SPKI_PREFIX.length);
-  return createPublicKey({ key: der, format: "der", type: "spki" });
+  const key = createPublicKey({ key: der, format: "der", type: "spki" });
+  publicKeys.set(publicKey, { bytes: Uint8Array.from(publicKey), key });
+  return key;
 }
 
 export function x25519PublicKey(secretKey: Uint8Array): Uint8Array {
@@ -184,6 +206,45 @@ export function aesGcmOpen(
     throw new ProtocolError("bad-tag", "AES-GCM tag did not verify");
   }
   return out;
+}
+
+/** SHA-256, native (OpenSSL): several times faster than a JS hash on short inputs. */
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return toBytes(h.digest());
+}
+
+/** HMAC-SHA256 (RFC 2104) of the concatenated parts, native. */
+export function hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+  const h = createHmac("sha256", key);
+  for (const p of parts) h.update(p);
+  return toBytes(h.digest());
+}
+
+/** RFC 5869 HKDF-Extract with SHA-256; an empty salt is the RFC's 32 zero bytes (HMAC pads the key with zeros). */
+export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+  return hmacSha256(salt, ikm);
+}
+
+/** RFC 5869 HKDF-Expand with SHA-256: at most 255 blocks of 32 bytes. */
+export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isSafeInteger(length) || length < 0 || length > 255 * 32) {
+    throw new ProtocolError("malformed", "HKDF output length out of range");
+  }
+  const out = new Uint8Array(length);
+  let t: Uint8Array = new Uint8Array(0);
+  for (let i = 0, off = 0; off < length; i++, off += 32) {
+    t = hmacSha256(prk, t, info, Uint8Array.of(i + 1));
+    out.set(t.subarray(0, Math.min(32, length - off)), off);
+  }
+  return out;
+}
+
+// A plain Uint8Array, as every other primitive returns: copying 32 bytes is cheaper than
+// the view (reading a Buffer's .buffer makes the engine materialise an ArrayBuffer).
+function toBytes(b: Buffer): Uint8Array {
+  return new Uint8Array(b);
 }
 
 function checkArgon2(password: Uint8Array, salt: Uint8Array, params: Argon2Params): void {
