@@ -1,9 +1,10 @@
 // Bun TCP socket plumbing shared by relay and client (SPEC.md §2): records in, records out.
 // Bun's socket.write may take only part of a buffer, so writes go through a queue that is
-// flushed on drain; records written in one tick are coalesced into one write.
+// flushed on drain; records written in one tick are coalesced into one write, and a record's
+// length and body are queued apart so that the one join of the flush is their only copy.
 
 import type { Socket } from "bun";
-import { RecordDecoder, encodeRecord } from "../protocol/framing.ts";
+import { RecordDecoder, recordHeader } from "../protocol/framing.ts";
 
 export interface FramedHandlers {
   onRecord(record: Uint8Array): void;
@@ -40,8 +41,11 @@ export class FramedSocket {
     return this.#pendingBytes + (this.#backlog?.length ?? 0);
   }
 
+  /** Queue one record; body must not change until it is written (callers never reuse one). */
   send(body: Uint8Array): void {
-    this.sendRaw(encodeRecord(body));
+    const header = recordHeader(body);
+    this.sendRaw(header);
+    this.sendRaw(body);
   }
 
   /** Already framed bytes (the pre-handshake version reply). */

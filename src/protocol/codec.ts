@@ -20,17 +20,19 @@ export class Writer {
     range(v, 0xffff);
     return this.bytes(Uint8Array.of(v >>> 8, v & 0xff));
   }
+  // Integers are written byte by byte: a DataView over a fresh small array makes the
+  // engine materialise its ArrayBuffer, which costs more than the message's AES-GCM.
   u32(v: number): this {
     range(v, 0xffffffff);
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, v);
-    return this.bytes(b);
+    return this.bytes(Uint8Array.of(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff));
   }
   u64(v: number): this {
     if (!Number.isSafeInteger(v) || v < 0) throw new ProtocolError("malformed", "u64 out of range");
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt(v));
-    return this.bytes(b);
+    const hi = Math.floor(v / TWO_32);
+    const lo = v >>> 0;
+    return this.bytes(
+      Uint8Array.of(hi >>> 24, (hi >>> 16) & 0xff, (hi >>> 8) & 0xff, hi & 0xff, lo >>> 24, (lo >>> 16) & 0xff, (lo >>> 8) & 0xff, lo & 0xff),
+    );
   }
   bytes(b: Uint8Array): this {
     this.#parts.push(b);
@@ -76,36 +78,47 @@ export class Reader {
     this.#b = b;
     this.#off = offset;
   }
+  /** Offset of the next n bytes, which must be there; integers read them in place. */
+  #skip(n: number): number {
+    const at = this.#off;
+    if (at + n > this.#b.length) throw new ProtocolError("malformed", "body too short");
+    this.#off = at + n;
+    return at;
+  }
   #take(n: number): Uint8Array {
-    if (this.#off + n > this.#b.length) throw new ProtocolError("malformed", "body too short");
-    const out = this.#b.subarray(this.#off, this.#off + n);
-    this.#off += n;
-    return out;
+    const at = this.#skip(n);
+    return this.#b.subarray(at, at + n);
   }
   u8(): number {
-    return this.#take(1)[0] as number;
+    return this.#b[this.#skip(1)] as number;
   }
   u16(): number {
-    const b = this.#take(2);
-    return ((b[0] as number) << 8) | (b[1] as number);
+    const at = this.#skip(2);
+    return ((this.#b[at] as number) << 8) | (this.#b[at + 1] as number);
   }
   u32(): number {
-    const b = this.#take(4);
-    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0);
+    return this.#u32at(this.#skip(4));
   }
   u64(): number {
-    const b = this.#take(8);
-    const v = new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError("malformed", "u64 over 2^53-1");
-    return Number(v);
+    const at = this.#skip(8);
+    const hi = this.#u32at(at);
+    // hi < 2^21 is exactly v <= 2^53-1.
+    if (hi >= 0x200000) throw new ProtocolError("malformed", "u64 over 2^53-1");
+    return hi * TWO_32 + this.#u32at(at + 4);
+  }
+  #u32at(at: number): number {
+    const b = this.#b;
+    return (((b[at] as number) << 24) | ((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number)) >>> 0;
   }
   bool(): boolean {
     const v = this.u8();
     if (v > 1) throw new ProtocolError("malformed", "boolean must be 0 or 1");
     return v === 1;
   }
+  /** A copy: fields outlive the record they came in. */
   fixed(n: number): Uint8Array {
-    return this.#take(n).slice();
+    const at = this.#skip(n);
+    return this.#b.slice(at, at + n);
   }
   str8(): string {
     return decodeUtf8(this.#take(this.u8()));
@@ -127,6 +140,8 @@ export class Reader {
     if (this.#off !== this.#b.length) throw new ProtocolError("malformed", "trailing bytes");
   }
 }
+
+const TWO_32 = 2 ** 32;
 
 /** Writing never wraps: a value that does not fit its field is a bug to report, not to encode. */
 function range(v: number, max: number): number {

@@ -10,15 +10,21 @@ export const PREAMBLE_MAGIC = new Uint8Array([0x53, 0x4d, 0x53, 0x47]);
 export const PROTOCOL_VERSION = 1;
 
 export function encodeRecord(body: Uint8Array): Uint8Array {
-  if (body.length === 0 || body.length > MAX_RECORD) {
-    throw new ProtocolError("too-large", `record body of ${body.length} bytes`);
-  }
   const out = new Uint8Array(2 + body.length);
-  out[0] = body.length >>> 8;
-  out[1] = body.length & 0xff;
+  out.set(recordHeader(body), 0);
   out.set(body, 2);
   return out;
 }
+
+/** The 2-byte length that goes before body, for a writer that sends the two apart. */
+export function recordHeader(body: Uint8Array): Uint8Array {
+  if (body.length === 0 || body.length > MAX_RECORD) {
+    throw new ProtocolError("too-large", `record body of ${body.length} bytes`);
+  }
+  return Uint8Array.of(body.length >>> 8, body.length & 0xff);
+}
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Incremental decoder: feed it whatever TCP delivered, get back whole records.
@@ -28,7 +34,7 @@ export class RecordDecoder {
   #buf: Uint8Array = new Uint8Array(0);
 
   push(data: Uint8Array): Uint8Array[] {
-    let buf = this.#buf.length === 0 ? data : concat(this.#buf, data);
+    const buf = this.#buf.length === 0 ? data : concat(this.#buf, data);
     const records: Uint8Array[] = [];
     let off = 0;
     while (buf.length - off >= 2) {
@@ -39,8 +45,7 @@ export class RecordDecoder {
       records.push(buf.slice(off + 2, off + 2 + len));
       off += 2 + len;
     }
-    buf = off === buf.length ? new Uint8Array(0) : buf.slice(off);
-    this.#buf = buf;
+    this.#buf = off === buf.length ? EMPTY : buf.slice(off);
     return records;
   }
 
