@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { DaemonOptions } from "./daemon.ts";
 import { ClientHost } from "./host.ts";
 import { allowedHosts, apiApp } from "./api.ts";
+import { MAX_UPLOAD } from "./attachment-http.ts";
 import { mountMailbox } from "./mailbox.tsx";
 import { removeStaleCopies } from "./open-file.ts";
 import { CliError } from "./password.ts";
@@ -56,7 +57,9 @@ export async function runClient(a: ClientArgs): Promise<RunningClient> {
   const app = apiApp(host, token, () => allowedHosts(port));
   mountMailbox(app, host);
   let server: ReturnType<typeof Bun.serve>;
-  const serve = (p: number) => Bun.serve({ hostname, port: p, fetch: app.fetch, idleTimeout: 0 });
+  // Bun refuses request bodies over 128 MiB unless told otherwise: uploads go up to
+  // MAX_UPLOAD, and one byte more reaches the handler, which refuses it in a sentence.
+  const serve = (p: number) => Bun.serve({ hostname, port: p, fetch: app.fetch, idleTimeout: 0, maxRequestBodySize: MAX_UPLOAD + 1 });
   try {
     server = serve(a.ui?.port ?? defaultUiPort(a.dataDir));
   } catch (e) {
