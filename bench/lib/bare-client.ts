@@ -1,0 +1,131 @@
+// A lean, callback-driven protocol client for load generation (SPEC.md §3, §4): Noise_XX
+// as initiator, Login, then Messages handed to a callback. Built only from src/protocol and
+// the shared socket plumbing, like test/support/raw-client.ts, but without polling, so a
+// generator process can drive thousands of them.
+
+import type { Socket } from "bun";
+import { FramedSocket } from "../../src/net/framed-socket.ts";
+import { HandshakeState } from "../../src/protocol/noise.ts";
+import { Transport } from "../../src/protocol/transport.ts";
+import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../../src/protocol/framing.ts";
+import { decodeRelayHello, encodeLogin, type Message, type SignedSessionKey } from "../../src/protocol/messages.ts";
+import { signSessionKey } from "../../src/protocol/keys.ts";
+import { x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
+
+const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
+const EMPTY = new Uint8Array(0);
+
+export interface BareHandlers {
+  onMessage?(m: Message): void;
+  onClose?(reason: string): void;
+}
+
+export class BareClient {
+  readonly user: string;
+  closed = false;
+  #framed!: FramedSocket;
+  #transport: Transport | undefined;
+  #handlers: BareHandlers;
+
+  private constructor(user: string, handlers: BareHandlers) {
+    this.user = user;
+    this.#handlers = handlers;
+  }
+
+  /** Connect, handshake and log in; resolves once LOGIN_RESULT says ok. */
+  static login(o: { host: string; port: number; user: string; login: KeyPair; handlers?: BareHandlers }): Promise<BareClient> {
+    const c = new BareClient(o.user, o.handlers ?? {});
+    return new Promise<BareClient>((resolve, reject) => {
+      let hs: HandshakeState | undefined = new HandshakeState({ pattern: "XX", initiator: true, prologue: PROLOGUE, s: o.login });
+      let loggedIn = false;
+      const fail = (why: string) => {
+        if (!loggedIn) reject(new Error(why));
+      };
+      const onRecord = (rec: Uint8Array): void => {
+        try {
+          if (hs) {
+            decodeRelayHello(hs.readMessage(rec));
+            c.#framed.send(hs.writeMessage(encodeLogin(o.user)));
+            const [c1, c2] = hs.split();
+            c.#transport = new Transport(c1, c2);
+            hs = undefined;
+            return;
+          }
+          const m = c.#transport!.open(rec);
+          if (!loggedIn) {
+            if (m.t !== "loginResult" || m.status !== "ok") {
+              fail(`login of ${o.user} refused: ${m.t === "loginResult" ? m.status : m.t}`);
+              c.close();
+              return;
+            }
+            loggedIn = true;
+            resolve(c);
+            return;
+          }
+          c.#handlers.onMessage?.(m);
+        } catch (e) {
+          fail(`protocol error: ${String(e)}`);
+          c.close();
+        }
+      };
+      const onClose = (reason: string): void => {
+        c.closed = true;
+        fail(`closed before login: ${reason}`);
+        if (loggedIn) c.#handlers.onClose?.(reason);
+      };
+      type Data = { framed?: FramedSocket };
+      Bun.connect<Data>({
+        hostname: o.host,
+        port: o.port,
+        socket: {
+          open(socket) {
+            c.#framed = new FramedSocket(socket as Socket<unknown>, { onRecord, onClose });
+            socket.data = { framed: c.#framed };
+            c.#framed.send(concat(PROLOGUE, hs!.writeMessage(EMPTY)));
+          },
+          data: (socket, data) => socket.data?.framed?.data(data),
+          drain: (socket) => socket.data?.framed?.drain(),
+          close: (socket) => socket.data?.framed?.socketClosed(),
+          error: (socket, err) => socket.data?.framed?.socketClosed(err.message),
+          connectError: (_socket, err) => {
+            c.closed = true;
+            fail(`connect: ${err.message}`);
+          },
+        },
+      }).catch((err: Error) => {
+        c.closed = true;
+        fail(`connect: ${err.message}`);
+      });
+    });
+  }
+
+  set handlers(h: BareHandlers) {
+    this.#handlers = h;
+  }
+
+  post(m: Message): void {
+    if (!this.closed) this.#framed.send(this.#transport!.seal(m));
+  }
+
+  get queuedBytes(): number {
+    return this.#framed.queuedBytes;
+  }
+
+  /** A fresh signed session key, published as the real client does after login. */
+  publish(identity: { seed: Uint8Array; publicKey: Uint8Array }, now = Date.now()): { session: KeyPair; key: SignedSessionKey } {
+    const session = x25519Generate();
+    const key: SignedSessionKey = {
+      identityPub: identity.publicKey,
+      sessionPub: session.publicKey,
+      issuedAt: now,
+      sig: signSessionKey(identity.seed, this.user, session.publicKey, now),
+    };
+    this.post({ t: "publishKey", key });
+    return { session, key };
+  }
+
+  close(): void {
+    this.closed = true;
+    this.#framed?.close("bench client closing");
+  }
+}

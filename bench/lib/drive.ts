@@ -1,0 +1,50 @@
+// Running a set of load-generator workers through one timed window: configure them, wait
+// until all are ready, start them together, and add up what they saw; meanwhile read the
+// CPU time the server under test spends, which is steadier than a rate on a shared machine.
+
+import { cpuSeconds } from "./procs.ts";
+import { percentile } from "./stats.ts";
+import { allReady, Worker, type WorkerMessage } from "./worker.ts";
+
+export interface Window {
+  warmupMs: number;
+  measureMs: number;
+}
+
+export interface RateResult {
+  rate: number; // messages delivered per second, all workers together
+  p50: number; // ms
+  p99: number; // ms
+  failures: number;
+  /** CPU seconds the server process used per delivered message, in microseconds */
+  serverCpuUs: number;
+}
+
+export async function driveWorkers(name: string, script: string, configs: WorkerMessage[], p: Window, serverPid: number, opts: { fileLimit?: number } = {}): Promise<RateResult> {
+  const workers = configs.map((_, i) => new Worker(`${name} generator ${i}`, script, opts));
+  try {
+    await allReady(workers, configs);
+    for (const w of workers) w.send({ t: "go", warmupMs: p.warmupMs, measureMs: p.measureMs });
+    // The server's CPU over the measured span (approximately: the workers time it).
+    await Bun.sleep(p.warmupMs);
+    const cpu0 = cpuSeconds(serverPid);
+    await Bun.sleep(p.measureMs);
+    const cpu1 = cpuSeconds(serverPid);
+    const results = await Promise.all(
+      workers.map((w) => w.next<WorkerMessage & { delivered: number; seconds: number; latenciesMs: number[]; failures: number }>("result", p.warmupMs + p.measureMs + 60_000)),
+    );
+    if (process.env.BENCH_DEBUG) for (const w of workers) console.error(w.child.tail());
+    const lat = results.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
+    const rate = results.reduce((s, r) => s + r.delivered / r.seconds, 0);
+    return {
+      rate,
+      serverCpuUs: ((cpu1 - cpu0) / (rate * (p.measureMs / 1000))) * 1e6,
+      p50: percentile(lat, 50),
+      p99: percentile(lat, 99),
+      failures: results.reduce((s, r) => s + r.failures, 0),
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+}
+

@@ -1,0 +1,93 @@
+// Load generator for the handshake rate (issue 6, figure 3): a fixed number of loops, each
+// connecting, doing the full login (Noise_XX with a random X25519 login key, LOGIN_RESULT
+// after the relay's directory check) and closing, again and again. In "tcp" mode the same
+// loops exchange the same record sizes with bench/servers/tcp-handshake.ts, no crypto:
+// what connection churn alone costs on this machine.
+
+import { BareClient } from "../lib/bare-client.ts";
+import { loginKey, type BenchUser } from "../lib/users.ts";
+import { serve, toRunner } from "../lib/worker.ts";
+import { RateWindow } from "./rate-window.ts";
+
+export interface LoginChurnConfig {
+  t: "config";
+  mode: "smsg" | "tcp";
+  host: string;
+  port: number;
+  users: BenchUser[];
+  concurrency: number;
+}
+
+/** Record sizes of a login with a short user id, framing included (SPEC.md §3.1). */
+const MSG1 = 2 + 37;
+const MSG2 = 2 + 109;
+const MSG3 = 2 + 65 + 3;
+const RESULT = 2 + 20;
+
+const win = new RateWindow();
+let running = false;
+
+async function smsgLogin(c: LoginChurnConfig, u: BenchUser): Promise<void> {
+  const client = await BareClient.login({ host: c.host, port: c.port, user: u.user, login: loginKey(u) });
+  client.close();
+}
+
+function tcpLogin(c: LoginChurnConfig): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    Bun.connect({
+      hostname: c.host,
+      port: c.port,
+      socket: {
+        open(s) {
+          s.write(new Uint8Array(MSG1));
+        },
+        data(s, d) {
+          got += d.length;
+          if (got === MSG2) s.write(new Uint8Array(MSG3));
+          else if (got === MSG2 + RESULT) {
+            s.end();
+            resolve();
+          }
+        },
+        close() {
+          if (got < MSG2 + RESULT) reject(new Error("closed early"));
+        },
+        connectError(_s, e) {
+          reject(e);
+        },
+      },
+    }).catch(reject);
+  });
+}
+
+async function loop(c: LoginChurnConfig, k: number): Promise<void> {
+  let i = k;
+  while (running) {
+    const u = c.users[i % Math.max(1, c.users.length)]!;
+    i += c.concurrency;
+    const t0 = performance.now();
+    try {
+      await (c.mode === "smsg" ? smsgLogin(c, u) : tcpLogin(c));
+      win.arrived(t0);
+    } catch {
+      win.failures++;
+    }
+  }
+}
+
+let config: LoginChurnConfig | undefined;
+serve(async (m) => {
+  if (m.t === "config") {
+    config = m as unknown as LoginChurnConfig;
+    toRunner({ t: "ready" });
+  } else if (m.t === "go") {
+    const c = config!;
+    running = true;
+    const loops = Array.from({ length: c.concurrency }, (_, k) => loop(c, k));
+    await win.run(Number(m.warmupMs), Number(m.measureMs));
+    running = false;
+    await Promise.all(loops);
+    toRunner(win.result());
+  }
+});

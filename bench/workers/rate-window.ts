@@ -1,0 +1,44 @@
+// The timed window every message-rate worker shares: traffic runs from "go", a warm-up is
+// ignored, then deliveries and their latencies are counted for the measured span only.
+// Latency is taken in one process (sender and recipient of a pair live together), so one
+// monotonic clock times both ends.
+
+import { Reservoir } from "../lib/stats.ts";
+
+export const LATENCY_SAMPLES = 20_000;
+
+export class RateWindow {
+  measuring = false;
+  delivered = 0;
+  failures = 0;
+  readonly latencies = new Reservoir(LATENCY_SAMPLES);
+  #start = 0;
+  #end = 0;
+
+  /** Resolves when the measured span is over; the caller keeps traffic going till then. */
+  async run(warmupMs: number, measureMs: number): Promise<void> {
+    await Bun.sleep(warmupMs);
+    this.#start = performance.now();
+    this.measuring = true;
+    await Bun.sleep(measureMs);
+    this.measuring = false;
+    this.#end = performance.now();
+  }
+
+  /** A message arrived at its recipient; sentAt is performance.now() at its sending. */
+  arrived(sentAt: number): void {
+    if (!this.measuring) return;
+    this.delivered++;
+    this.latencies.add(performance.now() - sentAt);
+  }
+
+  result(): { t: "result"; delivered: number; seconds: number; latenciesMs: number[]; failures: number } {
+    return {
+      t: "result",
+      delivered: this.delivered,
+      seconds: (this.#end - this.#start) / 1000,
+      latenciesMs: this.latencies.values,
+      failures: this.failures,
+    };
+  }
+}
