@@ -48,6 +48,9 @@ export function downloadResponse(store: Store, rid: number, idx: number, meta: {
       "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(meta.name)}`,
       "x-content-type-options": "nosniff",
       "content-security-policy": "default-src 'none'; sandbox",
+      "x-frame-options": "DENY",
+      "cross-origin-resource-policy": "same-origin",
+      "referrer-policy": "no-referrer",
     },
   });
 }

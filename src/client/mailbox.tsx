@@ -38,7 +38,7 @@ class UnlockThrottle {
   #until = 0;
   busy = false;
   allowed(now: number): boolean {
-    return !this.busy && now >= this.#until;
+    return now >= this.#until;
   }
   failed(now: number): void {
     this.#failures++;
@@ -96,8 +96,9 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
     const now = Date.now();
     const form = await c.req.formData();
     const password = String(form.get("password") ?? "");
-    const page = (error: string, status: 401 | 429) =>
+    const page = (error: string, status: 401 | 409 | 429) =>
       c.html(<UnlockPage user={host.user} daemonLocked={!host.unlocked} error={error} />, status);
+    if (throttle.busy) return page("Another unlock is in progress: try again in a moment.", 429);
     if (!throttle.allowed(now)) return page("Too many wrong passwords: wait a few seconds and try again.", 429);
     if (password === "") return page("Enter your password.", 401);
     throttle.busy = true;
@@ -108,7 +109,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
         throttle.failed(Date.now());
         return page("Wrong password.", 401);
       }
-      if (e instanceof UserError) return page(e.message, 401);
+      if (e instanceof UserError) return page(e.message, e.status === 409 ? 409 : 401);
       throw e;
     } finally {
       throttle.busy = false;
@@ -170,7 +171,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
     if (q) {
       const r = d.search.search(q, name === "inbox" ? "in" : "out", PAGE, pageNo * PAGE);
       items = d.store.byRids(r.rids);
-      if (name === "queued") items = items.filter((m) => m.flags !== "S");
+      if (name === "queued") items = items.filter((m) => m.flags === "Q" || m.flags === "H"); // as listWaiting
       more = r.more;
     } else {
       const opts = { limit: PAGE + 1, offset: pageNo * PAGE };

@@ -126,7 +126,7 @@ describe("registration and login", () => {
       headers: { "content-type": "application/x-www-form-urlencoded", origin: url },
       body: new URLSearchParams({ password: "someone else's password" }),
     });
-    expect(page.status).toBe(401);
+    expect(page.status).toBe(409);
     expect(await page.text()).toContain("this data dir is new");
     expect(existsSync(join(s.path("hana"), "client.db"))).toBe(false);
     // A wrong password on a fresh data dir is only found out by the relay: the store is
