@@ -15,7 +15,8 @@ import { RECEIPT_LEN, WINDOW_CHUNKS, type AckStatus, type Message, type MessageO
 import { StreamOpener } from "../protocol/stream.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Link } from "./relay-client.ts";
-import type { AttachmentWriter, Store } from "./store.ts";
+import type { AttachmentWriter } from "./attachment-writer.ts";
+import type { Store } from "./store.ts";
 import type { EventBus } from "./events.ts";
 import { hexId } from "./outbox.ts";
 

@@ -7,7 +7,8 @@ import { Database } from "bun:sqlite";
 import { utf8 } from "../protocol/codec.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { aesGcmOpen, aesGcmSeal, randomBytes } from "../protocol/primitives.ts";
-import { STREAM_CHUNK, StreamOpener, StreamSealer } from "../protocol/stream.ts";
+import { StreamOpener } from "../protocol/stream.ts";
+import { AttachmentWriter } from "./attachment-writer.ts";
 import type { AttachmentMeta } from "../protocol/envelope.ts";
 
 export const LABEL_STORE_VERIFIER = "smsg/1 store verifier";
@@ -67,9 +68,6 @@ interface MessageRow {
   header: Uint8Array;
 }
 
-/** Rows of attachment chunks written per transaction while a message streams in. */
-const CHUNKS_PER_COMMIT = 32;
-
 function sealWithNonce(key: Uint8Array, aad: Uint8Array, pt: Uint8Array): Uint8Array {
   const nonce = randomBytes(12);
   const ct = aesGcmSeal(key, nonce, aad, pt);
@@ -95,6 +93,11 @@ export class Store {
   /** Open (or create) the store; a store key that does not open it is a wrong password. */
   static open(path: string, storeKey: Uint8Array): Store {
     const db = new Database(path, { create: true, strict: true });
+    // A new store gets 64 KiB pages: nearly all of its bytes are attachment chunks of 60 KiB,
+    // which then fill one page each instead of a chain of 15 overflow pages (reading one was
+    // 5x, writing 2x faster in bench/). It takes effect only before the first table exists;
+    // an older store keeps its 4 KiB pages and works as before.
+    db.exec("PRAGMA page_size = 65536");
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = FULL"); // an ACK promises the message survives a crash
     db.exec("PRAGMA busy_timeout = 5000");
@@ -565,67 +568,5 @@ export class Store {
         )
         .run(user).changes === 1
     );
-  }
-}
-
-/**
- * Writes one attachment as STREAM chunks under its own key, whatever sizes the pieces
- * arrive in. Rows are committed in batches; nothing counts until the message commits.
- */
-export class AttachmentWriter {
-  readonly att: string;
-  #db: Database;
-  #sealer: StreamSealer;
-  #buf = new Uint8Array(STREAM_CHUNK);
-  #fill = 0;
-  #seq = 0;
-  #size = 0;
-  #batch: { seq: number; last: number; data: Uint8Array }[] = [];
-
-  constructor(db: Database, att: string, key: Uint8Array) {
-    this.#db = db;
-    this.att = att;
-    this.#sealer = new StreamSealer(key);
-  }
-
-  get size(): number {
-    return this.#size;
-  }
-
-  write(data: Uint8Array): void {
-    let off = 0;
-    while (off < data.length) {
-      if (this.#fill === STREAM_CHUNK) this.#emit(false); // a full chunk is only final once we know nothing follows
-      const n = Math.min(STREAM_CHUNK - this.#fill, data.length - off);
-      this.#buf.set(data.subarray(off, off + n), this.#fill);
-      this.#fill += n;
-      off += n;
-    }
-    this.#size += data.length;
-    if (this.#batch.length >= CHUNKS_PER_COMMIT) this.#commit();
-  }
-
-  /** Seal the last chunk and commit; the attachment is complete on disk. */
-  finish(): number {
-    this.#emit(true);
-    this.#commit();
-    this.#db.query("UPDATE attachments SET size = ? WHERE att = ?").run(this.#size, this.att);
-    return this.#size;
-  }
-
-  #emit(last: boolean): void {
-    const ct = this.#sealer.seal(this.#buf.subarray(0, this.#fill), last);
-    this.#batch.push({ seq: this.#seq++, last: last ? 1 : 0, data: ct });
-    this.#fill = 0;
-  }
-
-  #commit(): void {
-    if (this.#batch.length === 0) return;
-    const batch = this.#batch;
-    this.#batch = [];
-    const q = this.#db.query("INSERT INTO chunks (att, seq, last, data) VALUES (?, ?, ?, ?)");
-    this.#db.transaction(() => {
-      for (const r of batch) q.run(this.att, r.seq, r.last, r.data);
-    })();
   }
 }
