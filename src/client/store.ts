@@ -253,6 +253,24 @@ export class Store {
     return JSON.parse(new TextDecoder().decode(json)) as StoredContent;
   }
 
+  /** The message row with its sealed content; received mail starts unread. Returns its rid. */
+  #insertMessage(
+    folder: Folder,
+    m: { id: string; from: string; to: string[]; date: number; received: number; subject: string; body: string; attachments: AttachmentMeta[] },
+  ): number {
+    const { wrapped, header } = this.#sealContent(m.id, folder, {
+      subject: m.subject,
+      body: m.body,
+      attachments: m.attachments.map(({ name, size }) => ({ name, size })),
+    });
+    return this.db
+      .query<{ rid: number }, [string, string, string, string, number, number, number, Uint8Array, Uint8Array]>(
+        `INSERT INTO messages (id, folder, sender, recipients, date, received, unread, wrapped_key, header)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING rid`,
+      )
+      .get(m.id, folder, m.from, JSON.stringify(m.to), m.date, m.received, folder === "in" ? 1 : 0, wrapped, header)!.rid;
+  }
+
   /**
    * Save a message to send: the sent copy, one queued delivery per recipient, and the
    * draft attachments adopted as its own, in one transaction.
@@ -267,17 +285,7 @@ export class Store {
     attachments: { att: string; name: string; size: number }[];
   }): number {
     return this.db.transaction(() => {
-      const { wrapped, header } = this.#sealContent(m.id, "out", {
-        subject: m.subject,
-        body: m.body,
-        attachments: m.attachments.map(({ name, size }) => ({ name, size })),
-      });
-      const rid = this.db
-        .query<{ rid: number }, [string, string, string, number, number, Uint8Array, Uint8Array]>(
-          `INSERT INTO messages (id, folder, sender, recipients, date, received, unread, wrapped_key, header)
-           VALUES (?, 'out', ?, ?, ?, ?, 0, ?, ?) RETURNING rid`,
-        )
-        .get(m.id, m.from, JSON.stringify(m.to), m.date, m.date, wrapped, header)!.rid;
+      const rid = this.#insertMessage("out", { ...m, received: m.date });
       const unique = [...new Set(m.to)];
       for (const r of unique) {
         this.db
@@ -331,17 +339,7 @@ export class Store {
         return false;
       }
       if (this.idTakenByOther(m.id, m.from)) throw new ProtocolError("malformed", "message id taken by another sender");
-      const { wrapped, header } = this.#sealContent(m.id, "in", {
-        subject: m.subject,
-        body: m.body,
-        attachments: m.attachments.map(({ name, size }) => ({ name, size })),
-      });
-      const rid = this.db
-        .query<{ rid: number }, [string, string, string, number, number, Uint8Array, Uint8Array]>(
-          `INSERT INTO messages (id, folder, sender, recipients, date, received, unread, wrapped_key, header)
-           VALUES (?, 'in', ?, ?, ?, ?, 1, ?, ?) RETURNING rid`,
-        )
-        .get(m.id, m.from, JSON.stringify(m.to), m.date, m.received, wrapped, header)!.rid;
+      const rid = this.#insertMessage("in", m);
       m.attachments.forEach((a, idx) => {
         this.db
           .query("UPDATE attachments SET rid = ?, idx = ?, state = 'stored' WHERE att = ? AND state = 'incoming'")
