@@ -325,7 +325,8 @@ program
     }
     out(`relay: 127.0.0.1:${port}  key ${relay.relayKey}`);
     out("");
-    out("Try it (in another terminal):");
+    out("Open alice's and bob's mailboxes in your browser and unlock each with its password.");
+    out("Or from another terminal:");
     out(`  bun src/main.ts send  --data ${dirOf("alice")} --to bob --subject "Hello" --body "Hi Bob"`);
     out(`  bun src/main.ts inbox --data ${dirOf("bob")}`);
     out(`  bun src/main.ts show  --data ${dirOf("bob")} ID`);
