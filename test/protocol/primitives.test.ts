@@ -5,6 +5,13 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { expand, extract, hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import {
+  hkdfExpand as P_hkdfExpand,
+  hkdfExtract as P_hkdfExtract,
+  hmacSha256 as P_hmacSha256,
+  sha256 as P_sha256,
+} from "../../src/protocol/primitives.ts";
 import {
   aesGcmOpen,
   aesGcmSeal,
@@ -251,6 +258,31 @@ describe("HKDF-SHA256 (@noble/hashes)", () => {
       expect(toHex(expand(sha256, prk, hex(t.info), t.length))).toBe(t.okm);
       expect(toHex(hkdf(sha256, hex(t.ikm), hex(t.salt), hex(t.info), t.length))).toBe(t.okm);
     }
+  });
+});
+
+// The hot path hashes natively (node:crypto); noble is the reference it must agree with.
+describe("native SHA-256, HMAC and HKDF agree with @noble/hashes and RFC 5869", () => {
+  test("RFC 5869 A.1-A.3 through the native HKDF", () => {
+    for (const t of P.hkdf_sha256.tests) {
+      const prk = P_hkdfExtract(hex(t.salt), hex(t.ikm));
+      expect(toHex(prk)).toBe(t.prk);
+      expect(toHex(P_hkdfExpand(prk, hex(t.info), t.length))).toBe(t.okm);
+    }
+  });
+
+  test("random inputs: native equals noble (fast-check)", () => {
+    const bytes = fc.uint8Array({ minLength: 0, maxLength: 300 });
+    fc.assert(
+      fc.property(bytes, bytes, bytes, fc.integer({ min: 1, max: 255 }), (a, b, c, len) => {
+        expect(P_sha256(a, b)).toEqual(sha256(new Uint8Array([...a, ...b])));
+        expect(P_hmacSha256(a, b, c)).toEqual(hmac(sha256, a, new Uint8Array([...b, ...c])));
+        const prk = P_hkdfExtract(a, b);
+        expect(prk).toEqual(extract(sha256, b, a));
+        expect(P_hkdfExpand(prk, c, len)).toEqual(expand(sha256, prk, c, len));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
