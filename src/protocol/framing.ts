@@ -24,34 +24,67 @@ export function recordHeader(body: Uint8Array): Uint8Array {
   return Uint8Array.of(body.length >>> 8, body.length & 0xff);
 }
 
-const EMPTY = new Uint8Array(0);
-
 /**
  * Incremental decoder: feed it whatever TCP delivered, get back whole records.
  * It holds at most one partial record (< 64 KiB + 2), so a peer cannot make it buffer more.
+ * A record that spans reads is assembled in a buffer of its exact size, allocated once its
+ * length is known: joining each read onto the rest of the last one copied a 60 KiB chunk
+ * several times over.
  */
 export class RecordDecoder {
-  #buf: Uint8Array = new Uint8Array(0);
+  #header = new Uint8Array(2);
+  #headerFill = 0; // bytes of the length seen, when it came split from its record
+  #record: Uint8Array | undefined; // the body being assembled
+  #fill = 0;
 
   push(data: Uint8Array): Uint8Array[] {
-    const buf = this.#buf.length === 0 ? data : concat(this.#buf, data);
     const records: Uint8Array[] = [];
     let off = 0;
-    while (buf.length - off >= 2) {
-      const len = ((buf[off] as number) << 8) | (buf[off + 1] as number);
-      if (len === 0) throw new ProtocolError("malformed", "zero-length record");
-      if (buf.length - off - 2 < len) break;
-      // Copy out: the caller may keep the record while the socket reuses its buffer.
-      records.push(buf.slice(off + 2, off + 2 + len));
-      off += 2 + len;
+    while (off < data.length) {
+      if (this.#record === undefined) {
+        if (this.#headerFill === 0 && data.length - off >= 2) {
+          const len = ((data[off] as number) << 8) | (data[off + 1] as number);
+          if (len === 0) throw new ProtocolError("malformed", "zero-length record");
+          if (data.length - off - 2 >= len) {
+            // Copy out: the caller may keep the record while the socket reuses its buffer.
+            records.push(data.slice(off + 2, off + 2 + len));
+            off += 2 + len;
+            continue;
+          }
+          this.#begin(len);
+          off += 2;
+        } else {
+          this.#header[this.#headerFill++] = data[off++] as number;
+          if (this.#headerFill < 2) continue;
+          const len = ((this.#header[0] as number) << 8) | (this.#header[1] as number);
+          if (len === 0) throw new ProtocolError("malformed", "zero-length record");
+          this.#begin(len);
+          continue;
+        }
+      }
+      const rec = this.#record!;
+      const n = Math.min(rec.length - this.#fill, data.length - off);
+      rec.set(data.subarray(off, off + n), this.#fill);
+      this.#fill += n;
+      off += n;
+      if (this.#fill === rec.length) {
+        records.push(rec);
+        this.#record = undefined;
+        this.#headerFill = 0;
+      }
     }
-    this.#buf = off === buf.length ? EMPTY : buf.slice(off);
     return records;
+  }
+
+  #begin(len: number): void {
+    this.#record = new Uint8Array(len);
+    this.#fill = 0;
+    this.#headerFill = 2;
   }
 
   /** Bytes of an incomplete record still held. */
   get pending(): number {
-    return this.#buf.length;
+    return this.#record ? 2 + this.#fill : this.#headerFill;
   }
 }
 

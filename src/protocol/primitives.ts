@@ -194,19 +194,26 @@ export function aesGcmOpen(
   });
   decipher.setAAD(aad);
   decipher.setAuthTag(ciphertextWithTag.subarray(split));
-  const out = new Uint8Array(split);
   const body = decipher.update(ciphertextWithTag.subarray(0, split));
-  out.set(body);
-  body.fill(0);
   try {
-    out.set(decipher.final(), body.length);
+    decipher.final(); // GCM has no bytes left to give: this only checks the tag
   } catch {
     // Unauthenticated plaintext must not survive a failed tag check.
-    out.fill(0);
+    body.fill(0);
     throw new ProtocolError("bad-tag", "AES-GCM tag did not verify");
   }
-  return out;
+  if (body.length < LARGE) {
+    const out = new Uint8Array(body);
+    body.fill(0);
+    return out;
+  }
+  // A large plaintext (a 60 KiB STREAM chunk) stays where OpenSSL wrote it: one more
+  // allocation and copy of it per record cost more than the AES itself (bench/README.md).
+  return new Uint8Array(body.buffer, body.byteOffset, body.length);
 }
+
+/** Buffers from this size on are never carved from a shared pool, so a view of one is private. */
+const LARGE = 4096;
 
 /** SHA-256, native (OpenSSL): several times faster than a JS hash on short inputs. */
 export function sha256(...parts: Uint8Array[]): Uint8Array {
