@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import type { Socket } from "bun";
 import type { BenchContext } from "../lib/context.ts";
 import { api, startClientProcess, type ClientProcess } from "../lib/client-process.ts";
-import { BUN, Child, freePort, MAIN, memoryOf, PeakSampler } from "../lib/procs.ts";
+import { BUN, Child, cpuSeconds, freePort, MAIN, memoryOf, PeakSampler } from "../lib/procs.ts";
 import { startRelayProcess } from "../lib/relay-process.ts";
 import { row, type Row } from "../lib/row.ts";
 import { registerUsers } from "../lib/users.ts";
@@ -123,6 +123,9 @@ export async function endToEnd(ctx: BenchContext, file: string, size: number, sh
     const idle = { relay: memoryOf(relay.child.pid)!.rssKiB, a: memoryOf(a.child.pid)!.rssKiB, b: memoryOf(b.child.pid)!.rssKiB };
     const samplers = { relay: new PeakSampler(relay.child.pid), a: new PeakSampler(a.child.pid), b: new PeakSampler(b.child.pid) };
 
+    const pids = { relay: relay.child.pid, a: a.child.pid, b: b.child.pid };
+    const cpu = () => Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)])) as Record<keyof typeof pids, number>;
+    const c0 = cpu();
     const t0 = performance.now();
     const send = new Child("send", [BUN, MAIN, "send", "--data", ua.dataDir, "--to", "b", "--subject", "attachment benchmark", "--body", `${size} bytes`, "--attach", file]);
     const cli = new PeakSampler(send.pid, 50);
@@ -130,6 +133,7 @@ export async function endToEnd(ctx: BenchContext, file: string, size: number, sh
     const cliPeak = cli.stop();
     if (code !== 0) throw new Error(`smsg send failed (${code}): ${send.tail()}`);
     const t1 = performance.now();
+    const c1 = cpu();
     await waitFor(
       "A's outbox to show the attachment delivered",
       async () => (await api<{ flags: string }[]>(a, "GET", "/api/outbox?limit=1")).value[0]?.flags === "S",
@@ -137,6 +141,10 @@ export async function endToEnd(ctx: BenchContext, file: string, size: number, sh
       20,
     );
     const t2 = performance.now();
+    const c2 = cpu();
+    const busy = (from: Record<string, number>, to: Record<string, number>, secs: number) =>
+      Object.keys(pids).map((k) => `${k} ${(((to[k]! - from[k]!) / secs) * 100).toFixed(0)}%`).join(", ");
+    ctx.log(`attachment: CPU busy during the upload: ${busy(c0, c1, (t1 - t0) / 1000)}; during the transfer: ${busy(c1, c2, (t2 - t1) / 1000)}`);
     const peakKiB = { relay: samplers.relay.stop(), a: samplers.a.stop(), b: samplers.b.stop(), cli: cliPeak };
 
     // Not timed: B has exactly the file.

@@ -20,7 +20,9 @@ export async function startClientProcess(o: {
   passwordFile?: string; // absent: the daemon starts locked
   relayKey?: string;
 }): Promise<ClientProcess> {
-  const args = [BUN, MAIN, "client", "--server", o.server, "--user", o.user, "--data", o.dataDir, "--ui", "127.0.0.1:0", "--no-tray"];
+  // BENCH_PROFILE=DIR writes the daemon's CPU profile there (bench/README.md, "Profiling").
+  const prof = process.env.BENCH_PROFILE ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const args = [BUN, ...prof, MAIN, "client", "--server", o.server, "--user", o.user, "--data", o.dataDir, "--ui", "127.0.0.1:0", "--no-tray"];
   if (o.passwordFile) args.push("--password-file", o.passwordFile);
   if (o.relayKey) args.push("--relay-key", o.relayKey);
   const child = new Child(`client ${o.user}`, args);
