@@ -1,0 +1,491 @@
+// The product promise against a hostile relay (SECURITY.md section 5): real clients, pinned
+// to the key of an in-process relay that drops, forges, re-routes, replays and swaps keys.
+// Each test asserts what sender and recipient see through the CLI; every "nothing arrived"
+// comes after a sign that the path is live (a control message, or the recipient's own ACK).
+
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Scratch, inbox, ok, outbox, passwordFile, startClient, waitConnected, waitFor, type Summary } from "../support/harness.ts";
+import { HostileRelay, deliverOf, type Transfer } from "../support/hostile-relay.ts";
+import { makeImpostor, messagePlaintext } from "../support/impostor.ts";
+import { deriveUserKeys, safetyNumber, type UserKeys } from "../../src/protocol/keys.ts";
+import type { AckStatus, Message, MessageOf } from "../../src/protocol/messages.ts";
+import { STREAM_CHUNK } from "../../src/protocol/stream.ts";
+
+const s = new Scratch();
+const relay = s.track(new HostileRelay());
+const USERS = ["alice", "bob", "carol", "dave"] as const;
+type User = (typeof USERS)[number];
+/** Each user's real keys, derived here from their password, not learnt from the relay. */
+const real = {} as Record<User | "mallory", UserKeys>;
+
+beforeAll(async () => {
+  for (const u of [...USERS, "mallory"] as const) {
+    const password = `${u} pw ${randomBytes(4).toString("hex")}`;
+    const file = passwordFile(s.path("pw"), u, password);
+    real[u] = await deriveUserKeys(u, password);
+    if (u === "mallory") continue; // mallory only lends her identity key to the relay
+    relay.register(u, (await ok(["register-code", "--user", u, "--password-file", file])).trim());
+    s.track(await startClient({ user: u, server: `127.0.0.1:${relay.port}`, dataDir: s.path(u), passwordFile: file, relayKey: relay.key }));
+  }
+  for (const u of USERS) {
+    await waitConnected(s.path(u));
+    await relay.waitOnline(u);
+  }
+}, 120_000);
+afterAll(() => s.cleanup());
+beforeEach(() => {
+  relay.hooks = {};
+});
+
+// --- what a person sees, through the CLI ---
+
+async function send(from: User, to: string, subject: string, extra: string[] = []): Promise<string> {
+  const out = await ok(["send", "--data", s.path(from), "--to", to, "--subject", subject, "--body", `${subject} body`, ...extra]);
+  return out.match(/[0-9a-f]{32}/)![0];
+}
+
+async function flag(from: User, id: string): Promise<string | undefined> {
+  return (await outbox(s.path(from))).find((m) => m.id === id)?.flags;
+}
+
+function waitFlag(from: User, id: string, want: string): Promise<true> {
+  return waitFor(`${from}'s ${id} to show ${want}`, async () => (await flag(from, id)) === want || undefined, 30_000, 200);
+}
+
+interface Delivery {
+  recipient: string;
+  state: string;
+  error: string | null;
+}
+
+async function delivery(from: User, id: string): Promise<Delivery> {
+  const m = JSON.parse(await ok(["show", id, "--data", s.path(from), "--json"])) as { deliveries: Delivery[] };
+  return m.deliveries[0]!;
+}
+
+/** The outcome of the first attempt, whatever it is: a new delivery is queued without an error. */
+function outcome(from: User, id: string): Promise<Delivery> {
+  return waitFor(`an outcome for ${from}'s ${id}`, async () => {
+    const d = await delivery(from, id);
+    return d.state !== "queued" || d.error !== null ? d : undefined;
+  }, 30_000, 200);
+}
+
+async function copies(user: User, id: string): Promise<Summary[]> {
+  return (await inbox(s.path(user))).filter((m) => m.id === id);
+}
+
+function received(user: User, id: string): Promise<Summary> {
+  return waitFor(`${user} to receive ${id}`, async () => (await copies(user, id))[0], 30_000, 200);
+}
+
+/** A message the relay lets through: proof that the path from `from` to `to` is live now. */
+async function control(from: User, to: User, extra: string[] = []): Promise<string> {
+  const id = await send(from, to, `control ${randomBytes(3).toString("hex")}`, extra);
+  await waitFlag(from, id, "S");
+  await received(to, id);
+  return id;
+}
+
+interface Contact {
+  identity: string;
+  changed: boolean;
+}
+
+async function contacts(user: User): Promise<Record<string, Contact>> {
+  const list = JSON.parse(await ok(["contacts", "--data", s.path(user), "--json"])) as (Contact & { user: string })[];
+  return Object.fromEntries(list.map((c) => [c.user, { identity: c.identity, changed: c.changed }]));
+}
+
+const hexOf = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+const bytesOf = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, "hex"));
+
+/**
+ * Picks the victims of an attack by message id: armed with a tag, the next SEND from `from`
+ * to `to` of a message the relay has not seen before is captured, and every later attempt
+ * of it keeps its tag. Controls are sent only after the capture, so they are never victims.
+ */
+class Victims<T> {
+  readonly tags = new Map<string, T>();
+  #armed: { from: string; to: string; tag: T } | undefined;
+  #last: string | undefined;
+
+  arm(from: User, to: User, tag: T): void {
+    this.#armed = { from, to, tag };
+    this.#last = undefined;
+  }
+
+  /** Called from onSend: the victim's tag, or undefined for any other message. */
+  take(t: Transfer): T | undefined {
+    const known = this.tags.get(t.hex);
+    if (known !== undefined) return known;
+    const a = this.#armed;
+    if (!a || t.from !== a.from || t.to !== a.to || relay.transfersOf(t.hex).length !== 1) return undefined;
+    this.#armed = undefined;
+    this.tags.set(t.hex, a.tag);
+    this.#last = t.hex;
+    return a.tag;
+  }
+
+  captured(): Promise<string> {
+    return waitFor("the relay to capture the victim's SEND", () => this.#last, 20_000, 20);
+  }
+}
+
+describe("a hostile relay cannot fake a delivery", () => {
+  test("a dropped message with a forged ACK (zero, random or replayed receipt) stays Q; the recipient has nothing", async () => {
+    const first = await control("alice", "bob");
+    const genuine = relay.acks.find((a) => a.from === "bob" && hexOf(a.m.id) === first && a.m.status === "stored")!.m.receipt;
+    const variants: { status: AckStatus; receipt: Uint8Array }[] = [
+      { status: "stored", receipt: new Uint8Array(32) },
+      { status: "stored", receipt: new Uint8Array(randomBytes(32)) },
+      { status: "duplicate", receipt: genuine }, // a real receipt, for another message
+    ];
+    const v = new Victims<(typeof variants)[number]>();
+    relay.hooks = {
+      onSend: ({ transfer }) => {
+        const forged = v.take(transfer);
+        if (!forged) return "pass";
+        relay.forgeAck(transfer.from, transfer.id, forged.status, forged.receipt);
+        return "drop";
+      },
+    };
+    const ids: string[] = [];
+    for (const variant of variants) {
+      v.arm("alice", "bob", variant);
+      const id = await send("alice", "bob", `forged ${variant.status}`);
+      expect(await v.captured()).toBe(id);
+      const d = await outcome("alice", id);
+      expect(d.state).toBe("queued");
+      expect(d.error).toContain("without proof");
+      ids.push(id);
+    }
+    await control("alice", "bob"); // the path is live after the attacks
+    const out = await outbox(s.path("alice"));
+    const bobs = (await inbox(s.path("bob"))).map((m) => m.id);
+    for (const id of ids) {
+      expect(out.find((m) => m.id === id)?.flags).toBe("Q");
+      expect(bobs).not.toContain(id);
+      expect(relay.acksFrom("bob", id)).toEqual([]); // bob was never asked
+    }
+  }, 90_000);
+
+  test("a silently dropped message stays Q with nothing at the recipient; once the relay behaves it arrives exactly once", async () => {
+    const v = new Victims<true>();
+    let dropping = true;
+    relay.hooks = { onSend: ({ transfer }) => (v.take(transfer) && dropping ? "drop" : "pass") };
+    v.arm("alice", "bob", true);
+    const id = await send("alice", "bob", "dropped in silence");
+    expect(await v.captured()).toBe(id);
+    await waitFor("the relay to swallow the whole message", () => relay.transfersOf(id)[0]?.chunks.at(-1)?.last, 20_000, 20);
+    await control("alice", "bob");
+    expect(await flag("alice", id)).toBe("Q");
+    expect(await copies("bob", id)).toEqual([]);
+
+    // It behaves again, and ends the transfer as the honest relay ends an idle one.
+    dropping = false;
+    relay.abortTransfer(id);
+    await waitFlag("alice", id, "S");
+    expect(await copies("bob", id)).toHaveLength(1);
+    expect(relay.acksFrom("bob", id)).toEqual(["stored"]);
+  }, 90_000);
+
+  test("a dropped ACK leaves the message Q though stored; the retry is answered duplicate with a receipt: S, one copy", async () => {
+    const v = new Victims<true>();
+    let droppingAcks = true;
+    relay.hooks = {
+      onSend: ({ transfer }) => (v.take(transfer), "pass"),
+      onAck: ({ transfer, m }) => (v.tags.has(transfer.hex) && droppingAcks ? null : m),
+    };
+    v.arm("alice", "bob", true);
+    const id = await send("alice", "bob", "its ACK is lost");
+    expect(await v.captured()).toBe(id);
+    expect(await relay.answers("bob", id)).toEqual(["stored"]);
+    await received("bob", id);
+    expect(await flag("alice", id)).toBe("Q");
+
+    droppingAcks = false;
+    relay.abortTransfer(id);
+    await waitFlag("alice", id, "S");
+    expect(relay.acksFrom("bob", id)).toEqual(["stored", "duplicate"]);
+    expect(await copies("bob", id)).toHaveLength(1);
+  }, 90_000);
+});
+
+describe("a hostile relay and identity keys", () => {
+  test("after pinning, a swapped key holds the message (H) and contacts show the change; a forged sender is refused", async () => {
+    await control("alice", "bob");
+    const pinned = (await contacts("alice")).bob!;
+    expect(pinned).toEqual({ identity: hexOf(real.bob.identity.publicKey), changed: false });
+
+    // bob's key signed by an identity the relay made, then by mallory's.
+    let swap: ReturnType<typeof makeImpostor> | undefined;
+    relay.hooks = {
+      onGetKey: ({ asker, user, answer }) => (swap && asker === "alice" && user === "bob" ? { status: "online", key: swap.key } : answer),
+    };
+    const held: string[] = [];
+    for (const impostor of [relay.impostor("bob"), makeImpostor("bob", real.mallory.identity.seed)]) {
+      swap = impostor;
+      const id = await send("alice", "bob", "to a swapped key");
+      const d = await outcome("alice", id);
+      expect(d.state).toBe("held");
+      expect(await flag("alice", id)).toBe("H");
+      expect(d.error).toContain("identity key changed");
+      expect((await contacts("alice")).bob).toEqual({ identity: pinned.identity, changed: true });
+      expect(relay.transfersOf(id)).toEqual([]); // never sealed to the swapped key
+      held.push(id);
+    }
+    expect(await ok(["contacts", "--data", s.path("alice")])).toMatch(/^bob\t[0-9a-f]{64}\tIDENTITY CHANGED/m);
+
+    // The other way round: a message the relay seals as "alice" for bob, who pinned the real alice.
+    const forged = randomBytes(16).toString("hex");
+    const header = { v: 1, id: forged, from: "alice", to: ["bob"], date: Date.now(), subject: "forged by the relay", body: "pay mallory", attachments: [] };
+    relay.forge({ as: relay.impostor("alice"), to: "bob", id: bytesOf(forged), plaintext: messagePlaintext(header) });
+    expect(await relay.answers("bob", forged)).toEqual(["identity-changed"]);
+    expect((await contacts("bob")).alice).toEqual({ identity: hexOf(real.alice.identity.publicKey), changed: true });
+
+    swap = undefined;
+    await control("alice", "bob"); // the real keys still work
+    expect(await copies("bob", forged)).toEqual([]);
+    for (const id of held) {
+      expect(await flag("alice", id)).toBe("H");
+      expect(await copies("bob", id)).toEqual([]);
+    }
+  }, 90_000);
+
+  test("on first contact TOFU accepts the relay's keys (known limitation): it reads the message, the safety numbers differ", async () => {
+    expect((await contacts("carol")).dave).toBeUndefined();
+    expect((await contacts("dave")).carol).toBeUndefined();
+    const fakeDave = relay.impostor("dave");
+    const fakeCarol = relay.impostor("carol");
+    let mitm = true;
+    relay.hooks = {
+      onGetKey: ({ asker, user, answer }) => (mitm && asker === "carol" && user === "dave" ? { status: "online", key: fakeDave.key } : answer),
+      // It reads what carol sealed to "dave", seals it again as "carol" to the real dave, and
+      // answers carol with the receipt it can compute as the end of her HPKE context.
+      onIntercept: ({ transfer, interception }) => {
+        relay.forge({ as: fakeCarol, to: "dave", id: transfer.id, plaintext: interception.plaintext! });
+        relay.forgeAck("carol", transfer.id, "stored", interception.receipt);
+      },
+    };
+    const subject = `first contact ${randomBytes(4).toString("hex")}`;
+    const id = await send("carol", "dave", subject);
+    expect(await relay.answers("dave", id)).toEqual(["stored"]);
+    await waitFlag("carol", id, "S");
+    const got = await received("dave", id);
+    expect(got).toMatchObject({ from: "carol", subject });
+    const ic = relay.transfersOf(id)[0]!.interception!;
+    expect(ic.header).toMatchObject({ from: "carol", to: ["dave"], subject, body: `${subject} body` });
+
+    // Nothing looks wrong to either of them, except the keys: compare them out of band.
+    const carolPin = (await contacts("carol")).dave!;
+    const davePin = (await contacts("dave")).carol!;
+    expect(carolPin).toEqual({ identity: hexOf(fakeDave.identity.publicKey), changed: false });
+    expect(davePin).toEqual({ identity: hexOf(fakeCarol.identity.publicKey), changed: false });
+    const honest = safetyNumber("carol", real.carol.identity.publicKey, "dave", real.dave.identity.publicKey);
+    const carolSees = safetyNumber("carol", real.carol.identity.publicKey, "dave", bytesOf(carolPin.identity));
+    const daveSees = safetyNumber("carol", bytesOf(davePin.identity), "dave", real.dave.identity.publicKey);
+    expect(carolSees).not.toBe(daveSees);
+    expect([carolSees, daveSees]).not.toContain(honest);
+    // Where the relay did not interfere at first contact, both ends compute the same number.
+    await control("alice", "bob");
+    const aliceSees = safetyNumber("alice", real.alice.identity.publicKey, "bob", bytesOf((await contacts("alice")).bob!.identity));
+    const bobSees = safetyNumber("alice", bytesOf((await contacts("bob")).alice!.identity), "bob", real.bob.identity.publicKey);
+    expect(aliceSees).toBe(bobSees);
+
+    // Once it stops, the change shows: carol's next message to the real dave is held.
+    mitm = false;
+    const next = await send("carol", "dave", "after the relay stopped");
+    expect((await outcome("carol", next)).state).toBe("held");
+    expect((await contacts("carol")).dave).toEqual({ identity: carolPin.identity, changed: true });
+  }, 90_000);
+});
+
+describe("a hostile relay cannot alter, re-route or replay a message", () => {
+  test("a flipped byte, a cut or early end, a dropped or reordered chunk: rejected, nothing stored, the sender not S", async () => {
+    const file = s.path("three-chunks.bin");
+    writeFileSync(file, randomBytes(150_000)); // header + 150 000 bytes: three STREAM chunks
+    type Attack = "flip" | "cut" | "early-last" | "drop-middle" | "reorder";
+    const v = new Victims<Attack>();
+    const held = new Map<string, MessageOf<"chunk">>();
+    const tamper = (attack: Attack, t: Transfer, m: MessageOf<"chunk">): Message[] => {
+      switch (attack) {
+        case "flip": {
+          if (m.seq !== 0) return [m];
+          const data = Uint8Array.from(m.data);
+          data[100]! ^= 0x01;
+          return [{ ...m, data }];
+        }
+        case "cut":
+          return m.last ? [{ ...m, data: m.data.subarray(0, m.data.length - 1) }] : [m];
+        case "early-last":
+          return m.seq === 0 ? [{ ...m, last: true }] : [];
+        case "drop-middle":
+          return m.seq === 1 ? [] : m.seq === 2 ? [{ ...m, seq: 1 }] : [m];
+        case "reorder":
+          if (m.seq === 0) {
+            held.set(t.hex, m);
+            return [];
+          }
+          return m.seq === 1 ? [{ ...m, seq: 0 }, { ...held.get(t.hex)!, seq: 1 }] : [m];
+      }
+    };
+    relay.hooks = {
+      onSend: ({ transfer }) => (v.take(transfer), "pass"),
+      onChunk: ({ transfer, m }) => {
+        const attack = v.tags.get(transfer.hex);
+        return attack ? tamper(attack, transfer, m) : [m];
+      },
+    };
+    const ids: string[] = [];
+    for (const attack of ["flip", "cut", "early-last", "drop-middle", "reorder"] as const) {
+      v.arm("alice", "bob", attack);
+      const id = await send("alice", "bob", `tampered: ${attack}`, ["--attach", file]);
+      expect(await v.captured()).toBe(id);
+      expect(await relay.answers("bob", id)).toEqual(["rejected"]); // bob got it and refused it
+      expect(relay.transfersOf(id)[0]!.send.size).toBeGreaterThan(2 * (STREAM_CHUNK + 16)); // three chunks
+      expect((await outcome("alice", id)).error).toContain("rejected the message");
+      ids.push(id);
+    }
+    const intact = await control("alice", "bob", ["--attach", file]); // the same kind of message, untouched
+    await ok(["show", intact, "--data", s.path("bob"), "--save-attachments", s.path("saved-intact")]);
+    expect(readFileSync(join(s.path("saved-intact"), "three-chunks.bin")).equals(readFileSync(file))).toBe(true);
+    for (const id of ids) {
+      expect(await flag("alice", id)).toBe("Q");
+      expect(await copies("bob", id)).toEqual([]);
+      expect(relay.acksFrom("bob", id)).not.toContain("stored");
+    }
+  }, 120_000);
+
+  test("re-routed: another `from`, or bob's message delivered to carol (as sealed, or re-keyed to her): rejected, nothing stored", async () => {
+    type Route = "from-carol" | "to-carol" | "to-carol-rekeyed";
+    const v = new Victims<Route>();
+    relay.hooks = {
+      onSend: ({ transfer }) => (v.take(transfer), "pass"),
+      onDeliver: ({ transfer, m }) => {
+        switch (v.tags.get(transfer.hex)) {
+          case "from-carol":
+            return [{ to: "bob", m: { ...m, from: "carol" } }];
+          case "to-carol":
+            return [{ to: "carol", m }];
+          case "to-carol-rekeyed":
+            return [{ to: "carol", m: { ...m, recipientSessionPub: relay.publishedKey("carol")!.sessionPub } }];
+          default:
+            return [{ to: transfer.to, m }];
+        }
+      },
+    };
+    const ids: string[] = [];
+    for (const [route, gets] of [["from-carol", "bob"], ["to-carol", "carol"], ["to-carol-rekeyed", "carol"]] as const) {
+      v.arm("alice", "bob", route);
+      const id = await send("alice", "bob", `re-routed: ${route}`);
+      expect(await v.captured()).toBe(id);
+      expect(await relay.answers(gets, id)).toEqual(["rejected"]);
+      expect((await outcome("alice", id)).error).toContain("rejected the message");
+      ids.push(id);
+    }
+    await control("alice", "bob");
+    await control("alice", "carol");
+    for (const id of ids) {
+      expect(await flag("alice", id)).toBe("Q");
+      expect(await copies("bob", id)).toEqual([]);
+      expect(await copies("carol", id)).toEqual([]);
+    }
+  }, 90_000);
+
+  test("a replayed delivery: in the same session stored once (duplicate); in a new session rejected, nothing new stored", async () => {
+    const delivered = await control("alice", "bob");
+    const recorded = relay.transfersOf(delivered).at(-1)!;
+    relay.replay(recorded, "bob");
+    expect(await relay.answers("bob", delivered, 2)).toEqual(["stored", "duplicate"]);
+    expect(await copies("bob", delivered)).toHaveLength(1);
+
+    // A message the relay kept back from bob's current session...
+    const v = new Victims<true>();
+    relay.hooks = { onSend: ({ transfer }) => (v.take(transfer) ? "drop" : "pass") };
+    v.arm("alice", "bob", true);
+    const kept = await send("alice", "bob", "kept back for later");
+    expect(await v.captured()).toBe(kept);
+    const keptBack = await waitFor("the relay to record the whole message", () => {
+      const t = relay.transfersOf(kept)[0];
+      return t?.chunks.at(-1)?.last ? t : undefined;
+    }, 20_000, 20);
+    // ...is replayed, with the delivered one, after bob reconnected with a new session key.
+    const before = relay.publishedKey("bob")!.sessionPub;
+    relay.disconnect("bob");
+    await waitFor("bob's new session key", () => {
+      const k = relay.publishedKey("bob");
+      return k && hexOf(k.sessionPub) !== hexOf(before);
+    }, 20_000, 20);
+    relay.replay(keptBack, "bob");
+    relay.replay(recorded, "bob");
+    expect(await relay.answers("bob", kept)).toEqual(["rejected"]);
+    expect(await relay.answers("bob", delivered, 3)).toEqual(["stored", "duplicate", "rejected"]);
+    expect(await copies("bob", kept)).toEqual([]);
+    expect(await copies("bob", delivered)).toHaveLength(1);
+    expect(await flag("alice", kept)).toBe("Q");
+
+    // Not lost for good: once the relay behaves, the sender's own retry arrives, once.
+    relay.hooks = {};
+    relay.abortTransfer(kept);
+    await waitFlag("alice", kept, "S");
+    expect(await copies("bob", kept)).toHaveLength(1);
+  }, 90_000);
+
+  test("a delivery duplicated within one session, after or during the first: stored once, the sender S", async () => {
+    type Dup = "after" | "during";
+    const v = new Victims<Dup>();
+    relay.hooks = {
+      onSend: ({ transfer }) => (v.take(transfer), "pass"),
+      onDeliver: ({ transfer, m }) => (v.tags.get(transfer.hex) === "during" ? [{ to: "bob", m }, { to: "bob", m }] : [{ to: transfer.to, m }]),
+      onChunk: ({ transfer, m }) => {
+        const dup = v.tags.get(transfer.hex);
+        if (dup === "during") return [m, m];
+        if (dup === "after" && m.last) return [m, deliverOf(transfer), ...transfer.chunks];
+        return [m];
+      },
+      // The second DELIVER while the first is in progress is refused; the relay hides that.
+      onAck: ({ m }) => (m.status === "rejected" ? null : m),
+    };
+    for (const [dup, answers] of [["after", ["stored", "duplicate"]], ["during", ["rejected", "stored"]]] as const) {
+      v.arm("alice", "bob", dup);
+      const id = await send("alice", "bob", `duplicated ${dup}`);
+      expect(await v.captured()).toBe(id);
+      await waitFlag("alice", id, "S");
+      expect(await relay.answers("bob", id, 2)).toEqual([...answers]);
+      expect(await copies("bob", id)).toHaveLength(1);
+    }
+  }, 90_000);
+});
+
+describe("what the relay sees", () => {
+  test("no subject, body, attachment name or content appears in anything the relay decrypted", async () => {
+    const tag = randomBytes(6).toString("hex");
+    const subject = `subject-${tag}`;
+    const body = `body-${tag}`;
+    const name = `name-${tag}.txt`;
+    const marker = `content-${tag}-`;
+    const file = join(s.path(), name);
+    writeFileSync(file, marker.repeat(Math.ceil(200_000 / marker.length))); // several chunks, each full of the marker
+    const id = await ok(["send", "--data", s.path("alice"), "--to", "bob", "--subject", subject, "--body", body, "--attach", file]).then(
+      (o) => o.match(/[0-9a-f]{32}/)![0],
+    );
+    await waitFlag("alice", id, "S");
+    await received("bob", id);
+    const shown = JSON.parse(await ok(["show", id, "--data", s.path("bob"), "--json", "--save-attachments", s.path("saved-8")])) as Summary & { body: string };
+    expect(shown).toMatchObject({ subject, body, attachments: [{ name }] });
+    expect(readFileSync(join(s.path("saved-8"), name)).equals(readFileSync(file))).toBe(true);
+
+    // The search works: what the relay decrypted holds the metadata it routes by, the wire does not.
+    expect(relay.saw("alice")).toBe(true);
+    expect(relay.saw(bytesOf(id))).toBe(true);
+    expect(relay.saw("alice", "raw")).toBe(false);
+    for (const secret of [subject, body, name, marker, tag]) {
+      expect(relay.saw(secret)).toBe(false);
+      expect(relay.saw(secret, "raw")).toBe(false);
+    }
+  }, 90_000);
+});

@@ -1,0 +1,465 @@
+// A hostile relay for tests (SECURITY.md section 5). In process, on 127.0.0.1, it speaks the
+// real protocol as the relay (SPEC.md §2-§6: Noise_XX responder with a key of its own, login
+// against registration codes it is given, WHO, WATCH, GET_KEY, routed transfers, heartbeats)
+// and routes like the honest relay unless a test's hooks tell it to drop, alter, re-route,
+// replay or forge. It records every transport plaintext it decrypts, to search for leaks.
+
+import type { Socket, TCPSocketListener } from "bun";
+import { FramedSocket } from "../../src/net/framed-socket.ts";
+import { CipherState, HandshakeState } from "../../src/protocol/noise.ts";
+import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../../src/protocol/framing.ts";
+import {
+  decodeLogin,
+  decodeMessage,
+  encodeMessage,
+  encodeRelayHello,
+  type AckStatus,
+  type KeyStatus,
+  type Message,
+  type MessageOf,
+  type SignedSessionKey,
+} from "../../src/protocol/messages.ts";
+import { decodeRegistrationCode, encodeRelayKey, verifySessionKey } from "../../src/protocol/keys.ts";
+import { x25519Generate } from "../../src/protocol/primitives.ts";
+import { Interception, makeImpostor, sealAs, type Impostor } from "./impostor.ts";
+import { waitFor } from "./harness.ts";
+
+const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
+const EMPTY = new Uint8Array(0);
+
+export interface KeyAnswer {
+  status: KeyStatus;
+  key?: SignedSessionKey;
+}
+
+/** One SEND the relay accepted from a sender, whatever it then did with it. */
+export interface Transfer {
+  id: Uint8Array;
+  hex: string;
+  from: string; // the sender's authenticated user id
+  to: string; // the recipient the SEND named
+  send: MessageOf<"send">;
+  /** CHUNKs exactly as the sender sent them, for replay. */
+  chunks: MessageOf<"chunk">[];
+  /** Set when the relay handed out an impostor's key and the sender sealed to it. */
+  interception?: Interception;
+}
+
+/** Where a hook wants something to go: a user's current connection, and what to post there. */
+export interface Post {
+  to: string;
+  m: Message;
+}
+
+/** Each hook sees what the honest relay would do and returns what to do instead. */
+export interface Hooks {
+  onGetKey?(c: { asker: string; user: string; answer: KeyAnswer }): KeyAnswer;
+  /** "drop": swallow the SEND and its CHUNKs in silence (they are still recorded). */
+  onSend?(c: { transfer: Transfer }): "pass" | "drop";
+  /** The DELIVERs to post; the users named receive the CHUNKs too. [] drops the message. */
+  onDeliver?(c: { transfer: Transfer; m: MessageOf<"deliver"> }): Post[];
+  /** What to post to the transfer's recipients in place of this CHUNK. [] drops it. */
+  onChunk?(c: { transfer: Transfer; m: MessageOf<"chunk"> }): Message[];
+  /** The ACK to forward to the sender, or null to drop it. */
+  onAck?(c: { transfer: Transfer; from: string; m: MessageOf<"ack"> }): MessageOf<"ack"> | null;
+  /** The relay has read a whole message sealed to an impostor; by default it ACKs `stored` with the real receipt. */
+  onIntercept?(c: { transfer: Transfer; interception: Interception }): void;
+}
+
+interface Route {
+  transfer: Transfer;
+  sender: Conn;
+  targets: Set<Conn>;
+}
+
+class Conn {
+  readonly framed: FramedSocket;
+  state: "hello" | "login" | "authed" | "closed" = "hello";
+  user = "";
+  key: SignedSessionKey | undefined;
+  watchAll = false;
+  hs: HandshakeState | undefined;
+  tx: CipherState | undefined;
+  rx: CipherState | undefined;
+  outgoing = new Map<string, Route>();
+  incoming = new Map<string, Route>();
+  #relay: HostileRelay;
+
+  constructor(relay: HostileRelay, framed: FramedSocket) {
+    this.#relay = relay;
+    this.framed = framed;
+  }
+
+  post(m: Message): void {
+    if (this.state !== "authed" || this.framed.closed) return;
+    const pt = encodeMessage(m);
+    this.#relay.plaintexts.push(pt);
+    const record = this.tx!.encryptWithAd(EMPTY, pt);
+    this.#relay.rawRecords.push(record);
+    this.framed.send(record);
+  }
+}
+
+export class HostileRelay {
+  /** The relay's own static key: clients pin it with --relay-key. */
+  readonly staticKey = x25519Generate();
+  readonly key = encodeRelayKey(this.staticKey.publicKey);
+  hooks: Hooks = {};
+  /** Every transport plaintext and handshake payload it decrypted or wrote, in order. */
+  readonly plaintexts: Uint8Array[] = [];
+  /** Every record body on the wire, both ways. */
+  readonly rawRecords: Uint8Array[] = [];
+  readonly transfers: Transfer[] = [];
+  /** Every ACK a client sent, whether or not it was forwarded. */
+  readonly acks: { from: string; m: MessageOf<"ack"> }[] = [];
+  readonly errors: string[] = [];
+  #codes = new Map<string, Uint8Array>();
+  #routes = new Map<string, Conn>();
+  #conns = new Set<Conn>();
+  #impostors = new Map<string, Impostor>();
+  #listener: TCPSocketListener<{ conn?: Conn }>;
+
+  constructor() {
+    this.#listener = Bun.listen<{ conn?: Conn }>({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open: (socket) => {
+          const framed = new FramedSocket(socket as Socket<unknown>, {
+            onRecord: (r) => this.#onRecord(conn, r),
+            onClose: () => this.#onClose(conn),
+          });
+          const conn = new Conn(this, framed);
+          socket.data = { conn };
+          this.#conns.add(conn);
+        },
+        data: (socket, d) => socket.data.conn?.framed.data(d),
+        drain: (socket) => socket.data.conn?.framed.drain(),
+        close: (socket) => socket.data.conn?.framed.socketClosed(),
+        error: (socket, e) => socket.data.conn?.framed.socketClosed(e.message),
+      },
+    });
+  }
+
+  get port(): number {
+    return this.#listener.port;
+  }
+
+  /** Accept `user` with this registration code (what `ctrl users add USER CODE` does). */
+  register(user: string, code: string): void {
+    this.#codes.set(user, decodeRegistrationCode(code));
+  }
+
+  /** The session key `user` published on their current connection. */
+  publishedKey(user: string): SignedSessionKey | undefined {
+    return this.#routes.get(user)?.key;
+  }
+
+  waitOnline(user: string, timeoutMs = 20_000): Promise<SignedSessionKey> {
+    return waitFor(`${user} to publish a session key at the hostile relay`, () => this.publishedKey(user), timeoutMs, 20);
+  }
+
+  /** One stable impostor per user id: its own identity key, signing session keys for that id. */
+  impostor(user: string): Impostor {
+    let i = this.#impostors.get(user);
+    if (!i) this.#impostors.set(user, (i = makeImpostor(user)));
+    return i;
+  }
+
+  /** Post any message to `user`'s current connection; false when they have none. */
+  post(user: string, m: Message): boolean {
+    const c = this.#routes.get(user);
+    c?.post(m);
+    return c !== undefined;
+  }
+
+  forgeAck(toSender: string, id: Uint8Array, status: AckStatus, receipt: Uint8Array = new Uint8Array(32)): void {
+    this.post(toSender, { t: "ack", id, status, receipt });
+  }
+
+  /** Post a recorded transfer again, DELIVER and CHUNKs as the sender sent them, to `user`. */
+  replay(t: Transfer, user: string): void {
+    this.post(user, deliverOf(t));
+    for (const c of t.chunks) this.post(user, c);
+  }
+
+  /** A whole message sealed by an impostor to `to`'s current session key, posted to them. */
+  forge(args: { as: Impostor; to: string; id: Uint8Array; plaintext: Uint8Array }): { receipt: Uint8Array } {
+    const recipientKey = this.publishedKey(args.to);
+    if (!recipientKey) throw new Error(`${args.to} is not online at the hostile relay`);
+    const { deliver, chunks, receipt } = sealAs({ ...args, recipientKey });
+    if (chunks.length > 16) throw new Error("forge: keep forged messages within one window of chunks");
+    this.post(args.to, deliver);
+    for (const c of chunks) this.post(args.to, c);
+    return { receipt };
+  }
+
+  /** The ACKs `from` sent for message `hex`, as they arrive. */
+  acksFrom(from: string, hex: string): AckStatus[] {
+    return this.acks.filter((a) => a.from === from && Buffer.from(a.m.id).toString("hex") === hex).map((a) => a.m.status);
+  }
+
+  /** Waits for `from`'s first n ACKs for message `hex`, whatever they say, and returns them. */
+  answers(from: string, hex: string, n = 1, timeoutMs = 20_000): Promise<AckStatus[]> {
+    return waitFor(`${from} to send ${n} ACK(s) for ${hex}`, () => {
+      const a = this.acksFrom(from, hex);
+      return a.length >= n ? a : undefined;
+    }, timeoutMs, 20);
+  }
+
+  transfersOf(hex: string): Transfer[] {
+    return this.transfers.filter((t) => t.hex === hex);
+  }
+
+  /** Whether these bytes occur in what the relay decrypted (or, with "raw", in the records on the wire). */
+  saw(needle: string | Uint8Array, where: "plaintext" | "raw" = "plaintext"): boolean {
+    const n = typeof needle === "string" ? Buffer.from(needle, "utf8") : Buffer.from(needle);
+    return Buffer.concat(where === "raw" ? this.rawRecords : this.plaintexts).indexOf(n) >= 0;
+  }
+
+  /**
+   * End a transfer as the honest relay ends one in which nothing moved (SPEC.md §6.4):
+   * SEND_FAILED aborted to the sender, ABORT to whoever got its DELIVER.
+   */
+  abortTransfer(hexId: string): void {
+    for (const c of this.#conns) {
+      const r = c.outgoing.get(hexId);
+      if (!r) continue;
+      this.#end(r);
+      for (const t of r.targets) t.post({ t: "abort", id: r.transfer.id });
+      c.post({ t: "sendFailed", id: r.transfer.id, reason: "aborted" });
+    }
+  }
+
+  /** Cut `user`'s connection, as a restart or a network fault would. */
+  disconnect(user: string): void {
+    this.#routes.get(user)?.framed.close("hostile relay disconnects");
+  }
+
+  stop(): Promise<number> {
+    for (const c of this.#conns) c.framed.close("hostile relay stopping");
+    this.#listener.stop(true);
+    return Promise.resolve(0);
+  }
+
+  // --- the protocol, as the relay ---
+
+  #onRecord(c: Conn, record: Uint8Array): void {
+    this.rawRecords.push(record);
+    try {
+      if (c.state === "hello") return this.#onHello(c, record);
+      if (c.state === "login") return this.#onLogin(c, record);
+      if (c.state !== "authed") return;
+      const pt = c.rx!.decryptWithAd(EMPTY, record);
+      this.plaintexts.push(pt);
+      this.#onMessage(c, decodeMessage(pt));
+    } catch (e) {
+      this.errors.push(`${c.user || "?"}: ${e instanceof Error ? e.message : String(e)}`);
+      c.framed.close("protocol error");
+    }
+  }
+
+  #onHello(c: Conn, record: Uint8Array): void {
+    if (record.length < 5 || !PROLOGUE.every((b, i) => record[i] === b)) throw new Error("no preamble");
+    const hs = new HandshakeState({ pattern: "XX", initiator: false, prologue: PROLOGUE, s: this.staticKey });
+    hs.readMessage(record.subarray(5));
+    const hello = encodeRelayHello({ version: PROTOCOL_VERSION, maxMessageBytes: 2 ** 31, heartbeatTimeout: 90 });
+    this.plaintexts.push(hello);
+    const message2 = hs.writeMessage(hello);
+    this.rawRecords.push(message2);
+    c.framed.send(message2);
+    c.hs = hs;
+    c.state = "login";
+  }
+
+  #onLogin(c: Conn, record: Uint8Array): void {
+    const hs = c.hs!;
+    const payload = hs.readMessage(record);
+    this.plaintexts.push(payload);
+    const { user } = decodeLogin(payload);
+    [c.rx, c.tx] = hs.split(); // the first CipherState carries initiator -> responder
+    c.hs = undefined;
+    c.state = "authed";
+    c.user = user;
+    const code = this.#codes.get(user);
+    const loginKey = hs.remoteStatic()!;
+    if (!code || !equal(code, loginKey)) {
+      c.post({ t: "loginResult", status: "auth-failed", reason: "not registered at the hostile relay" });
+      c.state = "closed";
+      c.framed.end();
+      return;
+    }
+    c.post({ t: "loginResult", status: "ok", reason: "" });
+  }
+
+  #onMessage(c: Conn, m: Message): void {
+    switch (m.t) {
+      case "heartbeat":
+        return c.post({ t: "heartbeat" });
+      case "publishKey":
+        return this.#onPublish(c, m.key);
+      case "who":
+        return c.post({ t: "whoReply", req: m.req, users: [...this.#routes.keys()].sort() });
+      case "watch":
+        c.watchAll = m.all;
+        return;
+      case "getKey": {
+        const route = this.#routes.get(m.user);
+        const honest: KeyAnswer = route?.key
+          ? { status: "online", key: route.key }
+          : { status: this.#codes.has(m.user) ? "offline" : "unknown" };
+        const a = this.hooks.onGetKey?.({ asker: c.user, user: m.user, answer: honest }) ?? honest;
+        return c.post(
+          a.status === "online" ? { t: "key", req: m.req, user: m.user, status: "online", key: a.key! } : { t: "key", req: m.req, user: m.user, status: a.status },
+        );
+      }
+      case "send":
+        return this.#onSend(c, m);
+      case "chunk":
+        return this.#onChunk(c, m);
+      case "window": {
+        c.incoming.get(hex(m.id))?.sender.post(m);
+        return;
+      }
+      case "ack":
+        return this.#onAck(c, m);
+      case "abort": {
+        const r = c.outgoing.get(hex(m.id));
+        if (!r) return;
+        this.#end(r);
+        for (const t of r.targets) t.post(m);
+        return;
+      }
+      default:
+        throw new Error(`a client may not send ${m.t}`);
+    }
+  }
+
+  #onPublish(c: Conn, key: SignedSessionKey): void {
+    verifySessionKey(key.identityPub, c.user, key.sessionPub, key.issuedAt, key.sig);
+    c.key = key;
+    const old = this.#routes.get(c.user);
+    if (old === c) return;
+    this.#routes.set(c.user, c);
+    if (old) {
+      old.post({ t: "error", code: "replaced", reason: "replaced by a newer connection of the same user" });
+      old.state = "closed";
+      old.framed.end();
+    } else {
+      this.#presence(c.user, true);
+    }
+  }
+
+  #presence(user: string, online: boolean): void {
+    for (const c of this.#routes.values()) if (c.watchAll && c.user !== user) c.post({ t: "presence", user, online });
+  }
+
+  #onSend(c: Conn, m: MessageOf<"send">): void {
+    const t: Transfer = { id: m.id, hex: hex(m.id), from: c.user, to: m.to, send: m, chunks: [] };
+    this.transfers.push(t);
+    if (c.outgoing.has(t.hex)) return c.post({ t: "sendFailed", id: m.id, reason: "busy" });
+    const r: Route = { transfer: t, sender: c, targets: new Set() };
+    c.outgoing.set(t.hex, r);
+    if ((this.hooks.onSend?.({ transfer: t }) ?? "pass") === "drop") return;
+    const impostor = [...this.#impostors.values()].find((i) => equal(i.session.publicKey, m.recipientSessionPub));
+    if (impostor) {
+      t.interception = new Interception(c.user, m, impostor);
+      return;
+    }
+    const fail = (reason: MessageOf<"sendFailed">["reason"]): void => {
+      c.outgoing.delete(t.hex);
+      c.post({ t: "sendFailed", id: m.id, reason });
+    };
+    const dest = this.#routes.get(m.to);
+    if (!c.key || !equal(c.key.sig, m.senderKey.sig)) return fail("stale-key");
+    if (!dest?.key) return fail(this.#codes.has(m.to) ? "offline" : "unknown-user");
+    if (!equal(dest.key.sessionPub, m.recipientSessionPub)) return fail("stale-key");
+    const deliver = deliverOf(t);
+    const posts = this.hooks.onDeliver?.({ transfer: t, m: deliver }) ?? [{ to: m.to, m: deliver }];
+    for (const p of posts) {
+      const target = this.#routes.get(p.to);
+      if (!target) continue;
+      target.incoming.set(t.hex, r);
+      r.targets.add(target);
+      target.post(p.m);
+    }
+  }
+
+  #onChunk(c: Conn, m: MessageOf<"chunk">): void {
+    const r = c.outgoing.get(hex(m.id));
+    if (!r) return;
+    const t = r.transfer;
+    t.chunks.push(m);
+    if (t.interception) return this.#intercept(r, m);
+    if (r.targets.size === 0) return; // dropped
+    const out = this.hooks.onChunk?.({ transfer: t, m }) ?? [m];
+    for (const target of r.targets) for (const o of out) target.post(o);
+  }
+
+  /** The relay is the recipient: it opens the chunks, keeps the window going, and reads it all. */
+  #intercept(r: Route, m: MessageOf<"chunk">): void {
+    const ic = r.transfer.interception!;
+    let done: boolean;
+    try {
+      done = ic.chunk(m);
+    } catch (e) {
+      ic.error = e;
+      this.#end(r);
+      r.sender.post({ t: "ack", id: m.id, status: "rejected", receipt: new Uint8Array(32) });
+      return;
+    }
+    if (!done) {
+      if (r.transfer.chunks.length % 8 === 0) r.sender.post({ t: "window", id: m.id, seq: r.transfer.chunks.length });
+      return;
+    }
+    this.#end(r);
+    if (this.hooks.onIntercept) this.hooks.onIntercept({ transfer: r.transfer, interception: ic });
+    else r.sender.post({ t: "ack", id: m.id, status: "stored", receipt: ic.receipt });
+  }
+
+  #onAck(c: Conn, m: MessageOf<"ack">): void {
+    this.acks.push({ from: c.user, m });
+    const r = c.incoming.get(hex(m.id));
+    if (!r) return;
+    const out = this.hooks.onAck ? this.hooks.onAck({ transfer: r.transfer, from: c.user, m }) : m;
+    if (out === null) return;
+    this.#end(r);
+    r.sender.post(out);
+  }
+
+  #end(r: Route): void {
+    if (r.sender.outgoing.get(r.transfer.hex) === r) r.sender.outgoing.delete(r.transfer.hex);
+    for (const t of r.targets) if (t.incoming.get(r.transfer.hex) === r) t.incoming.delete(r.transfer.hex);
+  }
+
+  #onClose(c: Conn): void {
+    c.state = "closed";
+    this.#conns.delete(c);
+    for (const r of [...c.outgoing.values()]) {
+      this.#end(r);
+      for (const t of r.targets) t.post({ t: "abort", id: r.transfer.id });
+    }
+    for (const r of [...c.incoming.values()]) {
+      this.#end(r);
+      r.sender.post({ t: "sendFailed", id: r.transfer.id, reason: "recipient-gone" });
+    }
+    if (this.#routes.get(c.user) === c) {
+      this.#routes.delete(c.user);
+      this.#presence(c.user, false);
+    }
+  }
+}
+
+/** The DELIVER the honest relay makes of a SEND (SPEC.md §6.2). */
+export function deliverOf(t: Transfer): MessageOf<"deliver"> {
+  const s = t.send;
+  return { t: "deliver", id: s.id, from: t.from, size: s.size, senderKey: s.senderKey, recipientSessionPub: s.recipientSessionPub, enc: s.enc };
+}
+
+function hex(id: Uint8Array): string {
+  return Buffer.from(id).toString("hex");
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
