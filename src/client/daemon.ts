@@ -104,8 +104,9 @@ export class Daemon {
     this.#opts = deps.opts;
     this.#uiUrl = deps.uiUrl ?? (() => null);
     if (deps.opts.relayKey) this.store.setMeta(PIN_KEY, deps.opts.relayKey);
-    this.#outbox = new Outbox({ store: this.store, user: this.id.user, events: this.events, now: this.#now });
-    this.#inbound = new Inbound({ store: this.store, user: this.id.user, events: this.events, now: this.#now, log: deps.log });
+    const self = { user: this.id.user, identity: this.id.identity.publicKey };
+    this.#outbox = new Outbox({ store: this.store, ...self, events: this.events, now: this.#now });
+    this.#inbound = new Inbound({ store: this.store, ...self, events: this.events, now: this.#now, log: deps.log });
     this.relay = new RelayClient({
       host: deps.opts.host,
       port: deps.opts.port,

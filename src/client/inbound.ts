@@ -42,14 +42,16 @@ interface Incoming {
 export class Inbound {
   #store: Store;
   #user: string;
+  #identity: Uint8Array; // our own identity key: never trusted on first use, known
   #events: EventBus;
   #now: () => number;
   #log: (line: string) => void;
   #incoming = new Map<string, Incoming>();
 
-  constructor(deps: { store: Store; user: string; events: EventBus; now: () => number; log: (line: string) => void }) {
+  constructor(deps: { store: Store; user: string; identity: Uint8Array; events: EventBus; now: () => number; log: (line: string) => void }) {
     this.#store = deps.store;
     this.#user = deps.user;
+    this.#identity = deps.identity;
     this.#events = deps.events;
     this.#now = deps.now;
     this.#log = deps.log;
@@ -101,6 +103,12 @@ export class Inbound {
       verifySessionKey(m.senderKey.identityPub, m.from, m.senderKey.sessionPub, m.senderKey.issuedAt, m.senderKey.sig);
       if (!equal(m.recipientSessionPub, link.session.publicKey)) {
         throw new ProtocolError("malformed", "sealed to another session key");
+      }
+      // "From" ourselves: only our own identity key may sign it. Trusting it on first use
+      // would let the relay forge messages from us to us, and shadow our sent copies,
+      // which a lookup by id shows after the received copy (store.find).
+      if (m.from === this.#user && !equal(m.senderKey.identityPub, this.#identity)) {
+        throw new ProtocolError("bad-signature", "not signed by our own identity key");
       }
     } catch (e) {
       this.#log(`refused message from ${m.from}: ${e instanceof ProtocolError ? e.code : "invalid"}`);

@@ -46,6 +46,7 @@ interface Active {
 export class Outbox {
   #store: Store;
   #user: string;
+  #identity: Uint8Array; // our own identity key: never trusted on first use, known
   #events: EventBus;
   #now: () => number;
   #link: Link | undefined;
@@ -59,9 +60,10 @@ export class Outbox {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
 
-  constructor(deps: { store: Store; user: string; events: EventBus; now: () => number }) {
+  constructor(deps: { store: Store; user: string; identity: Uint8Array; events: EventBus; now: () => number }) {
     this.#store = deps.store;
     this.#user = deps.user;
+    this.#identity = deps.identity;
     this.#events = deps.events;
     this.#now = deps.now;
   }
@@ -205,6 +207,11 @@ export class Outbox {
       verifySessionKey(key.identityPub, recipient, key.sessionPub, key.issuedAt, key.sig);
     } catch {
       return { kind: "queued", reason: `the relay gave a badly signed key for ${recipient}`, retryIn: RETRY_UNTRUSTED_MS };
+    }
+    // A note to self: we know our own identity key, so a key for our own user id signed by
+    // another one is the relay's, not a first contact (it would read the note).
+    if (recipient === this.#user && !equal(key.identityPub, this.#identity)) {
+      return { kind: "queued", reason: `the relay gave a key for ${recipient} that is not signed by our own identity key`, retryIn: RETRY_UNTRUSTED_MS };
     }
     const contact = this.#store.contact(recipient);
     if (!contact) {

@@ -304,6 +304,46 @@ describe("a hostile relay and identity keys", () => {
   }, 90_000);
 });
 
+describe("a hostile relay and one's own identity", () => {
+  // A client knows its own identity key (it derives it from the password): its own user id
+  // is never a first contact, so the relay cannot play it to its owner.
+  test("a note to self is never sealed to a key the relay made for oneself", async () => {
+    relay.hooks = {
+      onGetKey: ({ asker, user, answer }) => (asker === "alice" && user === "alice" ? { status: "online", key: relay.impostor("alice").key } : answer),
+    };
+    const id = await send("alice", "alice", "note to self");
+    const d = await outcome("alice", id);
+    expect(d.state).toBe("queued");
+    expect(d.error).toContain("not signed by our own identity key");
+    expect(relay.transfersOf(id)).toEqual([]); // never sealed to the relay's key
+
+    relay.hooks = {};
+    await control("alice", "alice");
+    expect(await flag("alice", id)).toBe("Q");
+    expect(await copies("alice", id)).toEqual([]);
+    expect((await contacts("alice")).alice?.identity ?? "no pin").not.toBe(hexOf(relay.impostor("alice").identity.publicKey));
+  }, 90_000);
+
+  test("a message forged as the recipient itself is refused, and cannot shadow a message it sent", async () => {
+    const sent = await control("bob", "alice");
+    const as = relay.impostor("bob");
+    const forge = (id: string, subject: string): void => {
+      const header = { v: 1, id, from: "bob", to: ["bob"], date: Date.now(), subject, body: "forged by the relay", attachments: [] };
+      relay.forge({ as, to: "bob", id: bytesOf(id), plaintext: messagePlaintext(header) });
+    };
+    const fresh = randomBytes(16).toString("hex");
+    forge(fresh, "from yourself, really");
+    forge(sent, "what you wrote, really");
+    expect(await relay.answers("bob", fresh)).toEqual(["rejected"]);
+    expect(await relay.answers("bob", sent)).toEqual(["rejected"]);
+    expect(await copies("bob", fresh)).toEqual([]);
+    expect(await copies("bob", sent)).toEqual([]);
+    const shown = JSON.parse(await ok(["show", sent, "--data", s.path("bob"), "--json"])) as Summary;
+    expect(shown.subject).toStartWith("control ");
+    expect((await contacts("bob")).bob).toBeUndefined(); // nothing pinned for "bob" by the forgery
+  }, 90_000);
+});
+
 describe("a hostile relay cannot alter, re-route or replay a message", () => {
   test("a flipped byte, a cut or early end, a dropped or reordered chunk: rejected, nothing stored, the sender not S", async () => {
     const file = s.path("three-chunks.bin");
