@@ -7,133 +7,23 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Scratch, inbox, ok, outbox, passwordFile, startClient, waitConnected, waitFor, type Summary } from "../support/harness.ts";
-import { HostileRelay, deliverOf, type Transfer } from "../support/hostile-relay.ts";
+import { ok, outbox, inbox, waitFor, type Summary } from "../support/harness.ts";
+import { deliverOf, type Transfer } from "../support/hostile-relay.ts";
+import { HostileWorld, Victims, bytesOf, hexOf } from "../support/hostile-world.ts";
 import { makeImpostor, messagePlaintext } from "../support/impostor.ts";
-import { deriveUserKeys, safetyNumber, type UserKeys } from "../../src/protocol/keys.ts";
+import { safetyNumber } from "../../src/protocol/keys.ts";
 import type { AckStatus, Message, MessageOf } from "../../src/protocol/messages.ts";
 import { STREAM_CHUNK } from "../../src/protocol/stream.ts";
 
-const s = new Scratch();
-const relay = s.track(new HostileRelay());
-const USERS = ["alice", "bob", "carol", "dave"] as const;
-type User = (typeof USERS)[number];
-/** Each user's real keys, derived here from their password, not learnt from the relay. */
-const real = {} as Record<User | "mallory", UserKeys>;
+const w = new HostileWorld();
+const { relay, send, flag, waitFlag, delivery, outcome, copies, received, control, contacts, identityOf } = w;
+const s = w.scratch;
 
-beforeAll(async () => {
-  for (const u of [...USERS, "mallory"] as const) {
-    const password = `${u} pw ${randomBytes(4).toString("hex")}`;
-    const file = passwordFile(s.path("pw"), u, password);
-    real[u] = await deriveUserKeys(u, password);
-    if (u === "mallory") continue; // mallory only lends her identity key to the relay
-    relay.register(u, (await ok(["register-code", "--user", u, "--password-file", file])).trim());
-    s.track(await startClient({ user: u, server: `127.0.0.1:${relay.port}`, dataDir: s.path(u), passwordFile: file, relayKey: relay.key }));
-  }
-  for (const u of USERS) {
-    await waitConnected(s.path(u));
-    await relay.waitOnline(u);
-  }
-}, 120_000);
-afterAll(() => s.cleanup());
+beforeAll(() => w.start(["alice", "bob", "carol", "dave"], ["mallory"]), 120_000);
+afterAll(() => w.cleanup());
 beforeEach(() => {
   relay.hooks = {};
 });
-
-// --- what a person sees, through the CLI ---
-
-async function send(from: User, to: string, subject: string, extra: string[] = []): Promise<string> {
-  const out = await ok(["send", "--data", s.path(from), "--to", to, "--subject", subject, "--body", `${subject} body`, ...extra]);
-  return out.match(/[0-9a-f]{32}/)![0];
-}
-
-async function flag(from: User, id: string): Promise<string | undefined> {
-  return (await outbox(s.path(from))).find((m) => m.id === id)?.flags;
-}
-
-function waitFlag(from: User, id: string, want: string): Promise<true> {
-  return waitFor(`${from}'s ${id} to show ${want}`, async () => (await flag(from, id)) === want || undefined, 30_000, 200);
-}
-
-interface Delivery {
-  recipient: string;
-  state: string;
-  error: string | null;
-}
-
-async function delivery(from: User, id: string): Promise<Delivery> {
-  const m = JSON.parse(await ok(["show", id, "--data", s.path(from), "--json"])) as { deliveries: Delivery[] };
-  return m.deliveries[0]!;
-}
-
-/** The outcome of the first attempt, whatever it is: a new delivery is queued without an error. */
-function outcome(from: User, id: string): Promise<Delivery> {
-  return waitFor(`an outcome for ${from}'s ${id}`, async () => {
-    const d = await delivery(from, id);
-    return d.state !== "queued" || d.error !== null ? d : undefined;
-  }, 30_000, 200);
-}
-
-async function copies(user: User, id: string): Promise<Summary[]> {
-  return (await inbox(s.path(user))).filter((m) => m.id === id);
-}
-
-function received(user: User, id: string): Promise<Summary> {
-  return waitFor(`${user} to receive ${id}`, async () => (await copies(user, id))[0], 30_000, 200);
-}
-
-/** A message the relay lets through: proof that the path from `from` to `to` is live now. */
-async function control(from: User, to: User, extra: string[] = []): Promise<string> {
-  const id = await send(from, to, `control ${randomBytes(3).toString("hex")}`, extra);
-  await waitFlag(from, id, "S");
-  await received(to, id);
-  return id;
-}
-
-interface Contact {
-  identity: string;
-  changed: boolean;
-}
-
-async function contacts(user: User): Promise<Record<string, Contact>> {
-  const list = JSON.parse(await ok(["contacts", "--data", s.path(user), "--json"])) as (Contact & { user: string })[];
-  return Object.fromEntries(list.map((c) => [c.user, { identity: c.identity, changed: c.changed }]));
-}
-
-const hexOf = (b: Uint8Array): string => Buffer.from(b).toString("hex");
-const bytesOf = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, "hex"));
-
-/**
- * Picks the victims of an attack by message id: armed with a tag, the next SEND from `from`
- * to `to` of a message the relay has not seen before is captured, and every later attempt
- * of it keeps its tag. Controls are sent only after the capture, so they are never victims.
- */
-class Victims<T> {
-  readonly tags = new Map<string, T>();
-  #armed: { from: string; to: string; tag: T } | undefined;
-  #last: string | undefined;
-
-  arm(from: User, to: User, tag: T): void {
-    this.#armed = { from, to, tag };
-    this.#last = undefined;
-  }
-
-  /** Called from onSend: the victim's tag, or undefined for any other message. */
-  take(t: Transfer): T | undefined {
-    const known = this.tags.get(t.hex);
-    if (known !== undefined) return known;
-    const a = this.#armed;
-    if (!a || t.from !== a.from || t.to !== a.to || relay.transfersOf(t.hex).length !== 1) return undefined;
-    this.#armed = undefined;
-    this.tags.set(t.hex, a.tag);
-    this.#last = t.hex;
-    return a.tag;
-  }
-
-  captured(): Promise<string> {
-    return waitFor("the relay to capture the victim's SEND", () => this.#last, 20_000, 20);
-  }
-}
 
 describe("a hostile relay cannot fake a delivery", () => {
   test("a dropped message with a forged ACK (zero, random or replayed receipt) stays Q; the recipient has nothing", async () => {
@@ -144,7 +34,7 @@ describe("a hostile relay cannot fake a delivery", () => {
       { status: "stored", receipt: new Uint8Array(randomBytes(32)) },
       { status: "duplicate", receipt: genuine }, // a real receipt, for another message
     ];
-    const v = new Victims<(typeof variants)[number]>();
+    const v = new Victims<(typeof variants)[number]>(relay);
     relay.hooks = {
       onSend: ({ transfer }) => {
         const forged = v.take(transfer);
@@ -164,8 +54,8 @@ describe("a hostile relay cannot fake a delivery", () => {
       ids.push(id);
     }
     await control("alice", "bob"); // the path is live after the attacks
-    const out = await outbox(s.path("alice"));
-    const bobs = (await inbox(s.path("bob"))).map((m) => m.id);
+    const out = await outbox(w.dir("alice"));
+    const bobs = (await inbox(w.dir("bob"))).map((m) => m.id);
     for (const id of ids) {
       expect(out.find((m) => m.id === id)?.flags).toBe("Q");
       expect(bobs).not.toContain(id);
@@ -174,7 +64,7 @@ describe("a hostile relay cannot fake a delivery", () => {
   }, 90_000);
 
   test("a silently dropped message stays Q with nothing at the recipient; once the relay behaves it arrives exactly once", async () => {
-    const v = new Victims<true>();
+    const v = new Victims<true>(relay);
     let dropping = true;
     relay.hooks = { onSend: ({ transfer }) => (v.take(transfer) && dropping ? "drop" : "pass") };
     v.arm("alice", "bob", true);
@@ -187,14 +77,14 @@ describe("a hostile relay cannot fake a delivery", () => {
 
     // It behaves again, and ends the transfer as the honest relay ends an idle one.
     dropping = false;
-    relay.abortTransfer(id);
+    relay.failTransfer(id);
     await waitFlag("alice", id, "S");
     expect(await copies("bob", id)).toHaveLength(1);
     expect(relay.acksFrom("bob", id)).toEqual(["stored"]);
   }, 90_000);
 
   test("a dropped ACK leaves the message Q though stored; the retry is answered duplicate with a receipt: S, one copy", async () => {
-    const v = new Victims<true>();
+    const v = new Victims<true>(relay);
     let droppingAcks = true;
     relay.hooks = {
       onSend: ({ transfer }) => (v.take(transfer), "pass"),
@@ -208,10 +98,38 @@ describe("a hostile relay cannot fake a delivery", () => {
     expect(await flag("alice", id)).toBe("Q");
 
     droppingAcks = false;
-    relay.abortTransfer(id);
+    relay.failTransfer(id);
     await waitFlag("alice", id, "S");
     expect(relay.acksFrom("bob", id)).toEqual(["stored", "duplicate"]);
     expect(await copies("bob", id)).toHaveLength(1);
+  }, 90_000);
+
+  test("bob's genuine receipt, replayed as carol's for the same message, does not mark carol's delivery done", async () => {
+    await control("alice", "carol");
+    let carolOffline = true; // so the message's id is known before its SEND to carol
+    let target: string | undefined;
+    relay.hooks = {
+      onGetKey: ({ asker, user, answer }) => (carolOffline && asker === "alice" && user === "carol" ? { status: "offline" } : answer),
+      onSend: ({ transfer }) => {
+        if (transfer.hex !== target || transfer.to !== "carol") return "pass";
+        const bobs = relay.acks.find((a) => a.from === "bob" && hexOf(a.m.id) === target && a.m.status === "stored")!;
+        relay.forgeAck("alice", transfer.id, "stored", bobs.m.receipt);
+        return "drop";
+      },
+    };
+    const out = await ok(["send", "--data", w.dir("alice"), "--to", "bob,carol", "--subject", "to two", "--body", "one id, two receipts"]);
+    expect(out).toContain("offline: carol");
+    const id = (target = out.match(/[0-9a-f]{32}/)![0]);
+    expect(await relay.answers("bob", id)).toEqual(["stored"]);
+    carolOffline = false;
+    relay.post("alice", { t: "presence", user: "carol", online: true });
+    const d = await outcome("alice", id, "carol", "is offline");
+    expect(d).toMatchObject({ state: "queued" });
+    expect(d.error).toContain("without proof");
+    expect((await delivery("alice", id, "bob")).state).toBe("delivered");
+    expect(await flag("alice", id)).toBe("Q");
+    expect(await copies("carol", id)).toEqual([]);
+    expect(relay.acksFrom("carol", id)).toEqual([]);
   }, 90_000);
 });
 
@@ -219,7 +137,7 @@ describe("a hostile relay and identity keys", () => {
   test("after pinning, a swapped key holds the message (H) and contacts show the change; a forged sender is refused", async () => {
     await control("alice", "bob");
     const pinned = (await contacts("alice")).bob!;
-    expect(pinned).toEqual({ identity: hexOf(real.bob.identity.publicKey), changed: false });
+    expect(pinned).toEqual({ identity: hexOf(identityOf("bob")), changed: false });
 
     // bob's key signed by an identity the relay made, then by mallory's.
     let swap: ReturnType<typeof makeImpostor> | undefined;
@@ -227,7 +145,7 @@ describe("a hostile relay and identity keys", () => {
       onGetKey: ({ asker, user, answer }) => (swap && asker === "alice" && user === "bob" ? { status: "online", key: swap.key } : answer),
     };
     const held: string[] = [];
-    for (const impostor of [relay.impostor("bob"), makeImpostor("bob", real.mallory.identity.seed)]) {
+    for (const impostor of [relay.impostor("bob"), makeImpostor("bob", w.keysOf("mallory").identity.seed)]) {
       swap = impostor;
       const id = await send("alice", "bob", "to a swapped key");
       const d = await outcome("alice", id);
@@ -238,14 +156,14 @@ describe("a hostile relay and identity keys", () => {
       expect(relay.transfersOf(id)).toEqual([]); // never sealed to the swapped key
       held.push(id);
     }
-    expect(await ok(["contacts", "--data", s.path("alice")])).toMatch(/^bob\t[0-9a-f]{64}\tIDENTITY CHANGED/m);
+    expect(await ok(["contacts", "--data", w.dir("alice")])).toMatch(/^bob\t[0-9a-f]{64}\tIDENTITY CHANGED/m);
 
     // The other way round: a message the relay seals as "alice" for bob, who pinned the real alice.
     const forged = randomBytes(16).toString("hex");
     const header = { v: 1, id: forged, from: "alice", to: ["bob"], date: Date.now(), subject: "forged by the relay", body: "pay mallory", attachments: [] };
     relay.forge({ as: relay.impostor("alice"), to: "bob", id: bytesOf(forged), plaintext: messagePlaintext(header) });
     expect(await relay.answers("bob", forged)).toEqual(["identity-changed"]);
-    expect((await contacts("bob")).alice).toEqual({ identity: hexOf(real.alice.identity.publicKey), changed: true });
+    expect((await contacts("bob")).alice).toEqual({ identity: hexOf(identityOf("alice")), changed: true });
 
     swap = undefined;
     await control("alice", "bob"); // the real keys still work
@@ -285,15 +203,15 @@ describe("a hostile relay and identity keys", () => {
     const davePin = (await contacts("dave")).carol!;
     expect(carolPin).toEqual({ identity: hexOf(fakeDave.identity.publicKey), changed: false });
     expect(davePin).toEqual({ identity: hexOf(fakeCarol.identity.publicKey), changed: false });
-    const honest = safetyNumber("carol", real.carol.identity.publicKey, "dave", real.dave.identity.publicKey);
-    const carolSees = safetyNumber("carol", real.carol.identity.publicKey, "dave", bytesOf(carolPin.identity));
-    const daveSees = safetyNumber("carol", bytesOf(davePin.identity), "dave", real.dave.identity.publicKey);
+    const honest = safetyNumber("carol", identityOf("carol"), "dave", identityOf("dave"));
+    const carolSees = safetyNumber("carol", identityOf("carol"), "dave", bytesOf(carolPin.identity));
+    const daveSees = safetyNumber("carol", bytesOf(davePin.identity), "dave", identityOf("dave"));
     expect(carolSees).not.toBe(daveSees);
     expect([carolSees, daveSees]).not.toContain(honest);
     // Where the relay did not interfere at first contact, both ends compute the same number.
     await control("alice", "bob");
-    const aliceSees = safetyNumber("alice", real.alice.identity.publicKey, "bob", bytesOf((await contacts("alice")).bob!.identity));
-    const bobSees = safetyNumber("alice", bytesOf((await contacts("bob")).alice!.identity), "bob", real.bob.identity.publicKey);
+    const aliceSees = safetyNumber("alice", identityOf("alice"), "bob", bytesOf((await contacts("alice")).bob!.identity));
+    const bobSees = safetyNumber("alice", bytesOf((await contacts("bob")).alice!.identity), "bob", identityOf("bob"));
     expect(aliceSees).toBe(bobSees);
 
     // Once it stops, the change shows: carol's next message to the real dave is held.
@@ -338,7 +256,7 @@ describe("a hostile relay and one's own identity", () => {
     expect(await relay.answers("bob", sent)).toEqual(["rejected"]);
     expect(await copies("bob", fresh)).toEqual([]);
     expect(await copies("bob", sent)).toEqual([]);
-    const shown = JSON.parse(await ok(["show", sent, "--data", s.path("bob"), "--json"])) as Summary;
+    const shown = JSON.parse(await ok(["show", sent, "--data", w.dir("bob"), "--json"])) as Summary;
     expect(shown.subject).toStartWith("control ");
     expect((await contacts("bob")).bob).toBeUndefined(); // nothing pinned for "bob" by the forgery
   }, 90_000);
@@ -349,7 +267,7 @@ describe("a hostile relay cannot alter, re-route or replay a message", () => {
     const file = s.path("three-chunks.bin");
     writeFileSync(file, randomBytes(150_000)); // header + 150 000 bytes: three STREAM chunks
     type Attack = "flip" | "cut" | "early-last" | "drop-middle" | "reorder";
-    const v = new Victims<Attack>();
+    const v = new Victims<Attack>(relay);
     const held = new Map<string, MessageOf<"chunk">>();
     const tamper = (attack: Attack, t: Transfer, m: MessageOf<"chunk">): Message[] => {
       switch (attack) {
@@ -391,7 +309,7 @@ describe("a hostile relay cannot alter, re-route or replay a message", () => {
       ids.push(id);
     }
     const intact = await control("alice", "bob", ["--attach", file]); // the same kind of message, untouched
-    await ok(["show", intact, "--data", s.path("bob"), "--save-attachments", s.path("saved-intact")]);
+    await ok(["show", intact, "--data", w.dir("bob"), "--save-attachments", s.path("saved-intact")]);
     expect(readFileSync(join(s.path("saved-intact"), "three-chunks.bin")).equals(readFileSync(file))).toBe(true);
     for (const id of ids) {
       expect(await flag("alice", id)).toBe("Q");
@@ -402,7 +320,7 @@ describe("a hostile relay cannot alter, re-route or replay a message", () => {
 
   test("re-routed: another `from`, or bob's message delivered to carol (as sealed, or re-keyed to her): rejected, nothing stored", async () => {
     type Route = "from-carol" | "to-carol" | "to-carol-rekeyed";
-    const v = new Victims<Route>();
+    const v = new Victims<Route>(relay);
     relay.hooks = {
       onSend: ({ transfer }) => (v.take(transfer), "pass"),
       onDeliver: ({ transfer, m }) => {
@@ -444,7 +362,7 @@ describe("a hostile relay cannot alter, re-route or replay a message", () => {
     expect(await copies("bob", delivered)).toHaveLength(1);
 
     // A message the relay kept back from bob's current session...
-    const v = new Victims<true>();
+    const v = new Victims<true>(relay);
     relay.hooks = { onSend: ({ transfer }) => (v.take(transfer) ? "drop" : "pass") };
     v.arm("alice", "bob", true);
     const kept = await send("alice", "bob", "kept back for later");
@@ -470,14 +388,14 @@ describe("a hostile relay cannot alter, re-route or replay a message", () => {
 
     // Not lost for good: once the relay behaves, the sender's own retry arrives, once.
     relay.hooks = {};
-    relay.abortTransfer(kept);
+    relay.failTransfer(kept);
     await waitFlag("alice", kept, "S");
     expect(await copies("bob", kept)).toHaveLength(1);
   }, 90_000);
 
   test("a delivery duplicated within one session, after or during the first: stored once, the sender S", async () => {
     type Dup = "after" | "during";
-    const v = new Victims<Dup>();
+    const v = new Victims<Dup>(relay);
     relay.hooks = {
       onSend: ({ transfer }) => (v.take(transfer), "pass"),
       onDeliver: ({ transfer, m }) => (v.tags.get(transfer.hex) === "during" ? [{ to: "bob", m }, { to: "bob", m }] : [{ to: transfer.to, m }]),
@@ -501,6 +419,46 @@ describe("a hostile relay cannot alter, re-route or replay a message", () => {
   }, 90_000);
 });
 
+describe("what a hostile relay can still do (SECURITY.md section 5)", () => {
+  test("an old session key of bob, given to alice, only denies service: bob rejects it, nothing stored, Q", async () => {
+    await control("alice", "bob");
+    const old = relay.publishedKey("bob")!;
+    relay.disconnect("bob");
+    await waitFor("bob's new session key", () => {
+      const k = relay.publishedKey("bob");
+      return k && hexOf(k.sessionPub) !== hexOf(old.sessionPub);
+    }, 20_000, 20);
+    relay.hooks = {
+      onGetKey: ({ asker, user, answer }) => (asker === "alice" && user === "bob" ? { status: "online", key: old } : answer),
+      onSend: ({ transfer }) => (transfer.to === "bob" ? "force" : "pass"), // past the honest relay's stale-key check
+    };
+    const id = await send("alice", "bob", "sealed to an old key");
+    expect(await relay.answers("bob", id)).toEqual(["rejected"]);
+    expect((await outcome("alice", id)).error).toContain("rejected the message");
+    expect(await copies("bob", id)).toEqual([]);
+  }, 90_000);
+
+  test("it can fail a delivery for good without proof (SEND_FAILED unknown-user: F), never make it S", async () => {
+    const v = new Victims<true>(relay);
+    relay.hooks = {
+      onSend: ({ transfer }) => {
+        if (!v.take(transfer)) return "pass";
+        relay.failTransfer(transfer.hex, "unknown-user");
+        return "drop";
+      },
+    };
+    v.arm("alice", "bob", true);
+    const id = await send("alice", "bob", "said not to exist");
+    expect(await v.captured()).toBe(id);
+    const d = await outcome("alice", id);
+    expect(d).toMatchObject({ state: "failed" });
+    expect(d.error).toContain("not a user of this relay");
+    expect(await flag("alice", id)).toBe("F");
+    await control("alice", "bob");
+    expect(await copies("bob", id)).toEqual([]);
+  }, 90_000);
+});
+
 describe("what the relay sees", () => {
   test("no subject, body, attachment name or content appears in anything the relay decrypted", async () => {
     const tag = randomBytes(6).toString("hex");
@@ -510,12 +468,12 @@ describe("what the relay sees", () => {
     const marker = `content-${tag}-`;
     const file = join(s.path(), name);
     writeFileSync(file, marker.repeat(Math.ceil(200_000 / marker.length))); // several chunks, each full of the marker
-    const id = await ok(["send", "--data", s.path("alice"), "--to", "bob", "--subject", subject, "--body", body, "--attach", file]).then(
+    const id = await ok(["send", "--data", w.dir("alice"), "--to", "bob", "--subject", subject, "--body", body, "--attach", file]).then(
       (o) => o.match(/[0-9a-f]{32}/)![0],
     );
     await waitFlag("alice", id, "S");
     await received("bob", id);
-    const shown = JSON.parse(await ok(["show", id, "--data", s.path("bob"), "--json", "--save-attachments", s.path("saved-8")])) as Summary & { body: string };
+    const shown = JSON.parse(await ok(["show", id, "--data", w.dir("bob"), "--json", "--save-attachments", s.path("saved-8")])) as Summary & { body: string };
     expect(shown).toMatchObject({ subject, body, attachments: [{ name }] });
     expect(readFileSync(join(s.path("saved-8"), name)).equals(readFileSync(file))).toBe(true);
 

@@ -54,8 +54,11 @@ export interface Post {
 /** Each hook sees what the honest relay would do and returns what to do instead. */
 export interface Hooks {
   onGetKey?(c: { asker: string; user: string; answer: KeyAnswer }): KeyAnswer;
-  /** "drop": swallow the SEND and its CHUNKs in silence (they are still recorded). */
-  onSend?(c: { transfer: Transfer }): "pass" | "drop";
+  /**
+   * "drop": swallow the SEND and its CHUNKs in silence (they are still recorded); "force":
+   * deliver it even where the honest relay would refuse (a stale key, SPEC.md §6.2).
+   */
+  onSend?(c: { transfer: Transfer }): "pass" | "drop" | "force";
   /** The DELIVERs to post; the users named receive the CHUNKs too. [] drops the message. */
   onDeliver?(c: { transfer: Transfer; m: MessageOf<"deliver"> }): Post[];
   /** What to post to the transfer's recipients in place of this CHUNK. [] drops it. */
@@ -218,16 +221,16 @@ export class HostileRelay {
   }
 
   /**
-   * End a transfer as the honest relay ends one in which nothing moved (SPEC.md §6.4):
-   * SEND_FAILED aborted to the sender, ABORT to whoever got its DELIVER.
+   * End a transfer with SEND_FAILED to the sender and ABORT to whoever got its DELIVER. With
+   * "aborted" this is what the honest relay does when nothing moved (SPEC.md §6.4).
    */
-  abortTransfer(hexId: string): void {
+  failTransfer(hexId: string, reason: MessageOf<"sendFailed">["reason"] = "aborted"): void {
     for (const c of this.#conns) {
       const r = c.outgoing.get(hexId);
       if (!r) continue;
       this.#end(r);
       for (const t of r.targets) t.post({ t: "abort", id: r.transfer.id });
-      c.post({ t: "sendFailed", id: r.transfer.id, reason: "aborted" });
+      c.post({ t: "sendFailed", id: r.transfer.id, reason });
     }
   }
 
@@ -360,7 +363,8 @@ export class HostileRelay {
     if (c.outgoing.has(t.hex)) return c.post({ t: "sendFailed", id: m.id, reason: "busy" });
     const r: Route = { transfer: t, sender: c, targets: new Set() };
     c.outgoing.set(t.hex, r);
-    if ((this.hooks.onSend?.({ transfer: t }) ?? "pass") === "drop") return;
+    const verdict = this.hooks.onSend?.({ transfer: t }) ?? "pass";
+    if (verdict === "drop") return;
     const impostor = [...this.#impostors.values()].find((i) => equal(i.session.publicKey, m.recipientSessionPub));
     if (impostor) {
       t.interception = new Interception(c.user, m, impostor);
@@ -371,9 +375,11 @@ export class HostileRelay {
       c.post({ t: "sendFailed", id: m.id, reason });
     };
     const dest = this.#routes.get(m.to);
-    if (!c.key || !equal(c.key.sig, m.senderKey.sig)) return fail("stale-key");
     if (!dest?.key) return fail(this.#codes.has(m.to) ? "offline" : "unknown-user");
-    if (!equal(dest.key.sessionPub, m.recipientSessionPub)) return fail("stale-key");
+    if (verdict !== "force") {
+      if (!c.key || !equal(c.key.sig, m.senderKey.sig)) return fail("stale-key");
+      if (!equal(dest.key.sessionPub, m.recipientSessionPub)) return fail("stale-key");
+    }
     const deliver = deliverOf(t);
     const posts = this.hooks.onDeliver?.({ transfer: t, m: deliver }) ?? [{ to: m.to, m: deliver }];
     for (const p of posts) {
