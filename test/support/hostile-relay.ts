@@ -13,6 +13,7 @@ import {
   decodeMessage,
   encodeMessage,
   encodeRelayHello,
+  WINDOW_CHUNKS,
   type AckStatus,
   type KeyStatus,
   type Message,
@@ -191,7 +192,7 @@ export class HostileRelay {
     const recipientKey = this.publishedKey(args.to);
     if (!recipientKey) throw new Error(`${args.to} is not online at the hostile relay`);
     const { deliver, chunks, receipt } = sealAs({ ...args, recipientKey });
-    if (chunks.length > 16) throw new Error("forge: keep forged messages within one window of chunks");
+    if (chunks.length > WINDOW_CHUNKS) throw new Error("forge: keep forged messages within one window of chunks");
     this.post(args.to, deliver);
     for (const c of chunks) this.post(args.to, c);
     return { receipt };
@@ -415,7 +416,7 @@ export class HostileRelay {
       return;
     }
     if (!done) {
-      if (r.transfer.chunks.length % 8 === 0) r.sender.post({ t: "window", id: m.id, seq: r.transfer.chunks.length });
+      if (r.transfer.chunks.length % (WINDOW_CHUNKS / 2) === 0) r.sender.post({ t: "window", id: m.id, seq: r.transfer.chunks.length });
       return;
     }
     this.#end(r);
