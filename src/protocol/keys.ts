@@ -156,17 +156,22 @@ export function signSessionKey(
   return ed25519Sign(identitySeed, sessionKeyMessage(user, sessionPub, issuedAtMs));
 }
 
-/** Throws "bad-signature" unless sig is a strict RFC 8032 signature over the announcement. */
+/**
+ * Throws "bad-signature" unless sig is a strict RFC 8032 signature over the announcement.
+ * Clients use the default (noble, strict); the relay, for which it is only a filter, passes
+ * the native verifier.
+ */
 export function verifySessionKey(
   identityPub: Uint8Array,
   user: string,
   sessionPub: Uint8Array,
   issuedAtMs: number,
   sig: Uint8Array,
+  verify: typeof ed25519Verify = ed25519Verify,
 ): void {
   checkLength(identityPub, 32, "identity public key");
   checkLength(sig, 64, "signature");
-  if (!ed25519Verify(identityPub, sessionKeyMessage(user, sessionPub, issuedAtMs), sig)) {
+  if (!verify(identityPub, sessionKeyMessage(user, sessionPub, issuedAtMs), sig)) {
     throw new ProtocolError("bad-signature", "session key signature did not verify");
   }
 }

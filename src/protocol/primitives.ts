@@ -12,6 +12,7 @@ import {
   createPublicKey,
   diffieHellman,
   randomFillSync,
+  verify as cryptoVerify,
   timingSafeEqual,
   type KeyObject,
 } from "node:crypto";
@@ -347,6 +348,25 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
   }
   try {
     return ed25519.verify(signature, message, publicKey, { zip215: false });
+  } catch {
+    return false;
+  }
+}
+
+const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+
+/**
+ * The same check through OpenSSL, several times faster: for the relay's hot path, where
+ * the signature is only a filter (every client verifies again with ed25519Verify). Tests run
+ * all of Wycheproof's Ed25519 cases through both and require the same answers.
+ */
+export function ed25519VerifyNative(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== ED25519_PUBLIC_KEY_LENGTH || signature.length !== ED25519_SIGNATURE_LENGTH) {
+    return false;
+  }
+  try {
+    const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]), format: "der", type: "spki" });
+    return cryptoVerify(null, message, key, signature);
   } catch {
     return false;
   }

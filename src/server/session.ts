@@ -17,6 +17,7 @@ import {
   type SignedSessionKey,
 } from "../protocol/messages.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
+import { ed25519VerifyNative } from "../protocol/primitives.ts";
 import type { FramedSocket } from "../net/framed-socket.ts";
 import type { Endpoint } from "./hub.ts";
 import type { RelayCore } from "./relay-core.ts";
@@ -233,7 +234,7 @@ export class Session implements Endpoint {
   #onPublishKey(m: MessageOf<"publishKey">): void {
     // The relay cannot check the identity key (it has no pin), but it can refuse garbage:
     // a signature that does not verify, or a key for another user.
-    verifySessionKey(m.key.identityPub, this.user, m.key.sessionPub, m.key.issuedAt, m.key.sig);
+    verifySessionKey(m.key.identityPub, this.user, m.key.sessionPub, m.key.issuedAt, m.key.sig, ed25519VerifyNative);
     this.sessionKey = m.key;
     this.core.publish(this);
   }

@@ -20,6 +20,7 @@ import {
   ed25519PublicKey,
   ed25519Sign,
   ed25519Verify,
+  ed25519VerifyNative,
   randomBytes,
   x25519,
   x25519Generate,
@@ -304,8 +305,29 @@ describe("Ed25519 (@noble/curves, strict)", () => {
       for (const t of g.tests) {
         count += 1;
         expect([t.tcId, ed25519Verify(pk, hex(t.msg), hex(t.sig))]).toEqual([t.tcId, t.result === "valid"]);
+        expect([t.tcId, ed25519VerifyNative(pk, hex(t.msg), hex(t.sig))]).toEqual([t.tcId, t.result === "valid"]);
       }
     }
     expect(count).toBe(84);
+  });
+
+  test("native and noble verification agree on random signatures, tampered or not (fast-check)", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ maxLength: 200 }),
+        fc.nat(64 * 8 - 1),
+        fc.boolean(),
+        (seed, msg, bit, tamper) => {
+          const pk = ed25519PublicKey(seed);
+          const sig = ed25519Sign(seed, msg);
+          if (tamper) sig[bit >> 3] = sig[bit >> 3]! ^ (1 << (bit & 7));
+          const noble = ed25519Verify(pk, msg, sig);
+          expect(ed25519VerifyNative(pk, msg, sig)).toBe(noble);
+          if (!tamper) expect(noble).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
