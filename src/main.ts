@@ -327,10 +327,10 @@ program
     out("");
     out("Open alice's and bob's mailboxes in your browser and unlock each with its password.");
     out("Or from another terminal:");
-    out(`  bun src/main.ts send  --data ${dirOf("alice")} --to bob --subject "Hello" --body "Hi Bob"`);
-    out(`  bun src/main.ts inbox --data ${dirOf("bob")}`);
-    out(`  bun src/main.ts show  --data ${dirOf("bob")} ID`);
-    out(`  bun src/main.ts users --data ${dirOf("bob")}`);
+    out(`  npx bun src/main.ts send  --data ${dirOf("alice")} --to bob --subject "Hello" --body "Hi Bob"`);
+    out(`  npx bun src/main.ts inbox --data ${dirOf("bob")}`);
+    out(`  npx bun src/main.ts show  --data ${dirOf("bob")} ID`);
+    out(`  npx bun src/main.ts users --data ${dirOf("bob")}`);
     out("Ctrl-C stops everything and removes the folder.");
     const stop = async () => {
       for (const c of clients) await c.stop();
