@@ -94,6 +94,7 @@ export class ClientHost {
     this.#daemon = daemon;
     this.#loginPub = keys.login.publicKey;
     daemon.start();
+    daemon.search.warmUp(2000, () => this.#daemon !== daemon);
   }
 
   /** Does this password belong to the unlocked user? (argon2id, constant-time compare) */
@@ -129,7 +130,9 @@ export class ClientHost {
   }
 
   stop(): void {
-    this.#daemon?.stop();
-    this.#daemon?.store.close();
+    const d = this.#daemon;
+    this.#daemon = undefined; // background work (the search warm-up) sees it is over
+    d?.stop();
+    d?.store.close();
   }
 }

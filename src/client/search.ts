@@ -21,12 +21,34 @@ export class SearchIndex {
     this.#store = store;
   }
 
-  /** Bring the index up to date with the store (cheap when nothing is new). */
-  refresh(): void {
+  /**
+   * Bring the index up to date with the store (cheap when nothing is new). With a limit,
+   * take at most that many messages and say whether more are waiting.
+   */
+  refresh(limit = Infinity): boolean {
+    let n = 0;
     for (const e of this.#store.textSince(this.#last)) {
       this.#entries.push(e);
       this.#last = e.rid;
+      if (++n >= limit) return true;
     }
+    return false;
+  }
+
+  /**
+   * Build the index in the background after unlock, a slice at a time, so the first search
+   * is quick and the event loop (heartbeats, transfers, the page) is never held for long.
+   */
+  warmUp(slice = 2000, stopped: () => boolean = () => false): void {
+    const step = (): void => {
+      if (stopped()) return;
+      try {
+        if (this.refresh(slice)) setTimeout(step, 0);
+      } catch {
+        // The store closed under us (the client is stopping): a later search refreshes anyway.
+      }
+    };
+    setTimeout(step, 0);
   }
 
   /** Newest first: rids of messages whose text contains every word of the query. */

@@ -82,3 +82,33 @@ describe("search index", () => {
     }
   });
 });
+
+describe("search warm-up", () => {
+  test("builds the whole index in slices in the background, and stops when told", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "smsg-warm-"));
+    try {
+      const store = Store.open(join(dir, "client.db"), new Uint8Array(32).fill(4));
+      for (let i = 0; i < 25; i++) {
+        store.saveIncoming({ id: i.toString(16).padStart(32, "0"), from: "bob", to: ["me"], date: i, received: i, subject: `s${i}`, body: "", attachments: [] });
+      }
+      const idx = new SearchIndex(store);
+      idx.warmUp(10);
+      expect(idx.size).toBe(0); // nothing on the caller's turn
+      const deadline = Date.now() + 5000;
+      while (idx.size < 25 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 0));
+      expect(idx.size).toBe(25);
+
+      const other = new SearchIndex(store);
+      let stop = false;
+      other.warmUp(10, () => stop);
+      stop = true;
+      // Timers of equal delay fire in the order they were set: when ours fires, the warm-up's
+      // first step has had its turn.
+      await new Promise((r) => setTimeout(r, 0));
+      expect(other.size).toBe(0);
+      store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
