@@ -94,7 +94,7 @@ export class ClientHost {
     this.#daemon = daemon;
     this.#loginPub = keys.login.publicKey;
     daemon.start();
-    daemon.search.warmUp(2000, () => this.#daemon !== daemon);
+    daemon.search.warmUp(250, () => this.#daemon !== daemon);
   }
 
   /** Does this password belong to the unlocked user? (argon2id, constant-time compare) */
