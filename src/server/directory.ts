@@ -56,6 +56,11 @@ export class Directory {
     this.db.close();
   }
 
+  /** Changes whenever another connection (the ctrl command) commits to this database. */
+  dataVersion(): number {
+    return this.db.query<{ data_version: number }, []>("PRAGMA data_version").get()!.data_version;
+  }
+
   get(user: string): UserRow | undefined {
     const row = this.db
       .query<{ user: string; code: Uint8Array | null; state: UserState; created: number }, [string]>(

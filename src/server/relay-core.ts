@@ -78,6 +78,7 @@ export class RelayCore {
   #known = new Map<string, Set<string>>();
   #watchers = new Map<string, Set<Session>>();
   #watchAll = new Set<Session>();
+  #directoryVersion = -1;
 
   constructor(deps: {
     opts: RelayOptions;
@@ -326,9 +327,27 @@ export class RelayCore {
     }
   }
 
+  #recheckAccounts(): void {
+    for (const s of [...this.sessions]) {
+      if (!s.authed || !s.loginKey) continue;
+      const row = this.directory.get(s.user);
+      const ok = row !== undefined && row.state === "active" && row.code !== null && bytesEqual(row.code, s.loginKey);
+      if (ok) continue;
+      this.log.info("account-revoked", { user: s.user, addr: s.address, state: row?.state ?? "removed" });
+      s.fail("limit", "the operator removed, disabled or re-registered this account");
+    }
+  }
+
   /** Close sessions silent past the heartbeat timeout or stuck in the handshake; end idle transfers. */
   sweep(): void {
     const now = this.now();
+    // The operator changed the directory (ctrl users remove/disable/approve): sessions whose
+    // account is gone, disabled or re-keyed end now, not at their next login.
+    const version = this.directory.dataVersion();
+    if (version !== this.#directoryVersion) {
+      if (this.#directoryVersion !== -1) this.#recheckAccounts();
+      this.#directoryVersion = version;
+    }
     for (const s of this.sessions) {
       for (const t of [...s.outgoing.values()]) {
         if (now - t.last <= TRANSFER_IDLE_MS) continue;

@@ -80,6 +80,11 @@ export class Session implements Endpoint {
     this.lastSeen = now;
   }
 
+  /** The Noise static key this session logged in with (its user's registration code). */
+  get loginKey(): Uint8Array | undefined {
+    return this.#loginKey;
+  }
+
   get authed(): boolean {
     return this.state === "authed";
   }

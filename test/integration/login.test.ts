@@ -140,6 +140,24 @@ describe("registration and login", () => {
   });
 });
 
+describe("operator changes reach live sessions", () => {
+  test("disabling a connected user ends the session now; enabling lets the client back in", async () => {
+    const pw = passwordFile(s.path("pw"), "jane", "jane's password");
+    await register(relay.dataDir, "jane", pw);
+    s.track(await startClient({ user: "jane", server: `127.0.0.1:${relay.port}`, dataDir: s.path("jane"), passwordFile: pw }));
+    await waitConnected(s.path("jane"));
+    await ok(["ctrl", "--data", relay.dataDir, "users", "disable", "jane"]);
+    const st = await waitFor("jane to be cut off", async () => {
+      const x = await status(s.path("jane"));
+      return !x.connected && x.error?.includes("disabled") ? x : undefined;
+    });
+    expect(st.state).toBe("retrying");
+    expect(relay.proc.output).toContain("account-revoked");
+    await ok(["ctrl", "--data", relay.dataDir, "users", "enable", "jane"]);
+    await waitConnected(s.path("jane"));
+  });
+});
+
 // Its own relay: the budget of failed logins per address must start full.
 describe("login failures", () => {
   test("unknown users and wrong keys get the same answer, and failures are rate limited", async () => {

@@ -206,6 +206,10 @@ export async function startClient(opts: {
 
 export interface Status {
   user: string;
+  relay: string;
+  state: "connecting" | "connected" | "retrying" | "refused" | "locked" | "stopped";
+  retryAt: number | null;
+  locked: boolean;
   connected: boolean;
   relayKey: string | null;
   uiUrl: string;
