@@ -3,6 +3,8 @@
 // it (SPEC.md "End-to-end encryption"); names follow RFC 9180 §4-§5.
 
 import { ProtocolError } from "./errors.ts";
+import { concat } from "./framing.ts";
+import { utf8 } from "./codec.ts";
 import {
   aesGcmOpen,
   aesGcmSeal,
@@ -34,21 +36,9 @@ const N_K = 32;
 const N_N = 12;
 const N_H = 32;
 
-const utf8 = (s: string) => new TextEncoder().encode(s);
 const EMPTY = new Uint8Array(0);
 const HPKE_V1 = utf8("HPKE-v1");
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
 
 function i2osp2(n: number): Uint8Array {
   return Uint8Array.of(n >> 8, n & 0xff);

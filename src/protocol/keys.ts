@@ -6,6 +6,7 @@ import { bech32m } from "@scure/base";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import { ProtocolError } from "./errors.ts";
+import { utf8 } from "./codec.ts";
 import {
   argon2id,
   checkLength,
@@ -40,8 +41,6 @@ export type UserKeys = {
   storeKey: Uint8Array;
 };
 
-const encoder = new TextEncoder();
-const utf8 = (s: string) => encoder.encode(s);
 
 /** A user name as bytes: 1..255 UTF-8 bytes, so one length byte frames it everywhere. */
 function userBytes(user: string): Uint8Array {

@@ -3,6 +3,7 @@
 // Noise_XX (SPEC.md "Transport"); the other one- and two-way base patterns exist for the vectors.
 
 import { ProtocolError } from "./errors.ts";
+import { concat } from "./framing.ts";
 import {
   aesGcmOpen,
   aesGcmSeal,
@@ -26,17 +27,6 @@ const EMPTY = new Uint8Array(0);
 // Noise §5.1: nonce 2^64-1 is reserved, so the last usable one is 2^64-2.
 const MAX_NONCE = 2n ** 64n - 1n;
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
 
 /** Noise §4.3 HKDF(chaining_key, input_key_material, num_outputs), num_outputs 2 or 3. */
 function hkdf(chainingKey: Uint8Array, inputKeyMaterial: Uint8Array, numOutputs: 2 | 3): Uint8Array[] {
