@@ -6,7 +6,6 @@ import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as users from "./ctrl/users.ts";
 import { serviceControl, serviceInstall, serviceStatus, serviceUninstall, type ServiceOptions } from "./ctrl/service.ts";
-import { Directory } from "./server/directory.ts";
 import { createInvite, listInvites, parseDuration } from "./server/invites.ts";
 import { createAdminLogin } from "./server/admin.ts";
 import { encodeInvite, encodeRelayKey } from "./protocol/keys.ts";
@@ -46,15 +45,6 @@ export function actAsDataDirOwner(dataDir: string): void {
     accessSync(dataDir, constants.R_OK | constants.W_OK | constants.X_OK);
   } catch {
     throw new CliError(`${dataDir} belongs to uid ${st.uid}, who cannot reach it: check the folders above it`);
-  }
-}
-
-function withDir<T>(dataDir: string, f: (d: Directory) => T): T {
-  const d = Directory.open(dataDir);
-  try {
-    return f(d);
-  } finally {
-    d.close();
   }
 }
 
@@ -109,7 +99,7 @@ export function addCtrlCommand(program: Command, out: Out): void {
         throw new CliError(`"${name}" is not a valid user id (1-32 of a-z 0-9 . _ - starting with a letter or digit)`);
       }
       const now = Date.now();
-      const { token, replaces } = withDir(dataDir, (d) => {
+      const { token, replaces } = users.withDir(dataDir, (d) => {
         const row = d.get(user);
         if (row?.state === "disabled") throw new CliError(`${user} is disabled; enable them first`);
         if (!row) d.add(user, null, now);
@@ -130,7 +120,7 @@ export function addCtrlCommand(program: Command, out: Out): void {
     .description("unused invites that have not expired (user and expiry; the tokens are not kept)")
     .option("--json", "JSON output")
     .action((o: { json?: boolean }, cmd: Command) => {
-      const rows = withDir(dataOf(cmd), (d) => listInvites(d, Date.now())).map((r) => ({ user: r.user, created: new Date(r.created).toISOString(), expires: new Date(r.expires).toISOString() }));
+      const rows = users.withDir(dataOf(cmd), (d) => listInvites(d, Date.now())).map((r) => ({ user: r.user, created: new Date(r.created).toISOString(), expires: new Date(r.expires).toISOString() }));
       if (o.json) return out(JSON.stringify(rows));
       if (rows.length === 0) return out("no open invites");
       for (const r of rows) out(`${r.user}\texpires ${r.expires}`);
@@ -148,7 +138,7 @@ export function addCtrlCommand(program: Command, out: Out): void {
       } catch {
         throw new CliError(`the relay of ${dataDir} is not serving an admin page: start it with --admin 127.0.0.1:PORT`);
       }
-      const token = withDir(dataDir, (d) => createAdminLogin(d, Date.now(), o.expires));
+      const token = users.withDir(dataDir, (d) => createAdminLogin(d, Date.now(), o.expires));
       out(`${url}/login?token=${token}`);
     });
 

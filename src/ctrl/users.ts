@@ -27,7 +27,8 @@ function code(c: string): Uint8Array {
   }
 }
 
-function withDir<T>(dataDir: string, f: (d: Directory) => T): T {
+/** Open the relay's directory for one operation, and close it whatever happens. */
+export function withDir<T>(dataDir: string, f: (d: Directory) => T): T {
   const d = Directory.open(dataDir);
   try {
     return f(d);
