@@ -21,15 +21,16 @@ describe("relay in a terminal", () => {
     const p = spawn(["script", "-qfec", cmd, "/dev/null"], { stdout: "pipe", stderr: "pipe", stdin: "pipe", env: { ...process.env, COLUMNS: "120" } });
     s.track({ stop: async () => (p.kill("SIGKILL"), p.exited) }); // only if the test failed before Ctrl-C
     let out = "";
-    void (async () => {
-      for await (const chunk of p.stdout) out += new TextDecoder().decode(chunk);
+    const decoder = new TextDecoder();
+    const reading = (async () => {
+      for await (const chunk of p.stdout) out += decoder.decode(chunk, { stream: true });
     })();
     const port = Number(
       await waitFor("the listening line", () => /^listening on 127\.0\.0\.1:(\d+)\r?$/m.exec(plain(out))?.[1]),
     );
     expect(plain(out)).toMatch(/^relay key: smsgrelay1\w+\r?$/m);
-    await waitFor("the status line", () => out.includes("\x1b[7msmsg relay · up ") || undefined);
-    expect(plain(out)).toContain("0 users connected");
+    // The status may reach us in more than one piece: wait for the whole first line.
+    await waitFor("the status line", () => (out.includes("\x1b[7msmsg relay · up ") && plain(out).includes("0 users connected")) || undefined);
 
     const pw = passwordFile(s.path("pw"), "wes", "wes's password");
     await register(data, "wes", pw);
@@ -48,6 +49,7 @@ describe("relay in a terminal", () => {
     p.stdin.write("\x03");
     await p.stdin.flush();
     expect(await p.exited).toBe(0);
+    await reading; // the last lines may still be in the pipe when the process has exited
     expect(plain(out)).toContain("stopping (SIGINT)");
     expect(plain(out)).toContain("info relay-stop");
   }, 30_000);
