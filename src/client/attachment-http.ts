@@ -40,6 +40,9 @@ export function downloadResponse(store: Store, rid: number, idx: number, meta: {
       if (n.done) ctl.close();
       else ctl.enqueue(n.value);
     },
+    cancel() {
+      chunks.return(undefined); // closes the attachment's file
+    },
   });
   return new Response(body, {
     headers: {

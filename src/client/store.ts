@@ -1,13 +1,16 @@
 // The client's encrypted message store in bun:sqlite (SPEC.md §7). Each message and each
 // attachment has its own random key, wrapped by the store key derived from the password
 // (envelope encryption). Subject, body, names and attachment bytes are ciphertext on disk;
-// who, when and how big are not. The transmission keys are never stored.
+// who, when and how big are not. The transmission keys are never stored. Attachment bytes
+// live in one file each beside the database, the rest in SQLite.
 
 import { Database } from "bun:sqlite";
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { utf8 } from "../protocol/codec.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import { aesGcmOpen, aesGcmSeal, randomBytes } from "../protocol/primitives.ts";
-import { StreamOpener } from "../protocol/stream.ts";
+import { AES_GCM_TAG_LENGTH, aesGcmOpen, aesGcmSeal, randomBytes } from "../protocol/primitives.ts";
+import { STREAM_CHUNK, StreamOpener, streamCiphertextSize } from "../protocol/stream.ts";
 import { AttachmentWriter } from "./attachment-writer.ts";
 import type { AttachmentMeta } from "../protocol/envelope.ts";
 
@@ -81,23 +84,52 @@ function openWithNonce(key: Uint8Array, aad: Uint8Array, box: Uint8Array): Uint8
   return aesGcmOpen(key, box.subarray(0, 12), aad, box.subarray(12));
 }
 
+/** The folder of a store's attachment files: `client.db-attachments` beside `client.db`. */
+export function attachmentsDir(storePath: string): string {
+  return `${storePath}-attachments`;
+}
+
+const ATT_NAME = /^[0-9a-f]{32}$/;
+
+/** Make a new or removed directory entry durable (Linux; elsewhere a no-op). */
+function syncDir(dir: string): void {
+  if (process.platform === "win32") return;
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readFully(fd: number, buf: Uint8Array, length: number): number {
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, null);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
 export class Store {
   readonly db: Database;
+  /** The folder holding one file per attachment (SPEC.md §7.1). */
+  readonly files: string;
   #key: Uint8Array;
+  #writers = new Map<string, AttachmentWriter>();
 
-  private constructor(db: Database, storeKey: Uint8Array) {
+  private constructor(db: Database, storeKey: Uint8Array, files: string) {
     this.db = db;
     this.#key = storeKey;
+    this.files = files;
   }
 
   /** Open (or create) the store; a store key that does not open it is a wrong password. */
   static open(path: string, storeKey: Uint8Array): Store {
     const db = new Database(path, { create: true, strict: true });
-    // A new store gets 64 KiB pages: nearly all of its bytes are attachment chunks of 60 KiB,
-    // which then fill one page each instead of a chain of 15 overflow pages (reading one was
-    // 5x, writing 2x faster in bench/). It takes effect only before the first table exists;
-    // an older store keeps its 4 KiB pages and works as before.
-    db.exec("PRAGMA page_size = 65536");
+    // A store made before attachments moved to files got 64 KiB pages for their 60 KiB
+    // chunk rows; such a store keeps them, a new one has SQLite's default.
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = FULL"); // an ACK promises the message survives a crash
     db.exec("PRAGMA busy_timeout = 5000");
@@ -141,13 +173,6 @@ export class Store {
         created INTEGER NOT NULL
       );
       CREATE INDEX IF NOT EXISTS attachments_by_message ON attachments (rid, idx);
-      CREATE TABLE IF NOT EXISTS chunks (
-        att TEXT NOT NULL REFERENCES attachments (att) ON DELETE CASCADE,
-        seq INTEGER NOT NULL,
-        last INTEGER NOT NULL,
-        data BLOB NOT NULL,
-        PRIMARY KEY (att, seq)
-      ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS contacts (
         user TEXT PRIMARY KEY,
         identity BLOB NOT NULL,
@@ -156,7 +181,9 @@ export class Store {
         changed_at INTEGER
       );
     `);
-    const store = new Store(db, storeKey);
+    const files = attachmentsDir(path);
+    mkdirSync(files, { recursive: true, mode: 0o700 });
+    const store = new Store(db, storeKey, files);
     const aad = utf8(LABEL_STORE_VERIFIER);
     const verifier = store.getMeta("verifier");
     if (verifier) {
@@ -171,11 +198,52 @@ export class Store {
     }
     // A killed process can leave half-received attachments; they were never acknowledged.
     db.query("DELETE FROM attachments WHERE state = 'incoming'").run();
+    store.#moveChunkRows();
+    store.#removeStrayFiles();
     return store;
   }
 
   close(): void {
+    for (const w of [...this.#writers.values()]) w.close();
     this.db.close();
+  }
+
+  /**
+   * A store written before attachments moved to files kept their STREAM chunks as rows of
+   * a `chunks` table. Each attachment's rows, in order, are exactly its file: write it,
+   * sync it, then drop the rows. A crash in between writes the same file again next time.
+   */
+  #moveChunkRows(): void {
+    const table = this.db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chunks'").get();
+    if (!table) return;
+    const atts = this.db.query<{ att: string }, []>("SELECT DISTINCT att FROM chunks").all();
+    const rows = this.db.query<{ data: Uint8Array }, [string]>("SELECT data FROM chunks WHERE att = ? ORDER BY seq");
+    for (const { att } of atts) {
+      const fd = openSync(this.#fileOf(att), "w", 0o600);
+      try {
+        for (const { data } of rows.iterate(att)) {
+          for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
+        }
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      syncDir(this.files);
+      this.db.query("DELETE FROM chunks WHERE att = ?").run(att);
+    }
+    this.db.exec("DROP TABLE chunks");
+  }
+
+  /** Files no attachment row names: left by a crash between a row's change and its file's. */
+  #removeStrayFiles(): void {
+    const known = this.db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM attachments WHERE att = ?");
+    for (const name of readdirSync(this.files)) {
+      if (ATT_NAME.test(name) && known.get(name)!.n === 0) rmSync(join(this.files, name), { force: true });
+    }
+  }
+
+  #fileOf(att: string): string {
+    return join(this.files, att);
   }
 
   getMeta(k: string): Uint8Array | undefined {
@@ -200,14 +268,34 @@ export class Store {
   newAttachment(state: "draft" | "incoming", now: number): AttachmentWriter {
     const att = Buffer.from(randomBytes(16)).toString("hex");
     const key = randomBytes(32);
+    // The row first: a file without one is removed as stray at the next open.
     this.db
       .query("INSERT INTO attachments (att, wrapped_key, state, created) VALUES (?, ?, ?, ?)")
       .run(att, this.#wrap("attachment", att, key), state, now);
-    return new AttachmentWriter(this.db, att, key);
+    let fd: number;
+    try {
+      fd = openSync(this.#fileOf(att), "wx", 0o600);
+    } catch (e) {
+      this.db.query("DELETE FROM attachments WHERE att = ?").run(att);
+      throw e;
+    }
+    const w = new AttachmentWriter(att, key, {
+      fd,
+      done: (size) => {
+        syncDir(this.files);
+        this.db.query("UPDATE attachments SET size = ? WHERE att = ?").run(size, att);
+      },
+      closed: () => this.#writers.delete(att),
+    });
+    this.#writers.set(att, w);
+    return w;
   }
 
+  /** Forget an attachment that was never part of a message: its row, then its file. */
   discardAttachment(att: string): void {
+    this.#writers.get(att)?.close();
     this.db.query("DELETE FROM attachments WHERE att = ?").run(att);
+    rmSync(this.#fileOf(att), { force: true });
   }
 
   draftSize(att: string): number | undefined {
@@ -218,27 +306,41 @@ export class Store {
 
   /** Drop drafts never sent; they are only useful for minutes. */
   pruneDrafts(olderThan: number): void {
-    this.db.query("DELETE FROM attachments WHERE state = 'draft' AND created < ?").run(olderThan);
+    const old = this.db
+      .query<{ att: string }, [number]>("SELECT att FROM attachments WHERE state = 'draft' AND created < ?")
+      .all(olderThan);
+    for (const { att } of old) this.discardAttachment(att);
   }
 
   /** Plaintext of attachment idx of a message, chunk by chunk. */
   *readAttachment(rid: number, idx: number): Generator<Uint8Array> {
     const a = this.db
-      .query<{ att: string; wrapped_key: Uint8Array }, [number, number]>(
-        "SELECT att, wrapped_key FROM attachments WHERE rid = ? AND idx = ? AND state = 'stored'",
+      .query<{ att: string; wrapped_key: Uint8Array; size: number }, [number, number]>(
+        "SELECT att, wrapped_key, size FROM attachments WHERE rid = ? AND idx = ? AND state = 'stored'",
       )
       .get(rid, idx);
     if (!a) throw new Error("no such attachment");
     const opener = new StreamOpener(this.#unwrap("attachment", a.att, a.wrapped_key));
-    const q = this.db.query<{ data: Uint8Array; last: number }, [string, number]>(
-      "SELECT data, last FROM chunks WHERE att = ? AND seq = ?",
-    );
-    for (let seq = 0; ; seq++) {
-      const row = q.get(a.att, seq);
-      if (!row) throw new ProtocolError("truncated", "stored attachment ends early");
-      const pt = opener.open(row.data, row.last === 1);
-      if (pt.length > 0) yield pt;
-      if (row.last === 1) return;
+    let left = streamCiphertextSize(a.size);
+    let fd: number;
+    try {
+      fd = openSync(this.#fileOf(a.att), "r");
+    } catch {
+      throw new ProtocolError("truncated", "stored attachment's file is missing");
+    }
+    try {
+      // The file is exactly the STREAM for the recorded size; anything else is damage.
+      if (fstatSync(fd).size !== left) throw new ProtocolError("truncated", "stored attachment's file has the wrong length");
+      const buf = new Uint8Array(STREAM_CHUNK + AES_GCM_TAG_LENGTH);
+      do {
+        const want = Math.min(buf.length, left);
+        if (readFully(fd, buf, want) !== want) throw new ProtocolError("truncated", "stored attachment ends early");
+        left -= want;
+        const pt = opener.open(buf.subarray(0, want), left === 0);
+        if (pt.length > 0) yield pt;
+      } while (left > 0);
+    } finally {
+      closeSync(fd);
     }
   }
 

@@ -5,11 +5,11 @@
 import { ProtocolError } from "../../src/protocol/errors.ts";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Store, WrongPasswordError } from "../../src/client/store.ts";
-import { STREAM_CHUNK } from "../../src/protocol/stream.ts";
+import { Store, WrongPasswordError, attachmentsDir } from "../../src/client/store.ts";
+import { STREAM_CHUNK, streamCiphertextSize } from "../../src/protocol/stream.ts";
 
 const KEY = new Uint8Array(32).fill(0x11);
 const OTHER_KEY = new Uint8Array(32).fill(0x22);
@@ -252,9 +252,8 @@ describe("attachments", () => {
         const back = readAll(s, rid, 0);
         expect(back.length).toBe(size);
         expect(back.equals(Buffer.from(data))).toBe(true);
-        // Chunk rows: one per started chunk, an empty body still one.
-        const n = s.db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM chunks WHERE att = ?").get(w.att)!.n;
-        expect(n).toBe(Math.max(1, Math.ceil(size / STREAM_CHUNK)));
+        // The file is the STREAM: one tag per started chunk, an empty body still one.
+        expect(statSync(join(s.files, w.att)).size).toBe(size + 16 * Math.max(1, Math.ceil(size / STREAM_CHUNK)));
       }),
       { numRuns: 25 },
     );
@@ -283,7 +282,7 @@ describe("attachments", () => {
     }
   });
 
-  test("a body larger than one commit batch (33+ chunks) round trips", () => {
+  test("a body of many chunks (40) round trips", () => {
     const s = openStore();
     const size = 40 * STREAM_CHUNK + 7;
     const data = patterned(size, 3);
@@ -303,7 +302,7 @@ describe("attachments", () => {
     expect(s.count("out")).toBe(0);
   });
 
-  test("incoming attachments left by a killed process are deleted on reopen; drafts stay", () => {
+  test("incoming attachments left by a killed process are deleted on reopen, files too; drafts stay", () => {
     const s = openStore();
     const incoming = s.newAttachment("incoming", 1_000);
     incoming.write(patterned(2 * STREAM_CHUNK + 3, 9));
@@ -313,16 +312,133 @@ describe("attachments", () => {
     const draft = s.newAttachment("draft", 1_000);
     draft.write(te.encode("draft"));
     draft.finish();
-    const chunksOf = (st: Store, att: string) =>
-      st.db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM chunks WHERE att = ?").get(att)!.n;
-    expect(chunksOf(s, incoming.att)).toBe(3);
+    expect(readdirSync(s.files).sort()).toEqual([incoming.att, partial.att, draft.att].sort());
     s.close();
 
     const again = openStore();
     const atts = again.db.query<{ att: string; state: string }, []>("SELECT att, state FROM attachments").all();
     expect(atts).toEqual([{ att: draft.att, state: "draft" }]);
-    expect(chunksOf(again, incoming.att)).toBe(0);
+    expect(readdirSync(again.files)).toEqual([draft.att]);
     expect(again.draftSize(draft.att)).toBe(5);
+  });
+
+  test("a file no row names (a crash between the two) is removed on open; other names are left alone", () => {
+    const s = openStore();
+    const w = s.newAttachment("draft", 1_000);
+    w.finish();
+    s.close();
+    const stray = "ab".repeat(16);
+    writeFileSync(join(attachmentsDir(path), stray), "left by a crash");
+    writeFileSync(join(attachmentsDir(path), "README"), "not ours");
+    const again = openStore();
+    expect(readdirSync(again.files).sort()).toEqual(["README", w.att].sort());
+  });
+
+  test("discarding an attachment being written closes and removes its file", () => {
+    const s = openStore();
+    const w = s.newAttachment("incoming", 1_000);
+    w.write(patterned(2 * STREAM_CHUNK, 4));
+    s.discardAttachment(w.att);
+    expect(readdirSync(s.files)).toEqual([]);
+    expect(s.db.query("SELECT 1 FROM attachments").all()).toEqual([]);
+    expect(() => w.write(te.encode("more"))).toThrow("closed");
+  });
+
+  test("a damaged file is refused: cut, grown, missing, another attachment's, a flipped byte", () => {
+    const s = openStore();
+    const size = 3 * STREAM_CHUNK + 11;
+    const save = (seed: number) => {
+      const w = s.newAttachment("draft", 1_000);
+      w.write(patterned(size, seed));
+      w.finish();
+      return { att: w.att, rid: outgoing(s, { attachments: [{ att: w.att, name: "f", size }] }).rid };
+    };
+    const a = save(1);
+    const b = save(2);
+    const fileA = join(s.files, a.att);
+    const good = readFileSync(fileA);
+    const first = (rid: number) => s.readAttachment(rid, 0).next();
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return e instanceof ProtocolError ? e.code : String(e);
+      }
+      return "no error";
+    };
+
+    truncateSync(fileA, good.length - 1);
+    expect(code(() => first(a.rid))).toBe("truncated");
+    writeFileSync(fileA, good);
+    appendFileSync(fileA, "x");
+    expect(code(() => first(a.rid))).toBe("truncated");
+    rmSync(fileA);
+    expect(code(() => first(a.rid))).toBe("truncated");
+    // B's file in A's place has the right length but was sealed under B's key.
+    writeFileSync(fileA, readFileSync(join(s.files, b.att)));
+    expect(code(() => first(a.rid))).toBe("bad-tag");
+    // A flipped byte in the last chunk: every chunk before it still opens, the last does not.
+    const flipped = Buffer.from(good);
+    flipped[flipped.length - 1]! ^= 1;
+    writeFileSync(fileA, flipped);
+    expect(code(() => readAll(s, a.rid, 0))).toBe("bad-tag");
+    writeFileSync(fileA, good);
+    expect(readAll(s, a.rid, 0).equals(Buffer.from(patterned(size, 1)))).toBe(true);
+    expect(readAll(s, b.rid, 0).equals(Buffer.from(patterned(size, 2)))).toBe(true);
+  });
+
+  test.if(process.platform === "linux")("a reader stopped early lets go of its file", () => {
+    const s = openStore();
+    const size = 4 * STREAM_CHUNK;
+    const w = s.newAttachment("draft", 1_000);
+    w.write(patterned(size, 5));
+    w.finish();
+    const { rid } = outgoing(s, { attachments: [{ att: w.att, name: "f", size }] });
+    const fds = () => readdirSync("/proc/self/fd").length;
+    const before = fds();
+    const r = s.readAttachment(rid, 0);
+    r.next();
+    expect(fds()).toBe(before + 1);
+    r.return(undefined);
+    expect(fds()).toBe(before);
+  });
+
+  test("a store whose chunks were rows (before files) moves them into files on open", () => {
+    const s = openStore();
+    const sizes = [0, STREAM_CHUNK, 2 * STREAM_CHUNK + 9];
+    const rids = sizes.map((size, i) => {
+      const w = s.newAttachment("draft", 1_000);
+      w.write(patterned(size, 20 + i));
+      w.finish();
+      return outgoing(s, { attachments: [{ att: w.att, name: "f", size }] }).rid;
+    });
+    // Rewrite it the way the earlier version kept it: one row per STREAM chunk, no files.
+    s.db.exec(`CREATE TABLE chunks (
+      att TEXT NOT NULL REFERENCES attachments (att) ON DELETE CASCADE,
+      seq INTEGER NOT NULL, last INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (att, seq)) WITHOUT ROWID`);
+    const atts = s.db.query<{ att: string; size: number }, []>("SELECT att, size FROM attachments ORDER BY rid").all();
+    for (const { att, size } of atts) {
+      const file = readFileSync(join(s.files, att));
+      expect(file.length).toBe(streamCiphertextSize(size));
+      const full = STREAM_CHUNK + 16;
+      for (let seq = 0, off = 0; off < file.length || seq === 0; seq++, off += full) {
+        const last = off + full >= file.length ? 1 : 0;
+        s.db.query("INSERT INTO chunks (att, seq, last, data) VALUES (?, ?, ?, ?)").run(att, seq, last, file.subarray(off, off + full));
+      }
+      rmSync(join(s.files, att));
+    }
+    // A half-received attachment of that time is dropped with its rows, not moved.
+    const half = s.newAttachment("incoming", 1_000);
+    half.close();
+    rmSync(join(s.files, half.att));
+    s.db.query("INSERT INTO chunks (att, seq, last, data) VALUES (?, 0, 0, ?)").run(half.att, new Uint8Array(STREAM_CHUNK + 16));
+    s.close();
+    renameSync(attachmentsDir(path), `${path}-gone`); // an earlier store had no such folder
+
+    const again = openStore();
+    expect(again.db.query("SELECT 1 FROM sqlite_master WHERE name = 'chunks'").get()).toBeNull();
+    expect(readdirSync(again.files).sort()).toEqual(atts.map((a) => a.att).sort());
+    sizes.forEach((size, i) => expect(readAll(again, rids[i]!, 0).equals(Buffer.from(patterned(size, 20 + i)))).toBe(true));
   });
 
   test("pruneDrafts drops only drafts older than the cutoff", () => {
@@ -338,7 +454,7 @@ describe("attachments", () => {
 });
 
 describe("at rest", () => {
-  test("the database and WAL files hold none of the plaintext", () => {
+  test("the database, its WAL and the attachment files hold none of the plaintext", () => {
     const s = openStore();
     const subject = "SUBJECT-MARKER 机密主题";
     const body = "BODY-MARKER نص سري";
@@ -369,7 +485,8 @@ describe("at rest", () => {
       expect(indexOf(all, te.encode("carolmetadata"))).toBeGreaterThanOrEqual(0);
       for (const secret of secrets) expect(indexOf(all, secret)).toBe(-1);
     };
-    const files = [path, `${path}-wal`, `${path}-shm`];
+    const files = [path, `${path}-wal`, `${path}-shm`, ...readdirSync(s.files).map((f) => join(s.files, f))];
+    expect(files.length).toBe(5); // two attachment files
     expect(existsSync(`${path}-wal`)).toBe(true);
     check(files); // while open: most pages still in the WAL
     s.close();

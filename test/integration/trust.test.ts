@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   Scratch,
@@ -103,9 +103,11 @@ describe("crash safety", () => {
     const data = randomBytes(40 * 1024 * 1024);
     writeFileSync(file, data);
     const id = await send("alice", "bob", "survives kill -9", ["--attach", file]);
-    const wal = join(bobDir, "client.db-wal");
-    const base = existsSync(wal) ? statSync(wal).size : 0;
-    await waitFor("bob to be mid-transfer", () => existsSync(wal) && statSync(wal).size > base + 4 * 1024 * 1024, 60_000, 5);
+    // Bob writes the incoming attachment into its own file as it streams in.
+    const files = join(bobDir, "client.db-attachments");
+    const before = new Set(readdirSync(files));
+    const growing = () => readdirSync(files).filter((f) => !before.has(f));
+    await waitFor("bob to be mid-transfer", () => growing().some((f) => statSync(join(files, f)).size > 4 * 1024 * 1024) || undefined, 60_000, 5);
     running.bob!.proc.proc.kill("SIGKILL");
     await running.bob!.proc.proc.exited;
     running.alice!.proc.proc.kill("SIGKILL");
@@ -120,5 +122,6 @@ describe("crash safety", () => {
     await ok(["show", id, "--data", bobDir, "--save-attachments", dest]);
     const got = readFileSync(join(dest, "crash.bin"));
     expect(createHash("sha256").update(got).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+    expect(growing()).toHaveLength(1); // the half-received copy's file went with the restart
   }, 180_000);
 });
