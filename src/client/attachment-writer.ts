@@ -70,8 +70,9 @@ export class AttachmentWriter {
   }
 
   #emit(last: boolean): void {
-    const ct = this.#sealer.seal(this.#buf.subarray(0, this.#fill), last);
-    for (let off = 0; off < ct.length; ) off += writeSync(this.#file.fd, ct, off);
+    for (const piece of this.#sealer.sealParts(this.#buf.subarray(0, this.#fill), last)) {
+      for (let off = 0; off < piece.length; ) off += writeSync(this.#file.fd, piece, off);
+    }
     this.#fill = 0;
   }
 }

@@ -57,7 +57,7 @@ export class Link {
 
   post(m: Message): boolean {
     if (this.closed) return false;
-    this.#framed.send(this.#transport.seal(m));
+    this.#framed.send(this.#transport.sealParts(m));
     return true;
   }
 

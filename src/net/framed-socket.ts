@@ -41,11 +41,18 @@ export class FramedSocket {
     return this.#pendingBytes + (this.#backlog?.length ?? 0);
   }
 
-  /** Queue one record; body must not change until it is written (callers never reuse one). */
-  send(body: Uint8Array): void {
-    const header = recordHeader(body);
-    this.sendRaw(header);
-    this.sendRaw(body);
+  /**
+   * Queue one record, whole or as pieces written one after another; nothing given here may
+   * change until it is written (callers never reuse one).
+   */
+  send(body: Uint8Array | readonly Uint8Array[]): void {
+    if (body instanceof Uint8Array) {
+      this.sendRaw(recordHeader(body.length));
+      this.sendRaw(body);
+      return;
+    }
+    this.sendRaw(recordHeader(body.reduce((n, p) => n + p.length, 0)));
+    for (const p of body) this.sendRaw(p);
   }
 
   /** Already framed bytes (the pre-handshake version reply). */

@@ -11,17 +11,17 @@ export const PROTOCOL_VERSION = 1;
 
 export function encodeRecord(body: Uint8Array): Uint8Array {
   const out = new Uint8Array(2 + body.length);
-  out.set(recordHeader(body), 0);
+  out.set(recordHeader(body.length), 0);
   out.set(body, 2);
   return out;
 }
 
-/** The 2-byte length that goes before body, for a writer that sends the two apart. */
-export function recordHeader(body: Uint8Array): Uint8Array {
-  if (body.length === 0 || body.length > MAX_RECORD) {
-    throw new ProtocolError("too-large", `record body of ${body.length} bytes`);
+/** The 2-byte length that goes before a body of this length, for a writer that sends the two apart. */
+export function recordHeader(length: number): Uint8Array {
+  if (length === 0 || length > MAX_RECORD) {
+    throw new ProtocolError("too-large", `record body of ${length} bytes`);
   }
-  return Uint8Array.of(body.length >>> 8, body.length & 0xff);
+  return Uint8Array.of(length >>> 8, length & 0xff);
 }
 
 /**

@@ -138,6 +138,15 @@ function readUsers(r: Reader): string[] {
 }
 
 export function encodeMessage(m: Message): Uint8Array {
+  return writeMessage(m).finish();
+}
+
+/** encodeMessage's bytes as pieces, a chunk's data not copied (Writer.finishParts). */
+export function encodeMessageParts(m: Message): { parts: Uint8Array[]; length: number } {
+  return writeMessage(m).finishParts();
+}
+
+function writeMessage(m: Message): Writer {
   const w = new Writer().u8(T[m.t]);
   switch (m.t) {
     case "heartbeat":
@@ -197,7 +206,7 @@ export function encodeMessage(m: Message): Uint8Array {
       w.u8(enumIndex(ERROR_CODE, m.code)).str16(m.reason);
       break;
   }
-  return w.finish();
+  return w;
 }
 
 export function decodeMessage(b: Uint8Array): Message {

@@ -7,6 +7,7 @@ import { concat } from "./framing.ts";
 import {
   aesGcmOpen,
   aesGcmSeal,
+  aesGcmSealParts,
   checkLength,
   hmacSha256,
   randomBytes,
@@ -112,6 +113,15 @@ export class CipherState {
     const ciphertext = aesGcmSeal(this.#k, this.#currentNonce(), ad, plaintext);
     this.#advance();
     return ciphertext;
+  }
+
+  /** encryptWithAd of the concatenation of parts, as pieces (aesGcmSealParts). */
+  encryptPartsWithAd(ad: Uint8Array, parts: readonly Uint8Array[], length: number): Uint8Array[] {
+    if (this.#k === undefined) return [concat(...parts)];
+    if (length > NOISE_MAX_MESSAGE - TAGLEN) throw new ProtocolError("too-large", "Noise message over 65535 bytes");
+    const pieces = aesGcmSealParts(this.#k, this.#currentNonce(), ad, parts);
+    this.#advance();
+    return pieces;
   }
 
   /** On a bad tag the nonce is not advanced (Noise §5.1); callers abort the session anyway. */

@@ -177,6 +177,32 @@ export function aesGcmSeal(
   return out;
 }
 
+/**
+ * aesGcmSeal over the concatenation of parts, returned as pieces whose concatenation is
+ * ciphertext || tag: the same bytes, without joining the input or the output (GCM is a
+ * stream, so where the input is cut changes nothing). The writer joins them once.
+ */
+export function aesGcmSealParts(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  parts: readonly Uint8Array[],
+): Uint8Array[] {
+  checkLength(key, AES_GCM_KEY_LENGTH, "AES-256-GCM key");
+  checkLength(nonce, AES_GCM_NONCE_LENGTH, "AES-GCM nonce");
+  const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: AES_GCM_TAG_LENGTH });
+  cipher.setAAD(aad);
+  const out: Uint8Array[] = [];
+  for (const p of parts) {
+    const c = cipher.update(p);
+    if (c.length > 0) out.push(c);
+  }
+  const rest = cipher.final();
+  if (rest.length > 0) out.push(rest);
+  out.push(cipher.getAuthTag());
+  return out;
+}
+
 /** Opens ciphertext || tag; nothing is returned unless the tag verifies. */
 export function aesGcmOpen(
   key: Uint8Array,

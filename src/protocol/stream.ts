@@ -3,7 +3,7 @@
 // which one is last, so chunks cannot be reordered, dropped or cut off. SPEC.md "Message body".
 
 import { ProtocolError } from "./errors.ts";
-import { aesGcmOpen, aesGcmSeal, AES_GCM_TAG_LENGTH, checkLength } from "./primitives.ts";
+import { aesGcmOpen, aesGcmSeal, aesGcmSealParts, AES_GCM_TAG_LENGTH, checkLength } from "./primitives.ts";
 
 /** Plaintext bytes per full chunk: 60 KiB, so chunk + tag + frame header fit in one 65535-byte Noise message. */
 export const STREAM_CHUNK = 61440;
@@ -44,6 +44,20 @@ export class StreamSealer {
   }
 
   seal(chunk: Uint8Array, last: boolean): Uint8Array {
+    const ciphertext = aesGcmSeal(this.#key, this.#next(chunk, last), EMPTY, chunk);
+    this.#finished = last;
+    return ciphertext;
+  }
+
+  /** seal's bytes as pieces to write one after another (aesGcmSealParts): no joining copy. */
+  sealParts(chunk: Uint8Array, last: boolean): Uint8Array[] {
+    const pieces = aesGcmSealParts(this.#key, this.#next(chunk, last), EMPTY, [chunk]);
+    this.#finished = last;
+    return pieces;
+  }
+
+  /** Check the chunk against the rules below and take the next nonce. */
+  #next(chunk: Uint8Array, last: boolean): Uint8Array {
     if (this.#finished) throw new ProtocolError("malformed", "STREAM already sealed its last chunk");
     // Only full chunks may come before the last one, and only an empty body has an
     // empty chunk: this keeps every plaintext to exactly one chunking.
@@ -53,10 +67,9 @@ export class StreamSealer {
       throw new ProtocolError("malformed", "empty last STREAM chunk after other chunks");
     }
     checkCounter(this.#counter);
-    const ciphertext = aesGcmSeal(this.#key, streamNonce(this.#counter, last), EMPTY, chunk);
+    const nonce = streamNonce(this.#counter, last);
     this.#counter += 1;
-    this.#finished = last;
-    return ciphertext;
+    return nonce;
   }
 }
 

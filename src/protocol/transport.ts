@@ -2,7 +2,7 @@
 // message whose plaintext is one encoded Message. The two CipherStates come from Split().
 
 import type { CipherState } from "./noise.ts";
-import { decodeMessage, encodeMessage, type Message } from "./messages.ts";
+import { decodeMessage, encodeMessage, encodeMessageParts, type Message } from "./messages.ts";
 import { ProtocolError } from "./errors.ts";
 import { NOISE_MAX_MESSAGE } from "./noise.ts";
 
@@ -23,6 +23,16 @@ export class Transport {
     const pt = encodeMessage(m);
     if (pt.length > MAX_PLAINTEXT) throw new ProtocolError("too-large", `message of ${pt.length} bytes`);
     return this.#tx.encryptWithAd(EMPTY, pt);
+  }
+
+  /**
+   * seal's record as pieces to be written one after another: a chunk's data is encrypted
+   * where it lies and the result is not joined here (the socket's writer joins once).
+   */
+  sealParts(m: Message): Uint8Array[] {
+    const { parts, length } = encodeMessageParts(m);
+    if (length > MAX_PLAINTEXT) throw new ProtocolError("too-large", `message of ${length} bytes`);
+    return this.#tx.encryptPartsWithAd(EMPTY, parts, length);
   }
 
   open(record: Uint8Array): Message {

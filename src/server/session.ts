@@ -91,7 +91,7 @@ export class Session implements Endpoint {
 
   post(m: Message): boolean {
     if (this.state !== "authed" || !this.#transport || this.sock.closed) return false;
-    this.sock.send(this.#transport.seal(m));
+    this.sock.send(this.#transport.sealParts(m));
     if (this.sock.queuedBytes > MAX_QUEUED_BYTES) {
       this.core.log.warn("slow-reader", { user: this.user, addr: this.address });
       this.sock.close("slow reader");

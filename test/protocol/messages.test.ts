@@ -13,6 +13,7 @@ import {
   decodeRelayHello,
   encodeLogin,
   encodeMessage,
+  encodeMessageParts,
   encodeRelayHello,
 } from "../../src/protocol/messages.ts";
 import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
@@ -127,6 +128,23 @@ describe("message codec", () => {
       );
     });
   }
+
+  test("encodeMessageParts: the same bytes in pieces, a chunk's large data passed on uncopied", () => {
+    fc.assert(
+      fc.property(anyMessage, (m) => {
+        const { parts, length } = encodeMessageParts(m);
+        const enc = encodeMessage(m);
+        expect(length).toBe(enc.length);
+        expect(concat(...parts)).toEqual(enc);
+        if (m.t === "chunk") expect(parts.includes(m.data)).toBe(m.data.length >= 4096);
+      }),
+      { numRuns: 300 },
+    );
+    const data = new Uint8Array(61456).fill(5);
+    const { parts } = encodeMessageParts({ t: "chunk", id: ID, seq: 3, last: false, data });
+    expect(parts).toHaveLength(2); // the fields before it joined into one piece, then the data itself
+    expect(parts[1]).toBe(data);
+  });
 
   test("every strict prefix is malformed, except a chunk cut inside its data, which is another chunk", () => {
     fc.assert(

@@ -266,6 +266,22 @@ describe("CipherState", () => {
     expect(b.decryptWithAd(new Uint8Array(0), m1)).toEqual(Uint8Array.of(1));
   });
 
+  test("encryptPartsWithAd: the pieces join to encryptWithAd's message at the same nonce, and the nonce moves on", () => {
+    const a = new CipherState();
+    const b = new CipherState();
+    a.initializeKey(new Uint8Array(32).fill(4));
+    b.initializeKey(new Uint8Array(32).fill(4));
+    const ad = Uint8Array.of(1, 2, 3);
+    for (const size of [0, 1, 4095, 4096, 65519]) {
+      const pt = new Uint8Array(size).map((_, i) => i * 7);
+      const whole = a.encryptWithAd(ad, pt);
+      const cut = Math.floor(size / 3);
+      const pieces = b.encryptPartsWithAd(ad, [pt.subarray(0, cut), pt.subarray(cut)], size);
+      expect(Buffer.concat(pieces).equals(Buffer.from(whole))).toBe(true);
+    }
+    expectCode(() => b.encryptPartsWithAd(ad, [new Uint8Array(NOISE_MAX_MESSAGE - 15)], NOISE_MAX_MESSAGE - 15), "too-large");
+  });
+
   test("transport limits: short ciphertext malformed, over-long too-large", () => {
     const c = new CipherState();
     c.initializeKey(new Uint8Array(32));

@@ -15,6 +15,7 @@ import {
 import {
   aesGcmOpen,
   aesGcmSeal,
+  aesGcmSealParts,
   argon2id,
   argon2idNoble,
   ed25519PublicKey,
@@ -151,6 +152,27 @@ describe("AES-256-GCM", () => {
       expect(toHex(sealed)).toBe(t.ciphertext + t.tag);
       expect(toHex(aesGcmOpen(hex(t.key), hex(t.iv), hex(t.aad), sealed))).toBe(t.plaintext);
     }
+  });
+
+  test("sealing in parts gives aesGcmSeal's bytes, however the input is cut (the GCM spec cases, then random)", () => {
+    const joined = (pieces: Uint8Array[]) => Buffer.concat(pieces);
+    for (const t of P.aes256gcm.gcm_spec.tests.filter((t) => t.iv_bits === 96)) {
+      const pt = hex(t.plaintext);
+      const cuts = [[pt], [pt.subarray(0, 1), pt.subarray(1)], [new Uint8Array(0), pt, new Uint8Array(0)]];
+      for (const parts of cuts) expect(toHex(joined(aesGcmSealParts(hex(t.key), hex(t.iv), hex(t.aad), parts)))).toBe(t.ciphertext + t.tag);
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 70_000 }), fc.array(fc.nat(), { maxLength: 6 }), fc.uint8Array({ maxLength: 40 }), (pt, cuts, aad) => {
+        const key = new Uint8Array(32).fill(pt.length & 0xff);
+        const nonce = new Uint8Array(12).fill(7);
+        const points = [...new Set(cuts.map((c) => c % (pt.length + 1)))].sort((a, b) => a - b);
+        const parts = [...points, pt.length].map((p, i, all) => pt.subarray(i === 0 ? 0 : all[i - 1], p));
+        const pieces = aesGcmSealParts(key, nonce, aad, parts);
+        expect(joined(pieces).equals(Buffer.from(aesGcmSeal(key, nonce, aad, pt)))).toBe(true);
+        expect(Buffer.from(aesGcmOpen(key, nonce, aad, joined(pieces))).equals(Buffer.from(pt))).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   test("other IV lengths are refused (the GCM spec's 64- and 480-bit cases)", () => {

@@ -164,3 +164,20 @@ describe("STREAM", () => {
     expect(openAll(chunks).pt.length).toBe(0);
   });
 });
+
+describe("sealing in pieces", () => {
+  test("sealParts joins to seal's chunk at the same position, for full, short and empty last chunks", () => {
+    for (const size of [0, 1, STREAM_CHUNK, 2 * STREAM_CHUNK + 9]) {
+      const pt = plaintextOf(size);
+      const a = new StreamSealer(KEY);
+      const b = new StreamSealer(KEY);
+      const chunks = Math.max(1, Math.ceil(size / STREAM_CHUNK));
+      for (let i = 0; i < chunks; i++) {
+        const piece = pt.subarray(i * STREAM_CHUNK, Math.min(size, (i + 1) * STREAM_CHUNK));
+        const last = i === chunks - 1;
+        expect(Buffer.concat(b.sealParts(piece, last)).equals(Buffer.from(a.seal(piece, last)))).toBe(true);
+      }
+      expectCode(() => b.sealParts(new Uint8Array(0), true), "malformed"); // nothing after the last chunk
+    }
+  });
+});
