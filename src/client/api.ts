@@ -9,7 +9,7 @@ import { zValidator } from "@hono/zod-validator";
 import { z } from "zod";
 import { UserError } from "./daemon.ts";
 import type { ClientHost } from "./host.ts";
-import { WrongPasswordError } from "./store.ts";
+import { DISK_FULL, isDiskFull, WrongPasswordError } from "./store.ts";
 import { attachmentIndex, downloadResponse, uploadDraft } from "./attachment-http.ts";
 
 const sendSchema = z.object({
@@ -41,6 +41,7 @@ export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>
   app.onError((err, c) => {
     if (err instanceof UserError) return c.json({ error: err.message }, err.status);
     if (err instanceof WrongPasswordError) return c.json({ error: err.message }, 403);
+    if (isDiskFull(err)) return c.json({ error: DISK_FULL }, 507);
     if ("getResponse" in err && typeof err.getResponse === "function") return err.getResponse() as Response;
     console.error(`api error: ${err instanceof Error ? err.message : String(err)}`);
     return c.json({ error: "internal error" }, 500);

@@ -105,7 +105,7 @@ export class Daemon {
     this.#uiUrl = deps.uiUrl ?? (() => null);
     if (deps.opts.relayKey) this.store.setMeta(PIN_KEY, deps.opts.relayKey);
     const self = { user: this.id.user, identity: this.id.identity.publicKey };
-    this.#outbox = new Outbox({ store: this.store, ...self, events: this.events, now: this.#now });
+    this.#outbox = new Outbox({ store: this.store, ...self, events: this.events, now: this.#now, log: deps.log });
     this.#inbound = new Inbound({ store: this.store, ...self, events: this.events, now: this.#now, log: deps.log });
     this.relay = new RelayClient({
       host: deps.opts.host,

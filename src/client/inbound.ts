@@ -16,7 +16,7 @@ import { StreamOpener } from "../protocol/stream.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Link } from "./relay-client.ts";
 import type { AttachmentWriter } from "./attachment-writer.ts";
-import type { Store } from "./store.ts";
+import { DISK_FULL, isDiskFull, type Store } from "./store.ts";
 import type { EventBus } from "./events.ts";
 import { hexId } from "./outbox.ts";
 
@@ -258,15 +258,26 @@ export class Inbound {
     }
   }
 
+  /**
+   * Refuse a transfer: nothing of it stays. A full disk is refused the same way; the sender
+   * keeps the message queued and tries again later (SPEC.md §7.5).
+   */
   #reject(link: Link, inc: Incoming, e: unknown): void {
-    this.#log(`dropped message from ${inc.from}: ${e instanceof ProtocolError ? e.code : String(e)}`);
+    const why = isDiskFull(e) ? DISK_FULL : e instanceof ProtocolError ? e.code : String(e);
+    this.#log(`dropped message from ${inc.from}: ${why}`);
     this.#incoming.delete(inc.hex);
     this.#discard(inc);
     this.#ack(link, inc.id, "rejected");
   }
 
   #discard(inc: Incoming): void {
-    for (const w of inc.writers) this.#store.discardAttachment(w.att);
+    for (const w of inc.writers) {
+      try {
+        this.#store.discardAttachment(w.att);
+      } catch (e) {
+        this.#log(`could not remove a dropped attachment yet (${isDiskFull(e) ? DISK_FULL : String(e)}); it goes at the next start`);
+      }
+    }
   }
 }
 

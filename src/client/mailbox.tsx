@@ -10,7 +10,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import type { ClientHost } from "./host.ts";
 import { DEFAULT_SETTINGS, UserError, type Settings } from "./daemon.ts";
-import { WrongPasswordError, type MessageSummary } from "./store.ts";
+import { DISK_FULL, isDiskFull, WrongPasswordError, type MessageSummary } from "./store.ts";
 import { SESSION_COOKIE, Sessions } from "./sessions.ts";
 import { openDecrypted } from "./open-file.ts";
 import { safetyNumber } from "../protocol/keys.ts";
@@ -352,6 +352,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
 
   ui.onError((err, c) => {
     if (err instanceof UserError) return c.text(err.message, err.status);
+    if (isDiskFull(err)) return c.text(DISK_FULL, 507);
     if ("getResponse" in err && typeof err.getResponse === "function") return err.getResponse() as Response;
     console.error(`mailbox error: ${err instanceof Error ? err.message : String(err)}`);
     return c.text("internal error", 500);

@@ -10,7 +10,7 @@ import { WINDOW_CHUNKS, type Message, type MessageOf } from "../protocol/message
 import { STREAM_CHUNK, StreamSealer, streamCiphertextSize } from "../protocol/stream.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Link } from "./relay-client.ts";
-import type { Store } from "./store.ts";
+import { DISK_FULL, isDiskFull, type Store } from "./store.ts";
 import type { EventBus } from "./events.ts";
 
 const MAX_CONCURRENT = 4;
@@ -59,8 +59,10 @@ export class Outbox {
   #again = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
+  #log: (line: string) => void;
 
-  constructor(deps: { store: Store; user: string; identity: Uint8Array; events: EventBus; now: () => number }) {
+  constructor(deps: { store: Store; user: string; identity: Uint8Array; events: EventBus; now: () => number; log: (line: string) => void }) {
+    this.#log = deps.log;
     this.#store = deps.store;
     this.#user = deps.user;
     this.#identity = deps.identity;
@@ -147,8 +149,16 @@ export class Outbox {
       outcome = { kind: "queued", reason: e instanceof Error ? e.message : String(e), retryIn: RETRY_SOON_MS };
     }
     const state = outcome.kind;
-    this.#store.setDelivery(rid, recipient, state, state === "delivered" ? null : outcome.reason, this.#now());
     const key = `${id} ${recipient}`;
+    try {
+      this.#store.setDelivery(rid, recipient, state, state === "delivered" ? null : outcome.reason, this.#now());
+    } catch (e) {
+      // Not recorded (a full disk): on disk it is still queued, so it goes again later; if
+      // it was delivered, the recipient answers "duplicate" and that is recorded then.
+      this.#log(`could not record the delivery of ${id} to ${recipient}: ${isDiskFull(e) ? DISK_FULL : String(e)}`);
+      this.#later(key, RETRY_UNTRUSTED_MS);
+      return;
+    }
     if (outcome.kind === "queued" && outcome.retryIn !== undefined) {
       // Refused again and again (a recipient that rejects it, a relay that loses it):
       // back off up to an hour instead of resending the whole message every few seconds.

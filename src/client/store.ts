@@ -84,6 +84,15 @@ function openWithNonce(key: Uint8Array, aad: Uint8Array, box: Uint8Array): Uint8
   return aesGcmOpen(key, box.subarray(0, 12), aad, box.subarray(12));
 }
 
+/** What the user is told when the data dir's disk is full (the API answers 507). */
+export const DISK_FULL = "the disk of the data dir is full: free some space and try again";
+
+/** A write failed for want of space: the file system's or SQLite's way of saying so. */
+export function isDiskFull(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL";
+}
+
 /** The folder of a store's attachment files: `client.db-attachments` beside `client.db`. */
 export function attachmentsDir(storePath: string): string {
   return `${storePath}-attachments`;
@@ -294,8 +303,14 @@ export class Store {
   /** Forget an attachment that was never part of a message: its row, then its file. */
   discardAttachment(att: string): void {
     this.#writers.get(att)?.close();
-    this.db.query("DELETE FROM attachments WHERE att = ?").run(att);
-    rmSync(this.#fileOf(att), { force: true });
+    try {
+      this.db.query("DELETE FROM attachments WHERE att = ?").run(att);
+    } finally {
+      // Even when the row cannot go (a full disk refuses SQLite's journal too), the file
+      // does: that is the space to give back. A row left without a file is a draft or an
+      // incoming attachment, which no message owns; the next open or prune removes it.
+      rmSync(this.#fileOf(att), { force: true });
+    }
   }
 
   draftSize(att: string): number | undefined {
