@@ -2,6 +2,10 @@
 // Bun's socket.write may take only part of a buffer, so writes go through a queue that is
 // flushed on drain; records written in one tick are coalesced into one write, and a record's
 // length and body are queued apart so that the one join of the flush is their only copy.
+// A large join goes into one buffer shared by every socket of the process: the kernel copies
+// it during write(), and what it does not take is copied out. A fresh 60 KiB buffer per
+// chunk record, freed at once, kept the allocator giving memory back to the system and
+// faulting it in again (bench/README.md).
 
 import type { Socket } from "bun";
 import { RecordDecoder, recordHeader } from "../protocol/framing.ts";
@@ -119,12 +123,15 @@ export class FramedSocket {
       this.#backlog = null;
     }
     if (this.#pending.length > 0) {
-      const buf = this.#pending.length === 1 ? (this.#pending[0] as Uint8Array) : joinAll(this.#pending, this.#pendingBytes);
+      const shared = this.#pending.length > 1 && this.#pendingBytes >= SHARED_MIN && this.#pendingBytes <= SHARED_MAX;
+      const buf =
+        this.#pending.length === 1 ? (this.#pending[0] as Uint8Array) : joinAll(this.#pending, this.#pendingBytes, shared ? sharedBuffer() : undefined);
       this.#pending = [];
       this.#pendingBytes = 0;
       const n = this.socket.write(buf);
       if (n < buf.length) {
-        this.#backlog = buf.subarray(Math.max(n, 0));
+        // The shared buffer is the next flush's: keep a copy of what is left.
+        this.#backlog = shared ? buf.slice(Math.max(n, 0)) : buf.subarray(Math.max(n, 0));
         return;
       }
     }
@@ -141,8 +148,17 @@ export class FramedSocket {
   }
 }
 
-function joinAll(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
+/** Joins of this many bytes go through the shared buffer; smaller ones are cheap as they are. */
+const SHARED_MIN = 16 * 1024;
+const SHARED_MAX = 1024 * 1024;
+let shared: Uint8Array | undefined;
+function sharedBuffer(): Uint8Array {
+  shared ??= new Uint8Array(SHARED_MAX);
+  return shared;
+}
+
+function joinAll(parts: Uint8Array[], total: number, into?: Uint8Array): Uint8Array {
+  const out = into ? into.subarray(0, total) : new Uint8Array(total);
   let off = 0;
   for (const p of parts) {
     out.set(p, off);
