@@ -309,7 +309,12 @@ export class Store {
       // Even when the row cannot go (a full disk refuses SQLite's journal too), the file
       // does: that is the space to give back. A row left without a file is a draft or an
       // incoming attachment, which no message owns; the next open or prune removes it.
-      rmSync(this.#fileOf(att), { force: true });
+      try {
+        rmSync(this.#fileOf(att), { force: true });
+      } catch {
+        // Still open elsewhere (Windows refuses then): with its row gone, the next open
+        // removes it as a stray file.
+      }
     }
   }
 

@@ -9,6 +9,7 @@ import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, ren
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Store, WrongPasswordError, attachmentsDir } from "../../src/client/store.ts";
+import { waitFor } from "../support/harness.ts";
 import { STREAM_CHUNK, streamCiphertextSize } from "../../src/protocol/stream.ts";
 
 const KEY = new Uint8Array(32).fill(0x11);
@@ -532,5 +533,34 @@ describe("contacts", () => {
     expect(s.find(id)?.flags).toBe("Q");
     expect(s.queued()).toEqual([{ rid, id, recipient: "bob" }]);
     expect(s.contact("bob")?.identity).toEqual(B);
+  });
+});
+
+describe("background syncs", () => {
+  // A writer starts a sync every 16 MiB while the bytes come; the descriptor stays open
+  // until that sync is done, whether the writer finished or was discarded meanwhile.
+  const fds = () => readdirSync("/proc/self/fd").length;
+
+  test.if(process.platform === "linux")("a large attachment round trips, and its file is let go after the syncs", async () => {
+    const s = openStore();
+    const before = fds();
+    const size = 40 * 1024 * 1024 + 3;
+    const data = patterned(size, 77);
+    const w = s.newAttachment("draft", 1_000);
+    for (let off = 0; off < size; off += 1_000_000) w.write(data.subarray(off, Math.min(size, off + 1_000_000)));
+    w.finish();
+    const { rid } = outgoing(s, { attachments: [{ att: w.att, name: "big", size }] });
+    expect(readAll(s, rid, 0).equals(Buffer.from(data))).toBe(true);
+    await waitFor("the writer's descriptor to close", () => fds() === before || undefined);
+  });
+
+  test.if(process.platform === "linux")("discarding a writer during a background sync closes it once the sync is done", async () => {
+    const s = openStore();
+    const before = fds();
+    const w = s.newAttachment("incoming", 1_000);
+    w.write(patterned(17 * 1024 * 1024, 78)); // past 16 MiB: a sync is under way
+    s.discardAttachment(w.att);
+    expect(readdirSync(s.files)).toEqual([]);
+    await waitFor("the writer's descriptor to close", () => fds() === before || undefined);
   });
 });
