@@ -100,14 +100,21 @@ describe("crash safety", () => {
     await start("bob", bobDir, bobPw);
 
     const file = s.path("crash.bin");
-    const data = randomBytes(40 * 1024 * 1024);
+    const data = randomBytes(96 * 1024 * 1024);
     writeFileSync(file, data);
-    const id = await send("alice", "bob", "survives kill -9", ["--attach", file]);
-    // Bob writes the incoming attachment into its own file as it streams in.
+    // Bob writes the incoming attachment into its own file as it streams in: note the files
+    // there before the send, which can start the transfer before it returns.
     const files = join(bobDir, "client.db-attachments");
     const before = new Set(readdirSync(files));
     const growing = () => readdirSync(files).filter((f) => !before.has(f));
-    await waitFor("bob to be mid-transfer", () => growing().some((f) => statSync(join(files, f)).size > 4 * 1024 * 1024) || undefined, 60_000, 5);
+    const id = await send("alice", "bob", "survives kill -9", ["--attach", file]);
+    const seen = await waitFor(
+      "bob to be mid-transfer",
+      () => growing().map((f) => statSync(join(files, f)).size).find((n) => n > 4 * 1024 * 1024),
+      60_000,
+      5,
+    );
+    expect(seen).toBeLessThan(data.length); // caught while it was still coming
     running.bob!.proc.proc.kill("SIGKILL");
     await running.bob!.proc.proc.exited;
     running.alice!.proc.proc.kill("SIGKILL");
