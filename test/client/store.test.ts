@@ -323,6 +323,15 @@ describe("attachments", () => {
     expect(again.draftSize(draft.att)).toBe(5);
   });
 
+  test.if(process.platform !== "win32")("the attachments folder is owner-only, and so is each file", () => {
+    const s = openStore();
+    const w = s.newAttachment("draft", 1_000);
+    w.write(te.encode("private"));
+    w.finish();
+    expect(statSync(s.files).mode & 0o777).toBe(0o700);
+    expect(statSync(join(s.files, w.att)).mode & 0o777).toBe(0o600);
+  });
+
   test("a file no row names (a crash between the two) is removed on open; other names are left alone", () => {
     const s = openStore();
     const w = s.newAttachment("draft", 1_000);
