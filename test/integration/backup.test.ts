@@ -12,13 +12,13 @@ import {
   Scratch,
   inbox,
   ok,
-  outbox,
+  outboxFlag,
   passwordFile,
   register,
+  sendFrom,
   startClient,
   startRelay,
   waitConnected,
-  waitFor,
   type RelayHandle,
 } from "../support/harness.ts";
 
@@ -30,10 +30,10 @@ async function start(user: string, dataDir = s.path(user), server = `127.0.0.1:$
   return s.track(await startClient({ user, server, dataDir, passwordFile: pw[user]!, relayKey: relay.key }));
 }
 
-async function send(from: string, to: string, subject: string, file: string): Promise<string> {
-  const out = await ok(["send", "--data", s.path(from), "--to", to, "--subject", subject, "--body", "see attached", "--attach", file]);
-  const id = out.match(/[0-9a-f]{32}/)![0];
-  await waitFor(`${id} delivered`, async () => (await outbox(s.path(from))).find((m) => m.id === id && m.flags === "S"), 60_000, 100);
+/** Send with an attachment and wait until it is delivered. */
+async function send(subject: string, file: string): Promise<string> {
+  const id = await sendFrom(s.path("alice"), "bob", subject, ["--attach", file]);
+  await outboxFlag(s.path("alice"), id, "S");
   return id;
 }
 
@@ -55,7 +55,7 @@ describe("backing up a running client", () => {
     const bob = s.path("bob");
     const first = randomBytes(3 * 1024 * 1024 + 17);
     writeFileSync(s.path("first.bin"), first);
-    const kept = await send("alice", "bob", "before the backup", s.path("first.bin"));
+    const kept = await send("before the backup", s.path("first.bin"));
 
     // The database, copied while bob's client runs (what `sqlite3 client.db ".backup ..."` does).
     const backup = s.path("backup");
@@ -65,7 +65,7 @@ describe("backing up a running client", () => {
     db.close();
     // Mail that arrives between the two copies: its file is in the folder, not in the database.
     writeFileSync(s.path("second.bin"), randomBytes(1024 * 1024));
-    await send("alice", "bob", "after the database copy", s.path("second.bin"));
+    await send("after the database copy", s.path("second.bin"));
     cpSync(join(bob, "client.db-attachments"), join(backup, "client.db-attachments"), { recursive: true });
     expect(readdirSync(join(backup, "client.db-attachments"))).toHaveLength(2);
 

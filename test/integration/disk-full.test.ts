@@ -16,8 +16,10 @@ import {
   inbox,
   ok,
   outbox,
+  outboxFlag,
   passwordFile,
   register,
+  sendFrom,
   startClient,
   startRelay,
   waitConnected,
@@ -63,15 +65,6 @@ async function start(user: string, dataDir: string): Promise<ClientHandle> {
   return c;
 }
 
-async function send(from: string, to: string, subject: string, extra: string[] = []): Promise<string> {
-  const out = await ok(["send", "--data", running[from]!.dataDir, "--to", to, "--subject", subject, "--body", `${subject} body`, ...extra]);
-  return out.match(/[0-9a-f]{32}/)![0];
-}
-
-function flagOf(dataDir: string, id: string, flag: string) {
-  return waitFor(`${id} to show ${flag}`, async () => (await outbox(dataDir)).find((m) => m.id === id && m.flags === flag), 60_000, 100);
-}
-
 /** The sender's record of one delivery, through the local API. */
 async function delivery(dataDir: string, id: string): Promise<{ state: string; error: string | null }> {
   const { url } = JSON.parse(readFileSync(join(dataDir, "daemon.json"), "utf8")) as { url: string };
@@ -104,13 +97,13 @@ afterAll(async () => {
 describe.if(canMount)("a full disk", () => {
   test("at the recipient: refused and cleaned up, kept queued by the sender, delivered once there is room", async () => {
     const bob = running.bob!.dataDir;
-    const first = await send("alice", "bob", "before the disk fills");
-    await flagOf(s.path("alice"), first, "S");
+    const first = await sendFrom(s.path("alice"), "bob", "before the disk fills");
+    await outboxFlag(s.path("alice"), first, "S");
 
     const file = s.path("big.bin");
     const data = randomBytes(12 * 1024 * 1024); // more than bob's whole disk
     writeFileSync(file, data);
-    const big = await send("alice", "bob", "does not fit", ["--attach", file]);
+    const big = await sendFrom(s.path("alice"), "bob", "does not fit", ["--attach", file]);
     await running.bob!.proc.line(/dropped message from alice: the disk of the data dir is full/, 30_000);
     await waitFor("alice to record bob's refusal", async () => {
       const d = await delivery(s.path("alice"), big);
@@ -121,15 +114,15 @@ describe.if(canMount)("a full disk", () => {
     expect(attachmentFiles(bob)).toEqual([]); // what was written of it is gone
 
     // Bob's client carries on, and the room it gave back is usable.
-    const small = await send("alice", "bob", "still works");
-    await flagOf(s.path("alice"), small, "S");
+    const small = await sendFrom(s.path("alice"), "bob", "still works");
+    await outboxFlag(s.path("alice"), small, "S");
     expect((await inbox(bob)).some((m) => m.id === small)).toBe(true);
 
     // Room again; alice's client, started anew, tries at once instead of after its backoff.
     grow(join(bob, ".."), 64);
     await running.alice!.stop();
     await start("alice", s.path("alice"));
-    await flagOf(s.path("alice"), big, "S");
+    await outboxFlag(s.path("alice"), big, "S");
     const copies = (await inbox(bob)).filter((m) => m.id === big);
     expect(copies).toHaveLength(1);
     const dest = s.path("saved");
@@ -148,7 +141,7 @@ describe.if(canMount)("a full disk", () => {
     expect(r.stderr.trim()).toBe("smsg: the disk of the data dir is full: free some space and try again");
     expect((await outbox(carol)).length).toBe(before);
     expect(attachmentFiles(carol)).toEqual([]);
-    const small = await send("carol", "alice", "a short note");
-    await flagOf(carol, small, "S");
+    const small = await sendFrom(carol, "alice", "a short note");
+    await outboxFlag(carol, small, "S");
   }, 120_000);
 });

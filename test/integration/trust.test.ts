@@ -10,8 +10,10 @@ import {
   inbox,
   ok,
   outbox,
+  outboxFlag,
   passwordFile,
   register,
+  sendFrom,
   startClient,
   startRelay,
   waitConnected,
@@ -32,15 +34,6 @@ async function start(user: string, dataDir = s.path(user), passwordFile = pw[use
   return c;
 }
 
-async function send(from: string, to: string, subject: string, extra: string[] = [], dataDir = s.path(from)): Promise<string> {
-  const out = await ok(["send", "--data", dataDir, "--to", to, "--subject", subject, "--body", `${subject} body`, ...extra]);
-  return out.match(/[0-9a-f]{32}/)![0];
-}
-
-function flagOf(dataDir: string, id: string, flag: string) {
-  return waitFor(`${id} to show ${flag}`, async () => (await outbox(dataDir)).find((m) => m.id === id && m.flags === flag), 60_000, 100);
-}
-
 beforeAll(async () => {
   relay = s.track(await startRelay({ dataDir: s.path("relay"), heartbeatTimeout: 3 }));
   for (const u of ["alice", "bob"]) {
@@ -53,8 +46,8 @@ afterAll(() => s.cleanup());
 
 describe("identity keys", () => {
   test("a changed identity holds messages (H) until accepted, then they go", async () => {
-    const first = await send("alice", "bob", "pins bob");
-    await flagOf(s.path("alice"), first, "S");
+    const first = await sendFrom(s.path("alice"), "bob", "pins bob");
+    await outboxFlag(s.path("alice"), first, "S");
     const pinned = (JSON.parse(await ok(["contacts", "--data", s.path("alice"), "--json"])) as { user: string; identity: string }[])
       .find((c) => c.user === "bob")!.identity;
 
@@ -65,8 +58,8 @@ describe("identity keys", () => {
     await register(relay.dataDir, "bob", newPw);
     await start("bob", s.path("bob-new"), newPw);
 
-    const held = await send("alice", "bob", "after the change");
-    await flagOf(s.path("alice"), held, "H");
+    const held = await sendFrom(s.path("alice"), "bob", "after the change");
+    await outboxFlag(s.path("alice"), held, "H");
     const contacts = JSON.parse(await ok(["contacts", "--data", s.path("alice"), "--json"])) as { user: string; identity: string; changed: boolean }[];
     expect(contacts.find((c) => c.user === "bob")).toEqual({ user: "bob", identity: pinned, changed: true });
     const shown = JSON.parse(await ok(["show", held, "--data", s.path("alice"), "--json"])) as { deliveries: { state: string; error: string }[] };
@@ -75,7 +68,7 @@ describe("identity keys", () => {
     expect((await inbox(s.path("bob-new"))).some((m) => m.id === held)).toBe(false);
 
     // The new bob's own message to alice is refused by alice's client until she accepts.
-    const fromNewBob = await send("bob", "alice", "hello from new bob", [], s.path("bob-new"));
+    const fromNewBob = await sendFrom(s.path("bob-new"), "alice", "hello from new bob");
     await waitFor("the refusal", async () => {
       const m = (await outbox(s.path("bob-new"))).find((x) => x.id === fromNewBob);
       return m?.flags === "Q" || undefined;
@@ -83,7 +76,7 @@ describe("identity keys", () => {
     expect((await inbox(s.path("alice"))).some((m) => m.id === fromNewBob)).toBe(false);
 
     await ok(["accept", "bob", "--data", s.path("alice")]);
-    await flagOf(s.path("alice"), held, "S");
+    await outboxFlag(s.path("alice"), held, "S");
     expect((await inbox(s.path("bob-new"))).some((m) => m.id === held)).toBe(true);
     const after = JSON.parse(await ok(["contacts", "--data", s.path("alice"), "--json"])) as { user: string; identity: string; changed: boolean }[];
     expect(after.find((c) => c.user === "bob")!.changed).toBe(false);
@@ -107,7 +100,7 @@ describe("crash safety", () => {
     const files = join(bobDir, "client.db-attachments");
     const before = new Set(readdirSync(files));
     const growing = () => readdirSync(files).filter((f) => !before.has(f));
-    const id = await send("alice", "bob", "survives kill -9", ["--attach", file]);
+    const id = await sendFrom(s.path("alice"), "bob", "survives kill -9", ["--attach", file]);
     const seen = await waitFor(
       "bob to be mid-transfer",
       () => growing().map((f) => statSync(join(files, f)).size).find((n) => n > 4 * 1024 * 1024),
@@ -122,7 +115,7 @@ describe("crash safety", () => {
 
     await start("bob", bobDir, bobPw);
     await start("alice");
-    await flagOf(s.path("alice"), id, "S");
+    await outboxFlag(s.path("alice"), id, "S");
     const copies = (await inbox(bobDir)).filter((m) => m.id === id);
     expect(copies).toHaveLength(1);
     const dest = s.path("saved-crash");

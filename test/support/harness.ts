@@ -239,6 +239,17 @@ export interface Summary {
   attachments: { name: string; size: number }[];
 }
 
+/** `smsg send` from a running client's data dir (body: the subject and " body"); the new id. */
+export async function sendFrom(dataDir: string, to: string, subject: string, extra: string[] = []): Promise<string> {
+  const out = await ok(["send", "--data", dataDir, "--to", to, "--subject", subject, "--body", `${subject} body`, ...extra]);
+  return out.match(/[0-9a-f]{32}/)![0]!;
+}
+
+/** Wait until the sender's outbox shows message `id` with exactly these flags. */
+export function outboxFlag(dataDir: string, id: string, flag: string): Promise<Summary> {
+  return waitFor(`${id} to show ${flag}`, async () => (await outbox(dataDir)).find((m) => m.id === id && m.flags === flag), 60_000, 100);
+}
+
 export async function inbox(dataDir: string): Promise<Summary[]> {
   return JSON.parse(await ok(["inbox", "--data", dataDir, "--json"])) as Summary[];
 }
