@@ -6,8 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import mqtt, { type MqttClient } from "mqtt";
-import { serve, toRunner } from "../lib/worker.ts";
-import { RateWindow } from "./rate-window.ts";
+import { RateWindow, servePairs } from "./rate-window.ts";
 
 export interface PairsMqttConfig {
   t: "config";
@@ -33,11 +32,10 @@ interface Pair {
 
 const POOL = 16;
 const win = new RateWindow();
-let running = false;
 let windowSize = 8;
 
 function pump(p: Pair): void {
-  while (running && p.inflight < windowSize) {
+  while (win.running && p.inflight < windowSize) {
     const slot = p.next;
     p.next = (p.next + 1) % POOL;
     p.sentAt[slot] = performance.now();
@@ -95,21 +93,11 @@ async function setup(c: PairsMqttConfig): Promise<Pair[]> {
   return pairs;
 }
 
-let pairs: Pair[] = [];
-serve(async (m) => {
-  if (m.t === "config") {
-    pairs = await setup(m as unknown as PairsMqttConfig);
-    toRunner({ t: "ready" });
-  } else if (m.t === "go") {
-    running = true;
-    for (const p of pairs) pump(p);
-    await win.run(Number(m.warmupMs), Number(m.measureMs));
-    running = false;
-    toRunner(win.result());
-    for (const p of pairs) {
-      p.tx.end(true);
-      p.rx.end(true);
-    }
-    // No exit here: an IPC message in flight would be lost. The runner stops this process.
-  }
+servePairs<PairsMqttConfig, Pair>(win, {
+  setup,
+  pump,
+  end: (p) => {
+    p.tx.end(true);
+    p.rx.end(true);
+  },
 });

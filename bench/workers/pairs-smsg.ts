@@ -11,8 +11,7 @@
 
 import { BareClient } from "../lib/bare-client.ts";
 import { loginKey, type BenchUser } from "../lib/users.ts";
-import { serve, toRunner } from "../lib/worker.ts";
-import { RateWindow } from "./rate-window.ts";
+import { RateWindow, servePairs } from "./rate-window.ts";
 import { encodeHeader, sealEnvelopeKey } from "../../src/protocol/envelope.ts";
 import { RECEIPT_LEN, type Message, type MessageOf, type SignedSessionKey } from "../../src/protocol/messages.ts";
 import { StreamSealer } from "../../src/protocol/stream.ts";
@@ -43,7 +42,6 @@ interface Pair {
 }
 
 const win = new RateWindow();
-let running = false;
 let windowSize = 8;
 
 function slotOf(id: Uint8Array): number {
@@ -51,7 +49,7 @@ function slotOf(id: Uint8Array): number {
 }
 
 function pump(p: Pair): void {
-  while (running && p.inflight < windowSize) {
+  while (win.running && p.inflight < windowSize) {
     const slot = p.next;
     p.next = (p.next + 1) % POOL;
     const m = p.pool[slot]!;
@@ -138,21 +136,11 @@ function sealPool(p: Pair, session: KeyPair, senderKey: SignedSessionKey, recipi
   return pool;
 }
 
-let pairs: Pair[] = [];
-serve(async (m) => {
-  if (m.t === "config") {
-    pairs = await setup(m as unknown as PairsSmsgConfig);
-    toRunner({ t: "ready" });
-  } else if (m.t === "go") {
-    running = true;
-    for (const p of pairs) pump(p);
-    await win.run(Number(m.warmupMs), Number(m.measureMs));
-    running = false;
-    toRunner(win.result());
-    for (const p of pairs) {
-      p.tx?.close();
-      p.rx?.close();
-    }
-    // No exit here: an IPC message in flight would be lost. The runner stops this process.
-  }
+servePairs<PairsSmsgConfig, Pair>(win, {
+  setup,
+  pump,
+  end: (p) => {
+    p.tx?.close();
+    p.rx?.close();
+  },
 });

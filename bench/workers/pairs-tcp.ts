@@ -5,8 +5,7 @@
 
 import type { Socket } from "bun";
 import { ByteWriter } from "../lib/byte-writer.ts";
-import { serve, toRunner } from "../lib/worker.ts";
-import { RateWindow } from "./rate-window.ts";
+import { RateWindow, servePairs } from "./rate-window.ts";
 
 export interface PairsTcpConfig {
   t: "config";
@@ -20,7 +19,6 @@ export interface PairsTcpConfig {
 
 const POOL = 16;
 const win = new RateWindow();
-let running = false;
 let windowSize = 8;
 
 /** Splits a byte stream into u32-length-prefixed frames; calls back with each frame's slot. */
@@ -54,7 +52,7 @@ interface Pair {
 }
 
 function pump(p: Pair): void {
-  while (running && p.inflight < windowSize) {
+  while (win.running && p.inflight < windowSize) {
     const slot = p.next;
     p.next = (p.next + 1) % POOL;
     p.sentAt[slot] = performance.now();
@@ -113,17 +111,7 @@ async function setup(c: PairsTcpConfig): Promise<Pair[]> {
   return pairs;
 }
 
-let pairs: Pair[] = [];
-serve(async (m) => {
-  if (m.t === "config") {
-    pairs = await setup(m as unknown as PairsTcpConfig);
-    toRunner({ t: "ready" });
-  } else if (m.t === "go") {
-    running = true;
-    for (const p of pairs) pump(p);
-    await win.run(Number(m.warmupMs), Number(m.measureMs));
-    running = false;
-    toRunner(win.result());
-    // No exit here: an IPC message in flight would be lost. The runner stops this process.
-  }
+servePairs<PairsTcpConfig, Pair>(win, {
+  setup,
+  pump,
 });

@@ -4,10 +4,13 @@
 // monotonic clock times both ends.
 
 import { Reservoir } from "../lib/stats.ts";
+import { serve, toRunner } from "../lib/worker.ts";
 
 export const LATENCY_SAMPLES = 20_000;
 
 export class RateWindow {
+  /** Traffic flows from "go" until the measured span ends; pumps stop sending after. */
+  running = false;
   measuring = false;
   delivered = 0;
   failures = 0;
@@ -41,4 +44,27 @@ export class RateWindow {
       failures: this.failures,
     };
   }
+}
+
+/**
+ * What every pairs worker does with the runner: "config" sets up its pairs and answers
+ * ready; "go" starts each pair's pump, keeps traffic going through the warm-up and the
+ * measured span, reports, then ends the pairs. No exit here: an IPC message in flight would
+ * be lost. The runner stops the process.
+ */
+export function servePairs<C, P>(win: RateWindow, o: { setup(c: C): Promise<P[]>; pump(p: P): void; end?(p: P): void }): void {
+  let pairs: P[] = [];
+  serve(async (m) => {
+    if (m.t === "config") {
+      pairs = await o.setup(m as unknown as C);
+      toRunner({ t: "ready" });
+    } else if (m.t === "go") {
+      win.running = true;
+      for (const p of pairs) o.pump(p);
+      await win.run(Number(m.warmupMs), Number(m.measureMs));
+      win.running = false;
+      toRunner(win.result());
+      if (o.end) for (const p of pairs) o.end(p);
+    }
+  });
 }
