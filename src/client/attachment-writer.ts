@@ -10,6 +10,11 @@
 import { closeSync, fdatasync, fsyncSync, writeSync } from "node:fs";
 
 const SYNC_EVERY = 16 * 1024 * 1024;
+
+/** Write all of bytes (writeSync may take only part of them). */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+}
 import { STREAM_CHUNK, StreamSealer } from "../protocol/stream.ts";
 
 export interface AttachmentFile {
@@ -78,7 +83,7 @@ export class AttachmentWriter {
 
   #emit(last: boolean): void {
     for (const piece of this.#sealer.sealParts(this.#buf.subarray(0, this.#fill), last)) {
-      for (let off = 0; off < piece.length; ) off += writeSync(this.#file.fd, piece, off);
+      writeAll(this.#file.fd, piece);
       this.#unsynced += piece.length;
     }
     this.#fill = 0;

@@ -5,13 +5,13 @@
 // live in one file each beside the database, the rest in SQLite.
 
 import { Database } from "bun:sqlite";
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { utf8 } from "../protocol/codec.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { AES_GCM_TAG_LENGTH, aesGcmOpen, aesGcmSeal, randomBytes } from "../protocol/primitives.ts";
 import { STREAM_CHUNK, StreamOpener, streamCiphertextSize } from "../protocol/stream.ts";
-import { AttachmentWriter } from "./attachment-writer.ts";
+import { AttachmentWriter, writeAll } from "./attachment-writer.ts";
 import type { AttachmentMeta } from "../protocol/envelope.ts";
 
 export const LABEL_STORE_VERIFIER = "smsg/1 store verifier";
@@ -230,9 +230,7 @@ export class Store {
     for (const { att } of atts) {
       const fd = openSync(this.#fileOf(att), "w", 0o600);
       try {
-        for (const { data } of rows.iterate(att)) {
-          for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
-        }
+        for (const { data } of rows.iterate(att)) writeAll(fd, data);
         fsyncSync(fd);
       } finally {
         closeSync(fd);
