@@ -157,6 +157,15 @@ export function x25519Noble(secretKey: Uint8Array, publicKey: Uint8Array): Uint8
   return out;
 }
 
+/** An AES-256-GCM encryptor with a checked key and 96-bit nonce, its AAD already given. */
+function gcmCipher(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array) {
+  checkLength(key, AES_GCM_KEY_LENGTH, "AES-256-GCM key");
+  checkLength(nonce, AES_GCM_NONCE_LENGTH, "AES-GCM nonce");
+  const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: AES_GCM_TAG_LENGTH });
+  cipher.setAAD(aad);
+  return cipher;
+}
+
 /** AES-256-GCM with a 96-bit nonce; returns ciphertext || 16-byte tag. */
 export function aesGcmSeal(
   key: Uint8Array,
@@ -164,10 +173,7 @@ export function aesGcmSeal(
   aad: Uint8Array,
   plaintext: Uint8Array,
 ): Uint8Array {
-  checkLength(key, AES_GCM_KEY_LENGTH, "AES-256-GCM key");
-  checkLength(nonce, AES_GCM_NONCE_LENGTH, "AES-GCM nonce");
-  const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: AES_GCM_TAG_LENGTH });
-  cipher.setAAD(aad);
+  const cipher = gcmCipher(key, nonce, aad);
   const out = new Uint8Array(plaintext.length + AES_GCM_TAG_LENGTH);
   const body = cipher.update(plaintext);
   out.set(body);
@@ -188,10 +194,7 @@ export function aesGcmSealParts(
   aad: Uint8Array,
   parts: readonly Uint8Array[],
 ): Uint8Array[] {
-  checkLength(key, AES_GCM_KEY_LENGTH, "AES-256-GCM key");
-  checkLength(nonce, AES_GCM_NONCE_LENGTH, "AES-GCM nonce");
-  const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: AES_GCM_TAG_LENGTH });
-  cipher.setAAD(aad);
+  const cipher = gcmCipher(key, nonce, aad);
   const out: Uint8Array[] = [];
   for (const p of parts) {
     const c = cipher.update(p);
