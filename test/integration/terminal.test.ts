@@ -17,8 +17,17 @@ const plain = (t: string) => t.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
 describe("relay in a terminal", () => {
   test("a live status below the log lines; the start lines stay", async () => {
     const data = s.path("relay");
-    const cmd = `${process.execPath} ${MAIN} relay --data ${data} --listen 127.0.0.1:0`;
-    const p = spawn(["script", "-qfec", cmd, "/dev/null"], { stdout: "pipe", stderr: "pipe", stdin: "pipe", env: { ...process.env, COLUMNS: "120" } });
+    // script(1) runs the command through $SHELL -c. `exec` makes the relay the terminal's only
+    // process: otherwise a shell that does not exec its last command (dash, /bin/sh, which
+    // script uses when SHELL is unset, as under CI) also gets the Ctrl-C, dies of it, and
+    // script reports 130 whatever the relay did.
+    const cmd = `exec ${process.execPath} ${MAIN} relay --data ${data} --listen 127.0.0.1:0`;
+    const p = spawn(["script", "-qfec", cmd, "/dev/null"], {
+      stdout: "pipe",
+      stderr: "pipe",
+      stdin: "pipe",
+      env: { ...process.env, COLUMNS: "120", SHELL: "/bin/sh" },
+    });
     s.track({ stop: async () => (p.kill("SIGKILL"), p.exited) }); // only if the test failed before Ctrl-C
     let out = "";
     const decoder = new TextDecoder();
