@@ -6,7 +6,7 @@
 import type { Socket } from "bun";
 import { FramedSocket } from "../../src/net/framed-socket.ts";
 import { HandshakeState } from "../../src/protocol/noise.ts";
-import { Transport } from "../../src/protocol/transport.ts";
+import { Outgoing, Transport } from "../../src/protocol/transport.ts";
 import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../../src/protocol/framing.ts";
 import { decodeRelayHello, encodeLogin, type Message, type SignedSessionKey } from "../../src/protocol/messages.ts";
 import { signSessionKey } from "../../src/protocol/keys.ts";
@@ -25,6 +25,7 @@ export class BareClient {
   closed = false;
   #framed!: FramedSocket;
   #transport: Transport | undefined;
+  #out: Outgoing | undefined;
   #handlers: BareHandlers;
 
   private constructor(user: string, handlers: BareHandlers) {
@@ -48,21 +49,24 @@ export class BareClient {
             c.#framed.send(hs.writeMessage(encodeLogin(o.user)));
             const [c1, c2] = hs.split();
             c.#transport = new Transport(c1, c2);
+            c.#out = new Outgoing(c.#transport, (record) => c.#framed.send(record));
             hs = undefined;
             return;
           }
-          const m = c.#transport!.open(rec);
-          if (!loggedIn) {
-            if (m.t !== "loginResult" || m.status !== "ok") {
-              fail(`login of ${o.user} refused: ${m.t === "loginResult" ? m.status : m.t}`);
-              c.close();
-              return;
+          for (const m of c.#transport!.open(rec)) {
+            if (c.closed) return;
+            if (!loggedIn) {
+              if (m.t !== "loginResult" || m.status !== "ok") {
+                fail(`login of ${o.user} refused: ${m.t === "loginResult" ? m.status : m.t}`);
+                c.close();
+                return;
+              }
+              loggedIn = true;
+              resolve(c);
+              continue;
             }
-            loggedIn = true;
-            resolve(c);
-            return;
+            c.#handlers.onMessage?.(m);
           }
-          c.#handlers.onMessage?.(m);
         } catch (e) {
           fail(`protocol error: ${String(e)}`);
           c.close();
@@ -104,11 +108,11 @@ export class BareClient {
   }
 
   post(m: Message): void {
-    if (!this.closed) this.#framed.send(this.#transport!.seal(m));
+    if (!this.closed) this.#out!.post(m);
   }
 
   get queuedBytes(): number {
-    return this.#framed.queuedBytes;
+    return this.#framed.queuedBytes + (this.#out?.waitingBytes ?? 0);
   }
 
   /** A fresh signed session key, published as the real client does after login. */

@@ -5,7 +5,7 @@
 import type { Socket } from "bun";
 import { FramedSocket } from "../net/framed-socket.ts";
 import { HandshakeState } from "../protocol/noise.ts";
-import { Transport } from "../protocol/transport.ts";
+import { Outgoing, Transport } from "../protocol/transport.ts";
 import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../protocol/framing.ts";
 import {
   decodeRelayHello,
@@ -41,28 +41,29 @@ export class Link {
   readonly session: KeyPair; // this connection's X25519 session key; dies with it
   readonly sessionKey: SignedSessionKey;
   #framed: FramedSocket;
-  #transport: Transport;
+  #out: Outgoing;
   #req = 1;
   #waiting = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
   closed = false;
 
   constructor(framed: FramedSocket, transport: Transport, relayKey: Uint8Array, hello: RelayHello, session: KeyPair, sessionKey: SignedSessionKey) {
     this.#framed = framed;
-    this.#transport = transport;
+    this.#out = new Outgoing(transport, (record) => framed.send(record));
     this.relayKey = relayKey;
     this.hello = hello;
     this.session = session;
     this.sessionKey = sessionKey;
   }
 
+  /** Queue m for the relay; what is posted in one turn leaves in as few records as fit. */
   post(m: Message): boolean {
     if (this.closed) return false;
-    this.#framed.send(this.#transport.sealParts(m));
+    this.#out.post(m);
     return true;
   }
 
   get queuedBytes(): number {
-    return this.#framed.queuedBytes;
+    return this.#framed.queuedBytes + this.#out.waitingBytes;
   }
 
   /** Settles answers to who/getKey; returns true when m was such an answer. */
@@ -209,6 +210,50 @@ export class RelayClient {
       framed?.close(error);
     };
 
+    // One message from the relay, in the order it came (a record may carry several).
+    const onMessage = (m: Message): void => {
+      if (phase === "result") {
+        if (m.t !== "loginResult") throw new ProtocolError("malformed", "expected a login result");
+        if (m.status !== "ok") {
+          const why =
+            m.status === "auth-failed"
+              ? `the relay refused the login of ${o.id.user}: the password is wrong, or the user is not registered or not yet approved (registration code: run \`smsg register-code --user ${o.id.user}\`)`
+              : m.status === "rate-limited"
+                ? "the relay is limiting logins from this address after failed attempts; retrying later"
+                : m.status === "disabled"
+                  ? `the operator disabled the account ${o.id.user}`
+                  : `the relay refused the login (${m.status}: ${m.reason})`;
+          return giveUp(why, true, true);
+        }
+        this.#invite = undefined; // spent, or not needed: the relay knows our code now
+        const session = x25519Generate();
+        const issuedAt = now();
+        const sessionKey: SignedSessionKey = {
+          identityPub: o.id.identity.publicKey,
+          sessionPub: session.publicKey,
+          issuedAt,
+          sig: signSessionKey(o.id.identity.seed, o.id.user, session.publicKey, issuedAt),
+        };
+        const link = new Link(framed, transport!, relayKey!, hello!, session, sessionKey);
+        link.post({ t: "publishKey", key: sessionKey });
+        this.#link = link;
+        this.#attempt = 0;
+        phase = "up";
+        this.#setState({ kind: "connected", relayKey: encodeRelayKey(relayKey!) });
+        o.onUp(link);
+        return;
+      }
+      if (m.t === "heartbeat") return;
+      if (m.t === "error") {
+        // Another client of ours took over: reconnecting would push it out in turn, forever.
+        if (m.code === "replaced") return giveUp(`another client logged in as ${o.id.user}; this one stopped`, false);
+        return giveUp(`the relay closed the connection: ${m.reason}`, true);
+      }
+      const link = this.#link!;
+      if (link.settle(m)) return;
+      o.onMessage(link, m);
+    };
+
     const onRecord = (rec: Uint8Array): void => {
       lastHeard = now();
       try {
@@ -235,47 +280,10 @@ export class RelayClient {
           phase = "result";
           return;
         }
-        const m = transport!.open(rec);
-        if (phase === "result") {
-          if (m.t !== "loginResult") throw new ProtocolError("malformed", "expected a login result");
-          if (m.status !== "ok") {
-            const why =
-              m.status === "auth-failed"
-                ? `the relay refused the login of ${o.id.user}: the password is wrong, or the user is not registered or not yet approved (registration code: run \`smsg register-code --user ${o.id.user}\`)`
-                : m.status === "rate-limited"
-                  ? "the relay is limiting logins from this address after failed attempts; retrying later"
-                  : m.status === "disabled"
-                    ? `the operator disabled the account ${o.id.user}`
-                    : `the relay refused the login (${m.status}: ${m.reason})`;
-            return giveUp(why, true, true);
-          }
-          this.#invite = undefined; // spent, or not needed: the relay knows our code now
-          const session = x25519Generate();
-          const issuedAt = now();
-          const sessionKey: SignedSessionKey = {
-            identityPub: o.id.identity.publicKey,
-            sessionPub: session.publicKey,
-            issuedAt,
-            sig: signSessionKey(o.id.identity.seed, o.id.user, session.publicKey, issuedAt),
-          };
-          const link = new Link(framed, transport!, relayKey!, hello!, session, sessionKey);
-          link.post({ t: "publishKey", key: sessionKey });
-          this.#link = link;
-          this.#attempt = 0;
-          phase = "up";
-          this.#setState({ kind: "connected", relayKey: encodeRelayKey(relayKey!) });
-          o.onUp(link);
-          return;
+        for (const m of transport!.open(rec)) {
+          if (framed.closed) return; // given up: the rest of the record is not acted on
+          onMessage(m);
         }
-        if (m.t === "heartbeat") return;
-        if (m.t === "error") {
-          // Another client of ours took over: reconnecting would push it out in turn, forever.
-          if (m.code === "replaced") return giveUp(`another client logged in as ${o.id.user}; this one stopped`, false);
-          return giveUp(`the relay closed the connection: ${m.reason}`, true);
-        }
-        const link = this.#link!;
-        if (link.settle(m)) return;
-        o.onMessage(link, m);
       } catch (e) {
         const detail = e instanceof ProtocolError ? e.code : String(e);
         giveUp(phase === "msg2" ? `handshake with the relay failed (${detail})` : `bad data from the relay (${detail})`, true);

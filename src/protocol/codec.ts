@@ -42,6 +42,15 @@ export class Writer {
     this.#len += b.length;
     return this;
   }
+  /** Everything another writer holds, after what this one holds (its parts, not copies). */
+  append(w: Writer): this {
+    for (const p of w.#parts) this.#parts.push(p);
+    this.#len += w.#len;
+    return this;
+  }
+  get length(): number {
+    return this.#len;
+  }
   /** Fixed-length field: the length is part of the spec, not the wire. */
   fixed(b: Uint8Array, n: number): this {
     if (b.length !== n) throw new ProtocolError("malformed", `field must be ${n} bytes`);

@@ -28,6 +28,7 @@ export const T = {
   sendFailed: 0x15,
   abort: 0x16,
   error: 0x17,
+  batch: 0x18,
 } as const;
 
 /** A session key announcement, signed by the user's identity key (SPEC.md §5.1). */
@@ -141,12 +142,38 @@ export function encodeMessage(m: Message): Uint8Array {
   return writeMessage(m).finish();
 }
 
-/** encodeMessage's bytes as pieces, a chunk's data not copied (Writer.finishParts). */
-export function encodeMessageParts(m: Message): { parts: Uint8Array[]; length: number } {
-  return writeMessage(m).finishParts();
+/**
+ * A record's plaintext carrying several Messages (SPEC.md §2.3): BATCH (0x18), then for each
+ * message `u16 length || message`. Built from writeMessage's writers, joined once.
+ */
+export function encodeBatchParts(items: readonly Writer[]): { parts: Uint8Array[]; length: number } {
+  const w = new Writer().u8(T.batch);
+  for (const item of items) w.u16(item.length).append(item);
+  return w.finishParts();
 }
 
-function writeMessage(m: Message): Writer {
+/**
+ * The Messages of one transport plaintext, in order: the plaintext itself, or a BATCH's items.
+ * A batch needs at least one item; an item may be neither empty nor a batch, and must fit.
+ */
+export function decodeTransportPlaintext(b: Uint8Array): Message[] {
+  if (b.length === 0 || b[0] !== T.batch) return [decodeMessage(b)];
+  if (b.length === 1) throw new ProtocolError("malformed", "empty batch");
+  const out: Message[] = [];
+  let off = 1;
+  while (off < b.length) {
+    if (off + 2 > b.length) throw new ProtocolError("malformed", "batch item length cut short");
+    const n = (b[off]! << 8) | b[off + 1]!;
+    off += 2;
+    if (n === 0 || off + n > b.length) throw new ProtocolError("malformed", "batch item outside the batch");
+    out.push(decodeMessage(b.subarray(off, off + n))); // a nested batch is an unknown type here
+    off += n;
+  }
+  return out;
+}
+
+/** A Message's encoding, not yet joined: its length is known before it is sealed. */
+export function writeMessage(m: Message): Writer {
   const w = new Writer().u8(T[m.t]);
   switch (m.t) {
     case "heartbeat":

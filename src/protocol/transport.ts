@@ -1,14 +1,19 @@
 // Transport records after the handshake (SPEC.md §2.3): each record is one Noise transport
-// message whose plaintext is one encoded Message. The two CipherStates come from Split().
+// message whose plaintext is one encoded Message, or a BATCH of several. The two
+// CipherStates come from Split().
 
 import type { CipherState } from "./noise.ts";
-import { decodeMessage, encodeMessage, encodeMessageParts, type Message } from "./messages.ts";
+import type { Writer } from "./codec.ts";
+import { decodeTransportPlaintext, encodeBatchParts, encodeMessage, writeMessage, type Message } from "./messages.ts";
 import { ProtocolError } from "./errors.ts";
 import { NOISE_MAX_MESSAGE } from "./noise.ts";
 
 const EMPTY = new Uint8Array(0);
 /** Largest plaintext a transport record can carry: 65535 minus the 16-byte tag. */
 export const MAX_PLAINTEXT = NOISE_MAX_MESSAGE - 16;
+/** A BATCH's type byte, and each item's length. */
+const BATCH_HEAD = 1;
+const ITEM_HEAD = 2;
 
 export class Transport {
   #tx: CipherState;
@@ -19,6 +24,7 @@ export class Transport {
     this.#rx = rx;
   }
 
+  /** One Message as one record. */
   seal(m: Message): Uint8Array {
     const pt = encodeMessage(m);
     if (pt.length > MAX_PLAINTEXT) throw new ProtocolError("too-large", `message of ${pt.length} bytes`);
@@ -26,16 +32,84 @@ export class Transport {
   }
 
   /**
-   * seal's record as pieces to be written one after another: a chunk's data is encrypted
-   * where it lies and the result is not joined here (the socket's writer joins once).
+   * Messages (as writeMessage gave them, each checked by `encode`) as few records as fit, in
+   * order: neighbours share a BATCH while it stays within a record, a message alone is sent as
+   * itself. Each record comes as pieces to be written one after another: a chunk's data is
+   * encrypted where it lies and the result is not joined here (the socket's writer joins once).
    */
-  sealParts(m: Message): Uint8Array[] {
-    const { parts, length } = encodeMessageParts(m);
-    if (length > MAX_PLAINTEXT) throw new ProtocolError("too-large", `message of ${length} bytes`);
-    return this.#tx.encryptPartsWithAd(EMPTY, parts, length);
+  sealAll(items: readonly Writer[]): Uint8Array[][] {
+    const records: Uint8Array[][] = [];
+    let group: Writer[] = [];
+    let groupLength = BATCH_HEAD;
+    const seal = () => {
+      if (group.length === 0) return;
+      const { parts, length } = group.length === 1 ? group[0]!.finishParts() : encodeBatchParts(group);
+      records.push(this.#tx.encryptPartsWithAd(EMPTY, parts, length));
+      group = [];
+      groupLength = BATCH_HEAD;
+    };
+    for (const item of items) {
+      if (groupLength + ITEM_HEAD + item.length > MAX_PLAINTEXT) seal();
+      group.push(item);
+      groupLength += ITEM_HEAD + item.length;
+    }
+    seal();
+    return records;
   }
 
-  open(record: Uint8Array): Message {
-    return decodeMessage(this.#rx.decryptWithAd(EMPTY, record));
+  /** A record's Messages, in order (one, or a batch's). */
+  open(record: Uint8Array): Message[] {
+    return decodeTransportPlaintext(this.#rx.decryptWithAd(EMPTY, record));
+  }
+}
+
+/** A Message encoded for sealAll; too-large here, where the caller can still hear it. */
+export function encode(m: Message): Writer {
+  const w = writeMessage(m);
+  if (w.length > MAX_PLAINTEXT) throw new ProtocolError("too-large", `message of ${w.length} bytes`);
+  return w;
+}
+
+/**
+ * The messages one side posts during one turn of the event loop leave together at its end,
+ * in as few records as fit (sealAll), and so in as few AES-GCM operations and socket writes.
+ * post encodes at once, so a message that can never be sent throws to its sender; flush
+ * seals what is waiting now (before a close, or before anything written around the queue).
+ */
+export class Outgoing {
+  #transport: Transport;
+  #write: (record: Uint8Array[]) => void;
+  #waiting: Writer[] = [];
+  #waitingBytes = 0;
+
+  constructor(transport: Transport, write: (record: Uint8Array[]) => void) {
+    this.#transport = transport;
+    this.#write = write;
+  }
+
+  post(m: Message): void {
+    const w = encode(m);
+    this.#waiting.push(w);
+    this.#waitingBytes += w.length;
+    if (this.#waiting.length === 1) queueMicrotask(() => this.flush());
+  }
+
+  /** Encoded bytes posted and not yet sealed. */
+  get waitingBytes(): number {
+    return this.#waitingBytes;
+  }
+
+  /** Forget what waits (its connection is being closed). */
+  drop(): void {
+    this.#waiting = [];
+    this.#waitingBytes = 0;
+  }
+
+  flush(): void {
+    if (this.#waiting.length === 0) return;
+    const items = this.#waiting;
+    this.#waiting = [];
+    this.#waitingBytes = 0;
+    for (const record of this.#transport.sealAll(items)) this.#write(record);
   }
 }

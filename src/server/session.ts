@@ -3,7 +3,7 @@
 // connection only; nothing a peer sends can throw past this class.
 
 import { HandshakeState } from "../protocol/noise.ts";
-import { Transport } from "../protocol/transport.ts";
+import { Outgoing, Transport } from "../protocol/transport.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../protocol/framing.ts";
 import {
@@ -70,6 +70,7 @@ export class Session implements Endpoint {
   refusal: string | undefined;
   #hs: HandshakeState | undefined;
   #transport: Transport | undefined;
+  #out: Outgoing | undefined;
   #loginKey: Uint8Array | undefined;
 
   constructor(core: RelayCore, sock: FramedSocket, now: number) {
@@ -89,14 +90,27 @@ export class Session implements Endpoint {
     return this.state === "authed";
   }
 
+  /** Queue m for the peer; what is posted in one turn leaves in as few records as fit. */
   post(m: Message): boolean {
-    if (this.state !== "authed" || !this.#transport || this.sock.closed) return false;
-    this.sock.send(this.#transport.sealParts(m));
-    if (this.sock.queuedBytes > MAX_QUEUED_BYTES) {
-      this.core.log.warn("slow-reader", { user: this.user, addr: this.address });
-      this.sock.close("slow reader");
-      return false;
-    }
+    if (this.state !== "authed" || !this.#out || this.sock.closed) return false;
+    this.#out.post(m);
+    // Counted at once, not only when the turn's batch is sealed: a record full of requests
+    // must not make the relay build more than the limit of answers first.
+    return !this.#tooSlow(this.#out.waitingBytes);
+  }
+
+  #write(record: Uint8Array[]): void {
+    if (this.sock.closed) return;
+    this.sock.send(record);
+    this.#tooSlow(0);
+  }
+
+  /** Unsent output over the limit: the peer does not read; close it (SPEC.md §6.5). */
+  #tooSlow(waiting: number): boolean {
+    if (this.sock.queuedBytes + waiting <= MAX_QUEUED_BYTES) return false;
+    this.core.log.warn("slow-reader", { user: this.user, addr: this.address });
+    this.#out?.drop();
+    this.sock.close("slow reader");
     return true;
   }
 
@@ -109,7 +123,11 @@ export class Session implements Endpoint {
         case "login":
           return this.#onLogin(record);
         case "authed":
-          return this.#onMessage(this.#transport!.open(record));
+          for (const m of this.#transport!.open(record)) {
+            this.#onMessage(m);
+            if (this.state !== "authed") return; // the rest of a batch after a close is not acted on
+          }
+          return;
         case "closed":
           return;
       }
@@ -126,8 +144,9 @@ export class Session implements Endpoint {
 
   /** Tell the peer why (when it can read us) and close. */
   fail(code: ErrorCode, reason: string): void {
-    if (this.state === "authed" && this.#transport) {
-      this.sock.send(this.#transport.seal({ t: "error", code, reason }));
+    if (this.state === "authed" && this.#out) {
+      this.#out.post({ t: "error", code, reason });
+      this.#out.flush();
       this.state = "closed";
       this.sock.end();
     } else {
@@ -175,6 +194,7 @@ export class Session implements Endpoint {
     const { user, invite } = decodeLogin(hs.readMessage(record));
     const [rx, tx] = hs.split(); // the first CipherState carries initiator -> responder
     this.#transport = new Transport(tx, rx);
+    this.#out = new Outgoing(this.#transport, (record) => this.#write(record));
     this.#loginKey = hs.remoteStatic();
     this.#hs = undefined;
     this.state = "authed"; // so post() can answer; reset below on failure
@@ -185,6 +205,7 @@ export class Session implements Endpoint {
         : this.core.checkLogin(user, this.#loginKey!, this.address, invite);
     this.post({ t: "loginResult", status: verdict.status, reason: verdict.reason });
     if (verdict.status !== "ok") {
+      this.#out.flush();
       this.state = "closed";
       this.user = "";
       this.sock.end();

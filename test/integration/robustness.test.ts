@@ -87,6 +87,31 @@ describe("malformed and oversized input closes only that connection", () => {
     await relayStillWorks("bad-tag");
   });
 
+  test("a batch is acted on item by item, in order (SPEC.md §4.4)", async () => {
+    const { c } = await loginMallory();
+    c.sendBatch([{ t: "who", req: 5 }, { t: "getKey", req: 6, user: "bob" }, { t: "heartbeat" }]);
+    const label = (m: Message) => (m.t === "whoReply" ? `who ${m.req}` : m.t === "key" ? `key ${m.req} ${m.status}` : m.t);
+    let order: string[] = [];
+    await c.next((m) => m.t === "heartbeat" && ((order = c.inbox.map(label)), true));
+    expect(order.filter((t) => t !== "loginResult" && t !== "presence")).toEqual(["who 5", "key 6 online", "heartbeat"]);
+    const who = c.inbox.find((m) => m.t === "whoReply");
+    expect(who?.t === "whoReply" && who.users).toContain("bob");
+    c.raw.framed.close();
+  });
+
+  test("a batch with one bad item is refused whole: nothing in it is acted on, ERROR malformed, close", async () => {
+    for (const bad of [Uint8Array.of(0x09), Uint8Array.of(0x18, 0, 1, 0), Uint8Array.of(0x00, 0x00)]) {
+      const { c } = await loginMallory();
+      // BATCH(WHO(7), bad): the WHO comes first and is still not answered.
+      c.sendPlaintext(Uint8Array.of(0x18, 0, 5, 0x03, 0, 0, 0, 7, 0, bad.length, ...bad));
+      const err = await c.next((m) => m.t === "error");
+      expect(err).toMatchObject({ t: "error", code: "malformed" });
+      await c.raw.waitClosed();
+      expect(c.inbox.some((m) => m.t === "whoReply")).toBe(false);
+    }
+    await relayStillWorks("bad batch");
+  });
+
   test("an announced size over the relay's limit is refused; chunks beyond the size close the sender", async () => {
     const { c, session } = await loginMallory();
     const keyOfBob = await (async () => {

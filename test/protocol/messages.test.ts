@@ -11,10 +11,12 @@ import {
   decodeLogin,
   decodeMessage,
   decodeRelayHello,
+  decodeTransportPlaintext,
+  encodeBatchParts,
   encodeLogin,
   encodeMessage,
-  encodeMessageParts,
   encodeRelayHello,
+  writeMessage,
 } from "../../src/protocol/messages.ts";
 import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
 import { isUserId } from "../../src/protocol/user-id.ts";
@@ -90,6 +92,9 @@ const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>>
   error: fc.record({ t: fc.constant("error" as const), code: fc.constantFrom(...ERROR_CODE), reason: text }),
 };
 const anyMessage: fc.Arbitrary<Message> = fc.oneof(...Object.values(byVariant));
+const encodeMessageParts = (m: Message) => writeMessage(m).finishParts();
+const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"));
+const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 /** decodeMessage's outcome: the message, or the ProtocolError code; anything else fails the test. */
 function tryDecode(b: Uint8Array): { ok: true; m: Message } | { ok: false; code: string } {
@@ -113,7 +118,7 @@ describe("message codec", () => {
   test("the type table is one byte per variant, all distinct", () => {
     const codes = Object.values(T);
     expect(new Set(codes).size).toBe(codes.length);
-    expect(Object.keys(T).sort()).toEqual(Object.keys(byVariant).sort());
+    expect(Object.keys(T).sort()).toEqual([...Object.keys(byVariant), "batch"].sort());
   });
 
   for (const [name, arb] of Object.entries(byVariant)) {
@@ -129,7 +134,7 @@ describe("message codec", () => {
     });
   }
 
-  test("encodeMessageParts: the same bytes in pieces, a chunk's large data passed on uncopied", () => {
+  test("writeMessage(m).finishParts(): the same bytes in pieces, a chunk's large data passed on uncopied", () => {
     fc.assert(
       fc.property(anyMessage, (m) => {
         const { parts, length } = encodeMessageParts(m);
@@ -182,9 +187,9 @@ describe("message codec", () => {
     );
   });
 
-  test("an empty message and every unknown type byte are malformed", () => {
+  test("an empty message and every unknown type byte are malformed (BATCH is not a Message)", () => {
     expectCode(() => decodeMessage(new Uint8Array(0)), "malformed");
-    const known = new Set<number>(Object.values(T));
+    const known = new Set<number>(Object.values(T).filter((t) => t !== T.batch));
     let unknown = 0;
     for (let t = 0; t < 256; t++) {
       if (known.has(t)) continue;
@@ -192,7 +197,7 @@ describe("message codec", () => {
       expectCode(() => decodeMessage(Uint8Array.of(t)), "malformed");
       expectCode(() => decodeMessage(concat(Uint8Array.of(t), new Uint8Array(200))), "malformed");
     }
-    expect(unknown).toBe(256 - Object.keys(T).length);
+    expect(unknown).toBe(256 - (Object.keys(T).length - 1));
   });
 
   test("invalid UTF-8 or a non-canonical user id is malformed", () => {
@@ -292,6 +297,98 @@ describe("message codec", () => {
     );
     // The fuzz reached past the type byte at least sometimes (heartbeat, chunk, short bodies).
     expect(decoded).toBeGreaterThan(0);
+  });
+});
+
+describe("SPEC.md Appendix B.4 encodings", () => {
+  const id = hex("000102030405060708090a0b0c0d0e0f");
+  const receipt = hex("2a844434a13cef68769fbf04e09935965adebcd4478de403ef52dc7e205090b1");
+  const cases: [string, Message, string][] = [
+    ["HEARTBEAT", { t: "heartbeat" }, "00"],
+    ["PRESENCE", { t: "presence", user: "bob", online: true }, "06 03626f62 01"],
+    ["WINDOW", { t: "window", id, seq: 8 }, "14 000102030405060708090a0b0c0d0e0f 00000008"],
+    ["ACK stored", { t: "ack", id, status: "stored", receipt }, "13 000102030405060708090a0b0c0d0e0f 00" + toHex(receipt)],
+    ["ACK rejected", { t: "ack", id, status: "rejected", receipt: new Uint8Array(32) }, "13 000102030405060708090a0b0c0d0e0f 03" + "00".repeat(32)],
+    ["ERROR", { t: "error", code: "replaced", reason: "" }, "17 05 0000"],
+  ];
+  for (const [name, m, bytes] of cases) {
+    test(`${name} is ${bytes.slice(0, 20)}...`, () => {
+      expect(toHex(encodeMessage(m))).toBe(bytes.replace(/\s+/g, ""));
+      expect(decodeMessage(hex(bytes))).toEqual(m);
+    });
+  }
+  test("BATCH(HEARTBEAT, WINDOW(id, 8)) is 18 0001 00 0015 14 <id> 00000008", () => {
+    const batch = "18 0001 00 0015 14 000102030405060708090a0b0c0d0e0f 00000008";
+    const { parts } = encodeBatchParts([writeMessage({ t: "heartbeat" }), writeMessage({ t: "window", id, seq: 8 })]);
+    expect(toHex(concat(...parts))).toBe(batch.replace(/\s+/g, ""));
+    expect(decodeTransportPlaintext(hex(batch))).toEqual([{ t: "heartbeat" }, { t: "window", id, seq: 8 }]);
+  });
+});
+
+describe("batches (SPEC.md §4.4)", () => {
+  const batchOf = (ms: Message[]) => concat(...encodeBatchParts(ms.map(writeMessage)).parts);
+
+  test("a plaintext that is not a batch is one message", () => {
+    fc.assert(
+      fc.property(anyMessage, (m) => {
+        expect(decodeTransportPlaintext(encodeMessage(m))).toEqual([m]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test("a batch's messages come out in order, any mix and number, a batch of one included", () => {
+    fc.assert(
+      fc.property(fc.array(anyMessage, { minLength: 1, maxLength: 12 }), (ms) => {
+        const enc = batchOf(ms);
+        expect(enc[0]).toBe(T.batch);
+        expect(enc.length).toBe(1 + ms.reduce((n, m) => n + 2 + encodeMessage(m).length, 0));
+        expect(decodeTransportPlaintext(enc)).toEqual(ms);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test("a large chunk's data is passed on uncopied inside a batch too", () => {
+    const data = new Uint8Array(20_000).fill(7);
+    const { parts, length } = encodeBatchParts([writeMessage({ t: "heartbeat" }), writeMessage({ t: "chunk", id: ID, seq: 0, last: true, data })]);
+    expect(parts).toContain(data);
+    expect(length).toBe(1 + 2 + 1 + 2 + 22 + data.length);
+  });
+
+  test("SPEC.md Appendix B.5: an empty batch, a cut or empty item, a nested batch, a bad item are malformed", () => {
+    for (const bad of [
+      "18", // no item
+      "18 00", // an item's length cut short
+      "18 0001 00 00", // the second item's length cut short
+      "18 0000", // an empty item
+      "18 0002 00", // an item running past the end
+      "18 0001 18", // a batch inside a batch
+      "18 0003 18 0001 00", // a batch inside a batch, with an item
+      "18 0002 0000", // a heartbeat with a trailing byte
+      "18 0001 09", // an undefined type
+      "18 0001 00 0001 09", // a good item, then a bad one
+    ]) {
+      expectCode(() => decodeTransportPlaintext(hex(bad)), "malformed");
+    }
+  });
+
+  test("random bytes behind the BATCH type decode to messages that re-encode to the same batch, or raise ProtocolError", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (tail) => {
+        const b = concat(Uint8Array.of(T.batch), tail);
+        let ms: Message[];
+        try {
+          ms = decodeTransportPlaintext(b);
+        } catch (e) {
+          if (!(e instanceof ProtocolError)) throw e;
+          expect(e.code).toBe("malformed");
+          return;
+        }
+        expect(batchOf(ms)).toEqual(b);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

@@ -10,7 +10,7 @@ import { CipherState, HandshakeState } from "../../src/protocol/noise.ts";
 import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../../src/protocol/framing.ts";
 import {
   decodeLogin,
-  decodeMessage,
+  decodeTransportPlaintext,
   encodeMessage,
   encodeRelayHello,
   WINDOW_CHUNKS,
@@ -256,7 +256,7 @@ export class HostileRelay {
       if (c.state !== "authed") return;
       const pt = c.rx!.decryptWithAd(EMPTY, record);
       this.plaintexts.push(pt);
-      this.#onMessage(c, decodeMessage(pt));
+      for (const m of decodeTransportPlaintext(pt)) this.#onMessage(c, m);
     } catch (e) {
       this.errors.push(`${c.user || "?"}: ${e instanceof Error ? e.message : String(e)}`);
       c.framed.close("protocol error");

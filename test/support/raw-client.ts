@@ -3,8 +3,8 @@
 
 import type { Socket } from "bun";
 import { FramedSocket } from "../../src/net/framed-socket.ts";
-import { HandshakeState } from "../../src/protocol/noise.ts";
-import { Transport } from "../../src/protocol/transport.ts";
+import { HandshakeState, type CipherState } from "../../src/protocol/noise.ts";
+import { Transport, encode } from "../../src/protocol/transport.ts";
 import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../../src/protocol/framing.ts";
 import { decodeRelayHello, encodeLogin, type Message, type SignedSessionKey } from "../../src/protocol/messages.ts";
 import { signSessionKey } from "../../src/protocol/keys.ts";
@@ -59,6 +59,7 @@ export class RawClient {
   maxMessageBytes: number;
   inbox: Message[] = [];
   #seen = 0;
+  #tx: CipherState | undefined; // the Transport's own sending CipherState, for raw plaintexts
 
   private constructor(raw: RawSocket, transport: Transport, relayKey: Uint8Array, maxMessageBytes: number) {
     this.raw = raw;
@@ -78,6 +79,7 @@ export class RawClient {
     raw.framed.send(hs.writeMessage(encodeLogin(user, invite)));
     const [c1, c2] = hs.split();
     const client = new RawClient(raw, new Transport(c1, c2), relayKey, hello.maxMessageBytes);
+    client.#tx = c1;
     client.#seen = 1;
     const result = await client.next((m) => m.t === "loginResult");
     return { client, status: result.t === "loginResult" ? result.status : "?", reason: result.t === "loginResult" ? result.reason : "" };
@@ -87,9 +89,21 @@ export class RawClient {
     this.raw.framed.send(this.transport.seal(m));
   }
 
+  /** One record carrying these messages as a BATCH (SPEC.md §4.4). */
+  sendBatch(ms: Message[]): void {
+    const records = this.transport.sealAll(ms.map(encode));
+    if (records.length !== 1) throw new Error("these messages do not fit one record");
+    this.raw.framed.send(records[0]!);
+  }
+
+  /** One record of any plaintext, sealed in the session's sequence. */
+  sendPlaintext(plaintext: Uint8Array): void {
+    this.raw.framed.send(this.#tx!.encryptWithAd(new Uint8Array(0), plaintext));
+  }
+
   #drain(): void {
     while (this.#seen < this.raw.records.length) {
-      this.inbox.push(this.transport.open(this.raw.records[this.#seen++]!));
+      this.inbox.push(...this.transport.open(this.raw.records[this.#seen++]!));
     }
   }
 

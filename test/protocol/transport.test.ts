@@ -1,0 +1,142 @@
+// Transport records (SPEC.md §2.3, §4.4): messages sealed together leave in as few records
+// as fit, in order, a message alone as itself; the other side opens exactly what was sealed.
+
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { CipherState } from "../../src/protocol/noise.ts";
+import { MAX_PLAINTEXT, Outgoing, Transport, encode } from "../../src/protocol/transport.ts";
+import { MSG_ID_LEN, T, encodeMessage, type Message } from "../../src/protocol/messages.ts";
+import { concat } from "../../src/protocol/framing.ts";
+import { expectCode } from "./vectors.ts";
+
+const KEY = new Uint8Array(32).fill(9);
+const EMPTY = new Uint8Array(0);
+const ID = new Uint8Array(MSG_ID_LEN).fill(0x5a);
+
+function cipher(): CipherState {
+  const c = new CipherState();
+  c.initializeKey(KEY);
+  return c;
+}
+
+/** A sender, the receiver that opens its records, and a peek at each record's plaintext. */
+function pair() {
+  const peek = cipher();
+  return {
+    sender: new Transport(cipher(), cipher()),
+    receiver: new Transport(cipher(), cipher()),
+    plaintext: (record: Uint8Array[]) => peek.decryptWithAd(EMPTY, concat(...record)),
+  };
+}
+
+const chunk = (n: number, seq = 0): Message => ({ t: "chunk", id: ID, seq, last: false, data: new Uint8Array(n).fill(seq & 0xff) });
+
+describe("sealAll", () => {
+  test("a message alone is a record of itself, not a batch of one", () => {
+    const { sender, receiver, plaintext } = pair();
+    const m: Message = { t: "window", id: ID, seq: 8 };
+    const records = sender.sealAll([encode(m)]);
+    expect(records).toHaveLength(1);
+    expect(plaintext(records[0]!)).toEqual(encodeMessage(m));
+    expect(receiver.open(concat(...records[0]!))).toEqual([m]);
+  });
+
+  test("small messages share one record, in order", () => {
+    const { sender, receiver, plaintext } = pair();
+    const ms: Message[] = [{ t: "heartbeat" }, { t: "who", req: 7 }, chunk(1024), { t: "ack", id: ID, status: "stored", receipt: new Uint8Array(32) }];
+    const records = sender.sealAll(ms.map(encode));
+    expect(records).toHaveLength(1);
+    expect(plaintext(records[0]!)[0]).toBe(T.batch);
+    expect(receiver.open(concat(...records[0]!))).toEqual(ms);
+  });
+
+  test("any messages: every record fits, neighbours are packed greedily, and all come out in order", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: MAX_PLAINTEXT - 22 }), { minLength: 1, maxLength: 12 }), (sizes) => {
+        const { sender, receiver, plaintext } = pair();
+        const ms = sizes.map((n, i) => chunk(n, i));
+        const records = sender.sealAll(ms.map(encode));
+        const out: Message[] = [];
+        let next = 0;
+        for (const r of records) {
+          const body = concat(...r);
+          expect(body.length).toBeLessThanOrEqual(65535);
+          const opened = receiver.open(body);
+          expect(plaintext(r)[0]).toBe(opened.length === 1 ? T.chunk : T.batch);
+          next += opened.length;
+          // Greedy: the next message would not have fitted in this record's batch.
+          if (next < ms.length) {
+            const used = 1 + opened.reduce((n, m) => n + 2 + encodeMessage(m).length, 0);
+            expect(used + 2 + encodeMessage(ms[next]!).length).toBeGreaterThan(MAX_PLAINTEXT);
+          }
+          out.push(...opened);
+        }
+        expect(out).toEqual(ms);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test("a message of exactly the largest plaintext goes alone; one byte more is too-large at encode", () => {
+    const { sender, receiver } = pair();
+    const largest = chunk(MAX_PLAINTEXT - 22);
+    const records = sender.sealAll([encode({ t: "heartbeat" }), encode(largest), encode({ t: "heartbeat" })]);
+    expect(records.map((r) => receiver.open(concat(...r)).length)).toEqual([1, 1, 1]);
+    expectCode(() => encode(chunk(MAX_PLAINTEXT - 21)), "too-large");
+  });
+});
+
+describe("Outgoing", () => {
+  test("what is posted in one turn leaves as one record at its end; a later post, in the next", async () => {
+    const { sender, receiver } = pair();
+    const written: Uint8Array[][] = [];
+    const out = new Outgoing(sender, (r) => written.push(r));
+    out.post({ t: "heartbeat" });
+    out.post({ t: "who", req: 1 });
+    expect(written).toHaveLength(0);
+    expect(out.waitingBytes).toBe(1 + 5);
+    await Promise.resolve();
+    expect(written).toHaveLength(1);
+    expect(out.waitingBytes).toBe(0);
+    out.post({ t: "who", req: 2 });
+    await Promise.resolve();
+    expect(written.map((r) => receiver.open(concat(...r)))).toEqual([[{ t: "heartbeat" }, { t: "who", req: 1 }], [{ t: "who", req: 2 }]]);
+  });
+
+  test("flush writes what waits now, and the turn's end then has nothing left to write", async () => {
+    const { sender, receiver } = pair();
+    const written: Uint8Array[][] = [];
+    const out = new Outgoing(sender, (r) => written.push(r));
+    out.post({ t: "error", code: "shutdown", reason: "bye" });
+    out.flush();
+    expect(written).toHaveLength(1);
+    await Promise.resolve();
+    expect(written).toHaveLength(1);
+    expect(receiver.open(concat(...written[0]!))).toEqual([{ t: "error", code: "shutdown", reason: "bye" }]);
+  });
+
+  test("a message that can never be sent throws to its poster and leaves the others alone", async () => {
+    const { sender, receiver } = pair();
+    const written: Uint8Array[][] = [];
+    const out = new Outgoing(sender, (r) => written.push(r));
+    out.post({ t: "heartbeat" });
+    expectCode(() => out.post(chunk(MAX_PLAINTEXT)), "too-large");
+    await Promise.resolve();
+    expect(written.map((r) => receiver.open(concat(...r)))).toEqual([[{ t: "heartbeat" }]]);
+  });
+
+  test("drop forgets what waits: nothing is sealed or written for it", async () => {
+    const { sender, receiver } = pair();
+    const written: Uint8Array[][] = [];
+    const out = new Outgoing(sender, (r) => written.push(r));
+    out.post({ t: "who", req: 1 });
+    out.drop();
+    expect(out.waitingBytes).toBe(0);
+    await Promise.resolve();
+    expect(written).toHaveLength(0);
+    out.post({ t: "who", req: 2 });
+    await Promise.resolve();
+    // Nothing was sealed for the dropped message: the next record opens with the first nonce.
+    expect(written.map((r) => receiver.open(concat(...r)))).toEqual([[{ t: "who", req: 2 }]]);
+  });
+});
