@@ -22,10 +22,19 @@ interface Plan {
   workers: number;
   warmupMs: number;
   measureMs: number;
+  /** Rounds of all three in turn; each system's median round is reported. */
+  rounds: number;
 }
 
 function plan(ctx: BenchContext): Plan {
-  return ctx.quick ? { pairs: 4, workers: 2, warmupMs: 300, measureMs: 700 } : { pairs: 50, workers: 2, warmupMs: 2000, measureMs: 8000 };
+  return ctx.quick
+    ? { pairs: 4, workers: 2, warmupMs: 300, measureMs: 700, rounds: 1 }
+    : { pairs: 50, workers: 2, warmupMs: 1500, measureMs: 5000, rounds: 3 };
+}
+
+/** The round with the median rate (its latencies with it). */
+function median<R extends RateResult>(rounds: R[]): R {
+  return [...rounds].sort((a, b) => a.rate - b.rate)[Math.floor(rounds.length / 2)]!;
 }
 
 /** Split n pairs over w workers: [first, count] each. */
@@ -98,16 +107,25 @@ export async function smsgRate(ctx: BenchContext): Promise<RateResult> {
 
 export async function relayRateRows(ctx: BenchContext): Promise<{ rows: Row[]; relayRate: number }> {
   const p = plan(ctx);
-  ctx.log(`relay rate: plain TCP forwarder, ${p.pairs} pairs`);
-  const fwd = await forwarderRate(ctx);
-  ctx.log(`relay rate: mosquitto, ${p.pairs} pairs`);
-  const mq = await mosquittoRate(ctx);
-  ctx.log(`relay rate: smsg relay, ${p.pairs} pairs`);
-  const sm = await smsgRate(ctx);
+  // The three take turns, round after round, so that a stretch of load from elsewhere on
+  // this shared machine falls on one round of each rather than on one system's only run.
+  const fwds: RateResult[] = [];
+  const mqs: (RateResult & { version: string })[] = [];
+  const sms: RateResult[] = [];
   const cpu = (r: RateResult) => `${r.rate.toFixed(0)} msg/s, server CPU ${r.serverCpuUs.toFixed(1)} us/msg`;
-  ctx.log(`relay rate: forwarder ${cpu(fwd)}; mosquitto ${cpu(mq)}; smsg relay ${cpu(sm)}`);
-  if (sm.failures > 0) ctx.log(`relay rate: ${sm.failures} SEND_FAILED answers during the run`);
-  const what = `relay message rate (1 KiB e2e-sealed, ${p.pairs} pairs, ${WINDOW} in flight each)`;
+  for (let round = 1; round <= p.rounds; round++) {
+    ctx.log(`relay rate, round ${round} of ${p.rounds}: forwarder, mosquitto, smsg relay, ${p.pairs} pairs each`);
+    fwds.push(await forwarderRate(ctx));
+    mqs.push(await mosquittoRate(ctx));
+    sms.push(await smsgRate(ctx));
+    ctx.log(`relay rate, round ${round}: forwarder ${cpu(fwds.at(-1)!)}; mosquitto ${cpu(mqs.at(-1)!)}; smsg relay ${cpu(sms.at(-1)!)}`);
+  }
+  const fwd = median(fwds);
+  const mq = median(mqs);
+  const sm = median(sms);
+  const failures = sms.reduce((n, r) => n + r.failures, 0);
+  if (failures > 0) ctx.log(`relay rate: ${failures} SEND_FAILED answers during the runs`);
+  const what = `relay message rate (1 KiB e2e-sealed, ${p.pairs} pairs, ${WINDOW} in flight each, median of ${p.rounds} rounds)`;
   const mqName = `mosquitto ${mq.version} TLS, QoS 0 + reply ack`;
   const fwdName = "plain TCP forwarder in Bun";
   const rows = [

@@ -68,6 +68,9 @@ export class Worker {
 
 /** Worker side: handle the runner's messages; a thrown error goes back as "error". */
 export function serve(handle: (m: WorkerMessage) => void | Promise<void>): void {
+  // The runner stops a worker with SIGTERM; exiting on it (rather than dying of it) lets
+  // --cpu-prof write the worker's profile.
+  if (process.env.BENCH_PROFILE) process.on("SIGTERM", () => process.exit(0));
   process.on("message", (m) => {
     Promise.resolve()
       .then(() => handle(m as WorkerMessage))
