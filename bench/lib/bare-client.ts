@@ -6,7 +6,8 @@
 import type { Socket } from "bun";
 import { FramedSocket } from "../../src/net/framed-socket.ts";
 import { HandshakeState } from "../../src/protocol/noise.ts";
-import { Outgoing, Transport } from "../../src/protocol/transport.ts";
+import { Transport } from "../../src/protocol/transport.ts";
+import { Outgoing } from "../../src/net/outgoing.ts";
 import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../../src/protocol/framing.ts";
 import { decodeRelayHello, encodeLogin, type Message, type SignedSessionKey } from "../../src/protocol/messages.ts";
 import { signSessionKey } from "../../src/protocol/keys.ts";

@@ -5,7 +5,8 @@
 import type { Socket } from "bun";
 import { FramedSocket } from "../net/framed-socket.ts";
 import { HandshakeState } from "../protocol/noise.ts";
-import { Outgoing, Transport } from "../protocol/transport.ts";
+import { Transport } from "../protocol/transport.ts";
+import { Outgoing } from "../net/outgoing.ts";
 import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../protocol/framing.ts";
 import {
   decodeRelayHello,

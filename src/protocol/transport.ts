@@ -1,6 +1,6 @@
-// Transport records after the handshake (SPEC.md §2.3): each record is one Noise transport
-// message whose plaintext is one encoded Message, or a BATCH of several. The two
-// CipherStates come from Split().
+// Transport records after the handshake (SPEC.md §2.3, §4.4): each record is one Noise
+// transport message whose plaintext is one encoded Message, or a BATCH of several. The two
+// CipherStates come from Split(); src/net/outgoing.ts decides what is sealed together.
 
 import type { CipherState } from "./noise.ts";
 import type { Writer } from "./codec.ts";
@@ -68,48 +68,4 @@ export function encode(m: Message): Writer {
   const w = writeMessage(m);
   if (w.length > MAX_PLAINTEXT) throw new ProtocolError("too-large", `message of ${w.length} bytes`);
   return w;
-}
-
-/**
- * The messages one side posts during one turn of the event loop leave together at its end,
- * in as few records as fit (sealAll), and so in as few AES-GCM operations and socket writes.
- * post encodes at once, so a message that can never be sent throws to its sender; flush
- * seals what is waiting now (before a close, or before anything written around the queue).
- */
-export class Outgoing {
-  #transport: Transport;
-  #write: (record: Uint8Array[]) => void;
-  #waiting: Writer[] = [];
-  #waitingBytes = 0;
-
-  constructor(transport: Transport, write: (record: Uint8Array[]) => void) {
-    this.#transport = transport;
-    this.#write = write;
-  }
-
-  post(m: Message): void {
-    const w = encode(m);
-    this.#waiting.push(w);
-    this.#waitingBytes += w.length;
-    if (this.#waiting.length === 1) queueMicrotask(() => this.flush());
-  }
-
-  /** Encoded bytes posted and not yet sealed. */
-  get waitingBytes(): number {
-    return this.#waitingBytes;
-  }
-
-  /** Forget what waits (its connection is being closed). */
-  drop(): void {
-    this.#waiting = [];
-    this.#waitingBytes = 0;
-  }
-
-  flush(): void {
-    if (this.#waiting.length === 0) return;
-    const items = this.#waiting;
-    this.#waiting = [];
-    this.#waitingBytes = 0;
-    for (const record of this.#transport.sealAll(items)) this.#write(record);
-  }
 }

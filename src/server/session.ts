@@ -3,7 +3,8 @@
 // connection only; nothing a peer sends can throw past this class.
 
 import { HandshakeState } from "../protocol/noise.ts";
-import { Outgoing, Transport } from "../protocol/transport.ts";
+import { Transport } from "../protocol/transport.ts";
+import { Outgoing } from "../net/outgoing.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../protocol/framing.ts";
 import {

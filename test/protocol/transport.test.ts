@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { CipherState } from "../../src/protocol/noise.ts";
-import { MAX_PLAINTEXT, Outgoing, Transport, encode } from "../../src/protocol/transport.ts";
+import { MAX_PLAINTEXT, Transport, encode } from "../../src/protocol/transport.ts";
 import { MSG_ID_LEN, T, encodeMessage, type Message } from "../../src/protocol/messages.ts";
 import { concat } from "../../src/protocol/framing.ts";
 import { expectCode } from "./vectors.ts";
@@ -83,60 +83,5 @@ describe("sealAll", () => {
     const records = sender.sealAll([encode({ t: "heartbeat" }), encode(largest), encode({ t: "heartbeat" })]);
     expect(records.map((r) => receiver.open(concat(...r)).length)).toEqual([1, 1, 1]);
     expectCode(() => encode(chunk(MAX_PLAINTEXT - 21)), "too-large");
-  });
-});
-
-describe("Outgoing", () => {
-  test("what is posted in one turn leaves as one record at its end; a later post, in the next", async () => {
-    const { sender, receiver } = pair();
-    const written: Uint8Array[][] = [];
-    const out = new Outgoing(sender, (r) => written.push(r));
-    out.post({ t: "heartbeat" });
-    out.post({ t: "who", req: 1 });
-    expect(written).toHaveLength(0);
-    expect(out.waitingBytes).toBe(1 + 5);
-    await Promise.resolve();
-    expect(written).toHaveLength(1);
-    expect(out.waitingBytes).toBe(0);
-    out.post({ t: "who", req: 2 });
-    await Promise.resolve();
-    expect(written.map((r) => receiver.open(concat(...r)))).toEqual([[{ t: "heartbeat" }, { t: "who", req: 1 }], [{ t: "who", req: 2 }]]);
-  });
-
-  test("flush writes what waits now, and the turn's end then has nothing left to write", async () => {
-    const { sender, receiver } = pair();
-    const written: Uint8Array[][] = [];
-    const out = new Outgoing(sender, (r) => written.push(r));
-    out.post({ t: "error", code: "shutdown", reason: "bye" });
-    out.flush();
-    expect(written).toHaveLength(1);
-    await Promise.resolve();
-    expect(written).toHaveLength(1);
-    expect(receiver.open(concat(...written[0]!))).toEqual([{ t: "error", code: "shutdown", reason: "bye" }]);
-  });
-
-  test("a message that can never be sent throws to its poster and leaves the others alone", async () => {
-    const { sender, receiver } = pair();
-    const written: Uint8Array[][] = [];
-    const out = new Outgoing(sender, (r) => written.push(r));
-    out.post({ t: "heartbeat" });
-    expectCode(() => out.post(chunk(MAX_PLAINTEXT)), "too-large");
-    await Promise.resolve();
-    expect(written.map((r) => receiver.open(concat(...r)))).toEqual([[{ t: "heartbeat" }]]);
-  });
-
-  test("drop forgets what waits: nothing is sealed or written for it", async () => {
-    const { sender, receiver } = pair();
-    const written: Uint8Array[][] = [];
-    const out = new Outgoing(sender, (r) => written.push(r));
-    out.post({ t: "who", req: 1 });
-    out.drop();
-    expect(out.waitingBytes).toBe(0);
-    await Promise.resolve();
-    expect(written).toHaveLength(0);
-    out.post({ t: "who", req: 2 });
-    await Promise.resolve();
-    // Nothing was sealed for the dropped message: the next record opens with the first nonce.
-    expect(written.map((r) => receiver.open(concat(...r)))).toEqual([[{ t: "who", req: 2 }]]);
   });
 });
