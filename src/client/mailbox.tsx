@@ -5,9 +5,9 @@
 
 import { Hono, type Context } from "hono";
 import { csrf } from "hono/csrf";
-import { secureHeaders } from "hono/secure-headers";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
+import { pageHeaders } from "../net/page-headers.ts";
 import type { ClientHost } from "./host.ts";
 import { DEFAULT_SETTINGS, UserError, type Settings } from "./daemon.ts";
 import { DISK_FULL, isDiskFull, WrongPasswordError, type MessageSummary } from "./store.ts";
@@ -64,21 +64,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
   const idleMs = () => settings().idleLockMinutes * 60_000;
 
   const ui = new Hono();
-  const secure = secureHeaders({
-      contentSecurityPolicy: {
-        defaultSrc: ["'none'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", "data:"],
-        mediaSrc: ["'self'"],
-        connectSrc: ["'self'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        baseUri: ["'none'"],
-      },
-      referrerPolicy: "no-referrer",
-      crossOriginResourcePolicy: "same-origin",
-    });
+  const secure = pageHeaders({ imgSrc: ["data:"], mediaSrc: ["'self'"] });
   // Downloads keep their own stricter headers (sandbox CSP, nosniff); the page's would replace them.
   const DOWNLOAD = /^\/messages\/[^/]+\/attachments\/\d+$/;
   ui.use("*", async (c, next) => (c.req.method === "GET" && DOWNLOAD.test(c.req.path) ? next() : secure(c, next)));

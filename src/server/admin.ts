@@ -5,8 +5,8 @@
 
 import { Hono, type Context } from "hono";
 import { csrf } from "hono/csrf";
-import { secureHeaders } from "hono/secure-headers";
 import { getCookie, setCookie } from "hono/cookie";
+import { pageHeaders } from "../net/page-headers.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "node:crypto";
 import type { Directory } from "./directory.ts";
@@ -70,23 +70,7 @@ export function adminApp(deps: AdminDeps, hosts: () => Set<string>): Hono {
     await next();
     return undefined;
   });
-  app.use(
-    "*",
-    secureHeaders({
-      contentSecurityPolicy: {
-        defaultSrc: ["'none'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'"],
-        connectSrc: ["'self'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        baseUri: ["'none'"],
-      },
-      referrerPolicy: "no-referrer",
-      crossOriginResourcePolicy: "same-origin",
-    }),
-  );
+  app.use("*", pageHeaders());
   app.use("*", csrf());
 
   app.get("/assets/:name", (c) => {

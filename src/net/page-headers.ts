@@ -1,0 +1,23 @@
+// The security headers of the pages smsg serves on loopback: the mailbox (SPEC.md §8.5) and
+// the relay's admin page. One policy for both: nothing from elsewhere, no inline script, no
+// framing; each page names only what it adds (the mailbox's data: icons and its sound).
+
+import { secureHeaders } from "hono/secure-headers";
+
+export function pageHeaders(extra: { imgSrc?: string[]; mediaSrc?: string[] } = {}) {
+  return secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", ...(extra.imgSrc ?? [])],
+      ...(extra.mediaSrc ? { mediaSrc: extra.mediaSrc } : {}),
+      connectSrc: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+      baseUri: ["'none'"],
+    },
+    referrerPolicy: "no-referrer",
+    crossOriginResourcePolicy: "same-origin",
+  });
+}
