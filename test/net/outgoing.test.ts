@@ -2,31 +2,15 @@
 // record at its end; flush and drop act at once; a message that cannot fit throws to its poster.
 
 import { describe, expect, test } from "bun:test";
-import { CipherState } from "../../src/protocol/noise.ts";
-import { MAX_PLAINTEXT, Transport } from "../../src/protocol/transport.ts";
-import { MSG_ID_LEN, type Message } from "../../src/protocol/messages.ts";
+import { MAX_PLAINTEXT } from "../../src/protocol/transport.ts";
 import { concat } from "../../src/protocol/framing.ts";
 import { Outgoing } from "../../src/net/outgoing.ts";
 import { expectCode } from "../protocol/vectors.ts";
-
-const KEY = new Uint8Array(32).fill(9);
-const ID = new Uint8Array(MSG_ID_LEN).fill(0x5a);
-
-function cipher(): CipherState {
-  const c = new CipherState();
-  c.initializeKey(KEY);
-  return c;
-}
-
-function pair() {
-  return { sender: new Transport(cipher(), cipher()), receiver: new Transport(cipher(), cipher()) };
-}
-
-const chunk = (n: number): Message => ({ t: "chunk", id: ID, seq: 0, last: false, data: new Uint8Array(n) });
+import { chunkOf, transportPair } from "../support/transports.ts";
 
 describe("Outgoing", () => {
   test("what is posted in one turn leaves as one record at its end; a later post, in the next", async () => {
-    const { sender, receiver } = pair();
+    const { sender, receiver } = transportPair();
     const written: Uint8Array[][] = [];
     const out = new Outgoing(sender, (r) => written.push(r));
     out.post({ t: "heartbeat" });
@@ -42,7 +26,7 @@ describe("Outgoing", () => {
   });
 
   test("flush writes what waits now, and the turn's end then has nothing left to write", async () => {
-    const { sender, receiver } = pair();
+    const { sender, receiver } = transportPair();
     const written: Uint8Array[][] = [];
     const out = new Outgoing(sender, (r) => written.push(r));
     out.post({ t: "error", code: "shutdown", reason: "bye" });
@@ -54,17 +38,17 @@ describe("Outgoing", () => {
   });
 
   test("a message that can never be sent throws to its poster and leaves the others alone", async () => {
-    const { sender, receiver } = pair();
+    const { sender, receiver } = transportPair();
     const written: Uint8Array[][] = [];
     const out = new Outgoing(sender, (r) => written.push(r));
     out.post({ t: "heartbeat" });
-    expectCode(() => out.post(chunk(MAX_PLAINTEXT)), "too-large");
+    expectCode(() => out.post(chunkOf(MAX_PLAINTEXT)), "too-large");
     await Promise.resolve();
     expect(written.map((r) => receiver.open(concat(...r)))).toEqual([[{ t: "heartbeat" }]]);
   });
 
   test("drop forgets what waits: nothing is sealed or written for it", async () => {
-    const { sender, receiver } = pair();
+    const { sender, receiver } = transportPair();
     const written: Uint8Array[][] = [];
     const out = new Outgoing(sender, (r) => written.push(r));
     out.post({ t: "who", req: 1 });

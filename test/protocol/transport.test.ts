@@ -3,38 +3,16 @@
 
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { CipherState } from "../../src/protocol/noise.ts";
-import { MAX_PLAINTEXT, Transport, encode } from "../../src/protocol/transport.ts";
-import { MSG_ID_LEN, T, encodeMessage, type Message } from "../../src/protocol/messages.ts";
+import { MAX_PLAINTEXT, encode } from "../../src/protocol/transport.ts";
+import { T, encodeMessage, type Message } from "../../src/protocol/messages.ts";
 import { concat } from "../../src/protocol/framing.ts";
 import { expectCode } from "./vectors.ts";
-
-const KEY = new Uint8Array(32).fill(9);
-const EMPTY = new Uint8Array(0);
-const ID = new Uint8Array(MSG_ID_LEN).fill(0x5a);
-
-function cipher(): CipherState {
-  const c = new CipherState();
-  c.initializeKey(KEY);
-  return c;
-}
-
-/** A sender, the receiver that opens its records, and a peek at each record's plaintext. */
-function pair() {
-  const peek = cipher();
-  return {
-    sender: new Transport(cipher(), cipher()),
-    receiver: new Transport(cipher(), cipher()),
-    plaintext: (record: Uint8Array[]) => peek.decryptWithAd(EMPTY, concat(...record)),
-  };
-}
-
-const chunk = (n: number, seq = 0): Message => ({ t: "chunk", id: ID, seq, last: false, data: new Uint8Array(n).fill(seq & 0xff) });
+import { MESSAGE_ID, chunkOf, transportPair } from "../support/transports.ts";
 
 describe("sealAll", () => {
   test("a message alone is a record of itself, not a batch of one", () => {
-    const { sender, receiver, plaintext } = pair();
-    const m: Message = { t: "window", id: ID, seq: 8 };
+    const { sender, receiver, plaintext } = transportPair();
+    const m: Message = { t: "window", id: MESSAGE_ID, seq: 8 };
     const records = sender.sealAll([encode(m)]);
     expect(records).toHaveLength(1);
     expect(plaintext(records[0]!)).toEqual(encodeMessage(m));
@@ -42,8 +20,8 @@ describe("sealAll", () => {
   });
 
   test("small messages share one record, in order", () => {
-    const { sender, receiver, plaintext } = pair();
-    const ms: Message[] = [{ t: "heartbeat" }, { t: "who", req: 7 }, chunk(1024), { t: "ack", id: ID, status: "stored", receipt: new Uint8Array(32) }];
+    const { sender, receiver, plaintext } = transportPair();
+    const ms: Message[] = [{ t: "heartbeat" }, { t: "who", req: 7 }, chunkOf(1024), { t: "ack", id: MESSAGE_ID, status: "stored", receipt: new Uint8Array(32) }];
     const records = sender.sealAll(ms.map(encode));
     expect(records).toHaveLength(1);
     expect(plaintext(records[0]!)[0]).toBe(T.batch);
@@ -53,8 +31,8 @@ describe("sealAll", () => {
   test("any messages: every record fits, neighbours are packed greedily, and all come out in order", () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: MAX_PLAINTEXT - 22 }), { minLength: 1, maxLength: 12 }), (sizes) => {
-        const { sender, receiver, plaintext } = pair();
-        const ms = sizes.map((n, i) => chunk(n, i));
+        const { sender, receiver, plaintext } = transportPair();
+        const ms = sizes.map((n, i) => chunkOf(n, i));
         const records = sender.sealAll(ms.map(encode));
         const out: Message[] = [];
         let next = 0;
@@ -78,10 +56,10 @@ describe("sealAll", () => {
   });
 
   test("a message of exactly the largest plaintext goes alone; one byte more is too-large at encode", () => {
-    const { sender, receiver } = pair();
-    const largest = chunk(MAX_PLAINTEXT - 22);
+    const { sender, receiver } = transportPair();
+    const largest = chunkOf(MAX_PLAINTEXT - 22);
     const records = sender.sealAll([encode({ t: "heartbeat" }), encode(largest), encode({ t: "heartbeat" })]);
     expect(records.map((r) => receiver.open(concat(...r)).length)).toEqual([1, 1, 1]);
-    expectCode(() => encode(chunk(MAX_PLAINTEXT - 21)), "too-large");
+    expectCode(() => encode(chunkOf(MAX_PLAINTEXT - 21)), "too-large");
   });
 });
