@@ -4,7 +4,7 @@
 
 import type { CipherState } from "./noise.ts";
 import type { Writer } from "./codec.ts";
-import { decodeTransportPlaintext, encodeBatchParts, encodeMessage, writeMessage, type Message } from "./messages.ts";
+import { decodeTransportPlaintext, encodeBatchParts, writeMessage, type Message } from "./messages.ts";
 import { ProtocolError } from "./errors.ts";
 import { NOISE_MAX_MESSAGE } from "./noise.ts";
 
@@ -22,13 +22,6 @@ export class Transport {
   constructor(tx: CipherState, rx: CipherState) {
     this.#tx = tx;
     this.#rx = rx;
-  }
-
-  /** One Message as one record. */
-  seal(m: Message): Uint8Array {
-    const pt = encodeMessage(m);
-    if (pt.length > MAX_PLAINTEXT) throw new ProtocolError("too-large", `message of ${pt.length} bytes`);
-    return this.#tx.encryptWithAd(EMPTY, pt);
   }
 
   /**

@@ -85,8 +85,9 @@ export class RawClient {
     return { client, status: result.t === "loginResult" ? result.status : "?", reason: result.t === "loginResult" ? result.reason : "" };
   }
 
+  /** One record carrying m alone. */
   send(m: Message): void {
-    this.raw.framed.send(this.transport.seal(m));
+    this.raw.framed.send(this.transport.sealAll([encode(m)])[0]!);
   }
 
   /** One record carrying these messages as a BATCH (SPEC.md §4.4). */
