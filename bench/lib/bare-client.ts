@@ -112,10 +112,6 @@ export class BareClient {
     if (!this.closed) this.#out!.post(m);
   }
 
-  get queuedBytes(): number {
-    return this.#framed.queuedBytes + (this.#out?.waitingBytes ?? 0);
-  }
-
   /** A fresh signed session key, published as the real client does after login. */
   publish(identity: { seed: Uint8Array; publicKey: Uint8Array }, now = Date.now()): { session: KeyPair; key: SignedSessionKey } {
     const session = x25519Generate();

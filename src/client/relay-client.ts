@@ -63,10 +63,6 @@ export class Link {
     return true;
   }
 
-  get queuedBytes(): number {
-    return this.#framed.queuedBytes + this.#out.waitingBytes;
-  }
-
   /** Settles answers to who/getKey; returns true when m was such an answer. */
   settle(m: Message): boolean {
     if (m.t !== "whoReply" && m.t !== "key") return false;
