@@ -1,4 +1,4 @@
-// Loads the published test vectors (../shared/vectors, see its README.md) and hex helpers
+// Loads the published test vectors (test/vectors/, see its README.md for each source) and hex helpers
 // shared by the protocol tests. SMSG_VECTORS overrides the directory.
 
 import { readFileSync } from "node:fs";
@@ -7,7 +7,7 @@ import { expect } from "bun:test";
 import { ProtocolError } from "../../src/protocol/errors.ts";
 import type { ProtocolErrorCode } from "../../src/protocol/errors.ts";
 
-const DIR = process.env.SMSG_VECTORS ?? join(import.meta.dir, "../../../shared/vectors");
+const DIR = process.env.SMSG_VECTORS ?? join(import.meta.dir, "../vectors");
 
 export function loadVectors<T>(file: string): T {
   return JSON.parse(readFileSync(join(DIR, file), "utf8")) as T;
