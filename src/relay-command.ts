@@ -122,6 +122,8 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
       messagesPerMinute: settings.messages_per_minute,
       maxPending: settings.max_pending,
       shutdownGrace: settings.shutdown_grace,
+      handshakesPerSecond: settings.handshakes_per_second,
+      handshakesBurst: settings.handshakes_burst,
     },
   }).catch((e: Error) => {
     log.close();
