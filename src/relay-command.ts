@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { existsSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { startRelay } from "./server/relay.ts";
+import { ensureDataDir } from "./server/relay-key.ts";
 import { DailyLog } from "./server/daily-log.ts";
 import { ConfigError, SETTINGS, flagOf, readConfigFile, resolveSettings, type Setting } from "./server/config.ts";
 import { TerminalStatus } from "./server/terminal-status.ts";
@@ -85,6 +86,13 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
   // The admin page has no TLS and controls registrations: loopback only.
   if (adminAddr && !/^(127\.0\.0\.1|::1|localhost)$/.test(adminAddr.host)) throw new CliError("--admin must be 127.0.0.1, [::1] or localhost");
   const now = relayClock();
+  // Made first, 0700, by itself: the log folder below is made recursively 0750 and would
+  // otherwise create the data dir with it, letting the group list it (SECURITY.md §8).
+  try {
+    ensureDataDir(dataDir);
+  } catch (e) {
+    throw new CliError(`cannot create the data dir ${dataDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
   const logDir = settings.log_dir ?? (service ? systemLogDir() : join(dataDir, "logs"));
 
   let terminal: TerminalStatus | undefined;
@@ -114,6 +122,8 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
       messagesPerMinute: settings.messages_per_minute,
       maxPending: settings.max_pending,
       shutdownGrace: settings.shutdown_grace,
+      handshakesPerSecond: settings.handshakes_per_second,
+      handshakesBurst: settings.handshakes_burst,
     },
   }).catch((e: Error) => {
     log.close();

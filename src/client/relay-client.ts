@@ -32,7 +32,7 @@ export type LinkState =
   | { kind: "connecting" }
   | { kind: "connected"; relayKey: string }
   | { kind: "retrying"; error: string; retryAt: number }
-  | { kind: "refused"; error: string } // will not retry by itself (relay key changed)
+  | { kind: "refused"; error: string } // will not retry by itself (relay key changed, replaced)
   | { kind: "stopped" };
 
 /** An authenticated, published connection: what the rest of the client sends through. */
@@ -256,7 +256,12 @@ export class RelayClient {
       try {
         if (phase === "msg2") {
           if (rec.length === 5 && PREAMBLE_MAGIC.every((b, i) => rec[i] === b)) {
-            return giveUp(`the relay speaks protocol version ${rec[4]}, this client ${PROTOCOL_VERSION}`, false);
+            // Nothing before the handshake is authenticated: anyone on the path can send this
+            // record, so it is shown and retried with the usual backoff, never obeyed for
+            // good; a reply naming our own version is nonsense (SPEC.md §2.3).
+            if (rec[4] === PROTOCOL_VERSION) throw new ProtocolError("malformed", "a version reply with this client's own version");
+            const older = rec[4]! > PROTOCOL_VERSION ? "this client" : "the relay";
+            return giveUp(`the relay speaks protocol version ${rec[4]}, this client ${PROTOCOL_VERSION}: upgrade ${older}`, true);
           }
           hello = decodeRelayHello(hs!.readMessage(rec));
           relayKey = hs!.remoteStatic()!;

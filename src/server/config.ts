@@ -34,6 +34,10 @@ export const SETTINGS = [
   { key: "messages_per_minute", kind: "number", help: "messages one user may send per minute (burst the same)", min: 0.001, max: 1_000_000, default: 120 },
   { key: "max_pending", kind: "int", help: "pending registrations kept (oldest dropped)", min: 1, max: 1_000_000, default: 1000 },
   { key: "shutdown_grace", kind: "int", help: "seconds transfers in flight may take to finish after SIGTERM", min: 0, max: 3600, default: 30 },
+  // New handshakes per IPv4 address or IPv6 /64, refused at accept before any crypto
+  // (SPEC.md §3.3): far above what the 50 connections one address may hold ever need.
+  { key: "handshakes_per_second", kind: "number", help: "new connections (handshakes) refilled per second per address", min: 0.001, max: 1_000_000, default: 20 },
+  { key: "handshakes_burst", kind: "int", help: "new connections (handshakes) allowed at once per address", min: 1, max: 1_000_000, default: 200 },
 ] as const satisfies readonly Setting[];
 
 export type SettingKey = (typeof SETTINGS)[number]["key"];
@@ -55,6 +59,8 @@ export type Settings = {
   messages_per_minute: number;
   max_pending: number;
   shutdown_grace: number;
+  handshakes_per_second: number;
+  handshakes_burst: number;
 };
 
 export class ConfigError extends Error {}

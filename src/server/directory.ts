@@ -3,6 +3,7 @@
 // The relay and the ctrl command open the same file; WAL lets them do so at once.
 
 import { Database } from "bun:sqlite";
+import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
 
 export type UserState = "active" | "disabled";
@@ -28,8 +29,13 @@ export class Directory {
   readonly db: Database;
 
   constructor(path: string) {
+    ownerOnly(path);
     this.db = new Database(path, { create: true, strict: true });
     this.db.exec("PRAGMA journal_mode = WAL");
+    // SQLite gives a new -wal and -shm the database file's own mode; ones an older version
+    // left behind keep theirs, so those are tightened too.
+    ownerOnly(`${path}-wal`, false);
+    ownerOnly(`${path}-shm`, false);
     this.db.exec("PRAGMA synchronous = FULL");
     this.db.exec("PRAGMA busy_timeout = 5000");
     this.db.exec(`
@@ -134,5 +140,27 @@ export class Directory {
       this.db.query("DELETE FROM pending WHERE user = ?").run(user);
       return p;
     })();
+  }
+}
+
+/**
+ * The database holds every registration code, an offline-guessing verifier for its user's
+ * password (SECURITY.md §8): owner-only. A new file is made 0600 before SQLite opens it (an
+ * empty file is an empty database), since SQLite would make it 0644 less the umask; an
+ * existing one is tightened. Another user's file (ctrl run by someone else) is left alone.
+ */
+function ownerOnly(path: string, create = true): void {
+  if (create && !existsSync(path)) {
+    try {
+      closeSync(openSync(path, "wx", 0o600));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+  }
+  try {
+    chmodSync(path, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT" && code !== "EPERM") throw e;
   }
 }

@@ -28,6 +28,9 @@ export interface RelayOptions {
   messagesPerMinute: number;
   maxPending: number;
   shutdownGrace: number; // seconds
+  /** New connections per address key: a token bucket checked at accept (SPEC.md §3.3). */
+  handshakesPerSecond: number;
+  handshakesBurst: number;
 }
 
 export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
@@ -43,6 +46,8 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   messagesPerMinute: 120,
   maxPending: 1000,
   shutdownGrace: 30,
+  handshakesPerSecond: 20,
+  handshakesBurst: 200,
 };
 
 /** Connections over a limit kept just long enough to be told so; beyond this, cut at once. */

@@ -9,6 +9,7 @@ import type { Log } from "./log.ts";
 import { loadOrCreateRelayKey } from "./relay-key.ts";
 import { DEFAULT_RELAY_OPTIONS, RelayCore, type RelayOptions } from "./relay-core.ts";
 import { Session } from "./session.ts";
+import { HandshakeGate } from "./handshake-gate.ts";
 import { encodeRelayKey } from "../protocol/keys.ts";
 
 export interface ListenAddress {
@@ -46,10 +47,17 @@ export async function startRelay(args: {
     now: args.now ?? Date.now,
   });
 
+  const gate = new HandshakeGate({ perSecond: core.opts.handshakesPerSecond, burst: core.opts.handshakesBurst }, args.log, core.now);
   const handlers = {
     open(socket: Socket<Conn>) {
       const conn: Conn = {};
       socket.data = conn;
+      // Before any byte is read: a refused connection costs no crypto (SPEC.md §3.3). Nothing
+      // may be said before the handshake but the version reply (§2.3), so it is just closed.
+      if (!gate.admit(socket.remoteAddress ?? "?")) {
+        socket.end();
+        return;
+      }
       const framed = new FramedSocket(socket as Socket<unknown>, {
         onRecord: (r) => conn.session?.onRecord(r),
         onClose: (reason) => conn.session?.onClose(reason),

@@ -42,9 +42,13 @@ describe("status text", () => {
   test("locked, refused, connecting, stopped", () => {
     expect(statusText(st({ state: "locked" }), NOW)).toBe("Locked");
     expect(statusText(st({ state: "refused", error: KEY_CHANGED }), NOW)).toBe("Relay key changed");
-    expect(statusText(st({ state: "refused", error: "the relay speaks protocol version 2, this client 1" }), NOW)).toBe(
-      "Relay refused: incompatible protocol version",
+    expect(statusText(st({ state: "refused", error: "another client logged in as alice; this one stopped" }), NOW)).toBe(
+      "Stopped: another client logged in",
     );
+    // A version reply is retried, not a refusal (SPEC.md §2.3), but the tray names it.
+    expect(
+      statusText(st({ state: "retrying", retryAt: NOW + 8000, error: "the relay speaks protocol version 2, this client 1: upgrade this client; retrying in 8 s" }), NOW),
+    ).toBe("Relay speaks another protocol version — retrying in 8 s");
     expect(statusText(st({ state: "connecting" }), NOW)).toBe("Connecting to relay.example.org:7443 as alice");
     expect(statusText(st({ state: "stopped" }), NOW)).toBe("Stopped");
   });

@@ -49,15 +49,65 @@ describe("FailureLimiter", () => {
     expect(l.allowed("192.0.2.3", 0)).toBe(true);
   });
 
-  test("tracks at most maxKeys, dropping the least recently failed", () => {
-    const l = new FailureLimiter({ burst: 1, perMinute: 1, maxKeys: 2 });
-    l.fail("a", 0);
+  test("tracks at most maxKeys: the fullest bucket is forgotten first, a refilled one before any", () => {
+    const l = new FailureLimiter({ burst: 3, perMinute: 1, maxKeys: 3 }); // one token a minute
+    l.fail("a", 0); // 2 tokens left
     l.fail("b", 0);
-    l.fail("a", 0); // a is now the most recent
-    l.fail("c", 0); // evicts b
-    expect(l.allowed("a", 0)).toBe(false);
-    expect(l.allowed("b", 0)).toBe(true);
+    l.fail("b", 0); // 1 left
+    for (let i = 0; i < 3; i++) l.fail("c", 0); // refusing
+    l.fail("d", 0); // no room: a, the fullest, is forgotten; d has 2
+    expect(l.size).toBe(3);
     expect(l.allowed("c", 0)).toBe(false);
+    l.fail("b", 0);
+    expect(l.allowed("b", 0)).toBe(false); // b was kept (forgotten, it would have 2 now)
+    // A minute on: b and c hold 1 token, d 3 (refilled: no different from no bucket).
+    l.fail("e", 60_000); // no room: d goes, not b or c, though it is the most recent
+    l.fail("c", 60_000);
+    expect(l.allowed("c", 60_000)).toBe(false); // c was kept
+    expect(l.allowed("b", 60_000)).toBe(true);
+    expect(l.size).toBe(3);
+  });
+
+  test("never forgets a refusing bucket: with every tracked key refusing, a new key is refused", () => {
+    const l = new FailureLimiter({ burst: 1, perMinute: 1, maxKeys: 3 });
+    for (const k of ["a", "b", "c"]) l.fail(k, 0);
+    expect(l.allowed("d", 0)).toBe(false); // fail closed rather than drop a, b or c
+    l.fail("d", 0);
+    expect(l.size).toBe(3);
+    for (const k of ["a", "b", "c"]) expect(l.allowed(k, 0)).toBe(false);
+    // A minute on they have refilled: room again.
+    expect(l.allowed("d", 60_000)).toBe(true);
+    l.fail("d", 60_000);
+    expect(l.allowed("d", 60_000)).toBe(false);
+  });
+
+  test("the 31st guess for one user is refused after a spray of 150,000 throwaway ids", () => {
+    // The relay's per-user bucket (SPEC.md §3.3): 30 at once, 30 per hour, 100,000 keys.
+    const l = new FailureLimiter({ burst: 30, perMinute: 0.5 });
+    let t = 1_000_000;
+    for (let i = 0; i < 30; i++) {
+      expect(l.allowed("victim", t)).toBe(true);
+      l.fail("victim", t);
+    }
+    expect(l.allowed("victim", t)).toBe(false);
+    // One failure each for 150,000 ids, 0.1 ms apart: 15 s, a token would take 2 minutes.
+    for (let i = 0; i < 150_000; i++) {
+      t += 0.1;
+      l.fail(`throwaway${i}`, t);
+    }
+    expect(l.size).toBeLessThanOrEqual(100_000);
+    expect(l.allowed("victim", t)).toBe(false);
+    // The bucket still refills as it should: one token two minutes after the 30th guess.
+    expect(l.allowed("victim", 1_000_000 + 120_000)).toBe(true);
+  });
+
+  test("take() takes a token only when one is there", () => {
+    const l = new FailureLimiter({ burst: 2, perMinute: 60 }); // one per second
+    expect(l.take("a", 0)).toBe(true);
+    expect(l.take("a", 0)).toBe(true);
+    expect(l.take("a", 0)).toBe(false);
+    expect(l.take("a", 999)).toBe(false);
+    expect(l.take("a", 1000)).toBe(true);
   });
 
   test("matches a reference token bucket for any failure schedule", () => {

@@ -33,12 +33,15 @@ export function statusText(s: TrayStatus, now: number): string {
       return `Connecting to ${s.relay} as ${s.user}`;
     case "retrying": {
       const secs = s.retryAt === null ? 0 : Math.ceil((s.retryAt - now) / 1000);
-      return secs > 0 ? `Disconnected — retrying in ${secs} s` : "Disconnected — retrying now";
+      // A version reply is unauthenticated, so it is retried (SPEC.md §2.3), but named: it
+      // needs an upgrade, not patience.
+      const what = /protocol version/.test(s.error ?? "") ? "Relay speaks another protocol version" : "Disconnected";
+      return secs > 0 ? `${what} — retrying in ${secs} s` : `${what} — retrying now`;
     }
     case "refused":
       // The two refusals a client does not retry by itself (SPEC.md §8.4): a changed relay
-      // key (what an impostor looks like) and a protocol version it does not speak.
-      return /protocol version/.test(s.error ?? "") ? "Relay refused: incompatible protocol version" : "Relay key changed";
+      // key (what an impostor looks like) and another client of the same user taking over.
+      return /another client/.test(s.error ?? "") ? "Stopped: another client logged in" : "Relay key changed";
     case "locked":
       return "Locked";
     case "stopped":
