@@ -23,7 +23,7 @@ import { addRelayCommand } from "./relay-command.ts";
 import { embeddedTrayHelper } from "./client/tray-helpers.ts";
 import { addCtrlCommand } from "./ctrl-command.ts";
 import { HostPortError, parseHostPort as parseHostPortText } from "./net/host-port.ts";
-import { decodeInvite } from "./protocol/keys.ts";
+import { readInvite } from "./client/invite-source.ts";
 import { terminalSafe as t } from "./client/terminal-text.ts";
 
 const out = (line: string) => console.log(line);
@@ -82,10 +82,11 @@ program
   .option("--ui <addr:port>", "loopback address for the mailbox and API (default 127.0.0.1 and a port fixed per data dir)")
   .option("--no-tray", "do not show a tray icon")
   .option("--relay-key <key>", "the relay's key (smsgrelay1...); replaces the pinned one")
-  .option("--invite <token>", "a one-time invite from the operator (smsginvite1...): registers you at the first login")
+  .option("--invite-file <file>", "a one-time invite from the operator (smsginvite1...) in the first line of this file (or in SMSG_INVITE): registers you at the first login")
+  .addOption(new Option("--invite <token>", "the invite on the command line, visible to other local users who could use it first: prefer --invite-file").conflicts("inviteFile"))
   .option("--heartbeat <seconds>", "heartbeat interval", positive("--heartbeat"), 30)
   .option("--max-backoff <seconds>", "longest wait between reconnection attempts", positive("--max-backoff"), 30)
-  .action(async (o: { server: string; user: string; data: string; passwordFile?: string; ui?: string; tray: boolean; relayKey?: string; invite?: string; heartbeat: number; maxBackoff: number }) => {
+  .action(async (o: { server: string; user: string; data: string; passwordFile?: string; ui?: string; tray: boolean; relayKey?: string; invite?: string; inviteFile?: string; heartbeat: number; maxBackoff: number }) => {
     const server = parseHostPort(o.server, "--server");
     const user = userId(o.user);
     const ui = o.ui ? parseHostPort(o.ui, "--ui") : undefined;
@@ -99,17 +100,11 @@ program
         throw new CliError(`"${o.relayKey}" is not a relay key (smsgrelay1..., checksum or format wrong)`);
       }
     }
-    let invite: Uint8Array | undefined;
-    if (o.invite) {
-      // On first contact the client would trust any relay key: an impostor relay would get
-      // the invite and could register its own key as this user (SECURITY.md §7).
-      if (!relayKey) throw new CliError("--invite needs --relay-key (the relay key the operator gave you with the invite)");
-      try {
-        invite = decodeInvite(o.invite);
-      } catch {
-        throw new CliError(`"${o.invite}" is not an invite (smsginvite1..., checksum or format wrong)`);
-      }
-    }
+    const given = readInvite(o);
+    // On first contact the client would trust any relay key: an impostor relay would get
+    // the invite and could register its own key as this user (SECURITY.md §7).
+    if (given && !relayKey) throw new CliError(`${given.from} needs --relay-key (the relay key the operator gave you with the invite)`);
+    const invite = given?.token;
     // No password source and no terminal (a service, a tray autostart): start locked and
     // let the mailbox unlock it.
     const password =
