@@ -23,7 +23,8 @@ import { addRelayCommand } from "./relay-command.ts";
 import { embeddedTrayHelper } from "./client/tray-helpers.ts";
 import { addCtrlCommand } from "./ctrl-command.ts";
 import { HostPortError, parseHostPort as parseHostPortText } from "./net/host-port.ts";
-import { decodeInvite } from "./protocol/keys.ts";
+import { readInvite } from "./client/invite-source.ts";
+import { terminalSafe as t } from "./client/terminal-text.ts";
 
 const out = (line: string) => console.log(line);
 
@@ -81,10 +82,11 @@ program
   .option("--ui <addr:port>", "loopback address for the mailbox and API (default 127.0.0.1 and a port fixed per data dir)")
   .option("--no-tray", "do not show a tray icon")
   .option("--relay-key <key>", "the relay's key (smsgrelay1...); replaces the pinned one")
-  .option("--invite <token>", "a one-time invite from the operator (smsginvite1...): registers you at the first login")
+  .option("--invite-file <file>", "a one-time invite from the operator (smsginvite1...) in the first line of this file (or in SMSG_INVITE): registers you at the first login")
+  .addOption(new Option("--invite <token>", "the invite on the command line, visible to other local users who could use it first: prefer --invite-file").conflicts("inviteFile"))
   .option("--heartbeat <seconds>", "heartbeat interval", positive("--heartbeat"), 30)
   .option("--max-backoff <seconds>", "longest wait between reconnection attempts", positive("--max-backoff"), 30)
-  .action(async (o: { server: string; user: string; data: string; passwordFile?: string; ui?: string; tray: boolean; relayKey?: string; invite?: string; heartbeat: number; maxBackoff: number }) => {
+  .action(async (o: { server: string; user: string; data: string; passwordFile?: string; ui?: string; tray: boolean; relayKey?: string; invite?: string; inviteFile?: string; heartbeat: number; maxBackoff: number }) => {
     const server = parseHostPort(o.server, "--server");
     const user = userId(o.user);
     const ui = o.ui ? parseHostPort(o.ui, "--ui") : undefined;
@@ -98,24 +100,19 @@ program
         throw new CliError(`"${o.relayKey}" is not a relay key (smsgrelay1..., checksum or format wrong)`);
       }
     }
-    let invite: Uint8Array | undefined;
-    if (o.invite) {
-      // On first contact the client would trust any relay key: an impostor relay would get
-      // the invite and could register its own key as this user (SECURITY.md §7).
-      if (!relayKey) throw new CliError("--invite needs --relay-key (the relay key the operator gave you with the invite)");
-      try {
-        invite = decodeInvite(o.invite);
-      } catch {
-        throw new CliError(`"${o.invite}" is not an invite (smsginvite1..., checksum or format wrong)`);
-      }
-    }
+    const given = readInvite(o);
+    // On first contact the client would trust any relay key: an impostor relay would get
+    // the invite and could register its own key as this user (SECURITY.md §7).
+    if (given && !relayKey) throw new CliError(`${given.from} needs --relay-key (the relay key the operator gave you with the invite)`);
+    const invite = given?.token;
     // No password source and no terminal (a service, a tray autostart): start locked and
     // let the mailbox unlock it.
     const password =
       o.passwordFile || process.env.SMSG_PASSWORD || process.stdin.isTTY
         ? await readPassword(o.passwordFile, `password for ${user}: `)
         : undefined;
-    const log = (line: string) => out(`${new Date().toISOString()} ${line}`);
+    // Log lines carry the relay's reasons and others' user ids: no control sequences.
+    const log = (line: string) => out(`${new Date().toISOString()} ${t(line)}`);
     const client = await runClient({
       host: server.host,
       port: server.port,
@@ -162,25 +159,27 @@ program
   .action(async (o: { data: string; json?: boolean }) => {
     const s = await new ApiClient(o.data).get<Record<string, unknown>>("/api/status");
     if (o.json) return out(JSON.stringify(s));
-    out(s.connected ? `connected as ${s.user}` : `not connected: ${s.error}`);
-    out(`relay key: ${s.relayKey ?? "(not pinned yet)"}`);
-    out(`mailbox: ${s.uiUrl}`);
+    out(s.connected ? `connected as ${t(String(s.user))}` : `not connected: ${t(String(s.error))}`);
+    out(`relay key: ${t(String(s.relayKey ?? "(not pinned yet)"))}`);
+    out(`mailbox: ${t(String(s.uiUrl))}`);
     out(`queued: ${s.queued}  unread: ${s.unread}`);
   });
 
 program
   .command("send")
   .description("send a message (queued if a recipient is offline)")
+  .addHelpText("after", "\n--subject and --body are in the command line, which is visible to other local users (ps):\nprefer --body-file FILE, or --body-file - with the text on stdin.")
   .requiredOption("--data <dir>", "the client's data dir")
   .requiredOption("--to <users>", "recipients, comma separated")
-  .requiredOption("--subject <text>", "subject")
-  .addOption(new Option("--body <text>", "message text").conflicts("bodyFile"))
-  .option("--body-file <file>", "read the message text from a file")
+  .option("--body-file <file>", "read the message text from a file, or from stdin if FILE is -")
+  .requiredOption("--subject <text>", "subject (visible to other local users in the process list)")
+  .addOption(new Option("--body <text>", "message text (visible to other local users in the process list)").conflicts("bodyFile"))
   .option("--attach <file>", "attach a file (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
   .action(async (o: { data: string; to: string; subject: string; body?: string; bodyFile?: string; attach: string[] }) => {
-    if (o.body === undefined && o.bodyFile === undefined) throw new CliError("give the message with --body TEXT or --body-file FILE");
+    if (o.body === undefined && o.bodyFile === undefined) throw new CliError("give the message with --body-file FILE (- for stdin) or --body TEXT");
     let body = o.body;
-    if (o.bodyFile !== undefined) {
+    if (o.bodyFile === "-") body = await Bun.stdin.text(); // stays out of argv, which `ps` shows
+    else if (o.bodyFile !== undefined) {
       try {
         body = readFileSync(o.bodyFile, "utf8");
       } catch {
@@ -201,7 +200,7 @@ program
       body,
       attachments,
     });
-    out(r.queued.length ? `queued ${r.id} (offline: ${r.queued.join(", ")}; it goes when they connect)` : `sending ${r.id}`);
+    out(r.queued.length ? `queued ${t(r.id)} (offline: ${r.queued.map((u) => t(u)).join(", ")}; it goes when they connect)` : `sending ${t(r.id)}`);
   });
 
 for (const folder of ["inbox", "outbox"] as const) {
@@ -217,7 +216,7 @@ for (const folder of ["inbox", "outbox"] as const) {
       for (const m of list) {
         const who = folder === "inbox" ? m.from : m.to.join(",");
         const att = m.attachments.length ? ` [${m.attachments.length} attachment(s)]` : "";
-        out(`${m.id}  ${(m.flags || "-").padEnd(2)} ${m.date}  ${who}  ${m.subject}${att}`);
+        out(`${t(m.id)}  ${t(m.flags || "-").padEnd(2)} ${t(m.date)}  ${t(who)}  ${t(m.subject)}${att}`);
       }
     });
 }
@@ -237,13 +236,13 @@ program
         const res = await api.download(`/api/messages/${encodeURIComponent(id)}/attachments/${i}`);
         const path = freeName(o.saveAttachments, a.name);
         await Bun.write(path, res);
-        if (!o.json) out(`saved ${path}`);
+        if (!o.json) out(`saved ${t(path)}`);
       }
     }
     if (o.json) return out(JSON.stringify(m));
-    out(`From: ${m.from}\nTo: ${m.to.join(", ")}\nDate: ${m.date}\nSubject: ${m.subject}`);
-    for (const a of m.attachments) out(`Attachment: ${a.name} (${a.size} bytes)`);
-    out(`\n${m.body}`);
+    out(`From: ${t(m.from)}\nTo: ${t(m.to.join(", "))}\nDate: ${t(m.date)}\nSubject: ${t(m.subject)}`);
+    for (const a of m.attachments) out(`Attachment: ${t(a.name)} (${a.size} bytes)`);
+    out(`\n${t(m.body, "text")}`);
   });
 
 /** Never overwrite: "name", then "name (1)", ... The name itself has no path parts (SPEC.md §5.3). */
@@ -264,7 +263,7 @@ program
   .option("--json", "JSON output")
   .action(async (o: { data: string; json?: boolean }) => {
     const users = await new ApiClient(o.data).get<string[]>("/api/users");
-    out(o.json ? JSON.stringify(users) : users.join("\n") || "nobody is connected");
+    out(o.json ? JSON.stringify(users) : users.map((u) => t(u)).join("\n") || "nobody is connected");
   });
 
 program
@@ -275,7 +274,7 @@ program
   .action(async (o: { data: string; json?: boolean }) => {
     const list = await new ApiClient(o.data).get<{ user: string; identity: string; changed: boolean }[]>("/api/contacts");
     if (o.json) return out(JSON.stringify(list));
-    for (const c of list) out(`${c.user}\t${c.identity}${c.changed ? "\tIDENTITY CHANGED: check with them, then `smsg accept`" : ""}`);
+    for (const c of list) out(`${t(c.user)}\t${t(c.identity)}${c.changed ? "\tIDENTITY CHANGED: check with them, then `smsg accept`" : ""}`);
   });
 
 program
@@ -327,7 +326,7 @@ program
     out("");
     out("Open alice's and bob's mailboxes in your browser and unlock each with its password.");
     out("Or from another terminal:");
-    out(`  npx bun src/main.ts send  --data ${dirOf("alice")} --to bob --subject "Hello" --body "Hi Bob"`);
+    out(`  echo "Hi Bob" | npx bun src/main.ts send --data ${dirOf("alice")} --to bob --subject "Hello" --body-file -`);
     out(`  npx bun src/main.ts inbox --data ${dirOf("bob")}`);
     out(`  npx bun src/main.ts show  --data ${dirOf("bob")} ID`);
     out(`  npx bun src/main.ts users --data ${dirOf("bob")}`);
@@ -356,10 +355,11 @@ function report(e: unknown): number {
   if (typeof err?.code === "string" && err.code.startsWith("commander.")) {
     return err.exitCode ?? 1; // commander already printed help or the usage error
   }
-  if (e instanceof CliError) console.error(`smsg: ${e.message}`);
+  // Messages may carry the daemon's or the relay's words: no control sequences either.
+  if (e instanceof CliError) console.error(`smsg: ${t(e.message)}`);
   else if (e instanceof WrongPasswordError) console.error("smsg: wrong password: it does not open this data dir");
-  else if (e instanceof UserError) console.error(`smsg: ${e.message}`);
-  else if (e instanceof ProtocolError) console.error(`smsg: ${e.message}`);
+  else if (e instanceof UserError) console.error(`smsg: ${t(e.message)}`);
+  else if (e instanceof ProtocolError) console.error(`smsg: ${t(e.message)}`);
   else {
     console.error(e);
     return 70;

@@ -1,26 +1,60 @@
-// The CLI side of the local API (README "Commands"): finds the running daemon through the
-// data dir's daemon.json and owner-only token file, and turns every failure into one
-// sentence a person can act on.
+// The CLI side of the local API (README "Commands", SPEC.md §8.3): finds the running daemon
+// through the data dir's daemon.json and owner-only token file, makes sure it is that
+// daemon (its pid lives and it proves it holds the token) before sending the token or
+// anything else, and turns every failure into one sentence a person can act on.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DAEMON_FILE, TOKEN_FILE } from "./run-client.ts";
+import { DAEMON_FILE, TOKEN_FILE, processAlive } from "./run-client.ts";
 import { CliError } from "./password.ts";
+import { checkDaemonProof, helloNonce } from "./daemon-proof.ts";
 
 export class ApiClient {
   readonly url: string;
   #token: string;
+  #dataDir: string;
+  #proven: Promise<void> | undefined;
 
   constructor(dataDir: string) {
+    this.#dataDir = dataDir;
+    let pid: unknown;
     try {
-      this.url = (JSON.parse(readFileSync(join(dataDir, DAEMON_FILE), "utf8")) as { url: string }).url;
+      ({ url: this.url, pid } = JSON.parse(readFileSync(join(dataDir, DAEMON_FILE), "utf8")) as { url: string; pid: unknown });
       this.#token = readFileSync(join(dataDir, TOKEN_FILE), "utf8").trim();
     } catch {
       throw new CliError(`no client is running for ${dataDir}: start one with \`smsg client --data ${dataDir} ...\``);
     }
+    // A daemon that crashed leaves daemon.json behind, and its port to whoever takes it next.
+    if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 0 || !processAlive(pid)) {
+      throw new CliError(`no client is running for ${dataDir} (its daemon.json is left over from pid ${String(pid)}, which has ended): start one with \`smsg client --data ${dataDir} ...\``);
+    }
+  }
+
+  /**
+   * Once per ApiClient: GET /api/hello with a fresh nonce and no token; the answer must be
+   * the HMAC that only the holder of our token can make. A live pid alone proves nothing
+   * (pids are reused), and the listener on the recorded port may be anyone's.
+   */
+  #prove(): Promise<void> {
+    this.#proven ??= (async () => {
+      const nonce = helloNonce();
+      let proof: unknown;
+      try {
+        const res = await fetch(`${this.url}/api/hello?nonce=${Buffer.from(nonce).toString("hex")}`, { redirect: "manual" });
+        proof = res.ok ? ((await res.json()) as { proof?: unknown }).proof : undefined;
+      } catch (e) {
+        if (e instanceof SyntaxError) proof = undefined; // not JSON: not our daemon
+        else throw new CliError(`the client for this data dir is not answering at ${this.url}; is it running?`);
+      }
+      if (!checkDaemonProof(this.#token, nonce, proof)) {
+        throw new CliError(`whatever answers at ${this.url} is not the client of ${this.#dataDir} (it cannot prove it holds the API token), so nothing was sent to it: restart the client`);
+      }
+    })();
+    return this.#proven;
   }
 
   async request<T>(method: string, path: string, body?: RequestInit["body"], contentType?: string): Promise<T> {
+    await this.#prove();
     let res: Response;
     try {
       res = await fetch(this.url + path, {
@@ -47,6 +81,7 @@ export class ApiClient {
   }
 
   async download(path: string): Promise<Response> {
+    await this.#prove();
     const res = await fetch(this.url + path, { headers: { authorization: `Bearer ${this.#token}` } });
     if (!res.ok) throw new CliError(`download failed (${res.status})`);
     return res;

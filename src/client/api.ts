@@ -11,6 +11,7 @@ import { UserError } from "./daemon.ts";
 import type { ClientHost } from "./host.ts";
 import { DISK_FULL, isDiskFull, WrongPasswordError } from "./store.ts";
 import { attachmentIndex, downloadResponse, uploadDraft } from "./attachment-http.ts";
+import { daemonProof } from "./daemon-proof.ts";
 
 const sendSchema = z.object({
   to: z.array(z.string()).min(1),
@@ -36,6 +37,11 @@ export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>
     await next();
     return undefined;
   });
+  // The one route without the token: the CLI asks it before sending the token anywhere, and
+  // the answer (an HMAC under the token over the CLI's fresh nonce) reveals nothing of it.
+  app.get("/api/hello", zValidator("query", z.object({ nonce: z.string().regex(/^[0-9a-f]{64}$/) }), validationHook), (c) =>
+    c.json({ proof: Buffer.from(daemonProof(token, Buffer.from(c.req.valid("query").nonce, "hex"))).toString("hex") }),
+  );
   app.use("/api/*", bearerAuth({ token }));
 
   app.onError((err, c) => {

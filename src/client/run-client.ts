@@ -42,7 +42,7 @@ export async function runClient(a: ClientArgs): Promise<RunningClient> {
   const daemonFile = join(a.dataDir, DAEMON_FILE);
   if (existsSync(daemonFile)) {
     const pid = Number((JSON.parse(readFileSync(daemonFile, "utf8")) as { pid?: number }).pid);
-    if (pid && pid !== process.pid && alive(pid)) {
+    if (pid && pid !== process.pid && processAlive(pid)) {
       throw new CliError(`a client is already running for ${a.dataDir} (pid ${pid})`);
     }
   }
@@ -87,7 +87,8 @@ export async function runClient(a: ClientArgs): Promise<RunningClient> {
   };
 }
 
-function alive(pid: number): boolean {
+/** Whether pid is a live process of ours (EPERM: another user's, so not our daemon). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,9 +1,10 @@
 // Invites (issue #5, SPEC.md §3.3): `ctrl invite USER` prints a one-time token, `client
-// --invite` registers the user's code at its first login with no operator step. Reused,
-// expired and wrong-user invites get exactly the answer of any failed login.
+// --invite-file` (or SMSG_INVITE, or --invite) registers the user's code at its first login
+// with no operator step, and the token never shows in the process list (audit finding 6).
+// Reused, expired and wrong-user invites get exactly the answer of any failed login.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Scratch, cli, ok, passwordFile, startClient, startRelay, waitConnected, waitFor, type RelayHandle } from "../support/harness.ts";
 import { RawClient } from "../support/raw-client.ts";
@@ -35,6 +36,31 @@ describe("invites", () => {
     const log = readFileSync(join(relay.dataDir, "logs", `relay-${new Date().toISOString().slice(0, 10)}.log`), "utf8");
     expect(log).toMatch(/info registered user=nina addr=127\.0\.0\.1 via=invite key=[0-9a-f]{8}\n/);
     expect(log).not.toContain(token);
+  });
+
+  test("--invite-file registers, and the token is not in /proc/PID/cmdline", async () => {
+    const token = await invite("uma");
+    const file = s.path("uma.invite");
+    writeFileSync(file, token + "\n", { mode: 0o600 });
+    const pw = passwordFile(s.path("pw"), "uma", "uma's password");
+    const code = (await ok(["register-code", "--user", "uma", "--password-file", pw])).trim();
+    const c = s.track(await startClient({ user: "uma", server: `127.0.0.1:${relay.port}`, dataDir: s.path("uma"), passwordFile: pw, relayKey: relay.key, extra: ["--invite-file", file] }));
+    await waitConnected(s.path("uma"));
+    expect((await users()).find((u) => u.user === "uma")?.code).toBe(code);
+    const cmdline = readFileSync(`/proc/${c.proc.proc.pid}/cmdline`, "utf8");
+    expect(cmdline).toContain(`--invite-file\0${file}`); // the right process
+    expect(cmdline).not.toContain(token);
+    expect(cmdline).not.toContain(token.slice(11, 30));
+  });
+
+  test("SMSG_INVITE registers like --invite-file, with nothing in argv", async () => {
+    const token = await invite("val");
+    const pw = passwordFile(s.path("pw"), "val", "val's password");
+    const code = (await ok(["register-code", "--user", "val", "--password-file", pw])).trim();
+    const c = s.track(await startClient({ user: "val", server: `127.0.0.1:${relay.port}`, dataDir: s.path("val"), passwordFile: pw, relayKey: relay.key, env: { SMSG_INVITE: token } }));
+    await waitConnected(s.path("val"));
+    expect((await users()).find((u) => u.user === "val")?.code).toBe(code);
+    expect(readFileSync(`/proc/${c.proc.proc.pid}/cmdline`, "utf8")).not.toContain(token);
   });
 
   test("a used invite is refused like any failed login", async () => {
@@ -76,6 +102,17 @@ describe("invites", () => {
     const n = await cli([...base, "--invite", await invite("sam")]);
     expect(n.code).toBe(1);
     expect(n.stderr.trim()).toBe("smsg: --invite needs --relay-key (the relay key the operator gave you with the invite)");
+    const file = s.path("sam.invite");
+    writeFileSync(file, "smsginvite1qqqq\n");
+    const f = await cli([...base, "--relay-key", relay.key, "--invite-file", file]);
+    expect([f.code, f.stderr.trim()]).toEqual([1, `smsg: the invite file ${file} does not hold an invite (smsginvite1..., checksum or format wrong)`]);
+    const m = await cli([...base, "--relay-key", relay.key, "--invite-file", s.path("missing.invite")]);
+    expect([m.code, m.stderr.trim()]).toEqual([1, `smsg: cannot read the invite file ${s.path("missing.invite")}`]);
+    writeFileSync(file, await invite("sam"));
+    const nf = await cli([...base, "--invite-file", file]);
+    expect([nf.code, nf.stderr.trim()]).toEqual([1, "smsg: --invite-file needs --relay-key (the relay key the operator gave you with the invite)"]);
+    const e = await cli([...base, "--relay-key", relay.key], { SMSG_INVITE: "smsginvite1qqqq" });
+    expect([e.code, e.stderr.trim()]).toEqual([1, "smsg: SMSG_INVITE does not hold an invite (smsginvite1..., checksum or format wrong)"]);
     const d = await cli(["ctrl", "--data", relay.dataDir, "invite", "sam", "--expires", "forever"]);
     expect(d.code).toBe(1);
     expect(d.stderr).toContain("--expires must be like 7d, 12h, 30m or 600s");
