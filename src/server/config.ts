@@ -34,6 +34,10 @@ export const SETTINGS = [
   { key: "messages_per_minute", kind: "number", help: "messages one user may send per minute (burst the same)", min: 0.001, max: 1_000_000, default: 120 },
   { key: "max_pending", kind: "int", help: "pending registrations kept (oldest dropped)", min: 1, max: 1_000_000, default: 1000 },
   { key: "shutdown_grace", kind: "int", help: "seconds transfers in flight may take to finish after SIGTERM", min: 0, max: 3600, default: 30 },
+  // Unread output (SPEC.md §6.5): over its share a session is no longer read from until it drains.
+  { key: "max_output_per_session_kb", kind: "int", help: "unread output one session may have at the relay before it is no longer read from, in KiB", min: 128, max: 1_048_576, default: 1024 },
+  { key: "max_output_per_user_kb", kind: "int", help: "unread output of all sessions of one user together, in KiB", min: 128, max: 16_777_216, default: 4096 },
+  { key: "max_output_total_mb", kind: "int", help: "unread output of all sessions together, in MiB", min: 1, max: 1_048_576, default: 256 },
 ] as const satisfies readonly Setting[];
 
 export type SettingKey = (typeof SETTINGS)[number]["key"];
@@ -55,6 +59,9 @@ export type Settings = {
   messages_per_minute: number;
   max_pending: number;
   shutdown_grace: number;
+  max_output_per_session_kb: number;
+  max_output_per_user_kb: number;
+  max_output_total_mb: number;
 };
 
 export class ConfigError extends Error {}
