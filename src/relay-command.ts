@@ -124,6 +124,9 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
       shutdownGrace: settings.shutdown_grace,
       handshakesPerSecond: settings.handshakes_per_second,
       handshakesBurst: settings.handshakes_burst,
+      maxOutputPerSession: settings.max_output_per_session_kb * 1024,
+      maxOutputPerUser: settings.max_output_per_user_kb * 1024,
+      maxOutputTotal: settings.max_output_total_mb * 1024 * 1024,
     },
   }).catch((e: Error) => {
     log.close();

@@ -6,6 +6,9 @@
 // it during write(), and what it does not take is copied out. A fresh 60 KiB buffer per
 // chunk record, freed at once, kept the allocator giving memory back to the system and
 // faulting it in again (bench/README.md).
+// Reading can be paused (the relay does so while a peer's unread output is over its budget,
+// SPEC.md §6.5): the kernel's buffer then fills and the peer's writes block, and records
+// already read are kept and handed over on resume, in order.
 
 import type { Socket } from "bun";
 import { RecordDecoder, recordHeader } from "../protocol/framing.ts";
@@ -16,6 +19,8 @@ export interface FramedHandlers {
   onClose(reason: string): void;
   /** The write queue went from non-empty to empty. */
   onDrain?(): void;
+  /** The kernel took queued bytes (queuedBytes went down), whether or not all of them. */
+  onWritten?(): void;
 }
 
 export class FramedSocket {
@@ -29,6 +34,10 @@ export class FramedSocket {
   #scheduled = false;
   #closed = false;
   #closeAfterFlush = false;
+  #paused = false;
+  #inbox: Uint8Array[] = []; // records read and not yet handed over
+  #inboxAt = 0;
+  #dispatching = false;
 
   constructor(socket: Socket<unknown>, handlers: FramedHandlers) {
     this.socket = socket;
@@ -38,6 +47,25 @@ export class FramedSocket {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Stop reading: no record is handed over until resume(), and the kernel stops taking more. */
+  pause(): void {
+    if (this.#paused || this.#closed) return;
+    this.#paused = true;
+    this.socket.pause();
+  }
+
+  /** Hand over the records kept while paused, then read again (unless paused meanwhile). */
+  resume(): void {
+    if (!this.#paused || this.#closed) return;
+    this.#paused = false;
+    this.#dispatch();
+    if (!this.#paused && !this.#closed) this.socket.resume();
   }
 
   /** Bytes accepted by send() but not yet taken by the kernel. */
@@ -80,6 +108,7 @@ export class FramedSocket {
   close(reason = "closed"): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#drop();
     this.socket.end();
     this.#handlers.onClose(reason);
   }
@@ -95,9 +124,29 @@ export class FramedSocket {
       this.close(e instanceof Error ? e.message : "bad record");
       return;
     }
-    for (const r of records) {
-      if (this.#closed) return;
-      this.#handlers.onRecord(r);
+    if (records.length === 0) return;
+    if (this.#inboxAt === this.#inbox.length) {
+      this.#inbox = records;
+      this.#inboxAt = 0;
+    } else this.#inbox.push(...records);
+    this.#dispatch();
+  }
+
+  /** Records go out one at a time, so a pause from within onRecord stops the next one. */
+  #dispatch(): void {
+    if (this.#dispatching) return; // the loop below, further up the stack, carries on
+    this.#dispatching = true;
+    try {
+      while (!this.#paused && !this.#closed && this.#inboxAt < this.#inbox.length) {
+        const r = this.#inbox[this.#inboxAt++]!;
+        this.#handlers.onRecord(r);
+      }
+    } finally {
+      this.#dispatching = false;
+    }
+    if (this.#inboxAt === this.#inbox.length && this.#inboxAt > 0) {
+      this.#inbox = [];
+      this.#inboxAt = 0;
     }
   }
 
@@ -108,7 +157,17 @@ export class FramedSocket {
   socketClosed(reason = "peer closed"): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#drop();
     this.#handlers.onClose(reason);
+  }
+
+  /** Closed: what was queued either way is let go now, not when this object is collected. */
+  #drop(): void {
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#backlog = null;
+    this.#inbox = [];
+    this.#inboxAt = 0;
   }
 
   #flush(): void {
@@ -117,7 +176,10 @@ export class FramedSocket {
     if (this.#backlog) {
       const n = this.socket.write(this.#backlog);
       if (n < this.#backlog.length) {
-        this.#backlog = n > 0 ? this.#backlog.subarray(n) : this.#backlog;
+        if (n > 0) {
+          this.#backlog = this.#backlog.subarray(n);
+          this.#handlers.onWritten?.();
+        }
         return; // wait for drain
       }
       this.#backlog = null;
@@ -132,9 +194,11 @@ export class FramedSocket {
       if (n < buf.length) {
         // The shared buffer is the next flush's: keep a copy of what is left.
         this.#backlog = shared ? buf.slice(Math.max(n, 0)) : buf.subarray(Math.max(n, 0));
+        this.#handlers.onWritten?.();
         return;
       }
     }
+    this.#handlers.onWritten?.();
     if (this.#closeAfterFlush) {
       this.#finish();
       return;

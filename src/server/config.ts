@@ -38,6 +38,10 @@ export const SETTINGS = [
   // (SPEC.md §3.3): far above what the 50 connections one address may hold ever need.
   { key: "handshakes_per_second", kind: "number", help: "new connections (handshakes) refilled per second per address", min: 0.001, max: 1_000_000, default: 20 },
   { key: "handshakes_burst", kind: "int", help: "new connections (handshakes) allowed at once per address", min: 1, max: 1_000_000, default: 200 },
+  // Unread output (SPEC.md §6.5): over its share a session is no longer read from until it drains.
+  { key: "max_output_per_session_kb", kind: "int", help: "unread output one session may have at the relay before it is no longer read from, in KiB", min: 128, max: 1_048_576, default: 1024 },
+  { key: "max_output_per_user_kb", kind: "int", help: "unread output of all sessions of one user together, in KiB", min: 128, max: 16_777_216, default: 4096 },
+  { key: "max_output_total_mb", kind: "int", help: "unread output of all sessions together, in MiB", min: 1, max: 1_048_576, default: 256 },
 ] as const satisfies readonly Setting[];
 
 export type SettingKey = (typeof SETTINGS)[number]["key"];
@@ -61,6 +65,9 @@ export type Settings = {
   shutdown_grace: number;
   handshakes_per_second: number;
   handshakes_burst: number;
+  max_output_per_session_kb: number;
+  max_output_per_user_kb: number;
+  max_output_total_mb: number;
 };
 
 export class ConfigError extends Error {}

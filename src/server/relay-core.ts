@@ -1,5 +1,5 @@
 // The relay's shared state and policy (SPEC.md §3.3, §4, §6): login checks, presence
-// fan-out, transfer routing and the heartbeat sweep. Sockets are wired in relay.ts; this
+// fan-out, transfer routing, the output budgets and the heartbeat sweep. Sockets are wired in relay.ts; this
 // file never touches one, so its rules read in one place.
 
 import { timingSafeEqual } from "node:crypto";
@@ -10,6 +10,7 @@ import { FailureLimiter } from "./rate-limit.ts";
 import { redeemInvite } from "./invites.ts";
 import { hex, MAX_INCOMING_PER_SESSION, MAX_TRANSFERS_PER_SESSION, Session, TRANSFER_IDLE_MS, type Transfer } from "./session.ts";
 import type { KeyPair } from "./relay-key.ts";
+import { OutputBudget } from "./output-budget.ts";
 import type { LoginStatus, MessageOf, SignedSessionKey } from "../protocol/messages.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 
@@ -31,6 +32,10 @@ export interface RelayOptions {
   /** New connections per address key: a token bucket checked at accept (SPEC.md §3.3). */
   handshakesPerSecond: number;
   handshakesBurst: number;
+  /** Unread output budgets, bytes (SPEC.md §6.5): per session, per user, in total. */
+  maxOutputPerSession: number;
+  maxOutputPerUser: number;
+  maxOutputTotal: number;
 }
 
 export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
@@ -48,6 +53,9 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   shutdownGrace: 30,
   handshakesPerSecond: 20,
   handshakesBurst: 200,
+  maxOutputPerSession: 1024 * 1024,
+  maxOutputPerUser: 4 * 1024 * 1024,
+  maxOutputTotal: 256 * 1024 * 1024,
 };
 
 /** Connections over a limit kept just long enough to be told so; beyond this, cut at once. */
@@ -73,6 +81,7 @@ export class RelayCore {
   readonly now: () => number;
   readonly sessions = new Set<Session>();
   readonly stats: RelayStats = { connections: 0, logins: 0, failedLogins: 0, messages: 0, bytes: 0 };
+  readonly output: OutputBudget;
   /** Set by drain(): no new transfers; sessions close as their transfers end. */
   draining = false;
   #limiter: FailureLimiter;
@@ -99,6 +108,7 @@ export class RelayCore {
     this.hub = deps.hub;
     this.log = deps.log;
     this.now = deps.now;
+    this.output = new OutputBudget({ perSession: this.opts.maxOutputPerSession, perUser: this.opts.maxOutputPerUser, total: this.opts.maxOutputTotal });
     this.#limiter = new FailureLimiter({ burst: this.opts.failedLoginsBurst, perMinute: this.opts.failedLoginsPerMinute });
     this.#userLimiter = new FailureLimiter({ burst: this.opts.failedLoginsPerUserBurst, perMinute: this.opts.failedLoginsPerUserPerHour / 60 });
     this.#sendLimiter = new FailureLimiter({ burst: Math.max(1, Math.floor(this.opts.messagesPerMinute)), perMinute: this.opts.messagesPerMinute });
@@ -256,7 +266,7 @@ export class RelayCore {
     from.outgoing.set(key, t);
     ep.incoming.set(key, t);
     this.stats.messages++;
-    ep.post({
+    from.forward(ep, {
       t: "deliver",
       id: m.id,
       from: from.user,
@@ -362,12 +372,19 @@ export class RelayCore {
         t.from.post({ t: "sendFailed", id: t.id, reason: "aborted" });
       }
       if (s.authed) {
-        if (now - s.lastSeen > this.opts.heartbeatTimeout * 1000) {
+        if (s.overSince !== undefined && now - s.overSince > this.opts.heartbeatTimeout * 1000) {
+          // Its peer has not read its output down to its share for as long as silence is
+          // allowed: it will not (SPEC.md §6.5). The ERROR waits behind what it did not read.
+          this.log.warn("output-limit", { user: s.user, addr: s.address });
+          s.fail("limit", "too much unread output for too long");
+        } else if (!s.paused && now - s.lastSeen > this.opts.heartbeatTimeout * 1000) {
+          // A paused session is not read: its silence is the relay's doing, not its own.
           this.log.info("heartbeat-timeout", { user: s.user, addr: s.address });
           s.sock.close("heartbeat timeout");
         }
       } else if (now - s.opened > this.opts.handshakeTimeout * 1000) {
-        s.sock.close("handshake timeout");
+        // Also a session told why it is closed (ERROR) whose peer does not read it.
+        s.sock.close(s.state === "closed" ? "not read after closing" : "handshake timeout");
       }
     }
   }

@@ -61,6 +61,7 @@ export async function startRelay(args: {
       const framed = new FramedSocket(socket as Socket<unknown>, {
         onRecord: (r) => conn.session?.onRecord(r),
         onClose: (reason) => conn.session?.onClose(reason),
+        onWritten: () => conn.session?.written(),
       });
       conn.framed = framed;
       conn.session = new Session(core, framed, core.now());

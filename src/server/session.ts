@@ -1,6 +1,8 @@
 // One client connection at the relay (SPEC.md §3, §4): the Noise_XX responder, the login
 // check against the directory, then the routed messages. A protocol violation closes this
-// connection only; nothing a peer sends can throw past this class.
+// connection only; nothing a peer sends can throw past this class. A session whose unread
+// output is over its share (SPEC.md §6.5) is not read from, and neither is a session whose
+// messages it was handed for another that is over its share, until that output drains.
 
 import { HandshakeState } from "../protocol/noise.ts";
 import { Transport } from "../protocol/transport.ts";
@@ -22,6 +24,7 @@ import { ed25519VerifyNative } from "../protocol/primitives.ts";
 import type { FramedSocket } from "../net/framed-socket.ts";
 import type { Endpoint } from "./hub.ts";
 import type { RelayCore } from "./relay-core.ts";
+import { OUTPUT_LOW_WATER, type UserOutput } from "./output-budget.ts";
 
 type State = "hello" | "login" | "authed" | "closed";
 
@@ -46,8 +49,12 @@ export interface Transfer {
 export const TRANSFER_IDLE_MS = 120_000;
 
 export const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
-/** A socket whose outgoing queue grows past this is a reader too slow to keep. */
-export const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+/**
+ * WHO and GET_KEY a session may send before it publishes a session key. The reference client
+ * publishes first; without this, sessions that never publish (and so never replace each
+ * other) would let one account ask from every connection its address may open.
+ */
+export const MAX_REQUESTS_UNPUBLISHED = 8;
 export const MAX_TRANSFERS_PER_SESSION = 8;
 /** Transfers one recipient may have coming in at once, from everyone together. */
 export const MAX_INCOMING_PER_SESSION = 16;
@@ -69,10 +76,20 @@ export class Session implements Endpoint {
   watching = new Set<string>();
   /** Set when the connection is over a limit: the login is answered busy with this. */
   refusal: string | undefined;
+  /** When this session's own unread output went over its share; not read from since. */
+  overSince: number | undefined;
   #hs: HandshakeState | undefined;
   #transport: Transport | undefined;
   #out: Outgoing | undefined;
   #loginKey: Uint8Array | undefined;
+  #account: UserOutput | undefined; // set at login: what this session owes is counted there
+  #owed = 0; // bytes last counted
+  #waitingOn = new Set<Session>(); // sessions over their share that this one handed messages to
+  #waiters = new Set<Session>(); // sessions waiting for this one to drain
+  #held: Message[] = []; // a record's messages not acted on yet: the session paused midway
+  #heldAt = 0;
+  #acting = false;
+  #unpublishedRequests = 0;
 
   constructor(core: RelayCore, sock: FramedSocket, now: number) {
     this.core = core;
@@ -91,27 +108,83 @@ export class Session implements Endpoint {
     return this.state === "authed";
   }
 
+  /** Not read from now: its own output, or that of a session it handed messages to, is over its share. */
+  get paused(): boolean {
+    return this.overSince !== undefined || this.#waitingOn.size > 0;
+  }
+
+  /** Unread output counted against the budgets now, bytes. */
+  get owed(): number {
+    return this.#owed;
+  }
+
   /** Queue m for the peer; what is posted in one turn leaves in as few records as fit. */
   post(m: Message): boolean {
     if (this.state !== "authed" || !this.#out || this.sock.closed) return false;
     this.#out.post(m);
     // Counted at once, not only when the turn's batch is sealed: a record full of requests
-    // must not make the relay build more than the limit of answers first.
-    return !this.#tooSlow(this.#out.waitingBytes);
+    // stops being answered as soon as the answers are over the share.
+    return this.#measure();
+  }
+
+  /**
+   * Post m to another session on this one's behalf (a forwarded CHUNK, WINDOW, ACK, ABORT or
+   * a DELIVER): if that session is over its share, this one is not read from until it
+   * drains, so a recipient that does not read holds back its senders, not the relay's memory.
+   */
+  forward(to: Session, m: Message): void {
+    to.post(m);
+    if (to === this || to.overSince === undefined || to.state !== "authed" || this.#waitingOn.has(to)) return;
+    this.#waitingOn.add(to);
+    to.#waiters.add(this);
+    this.sock.pause();
+  }
+
+  /** The kernel took some of this session's output. */
+  written(): void {
+    this.#measure();
   }
 
   #write(record: Uint8Array[]): void {
     if (this.sock.closed) return;
     this.sock.send(record);
-    this.#tooSlow(0);
+    this.#measure();
   }
 
-  /** Unsent output over the limit: the peer does not read; close it (SPEC.md §6.5). */
-  #tooSlow(waiting: number): boolean {
-    if (this.sock.queuedBytes + waiting <= MAX_QUEUED_BYTES) return false;
-    this.core.log.warn("slow-reader", { user: this.user, addr: this.address });
-    this.#out?.drop();
-    this.sock.close("slow reader");
+  /**
+   * Count what this session owes its peer against the budgets (SPEC.md §6.5): over its share,
+   * stop reading it; back down to the low-water mark, read it again; past the hard limit,
+   * which only what others send it can reach, close it. False when it was closed.
+   */
+  #measure(): boolean {
+    const account = this.#account;
+    if (!account) return true; // before login: two handshake records at most
+    const owed = this.sock.queuedBytes + (this.#out?.waitingBytes ?? 0);
+    if (owed !== this.#owed) {
+      this.core.output.add(account, owed - this.#owed);
+      this.#owed = owed;
+    }
+    if (owed > this.core.output.hardLimit) {
+      this.core.log.warn("slow-reader", { user: this.user, addr: this.address });
+      this.#out?.drop();
+      this.sock.close("slow reader");
+      return false;
+    }
+    if (this.overSince === undefined) {
+      if (owed > OUTPUT_LOW_WATER && this.core.output.over(account, owed)) {
+        this.overSince = this.core.now();
+        this.sock.pause();
+      }
+    } else if (owed <= OUTPUT_LOW_WATER) {
+      this.overSince = undefined;
+      const waiters = [...this.#waiters];
+      this.#waiters.clear();
+      for (const w of waiters) {
+        w.#waitingOn.delete(this);
+        w.#act();
+      }
+      this.#act();
+    }
     return true;
   }
 
@@ -124,22 +197,49 @@ export class Session implements Endpoint {
         case "login":
           return this.#onLogin(record);
         case "authed":
-          for (const m of this.#transport!.open(record)) {
-            this.#onMessage(m);
-            if (this.state !== "authed") return; // the rest of a batch after a close is not acted on
-          }
-          return;
+          this.#held = this.#transport!.open(record);
+          this.#heldAt = 0;
+          return this.#act();
         case "closed":
           return;
       }
     } catch (e) {
-      const code = e instanceof ProtocolError ? e.code : "internal";
-      this.core.log.warn("protocol-error", { addr: this.address, user: this.user || undefined, code, state: this.state });
-      if (e instanceof ProtocolError) this.fail(code === "too-large" ? "too-large" : "malformed", "protocol violation");
-      else {
-        this.core.log.error("session-bug", { addr: this.address, err: String(e) });
-        this.sock.close("internal error");
+      this.#failed(e);
+    }
+  }
+
+  /**
+   * Act on the messages of the last record in order while not paused (SPEC.md §4.4); once
+   * all are done, read the socket again. Paused midway, the rest waits for the output to drain.
+   */
+  #act(): void {
+    if (this.#acting) return; // called back from within the loop below: it carries on
+    this.#acting = true;
+    try {
+      while (this.#heldAt < this.#held.length && this.state === "authed" && !this.paused) {
+        this.#onMessage(this.#held[this.#heldAt++]!); // after a close, the rest of a batch is not acted on
       }
+    } catch (e) {
+      this.#failed(e);
+    } finally {
+      this.#acting = false;
+    }
+    if (this.state !== "authed" || this.#heldAt >= this.#held.length) {
+      this.#held = [];
+      this.#heldAt = 0;
+    }
+    if (this.state !== "authed" || this.paused || !this.sock.paused) return;
+    this.lastSeen = this.core.now(); // the silence while paused was ours, not the peer's
+    this.sock.resume();
+  }
+
+  #failed(e: unknown): void {
+    const code = e instanceof ProtocolError ? e.code : "internal";
+    this.core.log.warn("protocol-error", { addr: this.address, user: this.user || undefined, code, state: this.state });
+    if (e instanceof ProtocolError) this.fail(code === "too-large" ? "too-large" : "malformed", "protocol violation");
+    else {
+      this.core.log.error("session-bug", { addr: this.address, err: String(e) });
+      this.sock.close("internal error");
     }
   }
 
@@ -159,7 +259,27 @@ export class Session implements Endpoint {
     const wasAuthed = this.state === "authed" || this.user !== "";
     this.state = "closed";
     this.core.sessionClosed(this);
+    this.#release();
     if (wasAuthed) this.core.log.info("disconnect", { user: this.user, addr: this.address, reason });
+  }
+
+  /** Gone: give back what it owed, let go of what it held, and read again those waiting on it. */
+  #release(): void {
+    if (this.#account) this.core.output.leave(this.user, this.#account, this.#owed);
+    this.#account = undefined;
+    this.#owed = 0;
+    this.overSince = undefined;
+    this.#out?.drop();
+    this.#held = [];
+    this.#heldAt = 0;
+    for (const r of this.#waitingOn) r.#waiters.delete(this);
+    this.#waitingOn.clear();
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const w of waiters) {
+      w.#waitingOn.delete(this);
+      w.#act();
+    }
   }
 
   #onHello(record: Uint8Array): void {
@@ -204,6 +324,7 @@ export class Session implements Endpoint {
       this.refusal !== undefined
         ? { status: "busy" as const, reason: this.refusal }
         : this.core.checkLogin(user, this.#loginKey!, this.address, invite);
+    if (verdict.status === "ok") this.#account = this.core.output.join(user);
     this.post({ t: "loginResult", status: verdict.status, reason: verdict.reason });
     if (verdict.status !== "ok") {
       this.#out.flush();
@@ -221,12 +342,14 @@ export class Session implements Endpoint {
       case "publishKey":
         return this.#onPublishKey(m);
       case "who":
+        if (!this.#mayAsk()) return;
         this.post({ t: "whoReply", req: m.req, users: this.core.hub.online().slice(0, MAX_WHO_USERS) });
         return;
       case "watch":
         this.core.watch(this, m.all, m.users);
         return;
       case "getKey":
+        if (!this.#mayAsk()) return;
         return this.#onGetKey(m);
       case "send":
         return this.core.startTransfer(this, m);
@@ -243,19 +366,27 @@ export class Session implements Endpoint {
         } else {
           this.core.endTransfer(t);
         }
-        t.from.post(m);
+        this.forward(t.from, m);
         return;
       }
       case "abort": {
         const t = this.outgoing.get(hex(m.id));
         if (!t) return;
         this.core.endTransfer(t);
-        t.to.post({ t: "abort", id: m.id });
+        this.forward(t.to, { t: "abort", id: m.id });
         return;
       }
       default:
         throw new ProtocolError("malformed", `a client may not send ${m.t}`);
     }
+  }
+
+  /** WHO and GET_KEY before a session key is published: a few, then ERROR limit (SPEC.md §4.2). */
+  #mayAsk(): boolean {
+    if (this.sessionKey || ++this.#unpublishedRequests <= MAX_REQUESTS_UNPUBLISHED) return true;
+    this.core.log.warn("request-limit", { user: this.user, addr: this.address });
+    this.fail("limit", "publish a session key before asking for more");
+    return false;
   }
 
   #onPublishKey(m: MessageOf<"publishKey">): void {
@@ -293,9 +424,9 @@ export class Session implements Endpoint {
     t.last = this.core.now();
     t.done = m.last;
     this.core.stats.bytes += m.data.length;
-    // A recipient that cannot take it is closed, and closing it fails its transfers,
-    // this one included: nothing more to say here.
-    t.to.post(m);
+    // A recipient over its share makes this sender wait; one past the hard limit is closed,
+    // and closing it fails its transfers, this one included: nothing more to say here.
+    this.forward(t.to, m);
   }
 }
 
