@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // The mailbox web UI (issue #3): Hono + htmx pages served by the daemon on loopback. A
 // browser session starts at Unlock; the cookie is HttpOnly and SameSite=Strict; every
 // unsafe request passes Hono's csrf check; the CSP allows only our own scripts and styles.

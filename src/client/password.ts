@@ -8,11 +8,20 @@ export class CliError extends Error {}
 
 export async function readPassword(file: string | undefined, prompt: string): Promise<string> {
   if (file) {
-    let text: string;
+    let bytes: Uint8Array;
     try {
-      text = readFileSync(file, "utf8");
+      bytes = readFileSync(file);
     } catch {
       throw new CliError(`cannot read the password file ${file}`);
+    }
+    // SPEC.md §3.2: a leading byte-order mark is removed (TextDecoder's default), and bytes
+    // that are not UTF-8 are refused rather than turned into U+FFFD, which would make a
+    // different password out of them.
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      throw new CliError(`the password file ${file} is not UTF-8 text`);
     }
     const line = text.split(/\r?\n/)[0] ?? "";
     if (line === "") throw new CliError(`the password file ${file} is empty`);

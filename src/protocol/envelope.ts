@@ -6,6 +6,7 @@
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { Writer, utf8 } from "./codec.ts";
+import { parseStrictJson } from "./strict-json.ts";
 import { ProtocolError } from "./errors.ts";
 import { setupAuthR, setupAuthS } from "./hpke.ts";
 import { STREAM_CHUNK } from "./stream.ts";
@@ -114,12 +115,13 @@ export function encodeHeader(h: EnvelopeHeader): Uint8Array {
 
 /** Parse and check a header; the caller checks id/from/to against the outer fields. */
 export function parseHeader(json: Uint8Array): EnvelopeHeader {
-  let h: unknown;
+  let text: string;
   try {
-    h = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(json));
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(json);
   } catch {
-    throw new ProtocolError("malformed", "header is not UTF-8 JSON");
+    throw new ProtocolError("malformed", "header is not UTF-8");
   }
+  const h = parseStrictJson(text);
   const o = h as Record<string, unknown>;
   const ok =
     typeof o === "object" &&

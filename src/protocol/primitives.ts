@@ -368,15 +368,20 @@ export function ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array {
 }
 
 /**
- * RFC 8032 verification with the strict encoding rules (zip215: false): non-canonical
- * points and S >= L are rejected, so every signature has exactly one valid encoding.
+ * SPEC.md §1.5 "Ed25519 verification": RFC 8032 with the strict encoding rules
+ * (zip215: false: non-canonical A or R, S >= L and a small-order A are rejected), and A and R
+ * must lie in the prime-order subgroup. With that, noble's cofactored equation and the
+ * cofactorless one of OpenSSL or libsodium accept exactly the same signatures, so
+ * implementations on either kind of library agree (Appendix B.7 has the cases).
  */
 export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== ED25519_PUBLIC_KEY_LENGTH || signature.length !== ED25519_SIGNATURE_LENGTH) {
     return false;
   }
   try {
-    return ed25519.verify(signature, message, publicKey, { zip215: false });
+    if (!ed25519.verify(signature, message, publicKey, { zip215: false })) return false;
+    const torsionFree = (b: Uint8Array) => ed25519.Point.fromBytes(b).isTorsionFree();
+    return torsionFree(publicKey) && torsionFree(signature.subarray(0, 32));
   } catch {
     return false;
   }
@@ -385,9 +390,12 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
 const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 
 /**
- * The same check through OpenSSL, several times faster: for the relay's hot path, where
- * the signature is only a filter (every client verifies again with ed25519Verify). Tests run
- * all of Wycheproof's Ed25519 cases through both and require the same answers.
+ * OpenSSL's check, several times faster: for the relay's hot path, where the signature is
+ * only a filter (every client verifies again with ed25519Verify). OpenSSL checks the
+ * cofactorless equation and not the key's encoding or order, so it never refuses what
+ * ed25519Verify accepts but accepts a few signatures it refuses (a small-order or
+ * non-canonical A: SPEC.md §1.5 allows the relay that). Tests run all of Wycheproof's
+ * Ed25519 cases and SPEC's Appendix B.7 through both.
  */
 export function ed25519VerifyNative(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== ED25519_PUBLIC_KEY_LENGTH || signature.length !== ED25519_SIGNATURE_LENGTH) {

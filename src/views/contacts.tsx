@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // Contacts and trust (issue #3): each correspondent's safety number, to compare out of band
 // as Signal does, and a warning with Accept or Reject when an identity key changed.
 

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // Mailbox settings (issue #3): sound, top- or bottom-posting, idle lock, and how soon a
 // clicked message window comes back.
 

@@ -3,7 +3,9 @@
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { Scratch, cli } from "../support/harness.ts";
+import { spawnSync } from "bun";
+import { tmpdir } from "node:os";
+import { MAIN, Scratch, cli } from "../support/harness.ts";
 
 const s = new Scratch();
 afterAll(() => s.cleanup());
@@ -73,6 +75,14 @@ describe("the command line", () => {
       expect([args.join(" "), r.code]).toEqual([args.join(" "), 1]);
       oneSentence(r.stderr);
       expect(r.stderr).toContain(needle);
+    }
+  });
+
+  test("the command runs from any folder, not only the repository's (its pages' JSX names its runtime itself)", () => {
+    for (const cmd of [["--help"], ["client", "--help"], ["relay", "--help"]]) {
+      const r = spawnSync([process.execPath, MAIN, ...cmd], { cwd: tmpdir(), stdout: "pipe", stderr: "pipe" });
+      expect([cmd.join(" "), r.exitCode, r.stderr.toString()]).toEqual([cmd.join(" "), 0, ""]);
+      expect(r.stdout.toString()).toContain("Usage: smsg");
     }
   });
 });

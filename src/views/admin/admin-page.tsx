@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // The relay's admin page frame (issue #5): served on loopback by src/server/admin.ts, with
 // htmx and the stylesheet from the relay itself (no CDN, no inline script: the CSP forbids both).
 

@@ -1,0 +1,178 @@
+// SPEC.md Appendix B as data (test/vectors/spec-appendix-b.json): one test per case, in the
+// manner of age's test vectors, so a second implementation can check itself against the same
+// file without reading this code. Each case's `kind` says what to run; `expect` is "ok" or
+// "valid" (with the output the input must give) or the code the input must be refused with.
+
+import { describe, expect, test } from "bun:test";
+import { Writer, utf8 } from "../../src/protocol/codec.ts";
+import { messageInfo, openEnvelopeKey, parseHeader, receiptFor, sealEnvelopeKey, streamPlaintextSize } from "../../src/protocol/envelope.ts";
+import { ProtocolError } from "../../src/protocol/errors.ts";
+import { concat } from "../../src/protocol/framing.ts";
+import {
+  LABEL_ARGON2_SALT,
+  decodeRegistrationCode,
+  decodeRelayKey,
+  deriveUserKeys,
+  encodeRegistrationCode,
+  encodeRelayKey,
+  safetyNumber,
+  sessionKeyMessage,
+} from "../../src/protocol/keys.ts";
+import { decodeLogin, decodeRelayHello, decodeTransportPlaintext, encodeBatchParts, encodeLogin, encodeMessage, encodeRelayHello, writeMessage } from "../../src/protocol/messages.ts";
+import { HandshakeState } from "../../src/protocol/noise.ts";
+import { ed25519Verify, ed25519VerifyNative, x25519PublicKey } from "../../src/protocol/primitives.ts";
+import { StreamOpener, StreamSealer } from "../../src/protocol/stream.ts";
+import { checkUserId } from "../../src/protocol/user-id.ts";
+import { hex, loadVectors, toHex } from "./vectors.ts";
+
+type Case = { section: string; kind: string; comment: string; input: any; expect: string; output?: any; openssl?: string };
+const { cases } = loadVectors<{ cases: Case[] }>("spec-appendix-b.json");
+
+/** Runs fn; "ok" if it returns, else the ProtocolError's code (any other error fails the test). */
+function outcome(fn: () => void): string {
+  try {
+    fn();
+    return "ok";
+  } catch (e) {
+    if (e instanceof ProtocolError) return e.code;
+    throw e;
+  }
+}
+
+const B3 = cases.find((c) => c.kind === "seal")!;
+
+const run: Record<string, (c: Case) => void | Promise<void>> = {
+  async "derive-keys"(c) {
+    const k = await deriveUserKeys(c.input.user, c.input.password);
+    const got: Record<string, string> = {
+      salt: toHex(concat(utf8(LABEL_ARGON2_SALT), utf8(c.input.user))),
+      login_sk: toHex(k.login.secretKey),
+      login_pk: toHex(k.login.publicKey),
+      identity_sd: toHex(k.identity.seed),
+      identity_pk: toHex(k.identity.publicKey),
+      store_key: toHex(k.storeKey),
+      registration_code: encodeRegistrationCode(k.login.publicKey),
+      relay_key: encodeRelayKey(k.login.publicKey),
+    };
+    for (const [name, want] of Object.entries(c.output as Record<string, string>)) expect([name, got[name]]).toEqual([name, want]);
+  },
+  "safety-number"(c) {
+    const { user_a, identity_a, user_b, identity_b } = c.input;
+    expect(safetyNumber(user_a, hex(identity_a), user_b, hex(identity_b))).toBe(c.output.safety_number);
+    expect(safetyNumber(user_b, hex(identity_b), user_a, hex(identity_a))).toBe(c.output.safety_number);
+  },
+  "session-key-message"(c) {
+    expect(toHex(sessionKeyMessage(c.input.user, hex(c.input.session_pub), c.input.issued_at))).toBe(c.output.message);
+  },
+  seal(c) {
+    const i = c.input;
+    const id = hex(i.id);
+    const skS = hex(i.sender_session_sk);
+    const skR = hex(i.recipient_session_sk);
+    const pkS = x25519PublicKey(skS);
+    const pkR = x25519PublicKey(skR);
+    expect(toHex(pkS)).toBe(c.output.sender_session_pk);
+    expect(toHex(pkR)).toBe(c.output.recipient_session_pk);
+    expect(toHex(messageInfo(id, i.from, i.to))).toBe(c.output.info);
+    const sealed = sealEnvelopeKey({ id, from: i.from, to: i.to, senderSessionSecret: skS, recipientSessionPub: pkR, rand: () => hex(i.ikm_e) });
+    expect(toHex(sealed.enc)).toBe(c.output.enc);
+    expect(toHex(sealed.streamKey)).toBe(c.output.stream_key);
+    expect(toHex(sealed.receiptKey)).toBe(c.output.receipt_key);
+    expect(toHex(receiptFor(sealed.receiptKey, id))).toBe(c.output.receipt);
+    const opened = openEnvelopeKey({ id, from: i.from, to: i.to, enc: sealed.enc, recipientSessionSecret: skR, senderSessionPub: pkS });
+    expect(toHex(opened.streamKey)).toBe(c.output.stream_key);
+    const header = utf8(i.header);
+    const plaintext = concat(new Writer().u32(header.length).finish(), header);
+    expect(toHex(plaintext.subarray(0, 4))).toBe(c.output.plaintext_prefix);
+    const ct = new StreamSealer(sealed.streamKey).seal(plaintext, true);
+    expect(toHex(ct)).toBe(c.output.ciphertext);
+    expect(toHex(new StreamOpener(opened.streamKey).open(ct, true))).toBe(toHex(plaintext));
+    expect(parseHeader(plaintext.subarray(4)).id).toBe(i.id);
+    expect(toHex(encodeMessage({ t: "chunk", id, seq: 0, last: true, data: ct }))).toStartWith(c.output.chunk_prefix);
+  },
+  "transport-plaintext"(c) {
+    const bytes = hex(c.input);
+    let messages: ReturnType<typeof decodeTransportPlaintext> = [];
+    expect(outcome(() => void (messages = decodeTransportPlaintext(bytes)))).toBe(c.expect);
+    if (c.expect !== "ok") return;
+    const again = bytes[0] === 0x18 ? concat(...encodeBatchParts(messages.map(writeMessage)).parts) : encodeMessage(messages[0]!);
+    expect(toHex(again)).toBe(c.input);
+  },
+  "relay-hello"(c) {
+    let h: ReturnType<typeof decodeRelayHello> | undefined;
+    expect(outcome(() => void (h = decodeRelayHello(hex(c.input))))).toBe(c.expect);
+    if (c.expect !== "ok") return;
+    expect(h).toEqual({ version: c.output.version, maxMessageBytes: c.output.max_message_bytes, heartbeatTimeout: c.output.heartbeat_timeout });
+    expect(toHex(encodeRelayHello(h!))).toBe(c.input);
+  },
+  login(c) {
+    expect(decodeLogin(hex(c.input))).toEqual({ user: c.output.user });
+    expect(toHex(encodeLogin(c.output.user))).toBe(c.input);
+  },
+  "user-id"(c) {
+    expect(outcome(() => checkUserId(c.input))).toBe(c.expect);
+  },
+  "printable-key"(c) {
+    const decode = c.input.hrp === "smsg" ? decodeRegistrationCode : decodeRelayKey;
+    let key: Uint8Array = new Uint8Array();
+    expect(outcome(() => void (key = decode(c.input.text)))).toBe(c.expect);
+    if (c.expect === "ok") expect(toHex(key)).toBe(c.output.key);
+  },
+  "stream-chunk"(c) {
+    const ct = hex(c.input.ciphertext === "B.3" ? B3.output.ciphertext : c.input.ciphertext);
+    if (c.input.flip_bit !== undefined) ct[c.input.flip_bit >> 3]! ^= 1 << (c.input.flip_bit & 7);
+    expect(outcome(() => void new StreamOpener(hex(c.input.key)).open(ct, c.input.last))).toBe(c.expect);
+  },
+  "stream-size"(c) {
+    expect(streamPlaintextSize(c.input) === -1 ? "malformed" : "ok").toBe(c.expect);
+  },
+  header(c) {
+    let date = 0;
+    expect(outcome(() => void (date = parseHeader(utf8(c.input)).date))).toBe(c.expect);
+    if (c.output) expect(date).toBe(c.output.date);
+  },
+  "header-bytes"(c) {
+    expect(outcome(() => void parseHeader(hex(c.input)))).toBe(c.expect);
+  },
+  "ed25519-verify"(c) {
+    const args = [hex(c.input.public_key), hex(c.input.message), hex(c.input.signature)] as const;
+    expect(ed25519Verify(...args) ? "valid" : "invalid").toBe(c.expect);
+    // The relay's OpenSSL filter may accept more (SPEC §1.5) but never refuses a valid one.
+    expect(ed25519VerifyNative(...args) ? "valid" : "invalid").toBe(c.openssl!);
+    if (c.expect === "valid") expect(c.openssl).toBe("valid");
+  },
+  "noise-xx"(c) {
+    const i = c.input;
+    const pair = (sk: string) => ({ secretKey: hex(sk), publicKey: x25519PublicKey(hex(sk)) });
+    const prologue = hex(i.prologue);
+    const client = new HandshakeState({ pattern: "XX", initiator: true, prologue, s: pair(i.client_static), e: pair(i.client_ephemeral) });
+    const relay = new HandshakeState({ pattern: "XX", initiator: false, prologue, s: pair(i.relay_static), e: pair(i.relay_ephemeral) });
+    const m1 = client.writeMessage(new Uint8Array());
+    expect(toHex(concat(prologue, m1))).toBe(c.output.record1);
+    relay.readMessage(m1);
+    const m2 = relay.writeMessage(hex(i.payload2));
+    expect(toHex(m2)).toBe(c.output.record2);
+    expect(toHex(client.readMessage(m2))).toBe(i.payload2);
+    expect(toHex(client.remoteStatic()!)).toBe(c.output.relay_static_pub);
+    const m3 = client.writeMessage(hex(i.payload3));
+    expect(toHex(m3)).toBe(c.output.record3);
+    expect(toHex(relay.readMessage(m3))).toBe(i.payload3);
+    expect(toHex(relay.remoteStatic()!)).toBe(c.output.client_static_pub);
+    expect(toHex(client.handshakeHash())).toBe(c.output.handshake_hash);
+    expect(toHex(relay.handshakeHash())).toBe(c.output.handshake_hash);
+    const [c1] = client.split();
+    const [, c2] = relay.split();
+    expect(toHex(c1.encryptWithAd(new Uint8Array(), hex(i.transport1_plaintext)))).toBe(c.output.transport1);
+    expect(toHex(c2.encryptWithAd(new Uint8Array(), hex(i.transport2_plaintext)))).toBe(c.output.transport2);
+  },
+};
+
+describe("SPEC.md Appendix B (test/vectors/spec-appendix-b.json)", () => {
+  test("every case has a kind this test runs", () => {
+    expect(cases.length).toBeGreaterThan(60);
+    expect(cases.filter((c) => !Object.hasOwn(run, c.kind)).map((c) => c.kind)).toEqual([]);
+  });
+  for (const c of cases) {
+    test(`${c.section} ${c.kind}: ${c.comment}`, () => run[c.kind]!(c));
+  }
+});
