@@ -11,7 +11,7 @@ import { createAdminLogin } from "./server/admin.ts";
 import { encodeInvite, encodeRelayKey } from "./protocol/keys.ts";
 import { loadOrCreateRelayKey, relayKeyExists } from "./server/relay-key.ts";
 import { checkUserId } from "./protocol/user-id.ts";
-import { CliError } from "./client/password.ts";
+import { CliError } from "./cli/cli-error.ts";
 import { ADMIN_URL_FILE } from "./relay-command.ts";
 
 type Out = (line: string) => void;

@@ -12,7 +12,7 @@ import { ConfigError, SETTINGS, flagOf, readConfigFile, resolveSettings, type Se
 import { TerminalStatus } from "./server/terminal-status.ts";
 import { startAdmin, type RunningAdmin } from "./server/admin.ts";
 import { HostPortError, formatHostPort, parseHostPort, type HostPort } from "./net/host-port.ts";
-import { CliError } from "./client/password.ts";
+import { CliError } from "./cli/cli-error.ts";
 
 export const DEFAULT_SERVICE_CONFIG = "/etc/smsg/relay.toml";
 export const ADMIN_URL_FILE = "admin-url";

@@ -26,9 +26,7 @@ export function registerUsers(relayDataDir: string, users: BenchUser[]): void {
   const dir = Directory.open(relayDataDir);
   try {
     const now = Date.now();
-    dir.db.transaction(() => {
-      for (const u of users) dir.add(u.user, new Uint8Array(Buffer.from(u.pub, "hex")), now);
-    })();
+    dir.addAll(users.map((u) => ({ user: u.user, code: new Uint8Array(Buffer.from(u.pub, "hex")) })), now);
   } finally {
     dir.close();
   }

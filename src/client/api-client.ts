@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DAEMON_FILE, TOKEN_FILE, processAlive } from "./run-client.ts";
-import { CliError } from "./password.ts";
+import { CliError } from "../cli/cli-error.ts";
 import { checkDaemonProof, helloNonce } from "./daemon-proof.ts";
 
 export class ApiClient {

@@ -5,7 +5,7 @@
 
 import { readFileSync } from "node:fs";
 import { decodeInvite } from "../protocol/keys.ts";
-import { CliError } from "./password.ts";
+import { CliError } from "../cli/cli-error.ts";
 
 export interface InviteSource {
   invite?: string;

@@ -3,8 +3,7 @@
 // users can read in the process list.
 
 import { readFileSync } from "node:fs";
-
-export class CliError extends Error {}
+import { CliError } from "../cli/cli-error.ts";
 
 export async function readPassword(file: string | undefined, prompt: string): Promise<string> {
   if (file) {

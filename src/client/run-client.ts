@@ -11,7 +11,7 @@ import { allowedHosts, apiApp } from "./api.ts";
 import { MAX_UPLOAD } from "./attachment-http.ts";
 import { mountMailbox } from "./mailbox.tsx";
 import { removeStaleCopies } from "./open-file.ts";
-import { CliError } from "./password.ts";
+import { CliError } from "../cli/cli-error.ts";
 
 export const TOKEN_FILE = "api-token";
 export const DAEMON_FILE = "daemon.json";

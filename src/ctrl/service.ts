@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { CliError } from "../client/password.ts";
+import { CliError } from "../cli/cli-error.ts";
 import { LAUNCHD_LABEL, SERVICE_NAME, launchdPlist, systemdUnit, windowsCommands, type ServiceSpec } from "./service-units.ts";
 import type { Out } from "./users.ts";
 

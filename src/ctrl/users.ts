@@ -1,12 +1,11 @@
 // Operator commands over the relay's data dir (README "Registering users"): they open the
 // same SQLite file as a running relay, which sees each change at the next login.
 
-import { Directory, type PendingRow } from "../server/directory.ts";
-import { decodeRegistrationCode, encodeRegistrationCode, encodeRelayKey } from "../protocol/keys.ts";
+import { ApprovalError, Directory, readRegistrationCode } from "../server/directory.ts";
+import { encodeRegistrationCode, encodeRelayKey } from "../protocol/keys.ts";
 import { checkUserId } from "../protocol/user-id.ts";
-import { ProtocolError } from "../protocol/errors.ts";
 import { loadOrCreateRelayKey, relayKeyExists } from "../server/relay-key.ts";
-import { CliError } from "../client/password.ts";
+import { CliError } from "../cli/cli-error.ts";
 
 export type Out = (line: string) => void;
 
@@ -18,13 +17,18 @@ function user(u: string): string {
   }
 }
 
-function code(c: string): Uint8Array {
+/** An ApprovalError is the operator's to read: one sentence, exit 1. */
+function told<T>(f: () => T): T {
   try {
-    return decodeRegistrationCode(c);
+    return f();
   } catch (e) {
-    if (e instanceof ProtocolError) throw new CliError(`"${c}" is not a registration code (checksum or format wrong)`);
+    if (e instanceof ApprovalError) throw new CliError(e.message);
     throw e;
   }
+}
+
+function code(c: string): Uint8Array {
+  return told(() => readRegistrationCode(c));
 }
 
 /** Open the relay's directory for one operation, and close it whatever happens. */
@@ -77,49 +81,14 @@ export function usersPending(dataDir: string, json: boolean, out: Out): void {
 }
 
 /**
- * Adopt a pending login's key. Anyone who knows a user id can make a pending row for it,
- * so replacing an existing code needs that code, which the operator got from the user over
- * a channel they trust; a first registration should be compared the same way.
+ * Adopt a pending login's key by the directory's approval rule (Directory.approvePending);
+ * without a code to compare, the operator is asked to compare the one shown.
  */
 export function usersApprove(dataDir: string, name: string, expected: string | undefined, out: Out): void {
   const u = user(name);
   const want = expected === undefined ? undefined : code(expected);
-  const p = withDir(dataDir, (d) => approvePending(d, u, want));
+  const p = withDir(dataDir, (d) => told(() => d.approvePending(u, want)));
   out(`approved ${u} with code ${encodeRegistrationCode(p.code)} (from ${p.address})${want ? "" : "; compare it with the code they send you"}`);
-}
-
-/**
- * The approval rule, shared by `users approve` and the relay's admin page: the pending code
- * must equal `want` when given, and `want` is required to replace an existing code.
- */
-export function approvePending(d: Directory, name: string, want: Uint8Array | undefined): PendingRow {
-  // One write transaction from the check to the adoption: a pending row planted by a
-  // login in between must not be adopted in place of the one that was checked.
-  return d.db.transaction(() => checkAndApprove(d, name, want)).immediate();
-}
-
-function checkAndApprove(d: Directory, name: string, want: Uint8Array | undefined): PendingRow {
-  const u = user(name);
-  const row = d.get(u);
-  if (!row) throw new CliError(`no user ${u}: add them first with \`users add ${u}\``);
-  const pending = d.pending().find((x) => x.user === u);
-  if (!pending) throw new CliError(`no pending login for ${u}: ask them to start their client once`);
-  if (want && Buffer.compare(Buffer.from(want), Buffer.from(pending.code)) !== 0) {
-    throw new CliError(`the pending code for ${u} is ${encodeRegistrationCode(pending.code)}, not the one given: not approved`);
-  }
-  if (row.code && !want) {
-    throw new CliError(
-      `${u} already has a code; to replace it, give the new code they sent you: \`users approve ${u} CODE\` (pending: ${encodeRegistrationCode(pending.code)} from ${pending.address})`,
-    );
-  }
-  const p = d.approve(u);
-  if (!p) throw new CliError(`no pending login for ${u}`);
-  return p;
-}
-
-/** A registration code typed by a person, or a CliError saying what is wrong with it. */
-export function parseCode(c: string): Uint8Array {
-  return code(c);
 }
 
 export function usersRemove(dataDir: string, name: string, out: Out): void {

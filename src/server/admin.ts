@@ -9,13 +9,11 @@ import { getCookie, setCookie } from "hono/cookie";
 import { pageHeaders } from "../net/page-headers.ts";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "node:crypto";
-import type { Directory } from "./directory.ts";
+import { ApprovalError, readRegistrationCode, type Directory } from "./directory.ts";
 import type { RelayCore } from "./relay-core.ts";
 import type { Log } from "./log.ts";
 import { tailFile } from "./daily-log.ts";
 import { formatBytes } from "./terminal-status.ts";
-import { approvePending, parseCode } from "../ctrl/users.ts";
-import { CliError } from "../client/password.ts";
 import { encodeRegistrationCode } from "../protocol/keys.ts";
 import { AdminPage, LoginNeededPage } from "../views/admin/admin-page.tsx";
 import { LogPanel, PendingPanel, StatusPanel, type PendingProps } from "../views/admin/admin-fragments.tsx";
@@ -25,24 +23,16 @@ export const ADMIN_COOKIE = "smsg_admin";
 const SESSION_IDLE_MS = 12 * 3600_000;
 const LOG_TAIL_LINES = 200;
 
-function ensure(d: Directory): void {
-  d.db.exec("CREATE TABLE IF NOT EXISTS admin_logins (hash BLOB PRIMARY KEY, expires INTEGER NOT NULL)");
-}
-
 /** A one-time admin login token (hex), stored as its SHA-256 until used or expired. */
 export function createAdminLogin(d: Directory, now: number, ttlMs: number): string {
-  ensure(d);
   const token = randomBytes(32);
-  d.db.query("DELETE FROM admin_logins WHERE expires <= ?").run(now);
-  d.db.query("INSERT INTO admin_logins (hash, expires) VALUES (?, ?)").run(sha256(token), now + ttlMs);
+  d.putAdminLogin(sha256(token), now, now + ttlMs);
   return token.toString("hex");
 }
 
 function redeemAdminLogin(d: Directory, token: string, now: number): boolean {
   if (!/^[0-9a-f]{64}$/.test(token)) return false;
-  ensure(d);
-  const hash = sha256(Buffer.from(token, "hex"));
-  return d.db.query("DELETE FROM admin_logins WHERE hash = ? AND expires > ?").run(hash, now).changes === 1;
+  return d.takeAdminLogin(sha256(Buffer.from(token, "hex")), now);
 }
 
 export function adminHosts(port: number): Set<string> {
@@ -145,11 +135,11 @@ export function adminApp(deps: AdminDeps, hosts: () => Set<string>): Hono {
     const typed = String(form.get("code") ?? "").trim();
     let notice: PendingProps["notice"];
     try {
-      const p = approvePending(d, user, typed === "" ? undefined : parseCode(typed));
+      const p = d.approvePending(user, typed === "" ? undefined : readRegistrationCode(typed));
       deps.log.info("registered", { user, addr: p.address, via: "admin" });
       notice = { text: `Approved ${user} with code ${encodeRegistrationCode(p.code)}.`, error: false };
     } catch (e) {
-      if (!(e instanceof CliError)) throw e;
+      if (!(e instanceof ApprovalError)) throw e;
       notice = { text: e.message, error: true };
     }
     if (c.req.header("hx-request")) return c.html(PendingPanel(pending(notice)), notice.error ? 422 : 200);

@@ -1,10 +1,16 @@
 // The relay's user directory in bun:sqlite (SPEC.md §3.3): registered users with their
-// registration code (a login public key), and pending logins awaiting `ctrl users approve`.
-// The relay and the ctrl command open the same file; WAL lets them do so at once.
+// registration code (a login public key), pending logins awaiting `ctrl users approve`, the
+// hashes of invites and admin login links. The relay and the ctrl command open the same
+// file; WAL lets them do so at once. This class alone owns relay.db: its schema and every
+// statement are here, behind methods that speak in rows and bytes, never SQL, so its
+// storage can be swapped (a replicated one for a relay cluster) without touching callers.
 
 import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { join } from "node:path";
+import { checkUserId } from "../protocol/user-id.ts";
+import { decodeRegistrationCode, encodeRegistrationCode } from "../protocol/keys.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 
 export type UserState = "active" | "disabled";
 
@@ -22,23 +28,51 @@ export interface PendingRow {
   time: number;
 }
 
+export interface InviteRow {
+  user: string;
+  created: number;
+  expires: number;
+}
+
 /** At most this many pending rows are kept; the oldest go first (SPEC.md §3.3). */
 export const MAX_PENDING = 1000;
 
+export type ApprovalErrorCode = "bad-user-id" | "bad-code" | "no-user" | "no-pending" | "wrong-code" | "code-needed";
+
+/** Why an approval was refused, in a sentence for the operator (ctrl or the admin page). */
+export class ApprovalError extends Error {
+  constructor(
+    readonly code: ApprovalErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A registration code typed by a person, or an ApprovalError saying what is wrong with it. */
+export function readRegistrationCode(typed: string): Uint8Array {
+  try {
+    return decodeRegistrationCode(typed);
+  } catch (e) {
+    if (e instanceof ProtocolError) throw new ApprovalError("bad-code", `"${typed}" is not a registration code (checksum or format wrong)`);
+    throw e;
+  }
+}
+
 export class Directory {
-  readonly db: Database;
+  readonly #db: Database;
 
   constructor(path: string) {
     ownerOnly(path);
-    this.db = new Database(path, { create: true, strict: true });
-    this.db.exec("PRAGMA journal_mode = WAL");
+    this.#db = new Database(path, { create: true, strict: true });
+    this.#db.exec("PRAGMA journal_mode = WAL");
     // SQLite gives a new -wal and -shm the database file's own mode; ones an older version
     // left behind keep theirs, so those are tightened too.
     ownerOnly(`${path}-wal`, false);
     ownerOnly(`${path}-shm`, false);
-    this.db.exec("PRAGMA synchronous = FULL");
-    this.db.exec("PRAGMA busy_timeout = 5000");
-    this.db.exec(`
+    this.#db.exec("PRAGMA synchronous = FULL");
+    this.#db.exec("PRAGMA busy_timeout = 5000");
+    this.#db.exec(`
       CREATE TABLE IF NOT EXISTS users (
         user TEXT PRIMARY KEY,
         code BLOB,
@@ -51,6 +85,13 @@ export class Directory {
         address TEXT NOT NULL,
         time INTEGER NOT NULL
       );
+      CREATE TABLE IF NOT EXISTS invites (
+        hash BLOB PRIMARY KEY,
+        user TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS admin_logins (hash BLOB PRIMARY KEY, expires INTEGER NOT NULL);
     `);
   }
 
@@ -59,16 +100,16 @@ export class Directory {
   }
 
   close(): void {
-    this.db.close();
+    this.#db.close();
   }
 
   /** Changes whenever another connection (the ctrl command) commits to this database. */
   dataVersion(): number {
-    return this.db.query<{ data_version: number }, []>("PRAGMA data_version").get()!.data_version;
+    return this.#db.query<{ data_version: number }, []>("PRAGMA data_version").get()!.data_version;
   }
 
   get(user: string): UserRow | undefined {
-    const row = this.db
+    const row = this.#db
       .query<{ user: string; code: Uint8Array | null; state: UserState; created: number }, [string]>(
         "SELECT user, code, state, created FROM users WHERE user = ?",
       )
@@ -77,41 +118,48 @@ export class Directory {
   }
 
   list(): UserRow[] {
-    return this.db
+    return this.#db
       .query<UserRow, []>("SELECT user, code, state, created FROM users ORDER BY user")
       .all();
   }
 
+  /** Add many users at once, all or none (the benchmarks register thousands). */
+  addAll(users: { user: string; code: Uint8Array | null }[], now: number): void {
+    this.#db.transaction(() => {
+      for (const u of users) this.add(u.user, u.code, now);
+    })();
+  }
+
   /** Returns false when the user already exists. */
   add(user: string, code: Uint8Array | null, now: number): boolean {
-    const r = this.db
+    const r = this.#db
       .query("INSERT OR IGNORE INTO users (user, code, state, created) VALUES (?, ?, 'active', ?)")
       .run(user, code, now);
     return r.changes === 1;
   }
 
   setCode(user: string, code: Uint8Array): boolean {
-    return this.db.query("UPDATE users SET code = ? WHERE user = ?").run(code, user).changes === 1;
+    return this.#db.query("UPDATE users SET code = ? WHERE user = ?").run(code, user).changes === 1;
   }
 
   setState(user: string, state: UserState): boolean {
-    return this.db.query("UPDATE users SET state = ? WHERE user = ?").run(state, user).changes === 1;
+    return this.#db.query("UPDATE users SET state = ? WHERE user = ?").run(state, user).changes === 1;
   }
 
   remove(user: string): boolean {
-    return this.db.transaction(() => {
-      this.db.query("DELETE FROM pending WHERE user = ?").run(user);
-      return this.db.query("DELETE FROM users WHERE user = ?").run(user).changes === 1;
+    return this.#db.transaction(() => {
+      this.#db.query("DELETE FROM pending WHERE user = ?").run(user);
+      return this.#db.query("DELETE FROM users WHERE user = ?").run(user).changes === 1;
     })();
   }
 
   /** Keep the latest failed login of a registered user, bounded in total. */
   recordPending(p: PendingRow, max = MAX_PENDING): void {
-    this.db.transaction(() => {
-      this.db
+    this.#db.transaction(() => {
+      this.#db
         .query("INSERT OR REPLACE INTO pending (user, code, address, time) VALUES (?, ?, ?, ?)")
         .run(p.user, p.code, p.address, p.time);
-      this.db
+      this.#db
         .query(
           "DELETE FROM pending WHERE user IN (SELECT user FROM pending ORDER BY time DESC LIMIT -1 OFFSET ?)",
         )
@@ -120,26 +168,110 @@ export class Directory {
   }
 
   pendingCount(): number {
-    return this.db.query<{ n: number }, []>("SELECT count(*) AS n FROM pending").get()!.n;
+    return this.#db.query<{ n: number }, []>("SELECT count(*) AS n FROM pending").get()!.n;
   }
 
   pending(): PendingRow[] {
-    return this.db.query<PendingRow, []>("SELECT user, code, address, time FROM pending ORDER BY time").all();
+    return this.#db.query<PendingRow, []>("SELECT user, code, address, time FROM pending ORDER BY time").all();
   }
 
   /** Adopt the pending code as the user's registration code. */
   approve(user: string): PendingRow | undefined {
-    return this.db.transaction(() => {
-      const p = this.db
+    return this.#db.transaction(() => {
+      const p = this.#db
         .query<PendingRow, [string]>("SELECT user, code, address, time FROM pending WHERE user = ?")
         .get(user);
       if (!p) return undefined;
-      if (this.db.query("UPDATE users SET code = ? WHERE user = ?").run(p.code, user).changes !== 1) {
+      if (this.#db.query("UPDATE users SET code = ? WHERE user = ?").run(p.code, user).changes !== 1) {
         return undefined;
       }
-      this.db.query("DELETE FROM pending WHERE user = ?").run(user);
+      this.#db.query("DELETE FROM pending WHERE user = ?").run(user);
       return p;
     })();
+  }
+
+  /**
+   * The approval rule, shared by `ctrl users approve` and the relay's admin page: the user
+   * exists and has a pending login, whose code must equal `want` when given; `want` is
+   * required to replace an existing code. Anyone who knows a user id can make a pending row
+   * for it, so replacing a code needs the one the operator got from the user over a channel
+   * they trust. Throws ApprovalError saying which part failed.
+   */
+  approvePending(name: string, want: Uint8Array | undefined): PendingRow {
+    // One write transaction from the check to the adoption: a pending row planted by a
+    // login in between must not be adopted in place of the one that was checked.
+    return this.#db.transaction(() => this.#checkAndApprove(name, want)).immediate();
+  }
+
+  #checkAndApprove(name: string, want: Uint8Array | undefined): PendingRow {
+    let u: string;
+    try {
+      u = checkUserId(name);
+    } catch {
+      throw new ApprovalError("bad-user-id", `"${name}" is not a valid user id (1-32 of a-z 0-9 . _ - starting with a letter or digit)`);
+    }
+    const row = this.get(u);
+    if (!row) throw new ApprovalError("no-user", `no user ${u}: add them first with \`users add ${u}\``);
+    const pending = this.#db
+      .query<PendingRow, [string]>("SELECT user, code, address, time FROM pending WHERE user = ?")
+      .get(u);
+    if (!pending) throw new ApprovalError("no-pending", `no pending login for ${u}: ask them to start their client once`);
+    if (want && Buffer.compare(Buffer.from(want), Buffer.from(pending.code)) !== 0) {
+      throw new ApprovalError("wrong-code", `the pending code for ${u} is ${encodeRegistrationCode(pending.code)}, not the one given: not approved`);
+    }
+    if (row.code && !want) {
+      throw new ApprovalError(
+        "code-needed",
+        `${u} already has a code; to replace it, give the new code they sent you: \`users approve ${u} CODE\` (pending: ${encodeRegistrationCode(pending.code)} from ${pending.address})`,
+      );
+    }
+    const p = this.approve(u);
+    if (!p) throw new ApprovalError("no-pending", `no pending login for ${u}`);
+    return p;
+  }
+
+  /** Store an invite by the hash of its token, replacing the user's older one and dropping expired ones. */
+  putInvite(hash: Uint8Array, user: string, now: number, expires: number): void {
+    this.#db.transaction(() => {
+      this.#db.query("DELETE FROM invites WHERE user = ? OR expires <= ?").run(user, now);
+      this.#db.query("INSERT INTO invites (hash, user, created, expires) VALUES (?, ?, ?, ?)").run(hash, user, now, expires);
+    })();
+  }
+
+  /** Invites not yet expired, by user. */
+  invites(now: number): InviteRow[] {
+    return this.#db.query<InviteRow, [number]>("SELECT user, created, expires FROM invites WHERE expires > ? ORDER BY user").all(now);
+  }
+
+  /**
+   * Spend the invite with this hash: if it exists, names this user, has not expired and the
+   * user exists and is active, set their code to `code`, drop the invite and their pending
+   * row, all at once. Any failure leaves everything as it was and returns false.
+   */
+  redeemInvite(hash: Uint8Array, user: string, code: Uint8Array, now: number): boolean {
+    return this.#db.transaction(() => {
+      const row = this.#db.query<{ user: string; expires: number }, [Uint8Array]>("SELECT user, expires FROM invites WHERE hash = ?").get(hash);
+      if (!row || row.user !== user || row.expires <= now) return false;
+      const u = this.get(user);
+      if (!u || u.state !== "active") return false;
+      this.#db.query("DELETE FROM invites WHERE hash = ?").run(hash);
+      this.#db.query("UPDATE users SET code = ? WHERE user = ?").run(code, user);
+      this.#db.query("DELETE FROM pending WHERE user = ?").run(user);
+      return true;
+    })();
+  }
+
+  /** Store an admin login link by the hash of its token, dropping expired ones. */
+  putAdminLogin(hash: Uint8Array, now: number, expires: number): void {
+    this.#db.transaction(() => {
+      this.#db.query("DELETE FROM admin_logins WHERE expires <= ?").run(now);
+      this.#db.query("INSERT INTO admin_logins (hash, expires) VALUES (?, ?)").run(hash, expires);
+    })();
+  }
+
+  /** Use up the admin login link with this hash: true when it existed and had not expired. */
+  takeAdminLogin(hash: Uint8Array, now: number): boolean {
+    return this.#db.query("DELETE FROM admin_logins WHERE hash = ? AND expires > ?").run(hash, now).changes === 1;
   }
 }
 

@@ -1,6 +1,7 @@
 // Presence and routing behind one small interface (SPEC.md §4.2). LocalHub keeps them in
 // this process; a later hub can share them between relays (e.g. over NATS) without the
-// session code changing, which only ever talks to a Hub and to Endpoints.
+// session code changing, which only ever talks to a Hub and to Endpoints. The relay's hub
+// holds TransferEnds (transfer.ts): whatever it finds, it can route a transfer to.
 
 import type { Message, SignedSessionKey } from "../protocol/messages.ts";
 
@@ -14,34 +15,34 @@ export interface Endpoint {
 
 export type PresenceListener = (user: string, online: boolean) => void;
 
-export interface Hub {
+export interface Hub<E extends Endpoint = Endpoint> {
   /** Make endpoint the route to its user; returns the endpoint it replaced, if any. */
-  attach(endpoint: Endpoint): Endpoint | undefined;
+  attach(endpoint: E): E | undefined;
   /** Remove endpoint if it is still the route to its user. */
-  detach(endpoint: Endpoint): void;
-  find(user: string): Endpoint | undefined;
+  detach(endpoint: E): void;
+  find(user: string): E | undefined;
   online(): string[];
   subscribe(listener: PresenceListener): () => void;
 }
 
-export class LocalHub implements Hub {
-  #routes = new Map<string, Endpoint>();
+export class LocalHub<E extends Endpoint = Endpoint> implements Hub<E> {
+  #routes = new Map<string, E>();
   #listeners = new Set<PresenceListener>();
 
-  attach(endpoint: Endpoint): Endpoint | undefined {
+  attach(endpoint: E): E | undefined {
     const old = this.#routes.get(endpoint.user);
     this.#routes.set(endpoint.user, endpoint);
     if (!old) this.#emit(endpoint.user, true);
     return old;
   }
 
-  detach(endpoint: Endpoint): void {
+  detach(endpoint: E): void {
     if (this.#routes.get(endpoint.user) !== endpoint) return;
     this.#routes.delete(endpoint.user);
     this.#emit(endpoint.user, false);
   }
 
-  find(user: string): Endpoint | undefined {
+  find(user: string): E | undefined {
     return this.#routes.get(user);
   }
 

@@ -4,60 +4,27 @@
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "node:crypto";
-import type { Directory } from "./directory.ts";
+import type { Directory, InviteRow } from "./directory.ts";
 import { INVITE_LEN } from "../protocol/messages.ts";
-
-export interface InviteRow {
-  user: string;
-  created: number;
-  expires: number;
-}
-
-function ensure(d: Directory): void {
-  d.db.exec(`
-    CREATE TABLE IF NOT EXISTS invites (
-      hash BLOB PRIMARY KEY,
-      user TEXT NOT NULL,
-      created INTEGER NOT NULL,
-      expires INTEGER NOT NULL
-    );
-  `);
-}
 
 /** A new invite for user, replacing any older one of theirs; returns the token. */
 export function createInvite(d: Directory, user: string, now: number, ttlMs: number): Uint8Array {
-  ensure(d);
   const token = new Uint8Array(randomBytes(INVITE_LEN));
-  d.db.transaction(() => {
-    d.db.query("DELETE FROM invites WHERE user = ? OR expires <= ?").run(user, now);
-    d.db.query("INSERT INTO invites (hash, user, created, expires) VALUES (?, ?, ?, ?)").run(sha256(token), user, now, now + ttlMs);
-  })();
+  d.putInvite(sha256(token), user, now, now + ttlMs);
   return token;
 }
 
 export function listInvites(d: Directory, now: number): InviteRow[] {
-  ensure(d);
-  return d.db.query<InviteRow, [number]>("SELECT user, created, expires FROM invites WHERE expires > ? ORDER BY user").all(now);
+  return d.invites(now);
 }
 
 /**
  * Spend the invite: if it exists, names this user, has not expired and the user exists and
- * is active, set their code to `code`, drop the invite and their pending row, in one
- * transaction. Any failure leaves everything as it was and returns false.
+ * is active, set their code to `code`, drop the invite and their pending row, at once. Any
+ * failure leaves everything as it was and returns false.
  */
 export function redeemInvite(d: Directory, user: string, token: Uint8Array, code: Uint8Array, now: number): boolean {
-  ensure(d);
-  const hash = sha256(token);
-  return d.db.transaction(() => {
-    const row = d.db.query<{ user: string; expires: number }, [Uint8Array]>("SELECT user, expires FROM invites WHERE hash = ?").get(hash);
-    if (!row || row.user !== user || row.expires <= now) return false;
-    const u = d.get(user);
-    if (!u || u.state !== "active") return false;
-    d.db.query("DELETE FROM invites WHERE hash = ?").run(hash);
-    d.db.query("UPDATE users SET code = ? WHERE user = ?").run(code, user);
-    d.db.query("DELETE FROM pending WHERE user = ?").run(user);
-    return true;
-  })();
+  return d.redeemInvite(sha256(token), user, code, now);
 }
 
 /** "7d", "12h", "30m", "3600s" or plain seconds, as milliseconds. */

@@ -8,7 +8,8 @@ import type { Hub } from "./hub.ts";
 import type { Log } from "./log.ts";
 import { FailureLimiter } from "./rate-limit.ts";
 import { redeemInvite } from "./invites.ts";
-import { hex, MAX_INCOMING_PER_SESSION, MAX_TRANSFERS_PER_SESSION, Session, TRANSFER_IDLE_MS, type Transfer } from "./session.ts";
+import type { Session } from "./session.ts";
+import { hex, MAX_INCOMING_PER_SESSION, MAX_TRANSFERS_PER_SESSION, TRANSFER_IDLE_MS, type Transfer, type TransferEnd } from "./transfer.ts";
 import type { KeyPair } from "./relay-key.ts";
 import { OutputBudget } from "./output-budget.ts";
 import type { LoginStatus, MessageOf, SignedSessionKey } from "../protocol/messages.ts";
@@ -76,7 +77,7 @@ export class RelayCore {
   readonly opts: RelayOptions;
   readonly relayKey: KeyPair;
   readonly directory: Directory;
-  readonly hub: Hub;
+  readonly hub: Hub<TransferEnd>;
   readonly log: Log;
   readonly now: () => number;
   readonly sessions = new Set<Session>();
@@ -98,7 +99,7 @@ export class RelayCore {
     opts: RelayOptions;
     relayKey: KeyPair;
     directory: Directory;
-    hub: Hub;
+    hub: Hub<TransferEnd>;
     log: Log;
     now: () => number;
   }) {
@@ -206,7 +207,7 @@ export class RelayCore {
   /** A session published its key: it is now reachable, replacing an older connection. */
   publish(s: Session): void {
     const old = this.hub.attach(s);
-    if (old && old !== s && old instanceof Session) {
+    if (old && old !== s) {
       this.log.info("replaced", { user: s.user, addr: old.address });
       old.fail("replaced", "replaced by a newer connection of the same user");
     }
@@ -256,7 +257,7 @@ export class RelayCore {
     this.#sendLimiter.fail(from.user, now);
     if (m.size > this.opts.maxMessageBytes) return fail("too-large");
     const ep = this.hub.find(m.to);
-    if (!ep || !(ep instanceof Session)) {
+    if (!ep) {
       const row = this.directory.get(m.to);
       return fail(row && row.state === "active" ? "offline" : "unknown-user");
     }
@@ -308,7 +309,7 @@ export class RelayCore {
     return n;
   }
 
-  #closeIfIdle(s: Session): void {
+  #closeIfIdle(s: TransferEnd): void {
     if (s.authed && s.outgoing.size === 0 && s.incoming.size === 0) s.fail("shutdown", "the relay is shutting down");
   }
 

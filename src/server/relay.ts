@@ -5,6 +5,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import { FramedSocket } from "../net/framed-socket.ts";
 import { Directory } from "./directory.ts";
 import { LocalHub, type Hub } from "./hub.ts";
+import type { TransferEnd } from "./transfer.ts";
 import type { Log } from "./log.ts";
 import { loadOrCreateRelayKey } from "./relay-key.ts";
 import { DEFAULT_RELAY_OPTIONS, RelayCore, type RelayOptions } from "./relay-core.ts";
@@ -33,7 +34,7 @@ export async function startRelay(args: {
   dataDir: string;
   log: Log;
   options?: Partial<RelayOptions>;
-  hub?: Hub;
+  hub?: Hub<TransferEnd>;
   now?: () => number;
 }): Promise<Relay> {
   const relayKey = loadOrCreateRelayKey(args.dataDir);
@@ -42,7 +43,7 @@ export async function startRelay(args: {
     opts: { ...DEFAULT_RELAY_OPTIONS, ...args.options },
     relayKey,
     directory,
-    hub: args.hub ?? new LocalHub(),
+    hub: args.hub ?? new LocalHub<TransferEnd>(),
     log: args.log,
     now: args.now ?? Date.now,
   });

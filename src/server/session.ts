@@ -12,9 +12,9 @@ import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../protocol/framing.ts
 import {
   decodeLogin,
   encodeRelayHello,
-  MSG_ID_LEN,
   WINDOW_CHUNKS,
   type ErrorCode,
+  type LoginStatus,
   type Message,
   type MessageOf,
   type SignedSessionKey,
@@ -22,31 +22,36 @@ import {
 import { verifySessionKey } from "../protocol/keys.ts";
 import { ed25519VerifyNative } from "../protocol/primitives.ts";
 import type { FramedSocket } from "../net/framed-socket.ts";
-import type { Endpoint } from "./hub.ts";
-import type { RelayCore } from "./relay-core.ts";
-import { OUTPUT_LOW_WATER, type UserOutput } from "./output-budget.ts";
+import type { Hub } from "./hub.ts";
+import type { Directory } from "./directory.ts";
+import type { KeyPair } from "./relay-key.ts";
+import type { Log } from "./log.ts";
+import { OUTPUT_LOW_WATER, type OutputBudget, type UserOutput } from "./output-budget.ts";
+import { hex, type Transfer, type TransferEnd } from "./transfer.ts";
 
 type State = "hello" | "login" | "authed" | "closed";
 
-/** A transfer in flight through this relay (SPEC.md §6). */
-export interface Transfer {
-  id: Uint8Array;
-  key: string; // hex id
-  from: Session;
-  to: Session;
-  size: number;
-  received: number; // ciphertext bytes seen so far
-  nextSeq: number;
-  window: number; // chunks the recipient has consumed
-  done: boolean; // last chunk forwarded
-  last: number; // when anything moved: a transfer idle past TRANSFER_IDLE_MS is ended
-}
-
 /**
- * A transfer in which nothing moved for this long is ended for both sides: otherwise two
- * connections could hold a recipient's incoming slots (MAX_INCOMING_PER_SESSION) forever.
+ * What a session needs of the relay it belongs to (RelayCore, which implements it): the
+ * rules, budgets and routes it is held to. Declared here so that the core may know its
+ * sessions without the sessions importing the core back.
  */
-export const TRANSFER_IDLE_MS = 120_000;
+export interface SessionCore {
+  readonly opts: { readonly maxMessageBytes: number; readonly heartbeatTimeout: number };
+  readonly relayKey: KeyPair;
+  readonly directory: Pick<Directory, "get">;
+  readonly hub: Hub<TransferEnd>;
+  readonly log: Log;
+  readonly now: () => number;
+  readonly output: OutputBudget;
+  readonly stats: { bytes: number };
+  checkLogin(user: string, loginKey: Uint8Array, address: string, invite?: Uint8Array): { status: LoginStatus; reason: string };
+  publish(s: Session): void;
+  watch(s: Session, all: boolean, users: string[]): void;
+  startTransfer(from: Session, m: MessageOf<"send">): void;
+  endTransfer(t: Transfer): void;
+  sessionClosed(s: Session): void;
+}
 
 export const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
 /**
@@ -55,14 +60,11 @@ export const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
  * other) would let one account ask from every connection its address may open.
  */
 export const MAX_REQUESTS_UNPUBLISHED = 8;
-export const MAX_TRANSFERS_PER_SESSION = 8;
-/** Transfers one recipient may have coming in at once, from everyone together. */
-export const MAX_INCOMING_PER_SESSION = 16;
 /** A WHO_REPLY must fit one record: 65519 bytes hold about 1900 longest ids. */
 export const MAX_WHO_USERS = 1900;
 
-export class Session implements Endpoint {
-  readonly core: RelayCore;
+export class Session implements TransferEnd {
+  readonly core: SessionCore;
   readonly sock: FramedSocket;
   readonly address: string;
   readonly opened: number;
@@ -84,14 +86,14 @@ export class Session implements Endpoint {
   #loginKey: Uint8Array | undefined;
   #account: UserOutput | undefined; // set at login: what this session owes is counted there
   #owed = 0; // bytes last counted
-  #waitingOn = new Set<Session>(); // sessions over their share that this one handed messages to
-  #waiters = new Set<Session>(); // sessions waiting for this one to drain
+  #waitingOn = new Set<TransferEnd>(); // ends over their share that this one handed messages to
+  #waiters = new Set<TransferEnd>(); // ends waiting for this one to drain
   #held: Message[] = []; // a record's messages not acted on yet: the session paused midway
   #heldAt = 0;
   #acting = false;
   #unpublishedRequests = 0;
 
-  constructor(core: RelayCore, sock: FramedSocket, now: number) {
+  constructor(core: SessionCore, sock: FramedSocket, now: number) {
     this.core = core;
     this.sock = sock;
     this.address = sock.remoteAddress;
@@ -132,12 +134,26 @@ export class Session implements Endpoint {
    * a DELIVER): if that session is over its share, this one is not read from until it
    * drains, so a recipient that does not read holds back its senders, not the relay's memory.
    */
-  forward(to: Session, m: Message): void {
+  forward(to: TransferEnd, m: Message): void {
     to.post(m);
-    if (to === this || to.overSince === undefined || to.state !== "authed" || this.#waitingOn.has(to)) return;
+    if (to === this || this.#waitingOn.has(to) || !to.holdBack(this)) return;
     this.#waitingOn.add(to);
-    to.#waiters.add(this);
     this.sock.pause();
+  }
+
+  holdBack(sender: TransferEnd): boolean {
+    if (this.overSince === undefined || this.state !== "authed") return false;
+    this.#waiters.add(sender);
+    return true;
+  }
+
+  drained(end: TransferEnd): void {
+    this.#waitingOn.delete(end);
+    this.#act();
+  }
+
+  gone(sender: TransferEnd): void {
+    this.#waiters.delete(sender);
   }
 
   /** The kernel took some of this session's output. */
@@ -179,10 +195,7 @@ export class Session implements Endpoint {
       this.overSince = undefined;
       const waiters = [...this.#waiters];
       this.#waiters.clear();
-      for (const w of waiters) {
-        w.#waitingOn.delete(this);
-        w.#act();
-      }
+      for (const w of waiters) w.drained(this);
       this.#act();
     }
     return true;
@@ -272,14 +285,11 @@ export class Session implements Endpoint {
     this.#out?.drop();
     this.#held = [];
     this.#heldAt = 0;
-    for (const r of this.#waitingOn) r.#waiters.delete(this);
+    for (const r of this.#waitingOn) r.gone(this);
     this.#waitingOn.clear();
     const waiters = [...this.#waiters];
     this.#waiters.clear();
-    for (const w of waiters) {
-      w.#waitingOn.delete(this);
-      w.#act();
-    }
+    for (const w of waiters) w.drained(this);
   }
 
   #onHello(record: Uint8Array): void {
@@ -428,9 +438,4 @@ export class Session implements Endpoint {
     // and closing it fails its transfers, this one included: nothing more to say here.
     this.forward(t.to, m);
   }
-}
-
-export function hex(id: Uint8Array): string {
-  if (id.length !== MSG_ID_LEN) throw new ProtocolError("malformed", "message id length");
-  return Buffer.from(id).toString("hex");
 }

@@ -5,7 +5,9 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Directory, MAX_PENDING } from "../../src/server/directory.ts";
+import { Database } from "bun:sqlite";
+import { ApprovalError, Directory, MAX_PENDING, type ApprovalErrorCode } from "../../src/server/directory.ts";
+import { encodeRegistrationCode } from "../../src/protocol/keys.ts";
 
 let dir: string;
 let d: Directory;
@@ -108,5 +110,97 @@ describe("pending logins", () => {
     expect(d.get("ghost")).toBeUndefined();
     expect(d.pending().map((p) => p.user)).toEqual(["ghost"]);
     expect(d.approve("nobody")).toBeUndefined();
+  });
+});
+
+describe("the directory owns relay.db", () => {
+  test("its whole schema exists as soon as it is opened, and its database is not reachable from outside", () => {
+    const raw = new Database(join(dir, "relay.db"), { readonly: true });
+    const tables = raw.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
+    raw.close();
+    expect(tables.map((t) => t.name)).toEqual(["admin_logins", "invites", "pending", "users"]);
+    expect((d as unknown as Record<string, unknown>).db).toBeUndefined();
+  });
+
+  test("invites by hash: one per user, expired ones not listed, spent once, only for their own active user", () => {
+    const h = (b: number) => new Uint8Array(32).fill(b);
+    d.add("alice", null, 0);
+    d.add("bob", code(2), 0);
+    d.putInvite(h(1), "alice", 100, 200);
+    d.putInvite(h(2), "alice", 110, 300); // replaces alice's first
+    d.putInvite(h(3), "bob", 120, 150);
+    expect(d.invites(140)).toEqual([
+      { user: "alice", created: 110, expires: 300 },
+      { user: "bob", created: 120, expires: 150 },
+    ]);
+    expect(d.invites(150)).toEqual([{ user: "alice", created: 110, expires: 300 }]);
+    expect(d.redeemInvite(h(1), "alice", code(9), 150)).toBe(false); // replaced
+    expect(d.redeemInvite(h(2), "bob", code(9), 150)).toBe(false); // alice's, not bob's
+    expect(d.redeemInvite(h(3), "bob", code(9), 150)).toBe(false); // expired
+    d.recordPending({ user: "alice", code: code(5), address: "192.0.2.1", time: 140 });
+    expect(d.redeemInvite(h(2), "alice", code(9), 150)).toBe(true);
+    expect(d.get("alice")?.code).toEqual(code(9));
+    expect(d.pending()).toEqual([]);
+    expect(d.redeemInvite(h(2), "alice", code(8), 150)).toBe(false); // spent
+    d.setState("bob", "disabled");
+    d.putInvite(h(4), "bob", 200, 400);
+    expect(d.redeemInvite(h(4), "bob", code(9), 210)).toBe(false); // disabled
+    expect(d.get("bob")?.code).toEqual(code(2));
+  });
+
+  test("admin login links by hash: taken once, not after they expire", () => {
+    d.putAdminLogin(code(1), 100, 200);
+    d.putAdminLogin(code(2), 100, 200);
+    expect(d.takeAdminLogin(code(1), 150)).toBe(true);
+    expect(d.takeAdminLogin(code(1), 150)).toBe(false);
+    expect(d.takeAdminLogin(code(3), 150)).toBe(false);
+    expect(d.takeAdminLogin(code(2), 200)).toBe(false);
+  });
+});
+
+describe("the approval rule (ctrl users approve and the admin page)", () => {
+  const refused = (f: () => unknown): ApprovalErrorCode | undefined => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof ApprovalError) return e.code;
+      throw e;
+    }
+    return undefined;
+  };
+
+  test("refuses a bad id, an unknown user and a user with no pending login, changing nothing", () => {
+    d.add("alice", null, 0);
+    d.recordPending({ user: "ghost", code: code(7), address: "192.0.2.1", time: 1 });
+    expect(refused(() => d.approvePending("Not An Id", undefined))).toBe("bad-user-id");
+    expect(refused(() => d.approvePending("ghost", undefined))).toBe("no-user");
+    expect(refused(() => d.approvePending("alice", undefined))).toBe("no-pending");
+    expect(d.get("alice")?.code).toBeNull();
+    expect(d.pending().map((p) => p.user)).toEqual(["ghost"]);
+  });
+
+  test("a first registration is adopted without a code to compare, or with the matching one only", () => {
+    d.add("alice", null, 0);
+    d.recordPending({ user: "alice", code: code(7), address: "192.0.2.1", time: 1 });
+    expect(refused(() => d.approvePending("alice", code(8)))).toBe("wrong-code");
+    expect(d.get("alice")?.code).toBeNull();
+    expect(d.approvePending("alice", undefined)).toEqual({ user: "alice", code: code(7), address: "192.0.2.1", time: 1 });
+    expect(d.get("alice")?.code).toEqual(code(7));
+  });
+
+  test("replacing a code needs the new code, and says which code is pending", () => {
+    d.add("alice", code(1), 0);
+    d.recordPending({ user: "alice", code: code(7), address: "192.0.2.1", time: 1 });
+    let message = "";
+    try {
+      d.approvePending("alice", undefined);
+    } catch (e) {
+      message = (e as ApprovalError).message;
+      expect((e as ApprovalError).code).toBe("code-needed");
+    }
+    expect(message).toContain(encodeRegistrationCode(code(7)));
+    expect(d.get("alice")?.code).toEqual(code(1));
+    expect(d.approvePending("alice", code(7)).code).toEqual(code(7));
+    expect(d.get("alice")?.code).toEqual(code(7));
   });
 });
