@@ -5,7 +5,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CliError, readPassword } from "../../src/client/password.ts";
+import { CliError } from "../../src/cli/cli-error.ts";
+import { readPassword } from "../../src/client/password.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "smsg-pwfile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
