@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, Child, MAIN, cpuSeconds, freePort } from "./lib/procs.ts";
-import { concat } from "../src/protocol/framing.ts";
+import { concat } from "../src/protocol/bytes.ts";
 import { PREAMBLE } from "../src/protocol/handshake.ts";
 
 const seconds = Number(process.argv[2] ?? 5);

@@ -2,8 +2,7 @@
 // or any plaintext (SPEC.md §8.3 "GET /api/hello", audit finding 8): after a crash,
 // daemon.json may name a port that someone else now listens on.
 
-import { timingSafeEqual } from "node:crypto";
-import { hmacSha256, randomBytes } from "../protocol/primitives.ts";
+import { constantTimeEqual, hmacSha256, randomBytes } from "../protocol/primitives.ts";
 
 /** Domain separation for the proof, exactly as SPEC.md §1.6 lists it. */
 export const LABEL_DAEMON_PROOF = "smsg daemon proof v1";
@@ -22,5 +21,5 @@ export function helloNonce(): Uint8Array {
 /** Whether proofHex (from the daemon's answer) is the proof for nonce, in constant time. */
 export function checkDaemonProof(token: string, nonce: Uint8Array, proofHex: unknown): boolean {
   if (typeof proofHex !== "string" || !/^[0-9a-f]{64}$/.test(proofHex)) return false;
-  return timingSafeEqual(daemonProof(token, nonce), Buffer.from(proofHex, "hex"));
+  return constantTimeEqual(daemonProof(token, nonce), Buffer.from(proofHex, "hex"));
 }

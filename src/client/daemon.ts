@@ -22,6 +22,7 @@ import { Inbound } from "./inbound.ts";
 import type { EventBus } from "./events.ts";
 import type { MessageSummary, Store } from "./store.ts";
 import { SearchIndex } from "./search.ts";
+import { formatHostPort } from "../net/host-port.ts";
 
 export interface DaemonOptions {
   host: string;
@@ -158,7 +159,7 @@ export class Daemon {
     const pin = this.store.getMeta(PIN_KEY);
     return {
       user: this.id.user,
-      relay: relayAddress(this.#opts),
+      relay: formatHostPort(this.#opts),
       state: s.kind,
       retryAt: s.kind === "retrying" ? s.retryAt : null,
       connected: s.kind === "connected",
@@ -282,9 +283,6 @@ export class Daemon {
   }
 }
 
-export function relayAddress(o: { host: string; port: number }): string {
-  return `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
-}
 
 /** Bytes of the header JSON, or more than MAX_HEADER_BYTES when encoding refuses it. */
 function encodeHeaderSize(h: EnvelopeHeader): number {

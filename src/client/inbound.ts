@@ -11,14 +11,14 @@ import {
   type EnvelopeHeader,
 } from "../protocol/envelope.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
-import { RECEIPT_LEN, WINDOW_CHUNKS, type AckStatus, type Message, type MessageOf } from "../protocol/messages.ts";
+import { RECEIPT_LEN, WINDOW_CHUNKS, type AckStatus, type Message, type MessageOf, idHex } from "../protocol/messages.ts";
 import { StreamOpener } from "../protocol/stream.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Link } from "./relay-client.ts";
 import type { AttachmentWriter } from "./attachment-writer.ts";
 import { DISK_FULL, isDiskFull, type Store } from "./store.ts";
 import type { EventBus } from "./events.ts";
-import { hexId } from "./outbox.ts";
+import { bytesEqual } from "../protocol/bytes.ts";
 
 interface Incoming {
   id: Uint8Array;
@@ -68,7 +68,7 @@ export class Inbound {
         this.#begin(link, m);
         return true;
       case "chunk": {
-        const inc = this.#incoming.get(hexId(m.id));
+        const inc = this.#incoming.get(idHex(m.id));
         if (!inc) return true; // a transfer we already refused or finished
         try {
           this.#chunk(link, inc, m);
@@ -78,7 +78,7 @@ export class Inbound {
         return true;
       }
       case "abort": {
-        const inc = this.#incoming.get(hexId(m.id));
+        const inc = this.#incoming.get(idHex(m.id));
         if (inc) {
           this.#incoming.delete(inc.hex);
           this.#discard(inc);
@@ -96,18 +96,18 @@ export class Inbound {
   }
 
   #begin(link: Link, m: MessageOf<"deliver">): void {
-    const hex = hexId(m.id);
+    const hex = idHex(m.id);
     if (this.#incoming.has(hex)) return this.#ack(link, m.id, "rejected");
     try {
       // The relay can say anything about who sent this; only the signature and the pin count.
       verifySessionKey(m.senderKey.identityPub, m.from, m.senderKey.sessionPub, m.senderKey.issuedAt, m.senderKey.sig);
-      if (!equal(m.recipientSessionPub, link.session.publicKey)) {
+      if (!bytesEqual(m.recipientSessionPub, link.session.publicKey)) {
         throw new ProtocolError("malformed", "sealed to another session key");
       }
       // "From" ourselves: only our own identity key may sign it. Trusting it on first use
       // would let the relay forge messages from us to us, and shadow our sent copies,
       // which a lookup by id shows after the received copy (store.find).
-      if (m.from === this.#user && !equal(m.senderKey.identityPub, this.#identity)) {
+      if (m.from === this.#user && !bytesEqual(m.senderKey.identityPub, this.#identity)) {
         throw new ProtocolError("bad-signature", "not signed by our own identity key");
       }
     } catch (e) {
@@ -117,8 +117,8 @@ export class Inbound {
     const contact = this.#store.contact(m.from);
     if (!contact) {
       this.#store.pinIdentity(m.from, m.senderKey.identityPub, this.#now());
-    } else if (!equal(contact.identity, m.senderKey.identityPub)) {
-      if (!contact.changedIdentity || !equal(contact.changedIdentity, m.senderKey.identityPub)) {
+    } else if (!bytesEqual(contact.identity, m.senderKey.identityPub)) {
+      if (!contact.changedIdentity || !bytesEqual(contact.changedIdentity, m.senderKey.identityPub)) {
         this.#store.noteIdentityChange(m.from, m.senderKey.identityPub, this.#now());
         this.#events.emit({ type: "identity-changed", user: m.from });
       }
@@ -281,8 +281,5 @@ export class Inbound {
   }
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
 
 

@@ -6,12 +6,13 @@
 import { Buffer } from "node:buffer";
 import { encodeHeader, receiptFor, sealEnvelopeKey } from "../protocol/envelope.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
-import { WINDOW_CHUNKS, type Message, type MessageOf } from "../protocol/messages.ts";
+import { WINDOW_CHUNKS, type Message, type MessageOf, idHex } from "../protocol/messages.ts";
 import { STREAM_CHUNK, StreamSealer, streamCiphertextSize } from "../protocol/stream.ts";
-import { ProtocolError } from "../protocol/errors.ts";
 import type { Link } from "./relay-client.ts";
 import { DISK_FULL, isDiskFull, type Store } from "./store.ts";
 import type { EventBus } from "./events.ts";
+import { bytesEqual } from "../protocol/bytes.ts";
+import { constantTimeEqual } from "../protocol/primitives.ts";
 
 const MAX_CONCURRENT = 4;
 /** Transient refusals (busy, a key that just changed, a hiccup): soon, not in a hot loop. */
@@ -89,7 +90,7 @@ export class Outbox {
   handle(m: Message): boolean {
     switch (m.t) {
       case "window": {
-        const a = this.#active.get(hexId(m.id));
+        const a = this.#active.get(idHex(m.id));
         if (a && m.seq > a.window) {
           a.window = m.seq;
           a.touch();
@@ -99,7 +100,7 @@ export class Outbox {
       }
       case "ack":
       case "sendFailed":
-        this.#active.get(hexId(m.id))?.settle(m);
+        this.#active.get(idHex(m.id))?.settle(m);
         return true;
       case "presence":
         if (m.online && this.#offline.delete(m.user)) this.kick();
@@ -220,14 +221,14 @@ export class Outbox {
     }
     // A note to self: we know our own identity key, so a key for our own user id signed by
     // another one is the relay's, not a first contact (it would read the note).
-    if (recipient === this.#user && !equal(key.identityPub, this.#identity)) {
+    if (recipient === this.#user && !bytesEqual(key.identityPub, this.#identity)) {
       return { kind: "queued", reason: `the relay gave a key for ${recipient} that is not signed by our own identity key`, retryIn: RETRY_UNTRUSTED_MS };
     }
     const contact = this.#store.contact(recipient);
     if (!contact) {
       this.#store.pinIdentity(recipient, key.identityPub, this.#now());
-    } else if (!equal(contact.identity, key.identityPub)) {
-      if (!contact.changedIdentity || !equal(contact.changedIdentity, key.identityPub)) {
+    } else if (!bytesEqual(contact.identity, key.identityPub)) {
+      if (!contact.changedIdentity || !bytesEqual(contact.changedIdentity, key.identityPub)) {
         this.#store.noteIdentityChange(recipient, key.identityPub, this.#now());
         this.#events.emit({ type: "identity-changed", user: recipient });
       }
@@ -354,7 +355,7 @@ function outcomeOf(r: Result, recipient: string, receipt: Uint8Array): Outcome {
       case "duplicate":
         // Only the recipient can compute the receipt: a relay that says "stored" for a
         // message it dropped is caught here, and the message stays queued.
-        if (!equal(r.receipt, receipt)) {
+        if (!constantTimeEqual(r.receipt, receipt)) {
           return { kind: "queued", reason: `the relay claimed ${recipient} stored it, without proof`, retryIn: RETRY_UNTRUSTED_MS };
         }
         return { kind: "delivered" };
@@ -381,12 +382,5 @@ function outcomeOf(r: Result, recipient: string, receipt: Uint8Array): Outcome {
   }
 }
 
-export function hexId(id: Uint8Array): string {
-  if (id.length !== 16) throw new ProtocolError("malformed", "message id length");
-  return Buffer.from(id).toString("hex");
-}
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
 

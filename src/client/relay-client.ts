@@ -17,6 +17,7 @@ import {
 import { encodeRelayKey, signSessionKey } from "../protocol/keys.ts";
 import { x25519Generate, type KeyPair } from "../protocol/primitives.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import { formatHostPort } from "../net/host-port.ts";
 
 export interface ClientIdentity {
   user: string;
@@ -283,7 +284,7 @@ export class RelayClient {
         o.onDown(link);
       }
       if (this.#stopped) return;
-      const f = failure ?? { error: phase === "up" ? `connection to the relay lost (${reason})` : `cannot reach the relay at ${fmtHost(o.host)}:${o.port} (${reason})`, retry: true };
+      const f = failure ?? { error: phase === "up" ? `connection to the relay lost (${reason})` : `cannot reach the relay at ${formatHostPort(o)} (${reason})`, retry: true };
       if (!f.retry) {
         this.#setState({ kind: "refused", error: f.error });
         return;
@@ -324,14 +325,14 @@ export class RelayClient {
         close: (socket) => socket.data?.framed?.socketClosed(),
         error: (socket, err) => socket.data?.framed?.socketClosed(err.message),
         connectError: (_socket, err) => {
-          failure ??= { error: `cannot reach the relay at ${fmtHost(o.host)}:${o.port} (${err.message})`, retry: true };
+          failure ??= { error: `cannot reach the relay at ${formatHostPort(o)} (${err.message})`, retry: true };
           onClose(err.message);
         },
       },
     }).catch((err: Error) => {
       // Bun reports some connect failures by rejecting instead of connectError.
       if (this.#framed || this.#timer) return;
-      failure ??= { error: `cannot reach the relay at ${fmtHost(o.host)}:${o.port} (${err.message})`, retry: true };
+      failure ??= { error: `cannot reach the relay at ${formatHostPort(o)} (${err.message})`, retry: true };
       onClose(err.message);
     });
   }
@@ -367,6 +368,3 @@ function handshakeFailure(e: unknown, hs: ClientHandshake, pinned: Uint8Array | 
   return { error: `handshake with the relay failed (${e instanceof ProtocolError ? e.code : String(e)})`, retry: true };
 }
 
-function fmtHost(h: string): string {
-  return h.includes(":") ? `[${h}]` : h;
-}

@@ -12,6 +12,7 @@ import { MAX_UPLOAD } from "./attachment-http.ts";
 import { mountMailbox } from "./mailbox.tsx";
 import { removeStaleCopies } from "./open-file.ts";
 import { CliError } from "../cli/cli-error.ts";
+import { formatHostPort } from "../net/host-port.ts";
 
 export const TOKEN_FILE = "api-token";
 export const DAEMON_FILE = "daemon.json";
@@ -70,7 +71,7 @@ export async function runClient(a: ClientArgs): Promise<RunningClient> {
     server = serve(0); // the stable port is taken: any free one
   }
   port = server.port!;
-  const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+  const url = `http://${formatHostPort({ host: hostname, port })}`;
   host.uiUrl = url;
   writeFileSync(join(a.dataDir, TOKEN_FILE), token + "\n", { mode: 0o600 });
   writeFileSync(daemonFile, JSON.stringify({ url, pid: process.pid }) + "\n", { mode: 0o600 });

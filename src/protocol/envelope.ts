@@ -3,14 +3,13 @@
 // Everything a person wrote (subject, body, names, contents) is inside; the relay routes
 // on the outer SEND fields only.
 
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { Writer, utf8 } from "./codec.ts";
 import { parseStrictJson } from "./strict-json.ts";
 import { ProtocolError } from "./errors.ts";
 import { setupAuthR, setupAuthS } from "./hpke.ts";
 import { STREAM_CHUNK } from "./stream.ts";
 import { isUserId } from "./user-id.ts";
+import { hmacSha256 } from "./primitives.ts";
 
 export const LABEL_MESSAGE_INFO = "smsg/1 message";
 export const LABEL_STREAM_KEY = "smsg/1 stream key";
@@ -82,7 +81,7 @@ export function openEnvelopeKey(args: {
  * can compute it, so a relay cannot fake "stored" and make a lost message look delivered.
  */
 export function receiptFor(receiptKey: Uint8Array, id: Uint8Array): Uint8Array {
-  return hmac(sha256, receiptKey, new Writer().bytes(utf8(LABEL_RECEIPT)).u8(0).fixed(id, 16).finish());
+  return hmacSha256(receiptKey, new Writer().bytes(utf8(LABEL_RECEIPT)).u8(0).fixed(id, 16).finish());
 }
 
 export function validateName(name: string): string {

@@ -87,15 +87,3 @@ export class RecordDecoder {
     return this.#record ? 2 + this.#fill : this.#headerFill;
   }
 }
-
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}

@@ -8,7 +8,8 @@
 import { HandshakeState } from "./noise.ts";
 import { Transport } from "./transport.ts";
 import { ProtocolError } from "./errors.ts";
-import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "./framing.ts";
+import { PREAMBLE_MAGIC, PROTOCOL_VERSION } from "./framing.ts";
+import { bytesEqual, concat } from "./bytes.ts";
 import { decodeLogin, decodeRelayHello, encodeLogin, encodeRelayHello, type RelayHello } from "./messages.ts";
 import type { KeyPair, Rand } from "./primitives.ts";
 
@@ -89,9 +90,6 @@ function hasMagic(record: Uint8Array): boolean {
   return record.length >= PREAMBLE_LEN && PREAMBLE_MAGIC.every((b, i) => record[i] === b);
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
 
 type ClientStep = "new" | "sent" | "hello" | "done" | "failed";
 type RelayStep = "new" | "hello" | "done" | "failed";
@@ -151,7 +149,7 @@ export class ClientHandshake {
       const hello = decodeRelayHello(this.#xx.readMessage2(record));
       const relayKey = this.#xx.remoteStatic!;
       this.#relayKey = relayKey;
-      if (pinned && !equal(pinned, relayKey)) throw new ProtocolError("relay-key-changed", "the relay's key differs from the pin");
+      if (pinned && !bytesEqual(pinned, relayKey)) throw new ProtocolError("relay-key-changed", "the relay's key differs from the pin");
       return { hello, relayKey };
     });
   }

@@ -3,7 +3,7 @@
 // it (SPEC.md "End-to-end encryption"); names follow RFC 9180 §4-§5.
 
 import { ProtocolError } from "./errors.ts";
-import { concat } from "./framing.ts";
+import { concat } from "./bytes.ts";
 import { utf8 } from "./codec.ts";
 import {
   aesGcmOpen,

@@ -3,8 +3,6 @@
 // safety numbers. Implements SPEC.md "Keys".
 
 import { bech32m } from "@scure/base";
-import { hkdf } from "@noble/hashes/hkdf.js";
-import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import { ProtocolError } from "./errors.ts";
 import { utf8 } from "./codec.ts";
 import {
@@ -13,6 +11,9 @@ import {
   ed25519PublicKey,
   ed25519Sign,
   ed25519Verify,
+  hkdfExpand,
+  hkdfExtract,
+  sha512,
   x25519PublicKey,
 } from "./primitives.ts";
 import type { Argon2Params, KeyPair } from "./primitives.ts";
@@ -60,12 +61,15 @@ export async function deriveUserKeys(
   const master = await (opts.argon2 ?? argon2id)(passwordBytes, salt, opts.params ?? ARGON2_PARAMS);
   passwordBytes.fill(0);
   if (master.length < 32) throw new ProtocolError("malformed", "Argon2id tag shorter than 32 bytes");
-  // One master secret, independent keys: HKDF-Expand with a distinct label per use.
-  const derive = (label: string) => hkdf(sha256, master, undefined, utf8(label), 32);
+  // One master secret, independent keys: HKDF (Extract with the default all-zero salt, then
+  // Expand) with a distinct label per use (SPEC.md §3.2).
+  const prk = hkdfExtract(new Uint8Array(0), master);
+  const derive = (label: string) => hkdfExpand(prk, utf8(label), 32);
   const loginSecret = derive(LABEL_LOGIN_KEY);
   const identitySeed = derive(LABEL_IDENTITY_KEY);
   const storeKey = derive(LABEL_STORE_KEY);
   master.fill(0);
+  prk.fill(0);
   return {
     login: { secretKey: loginSecret, publicKey: x25519PublicKey(loginSecret) },
     identity: { seed: identitySeed, publicKey: ed25519PublicKey(identitySeed) },

@@ -4,11 +4,18 @@
 
 import { Reader, Writer } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
+import { toHex } from "./bytes.ts";
 
 export const MSG_ID_LEN = 16;
 export const RECEIPT_LEN = 32;
 /** Chunks a sender may have in flight beyond the last WINDOW (SPEC.md §6). */
 export const WINDOW_CHUNKS = 16;
+
+/** A message id as text: the key of its transfer, delivery and row at every end (§1.4). */
+export function idHex(id: Uint8Array): string {
+  if (id.length !== MSG_ID_LEN) throw new ProtocolError("malformed", "message id length");
+  return toHex(id);
+}
 
 export const T = {
   heartbeat: 0x00,

@@ -3,7 +3,7 @@
 // Noise_XX (SPEC.md "Transport"); the other one- and two-way base patterns exist for the vectors.
 
 import { ProtocolError } from "./errors.ts";
-import { concat } from "./framing.ts";
+import { concat } from "./bytes.ts";
 import {
   aesGcmOpen,
   aesGcmSeal,

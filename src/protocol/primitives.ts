@@ -16,8 +16,7 @@ import {
   timingSafeEqual,
   type KeyObject,
 } from "node:crypto";
-import { ed25519, x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
-import { argon2idAsync } from "@noble/hashes/argon2.js";
+import { ed25519 } from "@noble/curves/ed25519.js";
 import { ProtocolError } from "./errors.ts";
 
 /** Source of randomness; a parameter everywhere so tests can pin it. */
@@ -54,6 +53,11 @@ export function checkLength(bytes: Uint8Array, length: number, what: string): vo
   if (!(bytes instanceof Uint8Array) || bytes.length !== length) {
     throw new ProtocolError("malformed", `${what} must be ${length} bytes`);
   }
+}
+
+/** Whether two byte strings are equal, in time that depends only on their lengths: for MACs, receipts and proofs. */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export function randomBytes(n: number): Uint8Array {
@@ -138,21 +142,6 @@ export function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array
   }
   const out = new Uint8Array(shared);
   shared.fill(0);
-  if (isAllZero(out)) throw new ProtocolError("low-order", "X25519 shared secret is all zero");
-  return out;
-}
-
-/** Reference X25519 (@noble/curves), for agreement tests; same checks as x25519. */
-export function x25519Noble(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
-  checkLength(secretKey, X25519_KEY_LENGTH, "X25519 secret key");
-  checkLength(publicKey, X25519_KEY_LENGTH, "X25519 public key");
-  let out: Uint8Array;
-  try {
-    out = nobleX25519.getSharedSecret(secretKey, publicKey);
-  } catch {
-    // noble throws only for the all-zero result once lengths are right.
-    throw new ProtocolError("low-order", "X25519 shared secret is all zero");
-  }
   if (isAllZero(out)) throw new ProtocolError("low-order", "X25519 shared secret is all zero");
   return out;
 }
@@ -252,6 +241,13 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
   return toBytes(h.digest());
 }
 
+/** SHA-512 (FIPS 180-4) of the concatenated parts, native. */
+export function sha512(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash("sha512");
+  for (const p of parts) h.update(p);
+  return toBytes(h.digest());
+}
+
 /** HMAC-SHA256 (RFC 2104) of the concatenated parts, native. */
 export function hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
   const h = createHmac("sha256", key);
@@ -284,7 +280,7 @@ function toBytes(b: Buffer): Uint8Array {
   return new Uint8Array(b);
 }
 
-function checkArgon2(password: Uint8Array, salt: Uint8Array, params: Argon2Params): void {
+export function checkArgon2(password: Uint8Array, salt: Uint8Array, params: Argon2Params): void {
   const { memoryKiB, passes, parallelism, tagLength } = params;
   const int = (v: number, min: number, max: number) => Number.isSafeInteger(v) && v >= min && v <= max;
   // RFC 9106 §3.1 ranges; checked here so both implementations reject the same inputs.
@@ -332,24 +328,6 @@ export function argon2id(
         }
       },
     );
-  });
-}
-
-/** Reference Argon2id (@noble/hashes), same signature as argon2id, for agreement tests. */
-export function argon2idNoble(
-  password: Uint8Array,
-  salt: Uint8Array,
-  params: Argon2Params,
-  extra: Argon2Extra = {},
-): Promise<Uint8Array> {
-  checkArgon2(password, salt, params);
-  return argon2idAsync(password, salt, {
-    m: params.memoryKiB,
-    t: params.passes,
-    p: params.parallelism,
-    dkLen: params.tagLength,
-    ...(extra.secret ? { key: extra.secret } : {}),
-    ...(extra.associatedData ? { personalization: extra.associatedData } : {}),
   });
 }
 

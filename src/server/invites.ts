@@ -2,10 +2,10 @@
 // its user and expiry; a login that carries the token registers the presented key as that
 // user's code, once. Only hashes are stored, so a copy of relay.db holds no usable invite.
 
-import { sha256 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "node:crypto";
 import type { Directory, InviteRow } from "./directory.ts";
 import { INVITE_LEN } from "../protocol/messages.ts";
+import { sha256 } from "../protocol/primitives.ts";
 
 /** A new invite for user, replacing any older one of theirs; returns the token. */
 export function createInvite(d: Directory, user: string, now: number, ttlMs: number): Uint8Array {

@@ -9,11 +9,13 @@ import type { Log } from "./log.ts";
 import { FailureLimiter } from "./rate-limit.ts";
 import { redeemInvite } from "./invites.ts";
 import type { Session } from "./session.ts";
-import { hex, MAX_INCOMING_PER_SESSION, MAX_TRANSFERS_PER_SESSION, TRANSFER_IDLE_MS, type Transfer, type TransferEnd } from "./transfer.ts";
+import { MAX_INCOMING_PER_SESSION, MAX_TRANSFERS_PER_SESSION, TRANSFER_IDLE_MS, type Transfer, type TransferEnd } from "./transfer.ts";
 import type { KeyPair } from "./relay-key.ts";
 import { OutputBudget } from "./output-budget.ts";
 import type { LoginStatus, MessageOf, SignedSessionKey } from "../protocol/messages.ts";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesEqual } from "../protocol/bytes.ts";
+import { idHex } from "../protocol/messages.ts";
+import { sha256 } from "../protocol/primitives.ts";
 
 export interface RelayOptions {
   heartbeatTimeout: number; // seconds
@@ -244,7 +246,7 @@ export class RelayCore {
     const fail = (reason: MessageOf<"sendFailed">["reason"]): void => {
       from.post({ t: "sendFailed", id: m.id, reason });
     };
-    const key = hex(m.id);
+    const key = idHex(m.id);
     // The sender's key must be the one it published on this connection: what the relay
     // routes by and what it tells others is one and the same.
     if (!from.sessionKey || !sameKey(from.sessionKey, m.senderKey)) return fail("stale-key");
@@ -420,6 +422,3 @@ function sameKey(a: SignedSessionKey, b: SignedSessionKey): boolean {
   return bytesEqual(a.identityPub, b.identityPub) && bytesEqual(a.sessionPub, b.sessionPub) && a.issuedAt === b.issuedAt && bytesEqual(a.sig, b.sig);
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}

@@ -12,6 +12,7 @@ import { DEFAULT_RELAY_OPTIONS, RelayCore, type RelayOptions } from "./relay-cor
 import { Session } from "./session.ts";
 import { HandshakeGate } from "./handshake-gate.ts";
 import { encodeRelayKey } from "../protocol/keys.ts";
+import { formatHostPort } from "../net/host-port.ts";
 
 export interface ListenAddress {
   host: string; // "::" listens dual-stack
@@ -97,7 +98,7 @@ export async function startRelay(args: {
   const printable = encodeRelayKey(relayKey.publicKey);
   let stopping: Promise<void> | undefined;
   args.log.info("relay-start", {
-    listen: addresses.map((a) => `${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`).join(","),
+    listen: addresses.map(formatHostPort).join(","),
     key: printable,
   });
 

@@ -8,14 +8,7 @@ import { RelayHandshake } from "../protocol/handshake.ts";
 import type { Transport } from "../protocol/transport.ts";
 import { Outgoing } from "../net/outgoing.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import {
-  WINDOW_CHUNKS,
-  type ErrorCode,
-  type LoginStatus,
-  type Message,
-  type MessageOf,
-  type SignedSessionKey,
-} from "../protocol/messages.ts";
+import { WINDOW_CHUNKS, type ErrorCode, type LoginStatus, type Message, type MessageOf, type SignedSessionKey, idHex } from "../protocol/messages.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
 import { ed25519VerifyNative } from "../protocol/primitives.ts";
 import type { FramedSocket } from "../net/framed-socket.ts";
@@ -24,7 +17,7 @@ import type { Directory } from "./directory.ts";
 import type { KeyPair } from "./relay-key.ts";
 import type { Log } from "./log.ts";
 import { OUTPUT_LOW_WATER, type OutputBudget, type UserOutput } from "./output-budget.ts";
-import { hex, type Transfer, type TransferEnd } from "./transfer.ts";
+import { type Transfer, type TransferEnd } from "./transfer.ts";
 
 type State = "hello" | "login" | "authed" | "closed";
 
@@ -352,7 +345,7 @@ export class Session implements TransferEnd {
         return this.#onChunk(m);
       case "window":
       case "ack": {
-        const t = this.incoming.get(hex(m.id));
+        const t = this.incoming.get(idHex(m.id));
         if (!t) return; // the transfer ended meanwhile (sender gone): nothing to route
         if (m.t === "window") {
           if (m.seq < t.window || m.seq > t.nextSeq) throw new ProtocolError("malformed", "window out of range");
@@ -365,7 +358,7 @@ export class Session implements TransferEnd {
         return;
       }
       case "abort": {
-        const t = this.outgoing.get(hex(m.id));
+        const t = this.outgoing.get(idHex(m.id));
         if (!t) return;
         this.core.endTransfer(t);
         this.forward(t.to, { t: "abort", id: m.id });
@@ -404,7 +397,7 @@ export class Session implements TransferEnd {
   }
 
   #onChunk(m: MessageOf<"chunk">): void {
-    const t = this.outgoing.get(hex(m.id));
+    const t = this.outgoing.get(idHex(m.id));
     if (!t) return; // aborted or failed transfer: late chunks are dropped
     if (t.done || m.seq !== t.nextSeq) throw new ProtocolError("malformed", "chunk out of order");
     if (m.seq >= t.window + WINDOW_CHUNKS) {

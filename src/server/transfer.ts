@@ -3,8 +3,7 @@
 // records by (user, id) through calls on an end, so an end can stand for a connection on
 // another relay as well as one of its own sessions (hub.ts).
 
-import { ProtocolError } from "../protocol/errors.ts";
-import { MSG_ID_LEN, type ErrorCode } from "../protocol/messages.ts";
+import type { ErrorCode } from "../protocol/messages.ts";
 import type { Endpoint } from "./hub.ts";
 
 /** What a transfer needs of each of its two ends, besides a route and a queue (Endpoint). */
@@ -50,8 +49,3 @@ export const MAX_TRANSFERS_PER_SESSION = 8;
 /** Transfers one recipient may have coming in at once, from everyone together. */
 export const MAX_INCOMING_PER_SESSION = 16;
 
-/** A message id as the key of a transfer at each of its ends. */
-export function hex(id: Uint8Array): string {
-  if (id.length !== MSG_ID_LEN) throw new ProtocolError("malformed", "message id length");
-  return Buffer.from(id).toString("hex");
-}

@@ -7,7 +7,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { TCPSocketListener } from "bun";
 import { Scratch, passwordFile, startClient, status, waitFor } from "../support/harness.ts";
-import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../../src/protocol/framing.ts";
+import { PREAMBLE_MAGIC, PROTOCOL_VERSION } from "../../src/protocol/framing.ts";
+import { concat } from "../../src/protocol/bytes.ts";
 
 const s = new Scratch();
 

@@ -3,7 +3,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { MAX_PLAINTEXT } from "../../src/protocol/transport.ts";
-import { concat } from "../../src/protocol/framing.ts";
+import { concat } from "../../src/protocol/bytes.ts";
 import { Outgoing } from "../../src/net/outgoing.ts";
 import { expectCode } from "../protocol/vectors.ts";
 import { chunkOf, transportPair } from "../support/transports.ts";

@@ -3,7 +3,8 @@
 
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { MAX_RECORD, RecordDecoder, concat, encodeRecord } from "../../src/protocol/framing.ts";
+import { MAX_RECORD, RecordDecoder, encodeRecord } from "../../src/protocol/framing.ts";
+import { concat } from "../../src/protocol/bytes.ts";
 import { expectCode } from "./vectors.ts";
 
 /** Split bytes at the given cut points (taken modulo the length, deduplicated, sorted). */

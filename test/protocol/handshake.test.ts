@@ -12,7 +12,7 @@ import {
   type XxKeys,
 } from "../../src/protocol/handshake.ts";
 import { encode } from "../../src/protocol/transport.ts";
-import { concat } from "../../src/protocol/framing.ts";
+import { concat } from "../../src/protocol/bytes.ts";
 import { x25519PublicKey, type KeyPair } from "../../src/protocol/primitives.ts";
 import { expectCode, hex, loadVectors, toHex } from "./vectors.ts";
 

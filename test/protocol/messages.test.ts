@@ -20,7 +20,7 @@ import {
 } from "../../src/protocol/messages.ts";
 import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
 import { isUserId } from "../../src/protocol/user-id.ts";
-import { concat } from "../../src/protocol/framing.ts";
+import { concat } from "../../src/protocol/bytes.ts";
 import { expectCode } from "./vectors.ts";
 
 // --- arbitraries ---

@@ -17,7 +17,6 @@ import {
   aesGcmSeal,
   aesGcmSealParts,
   argon2id,
-  argon2idNoble,
   ed25519PublicKey,
   ed25519Sign,
   ed25519Verify,
@@ -25,9 +24,9 @@ import {
   randomBytes,
   x25519,
   x25519Generate,
-  x25519Noble,
   x25519PublicKey,
 } from "../../src/protocol/primitives.ts";
+import { argon2idNoble, x25519Noble } from "../support/noble-twins.ts";
 import { expectCode, expectCodeAsync, hex, loadVectors, toHex } from "./vectors.ts";
 
 type Wycheproof<T> = { testGroups: { tests: T[]; publicKey?: { pk: string } }[] };

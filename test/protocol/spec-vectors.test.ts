@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { Writer, utf8 } from "../../src/protocol/codec.ts";
 import { messageInfo, openEnvelopeKey, parseHeader, receiptFor, sealEnvelopeKey, streamPlaintextSize } from "../../src/protocol/envelope.ts";
 import { ProtocolError } from "../../src/protocol/errors.ts";
-import { concat } from "../../src/protocol/framing.ts";
+import { concat } from "../../src/protocol/bytes.ts";
 import {
   LABEL_ARGON2_SALT,
   decodeRegistrationCode,

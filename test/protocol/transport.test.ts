@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { MAX_PLAINTEXT, encode } from "../../src/protocol/transport.ts";
 import { T, encodeMessage, type Message } from "../../src/protocol/messages.ts";
-import { concat } from "../../src/protocol/framing.ts";
+import { concat } from "../../src/protocol/bytes.ts";
 import { expectCode } from "./vectors.ts";
 import { MESSAGE_ID, chunkOf, transportPair } from "../support/transports.ts";
 

@@ -9,22 +9,12 @@ import { FramedSocket } from "../../src/net/framed-socket.ts";
 import { RelayHandshake } from "../../src/protocol/handshake.ts";
 import type { Transport } from "../../src/protocol/transport.ts";
 import { PROTOCOL_VERSION } from "../../src/protocol/framing.ts";
-import {
-  decodeTransportPlaintext,
-  encodeLogin,
-  encodeMessage,
-  encodeRelayHello,
-  WINDOW_CHUNKS,
-  type AckStatus,
-  type KeyStatus,
-  type Message,
-  type MessageOf,
-  type SignedSessionKey,
-} from "../../src/protocol/messages.ts";
+import { decodeTransportPlaintext, encodeLogin, encodeMessage, encodeRelayHello, WINDOW_CHUNKS, type AckStatus, type KeyStatus, type Message, type MessageOf, type SignedSessionKey, idHex } from "../../src/protocol/messages.ts";
 import { decodeRegistrationCode, encodeRelayKey, verifySessionKey } from "../../src/protocol/keys.ts";
 import { x25519Generate } from "../../src/protocol/primitives.ts";
 import { Interception, makeImpostor, sealAs, type Impostor } from "./impostor.ts";
 import { waitFor } from "./harness.ts";
+import { bytesEqual } from "../../src/protocol/bytes.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -283,7 +273,7 @@ export class HostileRelay {
     c.state = "authed";
     c.user = user;
     const code = this.#codes.get(user);
-    if (!code || !equal(code, loginKey)) {
+    if (!code || !bytesEqual(code, loginKey)) {
       c.post({ t: "loginResult", status: "auth-failed", reason: "not registered at the hostile relay" });
       c.state = "closed";
       c.framed.end();
@@ -318,13 +308,13 @@ export class HostileRelay {
       case "chunk":
         return this.#onChunk(c, m);
       case "window": {
-        c.incoming.get(hex(m.id))?.sender.post(m);
+        c.incoming.get(idHex(m.id))?.sender.post(m);
         return;
       }
       case "ack":
         return this.#onAck(c, m);
       case "abort": {
-        const r = c.outgoing.get(hex(m.id));
+        const r = c.outgoing.get(idHex(m.id));
         if (!r) return;
         this.#end(r);
         for (const t of r.targets) t.post(m);
@@ -355,14 +345,14 @@ export class HostileRelay {
   }
 
   #onSend(c: Conn, m: MessageOf<"send">): void {
-    const t: Transfer = { id: m.id, hex: hex(m.id), from: c.user, to: m.to, send: m, chunks: [] };
+    const t: Transfer = { id: m.id, hex: idHex(m.id), from: c.user, to: m.to, send: m, chunks: [] };
     this.transfers.push(t);
     if (c.outgoing.has(t.hex)) return c.post({ t: "sendFailed", id: m.id, reason: "busy" });
     const r: Route = { transfer: t, sender: c, targets: new Set() };
     c.outgoing.set(t.hex, r);
     const verdict = this.hooks.onSend?.({ transfer: t }) ?? "pass";
     if (verdict === "drop") return;
-    const impostor = [...this.#impostors.values()].find((i) => equal(i.session.publicKey, m.recipientSessionPub));
+    const impostor = [...this.#impostors.values()].find((i) => bytesEqual(i.session.publicKey, m.recipientSessionPub));
     if (impostor) {
       t.interception = new Interception(c.user, m, impostor);
       return;
@@ -374,8 +364,8 @@ export class HostileRelay {
     const dest = this.#routes.get(m.to);
     if (!dest?.key) return fail(this.#codes.has(m.to) ? "offline" : "unknown-user");
     if (verdict !== "force") {
-      if (!c.key || !equal(c.key.sig, m.senderKey.sig)) return fail("stale-key");
-      if (!equal(dest.key.sessionPub, m.recipientSessionPub)) return fail("stale-key");
+      if (!c.key || !bytesEqual(c.key.sig, m.senderKey.sig)) return fail("stale-key");
+      if (!bytesEqual(dest.key.sessionPub, m.recipientSessionPub)) return fail("stale-key");
     }
     const deliver = deliverOf(t);
     const posts = this.hooks.onDeliver?.({ transfer: t, m: deliver }) ?? [{ to: m.to, m: deliver }];
@@ -389,7 +379,7 @@ export class HostileRelay {
   }
 
   #onChunk(c: Conn, m: MessageOf<"chunk">): void {
-    const r = c.outgoing.get(hex(m.id));
+    const r = c.outgoing.get(idHex(m.id));
     if (!r) return;
     const t = r.transfer;
     t.chunks.push(m);
@@ -422,7 +412,7 @@ export class HostileRelay {
 
   #onAck(c: Conn, m: MessageOf<"ack">): void {
     this.acks.push({ from: c.user, m });
-    const r = c.incoming.get(hex(m.id));
+    const r = c.incoming.get(idHex(m.id));
     if (!r) return;
     const out = this.hooks.onAck ? this.hooks.onAck({ transfer: r.transfer, from: c.user, m }) : m;
     if (out === null) return;
@@ -459,10 +449,4 @@ export function deliverOf(t: Transfer): MessageOf<"deliver"> {
   return { t: "deliver", id: s.id, from: t.from, size: s.size, senderKey: s.senderKey, recipientSessionPub: s.recipientSessionPub, enc: s.enc };
 }
 
-function hex(id: Uint8Array): string {
-  return Buffer.from(id).toString("hex");
-}
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}

@@ -8,7 +8,7 @@ import { signSessionKey } from "../../src/protocol/keys.ts";
 import type { MessageOf, SignedSessionKey } from "../../src/protocol/messages.ts";
 import { ed25519PublicKey, randomBytes, x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
 import { STREAM_CHUNK, StreamOpener, StreamSealer, streamCiphertextSize } from "../../src/protocol/stream.ts";
-import { concat } from "../../src/protocol/framing.ts";
+import { concat } from "../../src/protocol/bytes.ts";
 
 /** A user id played by someone who is not that user: its own identity and session keys. */
 export interface Impostor {

@@ -4,7 +4,7 @@
 import { CipherState } from "../../src/protocol/noise.ts";
 import { Transport } from "../../src/protocol/transport.ts";
 import { MSG_ID_LEN, type Message } from "../../src/protocol/messages.ts";
-import { concat } from "../../src/protocol/framing.ts";
+import { concat } from "../../src/protocol/bytes.ts";
 
 const KEY = new Uint8Array(32).fill(9);
 export const MESSAGE_ID = new Uint8Array(MSG_ID_LEN).fill(0x5a);

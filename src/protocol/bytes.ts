@@ -1,0 +1,31 @@
+// Byte-string helpers every layer uses (SPEC.md §1.1 "Notation and byte order"): joining,
+// comparing and printing. One copy here instead of one per module.
+
+/** The parts one after another, in a new array. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/**
+ * Whether a and b hold the same bytes. Not constant-time: for ids, keys and pins that are
+ * public; secrets (receipts, MACs, proofs) go through
+ * constantTimeEqual (primitives.ts).
+ */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Lowercase hex, as ids and fingerprints are printed (SPEC.md §1.4). */
+export function toHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
+}
