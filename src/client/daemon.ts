@@ -275,8 +275,11 @@ export class Daemon {
     this.store.setMeta(SETTINGS_KEY, new TextEncoder().encode(JSON.stringify(s)));
   }
 
-  acceptIdentity(user: string): void {
-    if (!this.store.acceptIdentity(user)) throw new UserError(`no changed identity is waiting for ${user}`, 404);
+  /** `key` is the pending identity key the person checked (its safety number): SPEC.md §8.3. */
+  acceptIdentity(user: string, key: Uint8Array): void {
+    const r = this.store.acceptIdentity(user, key);
+    if (r === "none") throw new UserError(`no changed identity is waiting for ${user}`, 404);
+    if (r === "changed") throw new UserError("the key changed again; check the new safety number", 409);
     this.store.releaseHeld(user, this.#now());
     this.#outbox.kick();
   }

@@ -13,7 +13,7 @@ import { DEFAULT_SETTINGS, UserError, type Settings } from "./daemon.ts";
 import { DISK_FULL, isDiskFull, WrongPasswordError, type MessageSummary } from "./store.ts";
 import { SESSION_COOKIE, Sessions } from "./sessions.ts";
 import { openDecrypted } from "./open-file.ts";
-import { safetyNumber } from "../protocol/keys.ts";
+import { ACCEPT_KEY, contactView } from "./contact-list.ts";
 import { ASSETS } from "../views/assets.ts";
 import type { Child } from "hono/jsx";
 import { Layout, connText, type LayoutProps } from "../views/layout.tsx";
@@ -262,20 +262,26 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
     }
   });
 
-  ui.get("/contacts", (c) => {
-    const d = host.daemon;
-    const me = d.id.identity.publicKey;
-    const contacts = d.store.contacts().map((k) => ({
-      user: k.user,
-      safetyNumber: safetyNumber(host.user, me, k.user, k.identity),
-      firstSeen: k.firstSeen,
-      changed: k.changedIdentity !== null,
-      newSafetyNumber: k.changedIdentity ? safetyNumber(host.user, me, k.user, k.changedIdentity) : null,
-    }));
-    return page(c, "contacts", "Contacts", <ContactsPage me={host.user} contacts={contacts} />);
-  });
-  ui.post("/contacts/:user/accept", (c) => {
-    host.daemon.acceptIdentity(c.req.param("user"));
+  const contactsPage = (c: Context, error?: string) => {
+    const me = { user: host.user, identity: host.daemon.id.identity.publicKey };
+    const contacts = host.daemon.store.contacts().map((k) => contactView(me, k));
+    return page(c, "contacts", "Contacts", <ContactsPage me={host.user} contacts={contacts} error={error} />);
+  };
+  ui.get("/contacts", (c) => contactsPage(c));
+  // The form carries the key whose safety number the page showed: Accept adopts that key or
+  // nothing (a relay may have swapped in another since the page was read).
+  ui.post("/contacts/:user/accept", async (c) => {
+    const key = String((await c.req.formData()).get("key") ?? "");
+    if (!ACCEPT_KEY.test(key)) throw new UserError("Accept must name the key it accepts: reload the Contacts page", 400);
+    try {
+      host.daemon.acceptIdentity(c.req.param("user"), new Uint8Array(Buffer.from(key, "hex")));
+    } catch (e) {
+      if (e instanceof UserError && e.status === 409) {
+        c.status(409);
+        return contactsPage(c, e.message);
+      }
+      throw e;
+    }
     return c.redirect("/contacts", 303);
   });
   ui.post("/contacts/:user/reject", (c) => {
