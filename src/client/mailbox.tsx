@@ -11,7 +11,7 @@ import { pageHeaders } from "../net/page-headers.ts";
 import type { ClientHost } from "./host.ts";
 import { DEFAULT_SETTINGS, UserError, type Settings } from "./daemon.ts";
 import { DISK_FULL, isDiskFull, WrongPasswordError, type MessageSummary } from "./store.ts";
-import { SESSION_COOKIE, Sessions } from "./sessions.ts";
+import { AUTO_HEADER, SESSION_COOKIE, Sessions } from "./sessions.ts";
 import { openDecrypted } from "./open-file.ts";
 import { ACCEPT_KEY, contactView } from "./contact-list.ts";
 import { ASSETS } from "../views/assets.ts";
@@ -105,10 +105,13 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
     return c.redirect("/inbox", 303);
   });
 
-  // Everything below needs an unlocked session.
+  // Everything below needs an unlocked session. A request the page makes by itself (the
+  // inbox refreshing on new mail, marked AUTO_HEADER) is not a person: it must find the
+  // session alive but does not keep it alive, or mail arriving would defeat the idle lock.
   ui.use("*", async (c, next) => {
     const id = getCookie(c, cookie());
-    if (!host.unlocked || !sessions.check(id, idleMs())) {
+    const live = c.req.header(AUTO_HEADER) === "1" ? sessions.alive(id, idleMs()) : sessions.check(id, idleMs());
+    if (!host.unlocked || !live) {
       if (c.req.header("hx-request")) {
         c.header("HX-Redirect", "/unlock");
         return c.body(null, 401);
@@ -139,6 +142,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
         unread={st.unread}
         popupReturnSeconds={s.popupReturnSeconds}
         sound={s.sound}
+        notificationDetails={s.notificationDetails}
         warnings={d.store.contacts().filter((k) => k.changedIdentity).length}
       >
         {body}
@@ -302,6 +306,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
       posting: f.get("posting") === "bottom" ? "bottom" : "top",
       idleLockMinutes: num("idleLockMinutes", 1, 1440, cur.idleLockMinutes),
       popupReturnSeconds: num("popupReturnSeconds", 1, 3600, cur.popupReturnSeconds),
+      notificationDetails: f.get("notificationDetails") === "on",
     });
     return c.redirect("/settings?saved=1", 303);
   });

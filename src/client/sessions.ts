@@ -5,6 +5,8 @@
 import { randomBytes } from "node:crypto";
 
 export const SESSION_COOKIE = "smsg_session";
+/** Marks a request the page made by itself, not a person's use (SPEC.md §8.5). */
+export const AUTO_HEADER = "x-smsg-auto";
 
 export class Sessions {
   #seen = new Map<string, number>(); // id -> last request time

@@ -17,6 +17,7 @@ export interface LayoutProps {
   unread: number;
   popupReturnSeconds: number;
   sound: boolean;
+  notificationDetails: boolean;
   warnings?: number; // contacts whose identity changed
   children: Child;
 }
@@ -43,7 +44,7 @@ export function Layout(p: LayoutProps) {
         <script src="/assets/htmx.min.js" defer></script>
         <script src="/assets/app.js" defer></script>
       </head>
-      <body data-popup-return={String(p.popupReturnSeconds)} data-sound={p.sound ? "on" : "off"} data-title={p.title}>
+      <body data-popup-return={String(p.popupReturnSeconds)} data-sound={p.sound ? "on" : "off"} data-notify={p.notificationDetails ? "details" : "plain"} data-title={p.title}>
         <header class="top">
           <span class="brand">smsg</span>
           <span class="who">{p.user}</span>

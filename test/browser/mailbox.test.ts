@@ -389,3 +389,80 @@ describe("trust", () => {
     await page.close();
   }, 120_000);
 });
+
+describe("what the page does by itself", () => {
+  test("mail arriving keeps refreshing the list, yet the session locks after the idle time", async () => {
+    const page = await browser.ctx.newPage();
+    await unlock(page, c.bob!.url, password.bob!);
+    await page.goto(c.bob!.url + "/settings");
+    await page.getByLabel("Lock the mailbox after this many idle minutes").fill("1");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.waitForURL(/saved=1/);
+    await page.goto(c.bob!.url + "/inbox");
+    const lastUse = Date.now(); // nothing below is a person's use of the page
+    const refreshed: number[] = [];
+    let n = 0;
+    while (!page.url().endsWith("/unlock") && Date.now() - lastUse < 110_000) {
+      const subject = `tick ${++n} ${randomBytes(2).toString("hex")}`;
+      await sendCli("alice", "bob", subject, "keeps coming");
+      const seen = await waitFor(
+        `${subject} in the list, or the lock`,
+        async () => (page.url().endsWith("/unlock") ? "locked" : (await page.locator("#list tr", { hasText: subject }).count()) > 0 ? "listed" : undefined),
+        20_000,
+        100,
+      );
+      if (seen === "listed") refreshed.push(Date.now() - lastUse);
+      else break;
+      await waitFor("a few seconds between messages", () => (Date.now() - lastUse > refreshed.length * 8_000 ? true : undefined), 10_000, 100);
+    }
+    await page.waitForURL(/\/unlock$/, { timeout: 20_000 });
+    const lockedAfter = Date.now() - lastUse;
+    expect(refreshed.length).toBeGreaterThanOrEqual(5); // the list kept refreshing itself...
+    expect(refreshed.at(-1)!).toBeGreaterThan(45_000); // ...until shortly before the lock
+    expect(lockedAfter).toBeGreaterThanOrEqual(60_000); // and the lock came with the idle minute,
+    expect(lockedAfter).toBeLessThan(80_000); // not pushed back by the refreshes
+    // Put the idle time back for the other tests.
+    await unlock(page, c.bob!.url, password.bob!);
+    await page.goto(c.bob!.url + "/settings");
+    await page.getByLabel("Lock the mailbox after this many idle minutes").fill("15");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.waitForURL(/saved=1/);
+    await page.close();
+  }, 180_000);
+
+  test("a system notification says only \"New mail\" unless Settings ask for the sender and subject", async () => {
+    await browser.ctx.grantPermissions(["notifications"], { origin: c.alice!.url });
+    const page = await browser.ctx.newPage();
+    // Record what the page asks the system to show (the real Notification still runs). Headless
+    // Chromium reports every page as focused, and the page notifies only in the background.
+    await page.addInitScript(() => {
+      document.hasFocus = () => false;
+      const Real = window.Notification;
+      const shown: [string, string | undefined][] = [];
+      (window as unknown as { shown: typeof shown }).shown = shown;
+      window.Notification = class extends Real {
+        constructor(title: string, options?: NotificationOptions) {
+          super(title, options);
+          shown.push([title, options?.body]);
+        }
+      } as typeof Notification;
+    });
+    await unlock(page, c.alice!.url, password.alice!);
+    const shown = () => page.evaluate(() => (window as unknown as { shown: [string, string | undefined][] }).shown);
+    await sendCli("bob", "alice", "a private subject", "x");
+    await waitFor("a notification", async () => ((await shown()).length === 1 ? true : undefined));
+    expect(await shown()).toEqual([["New mail", undefined]]);
+
+    await page.goto(c.alice!.url + "/settings");
+    const details = page.getByLabel("Show the sender and subject in system notifications");
+    expect(await details.isChecked()).toBe(false); // the default
+    await details.check();
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.waitForURL(/saved=1/);
+    await page.goto(c.alice!.url + "/inbox");
+    await sendCli("bob", "alice", "a subject shown", "y");
+    await waitFor("a notification", async () => ((await shown()).length === 1 ? true : undefined));
+    expect(await shown()).toEqual([["smsg: message from bob", "a subject shown"]]);
+    await page.close();
+  }, 60_000);
+});

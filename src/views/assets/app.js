@@ -62,10 +62,13 @@
     if (a) a.play().catch(() => {}); // autoplay rules may refuse before any click: no matter
   }
 
+  // The system keeps notifications in its history, outside the mailbox's lock: sender and
+  // subject go there only when the person asked for it (Settings).
   function notify(m) {
     if (!("Notification" in window) || Notification.permission !== "granted" || document.hasFocus()) return;
     try {
-      new Notification(`smsg: message from ${m.from}`, { body: m.subject });
+      if (body.dataset.notify === "details") new Notification(`smsg: message from ${m.from}`, { body: m.subject });
+      else new Notification("New mail");
     } catch {}
   }
   // Ask once, on a click (browsers ignore requests without a gesture).
@@ -81,7 +84,8 @@
   async function refreshInbox() {
     const list = $("#list");
     if (!list || location.pathname !== "/inbox" || location.search) return;
-    const res = await fetch("/inbox", { headers: { "HX-Request": "true" } });
+    // Marked as the page's own request: it must not count as use (the idle lock, SPEC.md §8.5).
+    const res = await fetch("/inbox", { headers: { "HX-Request": "true", "X-Smsg-Auto": "1" } });
     if (!res.ok) return;
     list.outerHTML = await res.text();
     const fresh = $("#list");
