@@ -42,6 +42,7 @@ export function Layout(p: LayoutProps) {
         <link rel="icon" href="data:," />
         <link rel="stylesheet" href="/assets/app.css" />
         <script src="/assets/htmx.min.js" defer></script>
+        <script src="/assets/session.js" defer></script>
         <script src="/assets/app.js" defer></script>
       </head>
       <body data-popup-return={String(p.popupReturnSeconds)} data-sound={p.sound ? "on" : "off"} data-notify={p.notificationDetails ? "details" : "plain"} data-title={p.title}>
@@ -83,6 +84,29 @@ export function Layout(p: LayoutProps) {
         </div>
         <audio id="popup-sound" src="/assets/new-message.wav" preload="auto"></audio>
       </body>
+    </html>
+  );
+}
+
+/**
+ * What a navigation gets (SPEC.md §8.5): no data, only the scripts; session.js fetches the
+ * page with the token and puts its body in place of this one.
+ */
+export function Shell() {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="htmx-config" content='{"includeIndicatorCSS": false}' />
+        <title>smsg</title>
+        <link rel="icon" href="data:," />
+        <link rel="stylesheet" href="/assets/app.css" />
+        <script src="/assets/htmx.min.js" defer></script>
+        <script src="/assets/session.js" defer></script>
+        <script src="/assets/app.js" defer></script>
+      </head>
+      <body data-shell=""></body>
     </html>
   );
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { dirname } from "node:path";
-import { Browser, shot, unlock } from "../support/browser.ts";
+import { Browser, open, shot, unlock } from "../support/browser.ts";
 import {
   Scratch,
   inbox,
@@ -67,7 +67,7 @@ afterAll(async () => {
 describe("unlock", () => {
   test("every browser session starts at Unlock; a wrong password says so; the right one opens the inbox", async () => {
     const page = await browser.page();
-    await page.goto(c.alice!.url + "/inbox");
+    await open(page, c.alice!.url + "/inbox");
     await page.waitForURL(/\/unlock$/);
     await shot(page, "unlock");
     await page.getByLabel("Password").fill("not the password");
@@ -95,7 +95,7 @@ describe("unlock", () => {
     // Lock ends the session.
     await page.getByRole("button", { name: "Lock" }).click();
     await page.waitForURL(/\/unlock$/);
-    await page.goto(c.alice!.url + "/outbox");
+    await open(page, c.alice!.url + "/outbox");
     await page.waitForURL(/\/unlock$/);
     await page.close();
   });
@@ -106,11 +106,11 @@ describe("sending and receiving", () => {
     const bobPage = await browser.ctx.newPage();
     await unlock(bobPage, c.bob!.url, password.bob!);
     // Make the message window come back quickly for this test.
-    await bobPage.goto(c.bob!.url + "/settings");
+    await open(bobPage, c.bob!.url + "/settings");
     await bobPage.getByLabel("A clicked message window comes back after (seconds)").fill("2");
     await bobPage.getByRole("button", { name: "Save" }).click();
     await bobPage.waitForURL(/saved=1/);
-    await bobPage.goto(c.bob!.url + "/inbox");
+    await open(bobPage, c.bob!.url + "/inbox");
 
     const page = await browser.ctx.newPage();
     await unlock(page, c.alice!.url, password.alice!);
@@ -218,7 +218,7 @@ describe("sending and receiving", () => {
     expect(await page.locator(".body").evaluate((el) => getComputedStyle(el).direction)).toBe("ltr"); // first strong char is Chinese
     await shot(page, "message-scripts");
     // Search runs as you type (htmx), in memory, in any script.
-    await page.goto(c.alice!.url + "/inbox");
+    await open(page, c.alice!.url + "/inbox");
     const before = await page.locator("#list tbody tr").count();
     expect(before).toBeGreaterThan(1);
     await page.getByLabel("Search").fill("السطر");
@@ -226,12 +226,12 @@ describe("sending and receiving", () => {
     expect(await page.locator("#list tbody tr").textContent()).toContain(subject);
     await page.getByLabel("Search").fill("no such words anywhere");
     await page.locator("#list .empty").waitFor();
-    await page.goto(c.alice!.url + "/compose");
+    await open(page, c.alice!.url + "/compose");
     await page.getByLabel("Subject").fill("مرحبا بالعالم");
     expect(await page.getByLabel("Subject").evaluate((el) => getComputedStyle(el).direction)).toBe("rtl");
     // A narrow window: nothing wider than the screen.
     await page.setViewportSize({ width: 390, height: 800 });
-    await page.goto(c.alice!.url + "/inbox");
+    await open(page, c.alice!.url + "/inbox");
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await shot(page, "inbox-narrow");
     await page.close();
@@ -257,7 +257,7 @@ describe("markup is text", () => {
     const page = await browser.ctx.newPage();
     await unlock(page, c.alice!.url, password.alice!);
     await page.locator("tr", { hasText: "alert(\"s1\")" }).waitFor();
-    await page.goto(`${c.alice!.url}/messages/${id}`);
+    await open(page, `${c.alice!.url}/messages/${id}`);
     expect(await page.locator("h1").textContent()).toBe(subject);
     expect(await page.locator(".body").textContent()).toBe(body);
     expect(await page.locator(".attachments .name").textContent()).toBe("<img src=x onerror=alert(7)>.txt");
@@ -266,7 +266,9 @@ describe("markup is text", () => {
     expect(await page.locator("script:not([src])").count()).toBe(0);
     expect(await page.locator("img, svg, iframe").count()).toBe(0);
     // The attachment is served as a download, never rendered.
-    const res = await page.request.get(`${c.alice!.url}/messages/${id}/attachments/0`);
+    const save = await page.getByRole("link", { name: "Save" }).getAttribute("href");
+    expect(save).toMatch(new RegExp(`^/messages/${id}/attachments/0\\?dl=[\\w-]{43}$`)); // signed for this session
+    const res = await page.request.get(`${c.alice!.url}${save}`);
     expect(res.headers()["content-disposition"]).toStartWith("attachment;");
     expect(res.headers()["x-content-type-options"]).toBe("nosniff");
     expect(res.headers()["content-type"]).toBe("application/octet-stream");
@@ -305,7 +307,7 @@ describe("a page on loopback defends itself", () => {
       evil.stop(true);
     }
     // The session survived: nothing was locked or sent.
-    await page.goto(c.alice!.url + "/outbox");
+    await open(page, c.alice!.url + "/outbox");
     expect(page.url()).toEndWith("/outbox");
     // A foreign Host (DNS rebinding) is refused before anything else.
     const url = new URL(c.alice!.url);
@@ -319,6 +321,56 @@ describe("a page on loopback defends itself", () => {
     await page.close();
   }, 60_000);
 
+  test("the cookie the browser sends to another local port reads and sends nothing there", async () => {
+    const subject = `secret subject ${randomBytes(3).toString("hex")}`;
+    const file = s.path("secret.txt");
+    writeFileSync(file, "secret contents");
+    const id = await sendCli("bob", "alice", subject, "for alice only", [file]);
+    const page = await browser.ctx.newPage();
+    await unlock(page, c.alice!.url, password.alice!);
+    await page.locator("tr", { hasText: subject }).waitFor();
+    // Another local user's server on another port of 127.0.0.1 collects what the browser sends.
+    const got: string[] = [];
+    const evil = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) => (got.push(req.headers.get("cookie") ?? ""), new Response("hello", { headers: { "content-type": "text/html" } })),
+    });
+    try {
+      await page.goto(`http://127.0.0.1:${evil.port}/`);
+      const stolen = got.at(-1)!;
+      const origin = c.alice!.url;
+      expect(stolen).toContain(`smsg_session_${new URL(origin).port}=`); // the browser did hand it over
+      const replay = (path: string, init: RequestInit = {}) =>
+        fetch(origin + path, { ...init, headers: { cookie: stolen, origin, ...(init.headers as Record<string, string>) }, redirect: "manual" });
+      const list = await replay("/inbox");
+      expect(list.status).toBe(200);
+      const shell = await list.text();
+      expect(shell).toContain("data-shell"); // the page without data, nothing more
+      expect(shell).not.toContain(subject);
+      expect(shell).not.toContain("bob");
+      expect((await replay("/inbox", { headers: { "hx-request": "true" } })).status).toBe(401);
+      const guessed = await replay(`/messages/${id}`, { headers: { "x-smsg-token": "guess" } });
+      expect([guessed.status, guessed.headers.get("location")]).toEqual([303, "/unlock"]);
+      const download = await replay(`/messages/${id}/attachments/0`);
+      expect([download.status, download.headers.get("location")]).toEqual([303, "/unlock"]);
+      expect((await replay("/events")).status).toBe(401);
+      const before = (await outbox(s.path("alice"))).length;
+      const form = { to: "bob", subject: "sent by another port", body: "x" };
+      const sent = await replay("/send", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form) });
+      expect(sent.status).toBe(401);
+      expect((await outbox(s.path("alice"))).length).toBe(before);
+      // Unread, still: the message was never shown to anyone.
+      expect((await inbox(s.path("alice"))).find((m) => m.id === id)?.flags).toContain("U");
+      // The owner's page still works.
+      await open(page, origin + "/inbox");
+      await page.locator("tr", { hasText: subject }).waitFor();
+    } finally {
+      evil.stop(true);
+    }
+    await page.close();
+  }, 60_000);
+
   test("Open hands an owner-only decrypted copy to the default program; Save downloads", async () => {
     const file = s.path("report.txt");
     writeFileSync(file, "the report's contents");
@@ -326,7 +378,7 @@ describe("a page on loopback defends itself", () => {
     const page = await browser.ctx.newPage();
     await unlock(page, c.alice!.url, password.alice!);
     await page.locator("tr", { hasText: "report" }).first().waitFor();
-    await page.goto(`${c.alice!.url}/messages/${id}`);
+    await open(page, `${c.alice!.url}/messages/${id}`);
     await page.getByRole("button", { name: "Open" }).click();
     await expect(page.getByRole("status").filter({ hasText: "Opened" }).textContent()).resolves.toContain("Opened report.txt");
     const log = await waitFor("the opener to run", () => (existsSync(openerLog) && readFileSync(openerLog, "utf8").includes("the report's contents") ? readFileSync(openerLog, "utf8") : undefined));
@@ -359,7 +411,7 @@ describe("trust", () => {
 
     const page = await browser.ctx.newPage();
     await unlock(page, c.alice!.url, password.alice!);
-    await page.goto(c.alice!.url + "/contacts");
+    await open(page, c.alice!.url + "/contacts");
     const warning = page.getByRole("alert").filter({ hasText: "identity key changed" });
     await warning.waitFor();
     expect(await warning.textContent()).toContain("Messages to carol are held");
@@ -379,7 +431,7 @@ describe("trust", () => {
     expect((await outbox(s.path("alice"))).filter((m) => m.id === held || m.id === again).map((m) => m.flags)).toEqual(["H", "H"]);
 
     // The page shown now has the newer key: Accept takes it.
-    await page.goto(c.alice!.url + "/contacts");
+    await open(page, c.alice!.url + "/contacts");
     expect(await page.locator('form[action="/contacts/carol/accept"] input[name="key"]').inputValue()).toBe((await contactsOf()).newIdentity!);
     await page.getByRole("button", { name: "Accept" }).click();
     await page.waitForURL(/\/contacts$/);
@@ -394,11 +446,11 @@ describe("what the page does by itself", () => {
   test("mail arriving keeps refreshing the list, yet the session locks after the idle time", async () => {
     const page = await browser.ctx.newPage();
     await unlock(page, c.bob!.url, password.bob!);
-    await page.goto(c.bob!.url + "/settings");
+    await open(page, c.bob!.url + "/settings");
     await page.getByLabel("Lock the mailbox after this many idle minutes").fill("1");
     await page.getByRole("button", { name: "Save" }).click();
     await page.waitForURL(/saved=1/);
-    await page.goto(c.bob!.url + "/inbox");
+    await open(page, c.bob!.url + "/inbox");
     const lastUse = Date.now(); // nothing below is a person's use of the page
     const refreshed: number[] = [];
     let n = 0;
@@ -423,7 +475,7 @@ describe("what the page does by itself", () => {
     expect(lockedAfter).toBeLessThan(80_000); // not pushed back by the refreshes
     // Put the idle time back for the other tests.
     await unlock(page, c.bob!.url, password.bob!);
-    await page.goto(c.bob!.url + "/settings");
+    await open(page, c.bob!.url + "/settings");
     await page.getByLabel("Lock the mailbox after this many idle minutes").fill("15");
     await page.getByRole("button", { name: "Save" }).click();
     await page.waitForURL(/saved=1/);
@@ -453,13 +505,13 @@ describe("what the page does by itself", () => {
     await waitFor("a notification", async () => ((await shown()).length === 1 ? true : undefined));
     expect(await shown()).toEqual([["New mail", undefined]]);
 
-    await page.goto(c.alice!.url + "/settings");
+    await open(page, c.alice!.url + "/settings");
     const details = page.getByLabel("Show the sender and subject in system notifications");
     expect(await details.isChecked()).toBe(false); // the default
     await details.check();
     await page.getByRole("button", { name: "Save" }).click();
     await page.waitForURL(/saved=1/);
-    await page.goto(c.alice!.url + "/inbox");
+    await open(page, c.alice!.url + "/inbox");
     await sendCli("bob", "alice", "a subject shown", "y");
     await waitFor("a notification", async () => ((await shown()).length === 1 ? true : undefined));
     expect(await shown()).toEqual([["smsg: message from bob", "a subject shown"]]);

@@ -2,8 +2,10 @@
 // new-message window, attachment uploads with progress, and picking connected users.
 // Served by the daemon; the page allows no inline script, so everything lives here.
 "use strict";
-(() => {
+// session.js may first put the page in place of a shell (SPEC.md §8.5): start after it.
+(window.smsgReady || Promise.resolve()).then(() => {
   const $ = (sel) => document.querySelector(sel);
+  const token = () => (window.smsgToken ? window.smsgToken() : "");
   const body = document.body;
   const popupReturnMs = Number(body.dataset.popupReturn || "30") * 1000;
   const baseTitle = body.dataset.title || "smsg";
@@ -85,7 +87,7 @@
     const list = $("#list");
     if (!list || location.pathname !== "/inbox" || location.search) return;
     // Marked as the page's own request: it must not count as use (the idle lock, SPEC.md §8.5).
-    const res = await fetch("/inbox", { headers: { "HX-Request": "true", "X-Smsg-Auto": "1" } });
+    const res = await fetch("/inbox", { headers: { "HX-Request": "true", "X-Smsg-Auto": "1", "X-Smsg-Token": token() } });
     if (!res.ok) return;
     list.outerHTML = await res.text();
     const fresh = $("#list");
@@ -94,7 +96,8 @@
 
   // --- server-sent events ---
   if (popup) {
-    const es = new EventSource("/events");
+    // An EventSource cannot set headers: the token goes in the query (never in history).
+    const es = new EventSource(`/events?token=${encodeURIComponent(token())}`);
     es.addEventListener("message", (ev) => {
       const m = JSON.parse(ev.data);
       setUnread(m.unread);
@@ -152,6 +155,7 @@
       const xhr = new XMLHttpRequest();
       xhr.open("POST", "/attachments");
       xhr.setRequestHeader("content-type", "application/octet-stream");
+      xhr.setRequestHeader("X-Smsg-Token", token());
       xhr.upload.addEventListener("progress", (e) => {
         if (e.lengthComputable) bar.value = e.loaded;
       });
@@ -191,4 +195,4 @@
     const at = form.dataset.cursor === "end" ? text.value.length : 0;
     text.setSelectionRange(at, at);
   }
-})();
+});
