@@ -158,7 +158,7 @@ describe("a hostile relay and identity keys", () => {
       expect(relay.transfersOf(id)).toEqual([]); // never sealed to the swapped key
       held.push(id);
     }
-    expect(await ok(["contacts", "--data", w.dir("alice")])).toMatch(/^bob\t[0-9a-f]{64}\tIDENTITY CHANGED/m);
+    expect(await ok(["contacts", "--data", w.dir("alice")])).toMatch(/^bob\tIDENTITY CHANGED to [0-9a-f]{64}\tnew safety number (\d{5} ){11}\d{5}$/m);
 
     // The other way round: a message the relay seals as "alice" for bob, who pinned the real alice.
     const forged = randomBytes(16).toString("hex");
