@@ -14,7 +14,8 @@ import { runClient, type RunningClient } from "./client/run-client.ts";
 import { startTray } from "./client/tray/start-tray.ts";
 import { ApiClient } from "./client/api-client.ts";
 import { CliError } from "./cli/cli-error.ts";
-import { readPassword } from "./client/password.ts";
+import { confirm, readPassword } from "./client/password.ts";
+import { ACCEPT_KEY, type ContactView } from "./client/contact-list.ts";
 import { WrongPasswordError } from "./client/store.ts";
 import { UserError } from "./client/daemon.ts";
 import { decodeRelayKey, deriveUserKeys, encodeRegistrationCode } from "./protocol/keys.ts";
@@ -269,22 +270,42 @@ program
 
 program
   .command("contacts")
-  .description("pinned identities of the people you wrote with")
+  .description("pinned identities of the people you wrote with, and their safety numbers")
   .requiredOption("--data <dir>", "the client's data dir")
   .option("--json", "JSON output")
   .action(async (o: { data: string; json?: boolean }) => {
-    const list = await new ApiClient(o.data).get<{ user: string; identity: string; changed: boolean }[]>("/api/contacts");
+    const list = await new ApiClient(o.data).get<ContactView[]>("/api/contacts");
     if (o.json) return out(JSON.stringify(list));
-    for (const c of list) out(`${t(c.user)}\t${t(c.identity)}${c.changed ? "\tIDENTITY CHANGED: check with them, then `smsg accept`" : ""}`);
+    for (const c of list) {
+      out(`${t(c.user)}\t${t(c.identity)}\tsafety number ${c.safetyNumber}`);
+      if (c.changed) {
+        out(`${t(c.user)}\tIDENTITY CHANGED to ${t(c.newIdentity ?? "")}\tnew safety number ${c.newSafetyNumber}`);
+        out(`  check the new safety number with ${t(c.user)}, then \`smsg accept ${t(c.user)}\``);
+      }
+    }
   });
 
 program
   .command("accept <user>")
-  .description("accept a contact's changed identity key; their held messages go")
+  .description("accept a contact's changed identity key after checking its safety number; their held messages go")
   .requiredOption("--data <dir>", "the client's data dir")
-  .action(async (user: string, o: { data: string }) => {
-    await new ApiClient(o.data).post(`/api/contacts/${encodeURIComponent(user)}/accept`, {});
-    out(`accepted the new identity of ${user}`);
+  .option("--key <key>", "the changed identity key you checked (64 hex digits, from `smsg contacts`): accept only that one")
+  .action(async (user: string, o: { data: string; key?: string }) => {
+    const api = new ApiClient(o.data);
+    const c = (await api.get<ContactView[]>("/api/contacts")).find((x) => x.user === userId(user));
+    if (!c?.newIdentity) throw new CliError(`no changed identity is waiting for ${user}`);
+    out(`${c.user}'s new identity key: ${c.newIdentity}`);
+    out(`new safety number: ${c.newSafetyNumber}`);
+    let key = o.key?.trim().toLowerCase();
+    if (key !== undefined && !ACCEPT_KEY.test(key)) throw new CliError("--key must be the 64 hex digits of the new identity key, as `smsg contacts` shows it");
+    if (key === undefined) {
+      // Never blind: the person confirms the number shown above, or names the key they checked.
+      if (!process.stdin.isTTY) throw new CliError(`not a terminal: check the safety number, then run \`smsg accept ${c.user} --key KEY\` with the key you checked`);
+      if (!(await confirm(`Does ${c.user} read you the same safety number? Accept this key [y/N] `))) throw new CliError("not accepted");
+      key = c.newIdentity;
+    }
+    await api.post(`/api/contacts/${encodeURIComponent(c.user)}/accept`, { key });
+    out(`accepted the new identity of ${c.user}`);
   });
 
 program

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { UserError } from "./daemon.ts";
 import type { ClientHost } from "./host.ts";
 import { DISK_FULL, isDiskFull, WrongPasswordError } from "./store.ts";
+import { ACCEPT_KEY, contactView } from "./contact-list.ts";
 import { attachmentIndex, downloadResponse, uploadDraft } from "./attachment-http.ts";
 import { daemonProof } from "./daemon-proof.ts";
 
@@ -19,6 +20,8 @@ const sendSchema = z.object({
   body: z.string(),
   attachments: z.array(z.object({ att: z.string().regex(/^[0-9a-f]{32}$/), name: z.string() })).default([]),
 });
+
+const acceptSchema = z.object({ key: z.string().regex(ACCEPT_KEY, "the changed identity key, 64 hex digits") });
 
 const pageSchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
@@ -108,17 +111,14 @@ export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>
 
   app.get("/api/users", async (c) => c.json(await host.daemon.connectedUsers()));
 
-  app.get("/api/contacts", (c) =>
-    c.json(
-      host.daemon.store.contacts().map((k) => ({
-        user: k.user,
-        identity: Buffer.from(k.identity).toString("hex"),
-        changed: k.changedIdentity !== null,
-      })),
-    ),
-  );
-  app.post("/api/contacts/:user/accept", (c) => {
-    host.daemon.acceptIdentity(c.req.param("user"));
+  app.get("/api/contacts", (c) => {
+    const me = { user: host.user, identity: host.daemon.id.identity.publicKey };
+    return c.json(host.daemon.store.contacts().map((k) => contactView(me, k)));
+  });
+  // `key` is the changed identity key the person checked: a relay that swapped in another
+  // since then gets a 409, never the held mail (SPEC.md §8.3).
+  app.post("/api/contacts/:user/accept", zValidator("json", acceptSchema, validationHook), (c) => {
+    host.daemon.acceptIdentity(c.req.param("user"), new Uint8Array(Buffer.from(c.req.valid("json").key, "hex")));
     return c.json({ ok: true });
   });
 

@@ -70,9 +70,14 @@ export interface Settings {
   posting: "top" | "bottom"; // where a reply's text goes relative to the quote
   idleLockMinutes: number; // a browser session idle this long must unlock again
   popupReturnSeconds: number; // a clicked message window comes back after this long
+  /**
+   * Browser notifications name the sender and subject. Off by default: the system keeps
+   * notifications in its own history, outside the encrypted store and after the mailbox locks.
+   */
+  notificationDetails: boolean;
 }
 
-export const DEFAULT_SETTINGS: Settings = { sound: true, posting: "top", idleLockMinutes: 15, popupReturnSeconds: 30 };
+export const DEFAULT_SETTINGS: Settings = { sound: true, posting: "top", idleLockMinutes: 15, popupReturnSeconds: 30, notificationDetails: false };
 
 export class Daemon {
   readonly store: Store;
@@ -276,8 +281,11 @@ export class Daemon {
     this.store.setMeta(SETTINGS_KEY, new TextEncoder().encode(JSON.stringify(s)));
   }
 
-  acceptIdentity(user: string): void {
-    if (!this.store.acceptIdentity(user)) throw new UserError(`no changed identity is waiting for ${user}`, 404);
+  /** `key` is the pending identity key the person checked (its safety number): SPEC.md §8.3. */
+  acceptIdentity(user: string, key: Uint8Array): void {
+    const r = this.store.acceptIdentity(user, key);
+    if (r === "none") throw new UserError(`no changed identity is waiting for ${user}`, 404);
+    if (r === "changed") throw new UserError("the key changed again; check the new safety number", 409);
     this.store.releaseHeld(user, this.#now());
     this.#outbox.kick();
   }

@@ -12,12 +12,12 @@ import { pageHeaders } from "../net/page-headers.ts";
 import type { ClientHost } from "./host.ts";
 import { DEFAULT_SETTINGS, UserError, type Settings } from "./daemon.ts";
 import { DISK_FULL, isDiskFull, WrongPasswordError, type MessageSummary } from "./store.ts";
-import { SESSION_COOKIE, Sessions } from "./sessions.ts";
+import { AUTO_HEADER, SESSION_COOKIE, Sessions, TOKEN_HEADER } from "./sessions.ts";
 import { openDecrypted } from "./open-file.ts";
-import { safetyNumber } from "../protocol/keys.ts";
+import { ACCEPT_KEY, contactView } from "./contact-list.ts";
 import { ASSETS } from "../views/assets.ts";
 import type { Child } from "hono/jsx";
-import { Layout, connText, type LayoutProps } from "../views/layout.tsx";
+import { Layout, Shell, connText, type LayoutProps } from "../views/layout.tsx";
 import { UnlockPage } from "../views/unlock.tsx";
 import { FolderPage, MessageList, type ListItem } from "../views/message-list.tsx";
 import { MessageView } from "../views/message-view.tsx";
@@ -27,6 +27,20 @@ import { SettingsPage } from "../views/settings.tsx";
 import { attachmentIndex, downloadResponse, uploadDraft } from "./attachment-http.ts";
 
 const PAGE = 50;
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+const FORM = /^(application\/x-www-form-urlencoded|multipart\/form-data)/;
+
+/** The page token of a request: its header, a plain form post's `_token` field, or the event stream's query. */
+async function pageToken(c: Context): Promise<string | undefined> {
+  const h = c.req.header(TOKEN_HEADER);
+  if (h) return h;
+  if (c.req.method === "POST" && FORM.test(c.req.header("content-type") ?? "")) {
+    const v = (await c.req.formData()).get("_token");
+    return typeof v === "string" ? v : undefined;
+  }
+  if (c.req.method === "GET" && c.req.path === "/events") return c.req.query("token");
+  return undefined;
+}
 type Folder = "inbox" | "outbox" | "queued";
 const TITLES: Record<Folder, string> = { inbox: "Inbox", outbox: "Outbox", queued: "Queued" };
 
@@ -70,6 +84,13 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
   const DOWNLOAD = /^\/messages\/[^/]+\/attachments\/\d+$/;
   ui.use("*", async (c, next) => (c.req.method === "GET" && DOWNLOAD.test(c.req.path) ? next() : secure(c, next)));
   ui.use("*", csrf());
+  // Every request that can change something must come from this very origin, port included:
+  // csrf() above leaves non-form content types (the raw upload) alone (SPEC.md §8.5).
+  ui.use("*", async (c, next) => {
+    if (!SAFE_METHODS.has(c.req.method) && c.req.header("origin") !== `http://${c.req.header("host")}`) return c.text("Forbidden", 403);
+    await next();
+    return undefined;
+  });
 
   ui.get("/assets/:name", async (c) => {
     const a = ASSETS[c.req.param("name")];
@@ -102,14 +123,29 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
       throttle.busy = false;
     }
     throttle.ok();
-    setCookie(c, cookie(), sessions.create(), { httpOnly: true, sameSite: "Strict", path: "/" });
-    return c.redirect("/inbox", 303);
+    const s = sessions.create();
+    setCookie(c, cookie(), s.id, { httpOnly: true, sameSite: "Strict", path: "/" });
+    // The token reaches the page in the fragment, which no request ever carries (session.js).
+    return c.redirect(`/inbox#t=${s.token}`, 303);
   });
 
-  // Everything below needs an unlocked session.
+  // Everything below needs an unlocked session. A request the page makes by itself (the
+  // inbox refreshing on new mail, marked AUTO_HEADER) is not a person: it must find the
+  // session alive but does not keep it alive, or mail arriving would defeat the idle lock.
   ui.use("*", async (c, next) => {
     const id = getCookie(c, cookie());
-    if (!host.unlocked || !sessions.check(id, idleMs())) {
+    const download = c.req.method === "GET" && DOWNLOAD.test(c.req.path);
+    const live =
+      host.unlocked &&
+      (download
+        ? sessions.checkSigned(id, c.req.path, c.req.query("dl"), idleMs())
+        : sessions.check(id, await pageToken(c), idleMs(), c.req.header(AUTO_HEADER) !== "1"));
+    if (!live) {
+      // A navigation carries the cookie but cannot carry the token: it gets a shell without
+      // data, whose script fetches the page with the token. Another port's server that
+      // collected the cookie gets no more than this shell.
+      const navigation = c.req.method === "GET" && !download && !c.req.header("hx-request") && !c.req.header(TOKEN_HEADER) && c.req.path !== "/events";
+      if (navigation && host.unlocked && sessions.cookieAlive(id, idleMs())) return c.html(<Shell />);
       if (c.req.header("hx-request")) {
         c.header("HX-Redirect", "/unlock");
         return c.body(null, 401);
@@ -140,6 +176,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
         unread={st.unread}
         popupReturnSeconds={s.popupReturnSeconds}
         sound={s.sound}
+        notificationDetails={s.notificationDetails}
         warnings={d.store.contacts().filter((k) => k.changedIdentity).length}
       >
         {body}
@@ -188,7 +225,10 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
         subject={m.subject}
         date={m.date}
         body={m.body}
-        attachments={m.attachments}
+        attachments={m.attachments.map((a, i) => {
+          const path = `/messages/${m.id}/attachments/${i}`;
+          return { ...a, href: `${path}?dl=${sessions.sign(getCookie(c, cookie()), path)}` };
+        })}
         deliveries={m.deliveries}
       />,
     );
@@ -263,20 +303,26 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
     }
   });
 
-  ui.get("/contacts", (c) => {
-    const d = host.daemon;
-    const me = d.id.identity.publicKey;
-    const contacts = d.store.contacts().map((k) => ({
-      user: k.user,
-      safetyNumber: safetyNumber(host.user, me, k.user, k.identity),
-      firstSeen: k.firstSeen,
-      changed: k.changedIdentity !== null,
-      newSafetyNumber: k.changedIdentity ? safetyNumber(host.user, me, k.user, k.changedIdentity) : null,
-    }));
-    return page(c, "contacts", "Contacts", <ContactsPage me={host.user} contacts={contacts} />);
-  });
-  ui.post("/contacts/:user/accept", (c) => {
-    host.daemon.acceptIdentity(c.req.param("user"));
+  const contactsPage = (c: Context, error?: string) => {
+    const me = { user: host.user, identity: host.daemon.id.identity.publicKey };
+    const contacts = host.daemon.store.contacts().map((k) => contactView(me, k));
+    return page(c, "contacts", "Contacts", <ContactsPage me={host.user} contacts={contacts} error={error} />);
+  };
+  ui.get("/contacts", (c) => contactsPage(c));
+  // The form carries the key whose safety number the page showed: Accept adopts that key or
+  // nothing (a relay may have swapped in another since the page was read).
+  ui.post("/contacts/:user/accept", async (c) => {
+    const key = String((await c.req.formData()).get("key") ?? "");
+    if (!ACCEPT_KEY.test(key)) throw new UserError("Accept must name the key it accepts: reload the Contacts page", 400);
+    try {
+      host.daemon.acceptIdentity(c.req.param("user"), new Uint8Array(Buffer.from(key, "hex")));
+    } catch (e) {
+      if (e instanceof UserError && e.status === 409) {
+        c.status(409);
+        return contactsPage(c, e.message);
+      }
+      throw e;
+    }
     return c.redirect("/contacts", 303);
   });
   ui.post("/contacts/:user/reject", (c) => {
@@ -297,6 +343,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
       posting: f.get("posting") === "bottom" ? "bottom" : "top",
       idleLockMinutes: num("idleLockMinutes", 1, 1440, cur.idleLockMinutes),
       popupReturnSeconds: num("popupReturnSeconds", 1, 3600, cur.popupReturnSeconds),
+      notificationDetails: f.get("notificationDetails") === "on",
     });
     return c.redirect("/settings?saved=1", 303);
   });
@@ -304,6 +351,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
   // Live events for the page: status, new mail, lock. The session was checked above.
   ui.get("/events", (c) => {
     const id = getCookie(c, cookie());
+    const token = c.req.query("token");
     return streamSSE(c, async (stream) => {
       let closed = false;
       const off = host.events.on((e) => {
@@ -327,7 +375,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
       while (!closed) {
         await stream.sleep(5_000);
         if (closed) break;
-        if (!host.unlocked || !sessions.alive(id, idleMs())) {
+        if (!host.unlocked || !sessions.check(id, token, idleMs(), false)) {
           await stream.writeSSE({ event: "lock", data: "{}" });
           break;
         }

@@ -66,3 +66,25 @@ function promptHidden(prompt: string): Promise<string> {
     stdin.on("data", onData);
   });
 }
+
+/** A y/N question on the terminal (stderr, like the password prompt): only "y" or "yes" is yes. */
+export async function confirm(prompt: string): Promise<boolean> {
+  process.stderr.write(prompt);
+  const line = await new Promise<string>((resolve) => {
+    let got = "";
+    const onData = (buf: Buffer) => {
+      got += buf.toString("utf8");
+      const nl = got.search(/[\r\n]/);
+      if (nl < 0) return;
+      process.stdin.off("data", onData);
+      process.stdin.off("end", onEnd);
+      process.stdin.pause();
+      resolve(got.slice(0, nl));
+    };
+    const onEnd = () => resolve(got);
+    process.stdin.on("data", onData);
+    process.stdin.once("end", onEnd);
+    process.stdin.resume();
+  });
+  return /^\s*(y|yes)\s*$/i.test(line);
+}

@@ -1,54 +1,87 @@
-// Browser sessions of the mailbox (issue #3): a random id in an HttpOnly, SameSite=Strict
-// cookie, forgotten after the idle time or when anyone locks. Only in memory: a restart of
-// the daemon locks every browser.
+// Browser sessions of the mailbox (SPEC.md §8.5): a random id in an HttpOnly, SameSite=Strict
+// cookie AND a random token the page keeps in its origin's storage and sends with every
+// request. The browser sends the cookie to every port of 127.0.0.1, so another local user's
+// server on another port can collect it; the token it never sees. Forgotten after the idle
+// time or when anyone locks; only in memory: a restart of the daemon locks every browser.
 
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
 export const SESSION_COOKIE = "smsg_session";
+/** Marks a request the page made by itself, not a person's use (SPEC.md §8.5). */
+export const AUTO_HEADER = "x-smsg-auto";
+/** The page token's header; a plain form post carries it as the field `_token`. */
+export const TOKEN_HEADER = "x-smsg-token";
+
+interface Session {
+  token: string;
+  last: number; // last request time
+}
+
+const same = (a: string, b: string): boolean => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 export class Sessions {
-  #seen = new Map<string, number>(); // id -> last request time
+  #all = new Map<string, Session>(); // cookie id -> session
   #now: () => number;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
   }
 
-  create(): string {
+  /** A new session: `id` goes in the cookie, `token` to the page only. */
+  create(): { id: string; token: string } {
     const id = randomBytes(32).toString("base64url");
-    this.#seen.set(id, this.#now());
-    return id;
+    const token = randomBytes(32).toString("base64url");
+    this.#all.set(id, { token, last: this.#now() });
+    return { id, token };
   }
 
-  /** A live session is touched; an idle or unknown one is refused (and forgotten). */
-  check(id: string | undefined, idleMs: number): boolean {
-    if (!id) return false;
-    const last = this.#seen.get(id);
-    if (last === undefined) return false;
-    if (this.#now() - last > idleMs) {
-      this.#seen.delete(id);
-      return false;
+  #live(id: string | undefined, idleMs: number): Session | undefined {
+    if (!id) return undefined;
+    const s = this.#all.get(id);
+    if (s && this.#now() - s.last > idleMs) {
+      this.#all.delete(id);
+      return undefined;
     }
-    this.#seen.set(id, this.#now());
+    return s;
+  }
+
+  /**
+   * The cookie's session is live and the token is its own. `use` (a person's request, not one
+   * the page makes by itself) refreshes its last-use time. An idle session is forgotten.
+   */
+  check(id: string | undefined, token: string | undefined, idleMs: number, use = true): boolean {
+    const s = this.#live(id, idleMs);
+    if (!s || !token || !same(token, s.token)) return false;
+    if (use) s.last = this.#now();
     return true;
   }
 
-  /** Is the session still valid, without counting this as activity (a page's event stream is not a person). */
-  alive(id: string | undefined, idleMs: number): boolean {
-    if (!id) return false;
-    const last = this.#seen.get(id);
-    return last !== undefined && this.#now() - last <= idleMs;
+  /** The cookie alone names a live session (enough for a page shell without data, never for data). */
+  cookieAlive(id: string | undefined, idleMs: number): boolean {
+    return this.#live(id, idleMs) !== undefined;
   }
 
-  end(id: string | undefined): void {
-    if (id) this.#seen.delete(id);
+  /**
+   * A download link's signature: a download is a navigation and cannot carry the header, so
+   * its URL carries an HMAC of its path under the session's token (valid for that path only).
+   */
+  sign(id: string | undefined, path: string): string {
+    const s = id ? this.#all.get(id) : undefined;
+    return s ? createHmac("sha256", s.token).update(path).digest("base64url") : "";
+  }
+
+  checkSigned(id: string | undefined, path: string, sig: string | undefined, idleMs: number): boolean {
+    const s = this.#live(id, idleMs);
+    if (!s || !sig || !same(sig, this.sign(id, path))) return false;
+    s.last = this.#now();
+    return true;
   }
 
   endAll(): void {
-    this.#seen.clear();
+    this.#all.clear();
   }
 
   get size(): number {
-    return this.#seen.size;
+    return this.#all.size;
   }
 }

@@ -680,14 +680,19 @@ export class Store {
     })();
   }
 
-  /** Accept the changed identity as the new pin; returns false when nothing was pending. */
-  acceptIdentity(user: string): boolean {
-    return (
-      this.db
-        .query(
-          "UPDATE contacts SET identity = changed_identity, changed_identity = NULL, changed_at = NULL WHERE user = ? AND changed_identity IS NOT NULL",
-        )
-        .run(user).changes === 1
-    );
+  /**
+   * Accept the changed identity as the new pin, but only the key the person checked: a
+   * hostile relay may have swapped in another one since they read its safety number (the
+   * update is one statement, so nothing can slip in between the comparison and the pin).
+   * "none" when nothing was pending, "changed" when the pending key is not `key`.
+   */
+  acceptIdentity(user: string, key: Uint8Array): "accepted" | "none" | "changed" {
+    const done = this.db
+      .query(
+        "UPDATE contacts SET identity = changed_identity, changed_identity = NULL, changed_at = NULL WHERE user = ? AND changed_identity = ?",
+      )
+      .run(user, key).changes === 1;
+    if (done) return "accepted";
+    return this.contact(user)?.changedIdentity ? "changed" : "none";
   }
 }

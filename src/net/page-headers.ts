@@ -17,7 +17,9 @@ export function pageHeaders(extra: { imgSrc?: string[]; mediaSrc?: string[] } = 
       frameAncestors: ["'none'"],
       baseUri: ["'none'"],
     },
-    referrerPolicy: "no-referrer",
+    // Not no-referrer: under it a browser sends `Origin: null` on the page's own form posts,
+    // and the Origin check needs the exact origin (port included). Nothing goes elsewhere.
+    referrerPolicy: "same-origin",
     crossOriginResourcePolicy: "same-origin",
   });
 }

@@ -1,13 +1,14 @@
 // The relay's admin page (README "Admin page", SECURITY.md §12): connected users, pending
 // registrations with Approve, and the tail of today's log, on a loopback port. Behind its own
-// login: one-time links (hashed in relay.db, so `ctrl admin-login` can make one) give an
-// HttpOnly SameSite=Strict session cookie. Host check, csrf and a strict CSP as the mailbox.
+// login: one-time links (hashed in relay.db, so `ctrl admin-login` can make one) give a
+// session: an HttpOnly SameSite=Strict cookie AND a page token that only this port's pages
+// hold (the browser sends the cookie to every port of the host). Host check, csrf, an exact
+// Origin check and a strict CSP as the mailbox (SPEC.md §8.5).
 
 import { Hono, type Context } from "hono";
 import { csrf } from "hono/csrf";
 import { getCookie, setCookie } from "hono/cookie";
 import { pageHeaders } from "../net/page-headers.ts";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "node:crypto";
 import { ApprovalError, readRegistrationCode, type Directory } from "./directory.ts";
 import type { RelayCore } from "./relay-core.ts";
@@ -15,12 +16,16 @@ import type { Log } from "./log.ts";
 import { tailFile } from "./daily-log.ts";
 import { formatBytes } from "./terminal-status.ts";
 import { encodeRegistrationCode } from "../protocol/keys.ts";
-import { AdminPage, LoginNeededPage } from "../views/admin/admin-page.tsx";
+import { sha256 } from "../protocol/primitives.ts";
+import { AdminPage, AdminShell, LoginNeededPage } from "../views/admin/admin-page.tsx";
 import { LogPanel, PendingPanel, StatusPanel, type PendingProps } from "../views/admin/admin-fragments.tsx";
 import { ADMIN_ASSETS } from "../views/admin/assets.ts";
 
 export const ADMIN_COOKIE = "smsg_admin";
-const SESSION_IDLE_MS = 12 * 3600_000;
+const SESSION_IDLE_MS = 3600_000;
+const SESSION_MAX_MS = 8 * 3600_000;
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+const FORM = /^(application\/x-www-form-urlencoded|multipart\/form-data)/;
 const LOG_TAIL_LINES = 200;
 
 /** A one-time admin login token (hex), stored as its SHA-256 until used or expired. */
@@ -52,7 +57,8 @@ export interface AdminDeps {
 export function adminApp(deps: AdminDeps, hosts: () => Set<string>): Hono {
   const { core } = deps;
   const d = core.directory;
-  const sessions = new Map<string, number>(); // sha256(cookie) hex -> last use
+  // sha256(cookie) hex -> the page token's hash, creation and last use
+  const sessions = new Map<string, { token: string; created: number; last: number }>();
   const app = new Hono();
 
   app.use("*", async (c, next) => {
@@ -62,6 +68,12 @@ export function adminApp(deps: AdminDeps, hosts: () => Set<string>): Hono {
   });
   app.use("*", pageHeaders());
   app.use("*", csrf());
+  // Exactly this origin, port included, for anything that can change something.
+  app.use("*", async (c, next) => {
+    if (!SAFE_METHODS.has(c.req.method) && c.req.header("origin") !== `http://${c.req.header("host")}`) return c.text("Forbidden", 403);
+    await next();
+    return undefined;
+  });
 
   app.get("/assets/:name", (c) => {
     const a = ADMIN_ASSETS[c.req.param("name")];
@@ -77,22 +89,33 @@ export function adminApp(deps: AdminDeps, hosts: () => Set<string>): Hono {
       return c.html(LoginNeededPage({ reason: "This login link is not valid: it was used already, or it expired." }), 401);
     }
     const cookie = randomBytes(32).toString("hex");
-    sessions.set(hashHex(cookie), core.now());
+    const token = randomBytes(32).toString("base64url");
+    const now = core.now();
+    sessions.set(hashHex(cookie), { token: hashHex(token), created: now, last: now });
     deps.log.info("admin-login", {});
     setCookie(c, ADMIN_COOKIE, cookie, { httpOnly: true, sameSite: "Strict", path: "/" });
-    return c.redirect("/", 303);
+    // The token reaches the page in the fragment, which no request carries (session.js).
+    return c.redirect(`/#t=${token}`, 303);
   });
 
   app.use("*", async (c, next) => {
     const cookie = getCookie(c, ADMIN_COOKIE);
     const key = cookie ? hashHex(cookie) : "";
-    const last = sessions.get(key);
+    const s = sessions.get(key);
     const now = core.now();
-    if (last === undefined || now - last > SESSION_IDLE_MS) {
+    if (!s || now - s.last > SESSION_IDLE_MS || now - s.created > SESSION_MAX_MS) {
       sessions.delete(key);
       return c.html(LoginNeededPage({ reason: "You are not logged in to this relay's admin page." }), 401);
     }
-    sessions.set(key, now);
+    const token = await pageToken(c);
+    if (!token || hashHex(token) !== s.token) {
+      // A navigation cannot carry the token: a shell without data, whose script fetches the
+      // page with it. Another port that collected the cookie gets no more than this.
+      if (c.req.method === "GET" && !c.req.header("hx-request") && !c.req.header(TOKEN_HEADER)) return c.html(AdminShell());
+      return c.html(LoginNeededPage({ reason: "This page's session is not valid here: open a new login link." }), 401);
+    }
+    // The panels' own refreshes every 5 s are not the operator's use (else it never idles out).
+    if (c.req.header("x-smsg-auto") !== "1") s.last = now;
     await next();
     return undefined;
   });
@@ -135,7 +158,9 @@ export function adminApp(deps: AdminDeps, hosts: () => Set<string>): Hono {
     const typed = String(form.get("code") ?? "").trim();
     let notice: PendingProps["notice"];
     try {
-      const p = d.approvePending(user, typed === "" ? undefined : readRegistrationCode(typed));
+      // The code is asked again every time: a session alone never approves anyone.
+      if (typed === "") throw new ApprovalError("code-needed", `type the registration code ${user} sent you to approve them`);
+      const p = d.approvePending(user, readRegistrationCode(typed));
       deps.log.info("registered", { user, addr: p.address, via: "admin" });
       notice = { text: `Approved ${user} with code ${encodeRegistrationCode(p.code)}.`, error: false };
     } catch (e) {
@@ -147,6 +172,19 @@ export function adminApp(deps: AdminDeps, hosts: () => Set<string>): Hono {
   });
 
   return app;
+}
+
+const TOKEN_HEADER = "x-smsg-token";
+
+/** The page token: its header, or a plain form post's `_token` field. */
+async function pageToken(c: Context): Promise<string | undefined> {
+  const h = c.req.header(TOKEN_HEADER);
+  if (h) return h;
+  if (c.req.method === "POST" && FORM.test(c.req.header("content-type") ?? "")) {
+    const v = (await c.req.formData()).get("_token");
+    return typeof v === "string" ? v : undefined;
+  }
+  return undefined;
 }
 
 function hashHex(s: string): string {

@@ -1,19 +1,19 @@
 /** @jsxImportSource hono/jsx */
 // Contacts and trust (issue #3): each correspondent's safety number, to compare out of band
-// as Signal does, and a warning with Accept or Reject when an identity key changed.
+// as Signal does, and a warning with Accept or Reject when an identity key changed. Accept
+// carries the changed key shown, so it adopts that key or nothing (SPEC.md §8.5).
 
-export interface ContactItem {
-  user: string;
-  safetyNumber: string;
-  firstSeen: number;
-  changed: boolean;
-  newSafetyNumber: string | null;
-}
+import type { ContactView } from "../client/contact-list.ts";
 
-export function ContactsPage(p: { me: string; contacts: ContactItem[] }) {
+export function ContactsPage(p: { me: string; contacts: ContactView[]; error?: string }) {
   return (
     <section class="contacts">
       <h1>Contacts</h1>
+      {p.error ? (
+        <p class="notice error" role="alert">
+          Not accepted: {p.error}.
+        </p>
+      ) : null}
       <p class="hint">
         A safety number is the same on both sides. Read it to each other by phone or in person: if it matches, nobody
         (not even the relay's operator) stands between you.
@@ -37,6 +37,7 @@ export function ContactsPage(p: { me: string; contacts: ContactItem[] }) {
                   New safety number: <code class="safety">{c.newSafetyNumber}</code>
                 </p>
                 <form method="post" action={`/contacts/${c.user}/accept`} class="inline">
+                  <input type="hidden" name="key" value={c.newIdentity ?? ""} />
                   <button type="submit" class="primary">
                     Accept
                   </button>

@@ -18,6 +18,7 @@ export interface LayoutProps {
   unread: number;
   popupReturnSeconds: number;
   sound: boolean;
+  notificationDetails: boolean;
   warnings?: number; // contacts whose identity changed
   children: Child;
 }
@@ -42,9 +43,10 @@ export function Layout(p: LayoutProps) {
         <link rel="icon" href="data:," />
         <link rel="stylesheet" href="/assets/app.css" />
         <script src="/assets/htmx.min.js" defer></script>
+        <script src="/assets/session.js" defer></script>
         <script src="/assets/app.js" defer></script>
       </head>
-      <body data-popup-return={String(p.popupReturnSeconds)} data-sound={p.sound ? "on" : "off"} data-title={p.title}>
+      <body data-popup-return={String(p.popupReturnSeconds)} data-sound={p.sound ? "on" : "off"} data-notify={p.notificationDetails ? "details" : "plain"} data-title={p.title}>
         <header class="top">
           <span class="brand">smsg</span>
           <span class="who">{p.user}</span>
@@ -83,6 +85,29 @@ export function Layout(p: LayoutProps) {
         </div>
         <audio id="popup-sound" src="/assets/new-message.wav" preload="auto"></audio>
       </body>
+    </html>
+  );
+}
+
+/**
+ * What a navigation gets (SPEC.md §8.5): no data, only the scripts; session.js fetches the
+ * page with the token and puts its body in place of this one.
+ */
+export function Shell() {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="htmx-config" content='{"includeIndicatorCSS": false}' />
+        <title>smsg</title>
+        <link rel="icon" href="data:," />
+        <link rel="stylesheet" href="/assets/app.css" />
+        <script src="/assets/htmx.min.js" defer></script>
+        <script src="/assets/session.js" defer></script>
+        <script src="/assets/app.js" defer></script>
+      </head>
+      <body data-shell=""></body>
     </html>
   );
 }

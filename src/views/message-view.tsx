@@ -13,7 +13,8 @@ export interface ViewProps {
   subject: string;
   date: number;
   body: string;
-  attachments: { name: string; size: number }[];
+  /** `href`: the Save link, signed for this session (a download cannot carry the page token). */
+  attachments: { name: string; size: number; href: string }[];
   deliveries: { recipient: string; state: string; error: string | null }[];
 }
 
@@ -58,7 +59,7 @@ export function MessageView(p: ViewProps) {
                 <button type="button" hx-post={`/messages/${p.id}/attachments/${i}/open`} hx-target="next .open-result" hx-swap="innerHTML">
                   Open
                 </button>{" "}
-                <a class="button" href={`/messages/${p.id}/attachments/${i}`} download={a.name}>
+                <a class="button" href={a.href} download={a.name}>
                   Save
                 </a>
                 <span class="open-result" role="status"></span>

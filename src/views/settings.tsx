@@ -1,6 +1,6 @@
 /** @jsxImportSource hono/jsx */
-// Mailbox settings (issue #3): sound, top- or bottom-posting, idle lock, and how soon a
-// clicked message window comes back.
+// Mailbox settings (issue #3, SPEC.md §8.7): sound, what a system notification shows, top- or
+// bottom-posting, idle lock, and how soon a clicked message window comes back.
 
 import type { Settings } from "../client/daemon.ts";
 
@@ -15,6 +15,16 @@ export function SettingsPage(p: { settings: Settings; saved: boolean }) {
           <label>
             <input type="checkbox" name="sound" value="on" checked={s.sound} /> Play a sound when a message arrives
           </label>
+        </div>
+        <div class="field">
+          <label>
+            <input type="checkbox" name="notificationDetails" value="on" checked={s.notificationDetails} /> Show the sender and
+            subject in system notifications
+          </label>
+          <p class="hint">
+            Off, a notification says only "New mail": the system keeps notifications in its own history, where they stay
+            readable after the mailbox locks.
+          </p>
         </div>
         <fieldset>
           <legend>When replying, write</legend>

@@ -11,9 +11,11 @@ import { deriveUserKeys, encodeRegistrationCode } from "../../src/protocol/keys.
 const s = new Scratch();
 let relay: RelayHandle;
 let browser: Browser;
+let adminBase: string;
 
 beforeAll(async () => {
   relay = s.track(await startRelay({ dataDir: s.path("relay"), extra: ["--admin", "127.0.0.1:0"] }));
+  adminBase = (await relay.proc.line(/^admin: (http:\S+)$/))[1]!;
   browser = await Browser.launch();
 }, 60_000);
 afterAll(async () => {
@@ -41,6 +43,7 @@ describe("admin page in a browser", () => {
 
     const row = page.locator("#pending-yara");
     await expect(row.locator("td.code").textContent()).resolves.toBe(encodeRegistrationCode(yara.login.publicKey));
+    await row.getByRole("textbox").fill(encodeRegistrationCode(yara.login.publicKey)); // asked every time
     await row.getByRole("button", { name: "Approve" }).click();
     await page.getByText(`Approved yara with code ${encodeRegistrationCode(yara.login.publicKey)}.`).waitFor();
     expect(await page.locator("#pending-yara").count()).toBe(0);
@@ -56,5 +59,50 @@ describe("admin page in a browser", () => {
     await page.locator("#online li", { hasText: "zed" }).waitFor({ timeout: 15_000 });
     expect(cspErrors).toEqual([]);
     expect(browser.errors).toEqual([]);
+  }, 60_000);
+
+  test("the cookie the browser sends to another local port approves nothing there", async () => {
+    // Another local user's registration, and their server on another port of 127.0.0.1.
+    await ok(["ctrl", "--data", relay.dataDir, "users", "add", "mallet"]);
+    const mallet = await deriveUserKeys("mallet", "mallet's password");
+    const code = encodeRegistrationCode(mallet.login.publicKey);
+    expect((await RawClient.login("127.0.0.1", relay.port, "mallet", mallet.login)).status).toBe("auth-failed");
+    const got: string[] = [];
+    const evil = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) => (got.push(req.headers.get("cookie") ?? ""), new Response("hello", { headers: { "content-type": "text/html" } })),
+    });
+    try {
+      const page = await browser.page();
+      await page.goto((await ok(["ctrl", "--data", relay.dataDir, "admin-login"])).trim());
+      await page.locator("#pending-mallet").waitFor(); // logged in, the page in place
+      await page.goto(`http://127.0.0.1:${evil.port}/`);
+      const stolen = got.at(-1)!;
+      expect(stolen).toMatch(/smsg_admin=[0-9a-f]{64}/); // the browser did hand it over
+      const admin = new URL(adminBase);
+      const replay = (path: string, init: RequestInit = {}) =>
+        fetch(admin.origin + path, { ...init, headers: { cookie: stolen, origin: admin.origin, ...(init.headers as Record<string, string>) }, redirect: "manual" });
+      const approve = await replay("/pending/mallet/approve", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "hx-request": "true" },
+        body: new URLSearchParams({ code }),
+      });
+      expect(approve.status).toBe(401);
+      const plain = await replay("/pending/mallet/approve", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ code }) });
+      expect(plain.status).toBe(401);
+      const pending = await replay("/fragments/pending", { headers: { "hx-request": "true" } });
+      expect(pending.status).toBe(401);
+      const shell = await (await replay("/")).text();
+      expect(shell).not.toContain(code);
+      expect(shell).not.toContain("mallet");
+      const users = JSON.parse(await ok(["ctrl", "--data", relay.dataDir, "users", "list", "--json"])) as { user: string; code: string | null }[];
+      expect(users.find((u) => u.user === "mallet")?.code).toBeNull();
+      // The operator's own page still works.
+      await page.goBack();
+      await page.locator("#pending-mallet").waitFor();
+    } finally {
+      evil.stop(true);
+    }
   }, 60_000);
 });

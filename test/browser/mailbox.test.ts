@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { dirname } from "node:path";
-import { Browser, shot, unlock } from "../support/browser.ts";
+import { Browser, open, shot, unlock } from "../support/browser.ts";
 import {
   Scratch,
   inbox,
@@ -67,7 +67,7 @@ afterAll(async () => {
 describe("unlock", () => {
   test("every browser session starts at Unlock; a wrong password says so; the right one opens the inbox", async () => {
     const page = await browser.page();
-    await page.goto(c.alice!.url + "/inbox");
+    await open(page, c.alice!.url + "/inbox");
     await page.waitForURL(/\/unlock$/);
     await shot(page, "unlock");
     await page.getByLabel("Password").fill("not the password");
@@ -95,7 +95,7 @@ describe("unlock", () => {
     // Lock ends the session.
     await page.getByRole("button", { name: "Lock" }).click();
     await page.waitForURL(/\/unlock$/);
-    await page.goto(c.alice!.url + "/outbox");
+    await open(page, c.alice!.url + "/outbox");
     await page.waitForURL(/\/unlock$/);
     await page.close();
   });
@@ -106,11 +106,11 @@ describe("sending and receiving", () => {
     const bobPage = await browser.ctx.newPage();
     await unlock(bobPage, c.bob!.url, password.bob!);
     // Make the message window come back quickly for this test.
-    await bobPage.goto(c.bob!.url + "/settings");
+    await open(bobPage, c.bob!.url + "/settings");
     await bobPage.getByLabel("A clicked message window comes back after (seconds)").fill("2");
     await bobPage.getByRole("button", { name: "Save" }).click();
     await bobPage.waitForURL(/saved=1/);
-    await bobPage.goto(c.bob!.url + "/inbox");
+    await open(bobPage, c.bob!.url + "/inbox");
 
     const page = await browser.ctx.newPage();
     await unlock(page, c.alice!.url, password.alice!);
@@ -218,7 +218,7 @@ describe("sending and receiving", () => {
     expect(await page.locator(".body").evaluate((el) => getComputedStyle(el).direction)).toBe("ltr"); // first strong char is Chinese
     await shot(page, "message-scripts");
     // Search runs as you type (htmx), in memory, in any script.
-    await page.goto(c.alice!.url + "/inbox");
+    await open(page, c.alice!.url + "/inbox");
     const before = await page.locator("#list tbody tr").count();
     expect(before).toBeGreaterThan(1);
     await page.getByLabel("Search").fill("السطر");
@@ -226,12 +226,12 @@ describe("sending and receiving", () => {
     expect(await page.locator("#list tbody tr").textContent()).toContain(subject);
     await page.getByLabel("Search").fill("no such words anywhere");
     await page.locator("#list .empty").waitFor();
-    await page.goto(c.alice!.url + "/compose");
+    await open(page, c.alice!.url + "/compose");
     await page.getByLabel("Subject").fill("مرحبا بالعالم");
     expect(await page.getByLabel("Subject").evaluate((el) => getComputedStyle(el).direction)).toBe("rtl");
     // A narrow window: nothing wider than the screen.
     await page.setViewportSize({ width: 390, height: 800 });
-    await page.goto(c.alice!.url + "/inbox");
+    await open(page, c.alice!.url + "/inbox");
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await shot(page, "inbox-narrow");
     await page.close();
@@ -257,7 +257,7 @@ describe("markup is text", () => {
     const page = await browser.ctx.newPage();
     await unlock(page, c.alice!.url, password.alice!);
     await page.locator("tr", { hasText: "alert(\"s1\")" }).waitFor();
-    await page.goto(`${c.alice!.url}/messages/${id}`);
+    await open(page, `${c.alice!.url}/messages/${id}`);
     expect(await page.locator("h1").textContent()).toBe(subject);
     expect(await page.locator(".body").textContent()).toBe(body);
     expect(await page.locator(".attachments .name").textContent()).toBe("<img src=x onerror=alert(7)>.txt");
@@ -266,7 +266,9 @@ describe("markup is text", () => {
     expect(await page.locator("script:not([src])").count()).toBe(0);
     expect(await page.locator("img, svg, iframe").count()).toBe(0);
     // The attachment is served as a download, never rendered.
-    const res = await page.request.get(`${c.alice!.url}/messages/${id}/attachments/0`);
+    const save = await page.getByRole("link", { name: "Save" }).getAttribute("href");
+    expect(save).toMatch(new RegExp(`^/messages/${id}/attachments/0\\?dl=[\\w-]{43}$`)); // signed for this session
+    const res = await page.request.get(`${c.alice!.url}${save}`);
     expect(res.headers()["content-disposition"]).toStartWith("attachment;");
     expect(res.headers()["x-content-type-options"]).toBe("nosniff");
     expect(res.headers()["content-type"]).toBe("application/octet-stream");
@@ -305,7 +307,7 @@ describe("a page on loopback defends itself", () => {
       evil.stop(true);
     }
     // The session survived: nothing was locked or sent.
-    await page.goto(c.alice!.url + "/outbox");
+    await open(page, c.alice!.url + "/outbox");
     expect(page.url()).toEndWith("/outbox");
     // A foreign Host (DNS rebinding) is refused before anything else.
     const url = new URL(c.alice!.url);
@@ -319,6 +321,56 @@ describe("a page on loopback defends itself", () => {
     await page.close();
   }, 60_000);
 
+  test("the cookie the browser sends to another local port reads and sends nothing there", async () => {
+    const subject = `secret subject ${randomBytes(3).toString("hex")}`;
+    const file = s.path("secret.txt");
+    writeFileSync(file, "secret contents");
+    const id = await sendCli("bob", "alice", subject, "for alice only", [file]);
+    const page = await browser.ctx.newPage();
+    await unlock(page, c.alice!.url, password.alice!);
+    await page.locator("tr", { hasText: subject }).waitFor();
+    // Another local user's server on another port of 127.0.0.1 collects what the browser sends.
+    const got: string[] = [];
+    const evil = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) => (got.push(req.headers.get("cookie") ?? ""), new Response("hello", { headers: { "content-type": "text/html" } })),
+    });
+    try {
+      await page.goto(`http://127.0.0.1:${evil.port}/`);
+      const stolen = got.at(-1)!;
+      const origin = c.alice!.url;
+      expect(stolen).toContain(`smsg_session_${new URL(origin).port}=`); // the browser did hand it over
+      const replay = (path: string, init: RequestInit = {}) =>
+        fetch(origin + path, { ...init, headers: { cookie: stolen, origin, ...(init.headers as Record<string, string>) }, redirect: "manual" });
+      const list = await replay("/inbox");
+      expect(list.status).toBe(200);
+      const shell = await list.text();
+      expect(shell).toContain("data-shell"); // the page without data, nothing more
+      expect(shell).not.toContain(subject);
+      expect(shell).not.toContain("bob");
+      expect((await replay("/inbox", { headers: { "hx-request": "true" } })).status).toBe(401);
+      const guessed = await replay(`/messages/${id}`, { headers: { "x-smsg-token": "guess" } });
+      expect([guessed.status, guessed.headers.get("location")]).toEqual([303, "/unlock"]);
+      const download = await replay(`/messages/${id}/attachments/0`);
+      expect([download.status, download.headers.get("location")]).toEqual([303, "/unlock"]);
+      expect((await replay("/events")).status).toBe(401);
+      const before = (await outbox(s.path("alice"))).length;
+      const form = { to: "bob", subject: "sent by another port", body: "x" };
+      const sent = await replay("/send", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form) });
+      expect(sent.status).toBe(401);
+      expect((await outbox(s.path("alice"))).length).toBe(before);
+      // Unread, still: the message was never shown to anyone.
+      expect((await inbox(s.path("alice"))).find((m) => m.id === id)?.flags).toContain("U");
+      // The owner's page still works.
+      await open(page, origin + "/inbox");
+      await page.locator("tr", { hasText: subject }).waitFor();
+    } finally {
+      evil.stop(true);
+    }
+    await page.close();
+  }, 60_000);
+
   test("Open hands an owner-only decrypted copy to the default program; Save downloads", async () => {
     const file = s.path("report.txt");
     writeFileSync(file, "the report's contents");
@@ -326,7 +378,7 @@ describe("a page on loopback defends itself", () => {
     const page = await browser.ctx.newPage();
     await unlock(page, c.alice!.url, password.alice!);
     await page.locator("tr", { hasText: "report" }).first().waitFor();
-    await page.goto(`${c.alice!.url}/messages/${id}`);
+    await open(page, `${c.alice!.url}/messages/${id}`);
     await page.getByRole("button", { name: "Open" }).click();
     await expect(page.getByRole("status").filter({ hasText: "Opened" }).textContent()).resolves.toContain("Opened report.txt");
     const log = await waitFor("the opener to run", () => (existsSync(openerLog) && readFileSync(openerLog, "utf8").includes("the report's contents") ? readFileSync(openerLog, "utf8") : undefined));
@@ -340,31 +392,129 @@ describe("a page on loopback defends itself", () => {
 });
 
 describe("trust", () => {
-  test("a changed identity shows a warning with Accept; held mail goes after Accept", async () => {
+  test("a changed identity shows a warning with Accept; Accept adopts the key shown or nothing; held mail goes after Accept", async () => {
     // alice pins carol, then carol starts over with a new password (a new identity key).
     const first = await sendCli("alice", "carol", "hello carol", "pin");
     await waitFor("S", async () => (await outbox(s.path("alice"))).find((m) => m.id === first && m.flags === "S"));
     await c.carol!.stop();
-    const newPw = passwordFile(s.path("pw2"), "carol", "carol's new password");
-    await ok(["ctrl", "--data", relay.dataDir, "users", "remove", "carol"]);
-    await register(relay.dataDir, "carol", newPw);
-    s.track(await startClient({ user: "carol", server: `127.0.0.1:${relay.port}`, dataDir: s.path("carol-new"), passwordFile: newPw, relayKey: relay.key }));
-    await waitConnected(s.path("carol-new"));
+    const startOver = async (dir: string, password: string): Promise<ClientHandle> => {
+      const file = passwordFile(s.path(dir), "carol", password);
+      await ok(["ctrl", "--data", relay.dataDir, "users", "remove", "carol"]);
+      await register(relay.dataDir, "carol", file);
+      const h = s.track(await startClient({ user: "carol", server: `127.0.0.1:${relay.port}`, dataDir: s.path(dir), passwordFile: file, relayKey: relay.key }));
+      await waitConnected(s.path(dir));
+      return h;
+    };
+    const carolNew = await startOver("carol-new", "carol's new password");
     const held = await sendCli("alice", "carol", "are you really carol?", "held until accepted");
     await waitFor("H", async () => (await outbox(s.path("alice"))).find((m) => m.id === held && m.flags === "H"));
 
     const page = await browser.ctx.newPage();
     await unlock(page, c.alice!.url, password.alice!);
-    await page.goto(c.alice!.url + "/contacts");
+    await open(page, c.alice!.url + "/contacts");
     const warning = page.getByRole("alert").filter({ hasText: "identity key changed" });
     await warning.waitFor();
     expect(await warning.textContent()).toContain("Messages to carol are held");
-    expect(await page.locator(".safety").count()).toBeGreaterThanOrEqual(3);
+    expect(await page.locator("li.changed .safety").count()).toBe(2); // the pinned and the new safety number
     await shot(page, "contacts-identity-changed");
+    const shownKey = await page.locator('form[action="/contacts/carol/accept"] input[name="key"]').inputValue();
+    const contactsOf = async () => (JSON.parse(await ok(["contacts", "--data", s.path("alice"), "--json"])) as { user: string; newIdentity: string | null }[]).find((x) => x.user === "carol")!;
+    expect(shownKey).toBe((await contactsOf()).newIdentity!);
+
+    // While the page is open, carol's key changes once more: the page's Accept is for the old one.
+    await carolNew.stop();
+    await startOver("carol-newer", "carol's newer password");
+    const again = await sendCli("alice", "carol", "and now?", "held too");
+    await waitFor("the newer key pending", async () => ((await contactsOf()).newIdentity !== shownKey ? true : undefined));
+    await page.getByRole("button", { name: "Accept" }).click();
+    await page.getByRole("alert").filter({ hasText: "Not accepted: the key changed again; check the new safety number." }).waitFor();
+    expect((await outbox(s.path("alice"))).filter((m) => m.id === held || m.id === again).map((m) => m.flags)).toEqual(["H", "H"]);
+
+    // The page shown now has the newer key: Accept takes it.
+    await open(page, c.alice!.url + "/contacts");
+    expect(await page.locator('form[action="/contacts/carol/accept"] input[name="key"]').inputValue()).toBe((await contactsOf()).newIdentity!);
     await page.getByRole("button", { name: "Accept" }).click();
     await page.waitForURL(/\/contacts$/);
     expect(await page.getByRole("alert").filter({ hasText: "identity key changed" }).count()).toBe(0);
     await waitFor("S after accept", async () => (await outbox(s.path("alice"))).find((m) => m.id === held && m.flags === "S"));
+    expect((await inbox(s.path("carol-newer"))).some((m) => m.id === held)).toBe(true);
     await page.close();
-  }, 90_000);
+  }, 120_000);
+});
+
+describe("what the page does by itself", () => {
+  test("mail arriving keeps refreshing the list, yet the session locks after the idle time", async () => {
+    const page = await browser.ctx.newPage();
+    await unlock(page, c.bob!.url, password.bob!);
+    await open(page, c.bob!.url + "/settings");
+    await page.getByLabel("Lock the mailbox after this many idle minutes").fill("1");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.waitForURL(/saved=1/);
+    await open(page, c.bob!.url + "/inbox");
+    const lastUse = Date.now(); // nothing below is a person's use of the page
+    const refreshed: number[] = [];
+    let n = 0;
+    while (!page.url().endsWith("/unlock") && Date.now() - lastUse < 110_000) {
+      const subject = `tick ${++n} ${randomBytes(2).toString("hex")}`;
+      await sendCli("alice", "bob", subject, "keeps coming");
+      const seen = await waitFor(
+        `${subject} in the list, or the lock`,
+        async () => (page.url().endsWith("/unlock") ? "locked" : (await page.locator("#list tr", { hasText: subject }).count()) > 0 ? "listed" : undefined),
+        20_000,
+        100,
+      );
+      if (seen === "listed") refreshed.push(Date.now() - lastUse);
+      else break;
+      await waitFor("a few seconds between messages", () => (Date.now() - lastUse > refreshed.length * 8_000 ? true : undefined), 10_000, 100);
+    }
+    await page.waitForURL(/\/unlock$/, { timeout: 20_000 });
+    const lockedAfter = Date.now() - lastUse;
+    expect(refreshed.length).toBeGreaterThanOrEqual(5); // the list kept refreshing itself...
+    expect(refreshed.at(-1)!).toBeGreaterThan(45_000); // ...until shortly before the lock
+    expect(lockedAfter).toBeGreaterThanOrEqual(60_000); // and the lock came with the idle minute,
+    expect(lockedAfter).toBeLessThan(80_000); // not pushed back by the refreshes
+    // Put the idle time back for the other tests.
+    await unlock(page, c.bob!.url, password.bob!);
+    await open(page, c.bob!.url + "/settings");
+    await page.getByLabel("Lock the mailbox after this many idle minutes").fill("15");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.waitForURL(/saved=1/);
+    await page.close();
+  }, 180_000);
+
+  test("a system notification says only \"New mail\" unless Settings ask for the sender and subject", async () => {
+    await browser.ctx.grantPermissions(["notifications"], { origin: c.alice!.url });
+    const page = await browser.ctx.newPage();
+    // Record what the page asks the system to show (the real Notification still runs). Headless
+    // Chromium reports every page as focused, and the page notifies only in the background.
+    await page.addInitScript(() => {
+      document.hasFocus = () => false;
+      const Real = window.Notification;
+      const shown: [string, string | undefined][] = [];
+      (window as unknown as { shown: typeof shown }).shown = shown;
+      window.Notification = class extends Real {
+        constructor(title: string, options?: NotificationOptions) {
+          super(title, options);
+          shown.push([title, options?.body]);
+        }
+      } as typeof Notification;
+    });
+    await unlock(page, c.alice!.url, password.alice!);
+    const shown = () => page.evaluate(() => (window as unknown as { shown: [string, string | undefined][] }).shown);
+    await sendCli("bob", "alice", "a private subject", "x");
+    await waitFor("a notification", async () => ((await shown()).length === 1 ? true : undefined));
+    expect(await shown()).toEqual([["New mail", undefined]]);
+
+    await open(page, c.alice!.url + "/settings");
+    const details = page.getByLabel("Show the sender and subject in system notifications");
+    expect(await details.isChecked()).toBe(false); // the default
+    await details.check();
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.waitForURL(/saved=1/);
+    await open(page, c.alice!.url + "/inbox");
+    await sendCli("bob", "alice", "a subject shown", "y");
+    await waitFor("a notification", async () => ((await shown()).length === 1 ? true : undefined));
+    expect(await shown()).toEqual([["smsg: message from bob", "a subject shown"]]);
+    await page.close();
+  }, 60_000);
 });

@@ -64,9 +64,12 @@ describe("single binary", () => {
     const key = (await relay.line(/^relay key: (smsgrelay1\w+)$/))[1]!;
     const port = Number((await relay.line(/^listening on 127\.0\.0\.1:(\d+)$/))[1]);
     const login = (await relay.line(/^admin login: (http:\S+)$/))[1]!;
-    const cookie = (await fetch(login, { redirect: "manual" })).headers.get("set-cookie")!.split(";")[0]!;
-    const admin = await fetch(new URL("/", login), { headers: { cookie } });
+    const loggedIn = await fetch(login, { redirect: "manual" });
+    const cookie = loggedIn.headers.get("set-cookie")!.split(";")[0]!;
+    const token = loggedIn.headers.get("location")!.replace("/#t=", ""); // the page token (SPEC.md §10)
+    const admin = await fetch(new URL("/", login), { headers: { cookie, "x-smsg-token": token } });
     expect(await admin.text()).toContain(key);
+    expect((await fetch(new URL("/assets/session.js", login))).status).toBe(200);
     const htmx = await fetch(new URL("/assets/htmx.min.js", login));
     expect(await htmx.text()).toBe(readFileSync(join(ROOT, "node_modules/htmx.org/dist/htmx.min.js"), "utf8"));
 
@@ -85,7 +88,7 @@ describe("single binary", () => {
       const st = run(["status", "--data", clientData, "--json"]);
       return st.code === 0 && (JSON.parse(st.stdout) as { connected: boolean }).connected;
     }, 30_000, 200);
-    for (const [name, type] of [["htmx.min.js", "javascript"], ["app.css", "text/css"], ["new-message.wav", "audio/wav"]] as const) {
+    for (const [name, type] of [["htmx.min.js", "javascript"], ["session.js", "javascript"], ["app.css", "text/css"], ["new-message.wav", "audio/wav"]] as const) {
       const r = await fetch(`${mailbox}/assets/${name}`);
       expect(r.status).toBe(200);
       expect(r.headers.get("content-type")).toContain(type);

@@ -1,4 +1,5 @@
-// Small pure parts of the mailbox: sessions lapse when idle and on lock; reply drafts;
+// Small pure parts of the mailbox: sessions need cookie and token, lapse when idle and on
+// lock; reply drafts;
 // the in-memory search index over a real store.
 
 import { describe, expect, test } from "bun:test";
@@ -16,19 +17,41 @@ describe("sessions", () => {
     const s = new Sessions(() => now);
     const a = s.create();
     const b = s.create();
-    expect(a).not.toBe(b);
-    expect(s.check(a, 60_000)).toBe(true);
+    expect(a.id).not.toBe(b.id);
+    expect(a.token).not.toBe(a.id);
+    expect(s.check(a.id, a.token, 60_000)).toBe(true);
     now += 59_000;
-    expect(s.check(a, 60_000)).toBe(true); // touched: the idle clock restarts
+    expect(s.check(a.id, a.token, 60_000)).toBe(true); // touched: the idle clock restarts
     now += 59_000;
-    expect(s.check(a, 60_000)).toBe(true);
-    expect(s.check(b, 60_000)).toBe(false); // b was idle 118 s
-    expect(s.check(b, 60_000)).toBe(false); // and is forgotten
-    expect(s.check("forged", 60_000)).toBe(false);
-    expect(s.check(undefined, 60_000)).toBe(false);
+    expect(s.check(a.id, a.token, 60_000, false)).toBe(true); // the page's own request: not touched
+    now += 2_000;
+    expect(s.check(a.id, a.token, 60_000)).toBe(false); // so it lapsed 60 s after the last use
+    expect(s.check(b.id, b.token, 60_000)).toBe(false); // b was idle too
+    expect(s.check(b.id, b.token, 60_000)).toBe(false); // and is forgotten
+    const c = s.create();
+    expect(s.check("forged", c.token, 60_000)).toBe(false);
+    expect(s.check(undefined, c.token, 60_000)).toBe(false);
     s.endAll();
-    expect(s.check(a, 60_000)).toBe(false);
+    expect(s.check(c.id, c.token, 60_000)).toBe(false);
     expect(s.size).toBe(0);
+  });
+
+  test("the cookie alone is not a session: it needs its own token (another port never sees it)", () => {
+    const s = new Sessions(() => 1_000);
+    const a = s.create();
+    const b = s.create();
+    expect(s.cookieAlive(a.id, 60_000)).toBe(true); // enough for a shell without data
+    expect(s.check(a.id, undefined, 60_000)).toBe(false);
+    expect(s.check(a.id, "", 60_000)).toBe(false);
+    expect(s.check(a.id, b.token, 60_000)).toBe(false);
+    expect(s.check(a.id, a.token, 60_000)).toBe(true);
+    // A download link is signed for its path under the session's token.
+    const path = "/messages/00/attachments/0";
+    const sig = s.sign(a.id, path);
+    expect(s.checkSigned(a.id, path, sig, 60_000)).toBe(true);
+    expect(s.checkSigned(a.id, "/messages/00/attachments/1", sig, 60_000)).toBe(false);
+    expect(s.checkSigned(b.id, path, sig, 60_000)).toBe(false);
+    expect(s.checkSigned(a.id, path, undefined, 60_000)).toBe(false);
   });
 });
 

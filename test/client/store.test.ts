@@ -516,17 +516,22 @@ describe("contacts", () => {
     expect(s.contact("bob")).toEqual({ user: "bob", identity: A, firstSeen: 1_000, changedIdentity: null, changedAt: null });
   });
 
-  test("a noted change is pending until acceptIdentity adopts it", () => {
+  test("a noted change is pending until acceptIdentity adopts it, and only the key that was checked", () => {
     const s = openStore();
+    const C = new Uint8Array(32).fill(0xc);
     s.pinIdentity("bob", A, 1_000);
     s.pinIdentity("carol", B, 1_000);
-    expect(s.acceptIdentity("bob")).toBe(false);
-    expect(s.acceptIdentity("nobody")).toBe(false);
+    expect(s.acceptIdentity("bob", B)).toBe("none");
+    expect(s.acceptIdentity("nobody", B)).toBe("none");
     s.noteIdentityChange("bob", B, 3_000);
     expect(s.contact("bob")).toEqual({ user: "bob", identity: A, firstSeen: 1_000, changedIdentity: B, changedAt: 3_000 });
-    expect(s.acceptIdentity("bob")).toBe(true);
-    expect(s.contact("bob")).toEqual({ user: "bob", identity: B, firstSeen: 1_000, changedIdentity: null, changedAt: null });
-    expect(s.acceptIdentity("bob")).toBe(false);
+    // The relay swaps in C after the person read B's safety number: accepting B adopts nothing.
+    s.noteIdentityChange("bob", C, 4_000);
+    expect(s.acceptIdentity("bob", B)).toBe("changed");
+    expect(s.contact("bob")).toEqual({ user: "bob", identity: A, firstSeen: 1_000, changedIdentity: C, changedAt: 4_000 });
+    expect(s.acceptIdentity("bob", C)).toBe("accepted");
+    expect(s.contact("bob")).toEqual({ user: "bob", identity: C, firstSeen: 1_000, changedIdentity: null, changedAt: null });
+    expect(s.acceptIdentity("bob", C)).toBe("none");
     expect(s.contacts().map((c) => c.user)).toEqual(["bob", "carol"]);
   });
 
@@ -537,7 +542,7 @@ describe("contacts", () => {
     s.noteIdentityChange("bob", B, 2_000);
     s.setDelivery(rid, "bob", "held", "identity changed", 2_000);
     expect(s.find(id)?.flags).toBe("H");
-    expect(s.acceptIdentity("bob")).toBe(true);
+    expect(s.acceptIdentity("bob", B)).toBe("accepted");
     s.releaseHeld("bob", 3_000);
     expect(s.find(id)?.flags).toBe("Q");
     expect(s.queued()).toEqual([{ rid, id, recipient: "bob" }]);

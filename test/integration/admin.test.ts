@@ -13,6 +13,7 @@ const s = new Scratch();
 let relay: RelayHandle;
 let base: string;
 let cookie: string;
+let token: string; // the page token, which only this port's pages hold
 
 beforeAll(async () => {
   relay = s.track(await startRelay({ dataDir: s.path("relay"), extra: ["--admin", "127.0.0.1:0"] }));
@@ -20,12 +21,13 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => s.cleanup());
 
-const get = (path: string, headers: Record<string, string> = {}) => fetch(base + path, { headers: { cookie, ...headers }, redirect: "manual" });
+const get = (path: string, headers: Record<string, string> = {}) =>
+  fetch(base + path, { headers: { cookie, "x-smsg-token": token, ...headers }, redirect: "manual" });
 const post = (path: string, form: Record<string, string>, headers: Record<string, string> = {}) =>
   fetch(base + path, {
     method: "POST",
     body: new URLSearchParams(form),
-    headers: { cookie, origin: base, "content-type": "application/x-www-form-urlencoded", ...headers },
+    headers: { cookie, "x-smsg-token": token, origin: base, "content-type": "application/x-www-form-urlencoded", ...headers },
     redirect: "manual",
   });
 const usersList = async () => JSON.parse(await ok(["ctrl", "--data", relay.dataDir, "users", "list", "--json"])) as { user: string; code: string | null }[];
@@ -44,6 +46,18 @@ describe("admin page", () => {
     expect(set).toContain("HttpOnly");
     expect(set).toContain("SameSite=Strict");
     cookie = set.split(";")[0]!;
+    // The page token comes in the fragment of the redirect: no request ever carries it back.
+    const to = r.headers.get("location") ?? "";
+    expect(to).toMatch(/^\/#t=[\w-]{43}$/);
+    token = to.slice("/#t=".length);
+    // The cookie alone gets a shell without data; a wrong token gets nothing.
+    const shell = await fetch(base + "/", { headers: { cookie } });
+    expect(shell.status).toBe(200);
+    const html = await shell.text();
+    expect(html).toContain("data-shell");
+    expect(html).not.toContain(relay.key);
+    expect((await fetch(base + "/fragments/status", { headers: { cookie, "hx-request": "true" } })).status).toBe(401);
+    expect((await fetch(base + "/", { headers: { cookie, "x-smsg-token": "x".repeat(43) } })).status).toBe(401);
     expect((await fetch(link, { redirect: "manual" })).status).toBe(401); // one time only
     // ctrl admin-login makes another, for the running relay.
     const fresh = (await ok(["ctrl", "--data", relay.dataDir, "admin-login"])).trim();
@@ -61,7 +75,7 @@ describe("admin page", () => {
     const html = await r.text();
     expect(html).toContain(relay.key);
     const scripts = [...html.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
-    expect(scripts.map((m) => m[1])).toEqual([' src="/assets/htmx.min.js"']);
+    expect(scripts.map((m) => m[1])).toEqual([' src="/assets/htmx.min.js" defer=""', ' src="/assets/session.js" defer=""']);
     expect(scripts.every((m) => m[2] === "")).toBe(true);
     const htmx = await get("/assets/htmx.min.js");
     expect(htmx.headers.get("content-type")).toContain("javascript");
@@ -88,7 +102,7 @@ describe("admin page", () => {
     expect(log).toContain(`relay-${new Date().toISOString().slice(0, 10)}.log`);
   });
 
-  test("Approve: a first registration; replacing a code needs the code; cross-site posts refused", async () => {
+  test("Approve: always needs the code; replacing a code needs the new one; cross-site posts refused", async () => {
     await ok(["ctrl", "--data", relay.dataDir, "users", "add", "tess"]);
     const tess = await deriveUserKeys("tess", "tess's password");
     expect((await RawClient.login("127.0.0.1", relay.port, "tess", tess.login)).status).toBe("auth-failed");
@@ -101,7 +115,12 @@ describe("admin page", () => {
     expect(forged.status).toBe(403);
     expect((await usersList()).find((u) => u.user === "tess")?.code).toBeNull();
 
-    const approved = await post("/pending/tess/approve", {}, { "hx-request": "true" });
+    // Even a first registration needs the code typed again (the page shows the code presented).
+    const blind = await post("/pending/tess/approve", {}, { "hx-request": "true" });
+    expect(blind.status).toBe(422);
+    expect(await blind.text()).toContain("type the registration code tess sent you to approve them");
+    expect((await usersList()).find((u) => u.user === "tess")?.code).toBeNull();
+    const approved = await post("/pending/tess/approve", { code }, { "hx-request": "true" });
     expect(approved.status).toBe(200);
     expect(await approved.text()).toContain(`Approved tess with code ${code}`);
     expect((await usersList()).find((u) => u.user === "tess")?.code).toBe(code);
@@ -112,7 +131,6 @@ describe("admin page", () => {
     const otherCode = encodeRegistrationCode(other.publicKey);
     const refused = await post("/pending/tess/approve", {}, { "hx-request": "true" });
     expect(refused.status).toBe(422);
-    expect(await refused.text()).toContain("tess already has a code");
     const mismatch = await post("/pending/tess/approve", { code: encodeRegistrationCode(x25519Generate().publicKey) }, { "hx-request": "true" });
     expect(await mismatch.text()).toContain("not the one given: not approved");
     expect((await usersList()).find((u) => u.user === "tess")?.code).toBe(code);

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ok, outbox, inbox, waitFor, type Summary } from "../support/harness.ts";
+import { cli, ok, outbox, inbox, waitFor, type Summary } from "../support/harness.ts";
+import { ApiClient } from "../../src/client/api-client.ts";
+import type { ContactView } from "../../src/client/contact-list.ts";
 import { deliverOf, type Transfer } from "../support/hostile-relay.ts";
 import { HostileWorld, Victims, bytesOf, hexOf } from "../support/hostile-world.ts";
 import { makeImpostor, messagePlaintext } from "../support/impostor.ts";
@@ -19,7 +21,7 @@ const w = new HostileWorld();
 const { relay, send, flag, waitFlag, delivery, outcome, copies, received, control, contacts, identityOf } = w;
 const s = w.scratch;
 
-beforeAll(() => w.start(["alice", "bob", "carol", "dave"], ["mallory"]), 120_000);
+beforeAll(() => w.start(["alice", "bob", "carol", "dave", "erin", "frank"], ["mallory"]), 120_000);
 afterAll(() => w.cleanup());
 beforeEach(() => {
   relay.hooks = {};
@@ -156,7 +158,7 @@ describe("a hostile relay and identity keys", () => {
       expect(relay.transfersOf(id)).toEqual([]); // never sealed to the swapped key
       held.push(id);
     }
-    expect(await ok(["contacts", "--data", w.dir("alice")])).toMatch(/^bob\t[0-9a-f]{64}\tIDENTITY CHANGED/m);
+    expect(await ok(["contacts", "--data", w.dir("alice")])).toMatch(/^bob\tIDENTITY CHANGED to [0-9a-f]{64}\tnew safety number (\d{5} ){11}\d{5}$/m);
 
     // The other way round: a message the relay seals as "alice" for bob, who pinned the real alice.
     const forged = randomBytes(16).toString("hex");
@@ -219,6 +221,53 @@ describe("a hostile relay and identity keys", () => {
     const next = await send("carol", "dave", "after the relay stopped");
     expect((await outcome("carol", next)).state).toBe("held");
     expect((await contacts("carol")).dave).toEqual({ identity: carolPin.identity, changed: true });
+  }, 90_000);
+  test("Accept adopts only the key whose safety number was read: a key swapped in after the reading is refused, the held mail stays", async () => {
+    await control("erin", "frank");
+    const real = hexOf(identityOf("frank"));
+    const frankOf = async (): Promise<ContactView> =>
+      (JSON.parse(await ok(["contacts", "--data", w.dir("erin"), "--json"])) as ContactView[]).find((c) => c.user === "frank")!;
+    let swap: ReturnType<typeof makeImpostor> | undefined = relay.impostor("frank");
+    relay.hooks = {
+      onGetKey: ({ asker, user, answer }) => (swap && asker === "erin" && user === "frank" ? { status: "online", key: swap.key } : answer),
+    };
+    const held = await send("erin", "frank", "held for the checked key");
+    expect((await outcome("erin", held)).state).toBe("held");
+
+    // erin reads the changed key and its safety number (what frank would read to her)...
+    const seen = await frankOf();
+    const seenKey = hexOf(swap.identity.publicKey);
+    expect(seen).toMatchObject({ identity: real, changed: true, newIdentity: seenKey });
+    expect(seen.newSafetyNumber).toBe(safetyNumber("erin", identityOf("erin"), "frank", swap.identity.publicKey));
+    expect(await ok(["contacts", "--data", w.dir("erin")])).toContain(`frank\tIDENTITY CHANGED to ${seenKey}\tnew safety number ${seen.newSafetyNumber}`);
+
+    // ...and before she accepts, the relay swaps in mallory's key (another message asks for it).
+    swap = makeImpostor("frank", w.keysOf("mallory").identity.seed);
+    const second = await send("erin", "frank", "asks for the key again");
+    expect((await outcome("erin", second)).state).toBe("held");
+    expect((await frankOf()).newIdentity).toBe(hexOf(swap.identity.publicKey));
+
+    // Accept with what she read: refused, through the API and the CLI alike.
+    const api = new ApiClient(w.dir("erin"));
+    await expect(api.post("/api/contacts/frank/accept", { key: seenKey })).rejects.toThrow("the key changed again; check the new safety number");
+    const r = await cli(["accept", "frank", "--data", w.dir("erin"), "--key", seenKey]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("smsg: the key changed again; check the new safety number\n");
+    // Without a terminal and without --key, nothing is accepted blind.
+    const blind = await cli(["accept", "frank", "--data", w.dir("erin")]);
+    expect(blind.code).toBe(1);
+    expect(blind.stderr).toStartWith("smsg: not a terminal: check the safety number");
+    // And an Accept that names no key at all is a bad request.
+    await expect(api.post("/api/contacts/frank/accept", {})).rejects.toThrow("bad request: key");
+
+    swap = undefined;
+    await control("erin", "frank"); // the path is live
+    expect((await frankOf()).identity).toBe(real);
+    for (const id of [held, second]) {
+      expect(await flag("erin", id)).toBe("H");
+      expect(relay.transfersOf(id)).toEqual([]); // never sealed to either swapped key
+      expect(await copies("frank", id)).toEqual([]);
+    }
   }, 90_000);
 });
 

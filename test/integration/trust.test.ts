@@ -4,8 +4,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "bun";
+import { deriveUserKeys, safetyNumber } from "../../src/protocol/keys.ts";
+import type { ContactView } from "../../src/client/contact-list.ts";
 import { join } from "node:path";
 import {
+  MAIN,
   Scratch,
   inbox,
   ok,
@@ -21,6 +25,27 @@ import {
   type ClientHandle,
   type RelayHandle,
 } from "../support/harness.ts";
+
+/** `smsg accept USER` in a pty (script(1)), answering its question with `answer`. */
+async function acceptOnTerminal(dataDir: string, user: string, answer: string): Promise<{ code: number; out: string }> {
+  const p = spawn(["script", "-qfec", `exec ${process.execPath} ${MAIN} accept ${user} --data ${dataDir}`, "/dev/null"], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, SHELL: "/bin/sh", SMSG_PASSWORD: "" },
+  });
+  let out = "";
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    for await (const chunk of p.stdout) out += decoder.decode(chunk, { stream: true });
+  })();
+  await waitFor("the question", () => out.includes("[y/N]") || undefined);
+  p.stdin.write(`${answer}\r`);
+  await p.stdin.flush();
+  const code = await p.exited;
+  await reading;
+  return { code, out };
+}
 
 const s = new Scratch();
 let relay: RelayHandle;
@@ -60,8 +85,17 @@ describe("identity keys", () => {
 
     const held = await sendFrom(s.path("alice"), "bob", "after the change");
     await outboxFlag(s.path("alice"), held, "H");
-    const contacts = JSON.parse(await ok(["contacts", "--data", s.path("alice"), "--json"])) as { user: string; identity: string; changed: boolean }[];
-    expect(contacts.find((c) => c.user === "bob")).toEqual({ user: "bob", identity: pinned, changed: true });
+    const contacts = JSON.parse(await ok(["contacts", "--data", s.path("alice"), "--json"])) as ContactView[];
+    const newBob = (await deriveUserKeys("bob", "bob's brand new password")).identity.publicKey;
+    const aliceKey = (await deriveUserKeys("alice", readFileSync(pw.alice!, "utf8").trim())).identity.publicKey;
+    expect(contacts.find((c) => c.user === "bob")).toEqual({
+      user: "bob",
+      identity: pinned,
+      safetyNumber: safetyNumber("alice", aliceKey, "bob", Buffer.from(pinned, "hex")),
+      changed: true,
+      newIdentity: Buffer.from(newBob).toString("hex"),
+      newSafetyNumber: safetyNumber("alice", aliceKey, "bob", newBob),
+    });
     const shown = JSON.parse(await ok(["show", held, "--data", s.path("alice"), "--json"])) as { deliveries: { state: string; error: string }[] };
     expect(shown.deliveries[0]).toMatchObject({ state: "held" });
     expect(shown.deliveries[0]!.error).toContain("identity key changed");
@@ -75,7 +109,17 @@ describe("identity keys", () => {
     });
     expect((await inbox(s.path("alice"))).some((m) => m.id === fromNewBob)).toBe(false);
 
-    await ok(["accept", "bob", "--data", s.path("alice")]);
+    // On a terminal, accept shows the new safety number and asks: anything but y keeps the hold.
+    const said = (answer: string) => acceptOnTerminal(s.path("alice"), "bob", answer);
+    const no = await said("n");
+    expect(no.out).toContain(`new safety number: ${safetyNumber("alice", aliceKey, "bob", newBob)}`);
+    expect(no.out).toContain("Accept this key [y/N]");
+    expect(no.out).toContain("smsg: not accepted");
+    expect(no.code).toBe(1);
+    expect(await outboxFlag(s.path("alice"), held, "H")).toBeDefined();
+    const yes = await said("y");
+    expect(yes.out).toContain("accepted the new identity of bob");
+    expect(yes.code).toBe(0);
     await outboxFlag(s.path("alice"), held, "S");
     expect((await inbox(s.path("bob-new"))).some((m) => m.id === held)).toBe(true);
     const after = JSON.parse(await ok(["contacts", "--data", s.path("alice"), "--json"])) as { user: string; identity: string; changed: boolean }[];

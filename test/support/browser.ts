@@ -59,6 +59,23 @@ export async function unlock(page: Page, url: string, password: string): Promise
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Unlock" }).click();
   await page.waitForURL(/\/inbox$/);
+  await ready(page);
+}
+
+/**
+ * Wait until the page is in place: a navigation first gets a shell that fetches the page with
+ * its token (SPEC.md §8.5), or goes to the Unlock page.
+ */
+export async function ready(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => document.documentElement.dataset.ready === "1" || location.pathname === "/unlock" || !document.querySelector('script[src="/assets/session.js"]'),
+  );
+}
+
+/** Go to a mailbox or admin page and wait until it is in place. */
+export async function open(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await ready(page);
 }
 
 export async function shot(page: Page, name: string): Promise<void> {

@@ -3,6 +3,9 @@
 // connected users, the pending registrations with their Approve forms, and the log tail.
 // Pure functions of props; JSX escapes every value (user ids, addresses, log lines).
 
+/** The panels refresh themselves: such requests do not keep the session alive (SPEC.md §8.5). */
+const AUTO = '{"X-Smsg-Auto": "1"}';
+
 export interface StatusProps {
   online: string[];
   connections: number;
@@ -16,7 +19,7 @@ export interface StatusProps {
 
 export function StatusPanel(p: StatusProps) {
   return (
-    <div id="status" hx-get="/fragments/status" hx-trigger="every 5s" hx-swap="outerHTML">
+    <div id="status" hx-get="/fragments/status" hx-trigger="every 5s" hx-swap="outerHTML" hx-headers={AUTO}>
       <ul class="stats">
         <li>
           <b>{p.online.length}</b> connected users
@@ -105,8 +108,8 @@ export function PendingPanel(p: PendingProps) {
                   <form class="approve" method="post" action={`/pending/${i.user}/approve`} hx-post={`/pending/${i.user}/approve`} hx-target="#pending" hx-swap="outerHTML">
                     <input
                       name="code"
-                      placeholder={i.hasCode ? "the new code they sent you (required)" : "the code they sent you (to compare)"}
-                      required={i.hasCode}
+                      placeholder={i.hasCode ? "the new code they sent you" : "the code they sent you"}
+                      required
                       autocomplete="off"
                       aria-label={`registration code from ${i.user}`}
                     />
@@ -130,7 +133,7 @@ export interface LogProps {
 
 export function LogPanel(p: LogProps) {
   return (
-    <section id="log" hx-get="/fragments/log" hx-trigger="every 5s" hx-swap="outerHTML">
+    <section id="log" hx-get="/fragments/log" hx-trigger="every 5s" hx-swap="outerHTML" hx-headers={AUTO}>
       <h2>Today's log</h2>
       <p>
         <small class="key">{p.file}</small>

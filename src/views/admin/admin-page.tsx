@@ -12,7 +12,7 @@ export interface AdminPageProps {
   log: LogProps;
 }
 
-export function AdminLayout(p: { title: string; children: unknown }) {
+export function AdminLayout(p: { title: string; shell?: boolean; children: unknown }) {
   return (
     <html lang="en">
       <head>
@@ -21,9 +21,10 @@ export function AdminLayout(p: { title: string; children: unknown }) {
         <meta name="htmx-config" content='{"includeIndicatorCSS": false}' />
         <title>{p.title}</title>
         <link rel="stylesheet" href="/assets/admin.css" />
-        <script src="/assets/htmx.min.js"></script>
+        <script src="/assets/htmx.min.js" defer></script>
+        <script src="/assets/session.js" defer></script>
       </head>
-      <body>{p.children as never}</body>
+      <body data-shell={p.shell ? "" : undefined}>{p.children as never}</body>
     </html>
   );
 }
@@ -45,6 +46,11 @@ export function AdminPage(p: AdminPageProps) {
       </main>
     </AdminLayout>
   );
+}
+
+/** What a navigation gets: no data; session.js fetches the page with the token (SPEC.md §8.5). */
+export function AdminShell() {
+  return <AdminLayout title="smsg relay — admin" shell={true}>{null}</AdminLayout>;
 }
 
 export function LoginNeededPage(p: { reason: string }) {

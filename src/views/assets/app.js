@@ -2,8 +2,10 @@
 // new-message window, attachment uploads with progress, and picking connected users.
 // Served by the daemon; the page allows no inline script, so everything lives here.
 "use strict";
-(() => {
+// session.js may first put the page in place of a shell (SPEC.md §8.5): start after it.
+(window.smsgReady || Promise.resolve()).then(() => {
   const $ = (sel) => document.querySelector(sel);
+  const token = () => (window.smsgToken ? window.smsgToken() : "");
   const body = document.body;
   const popupReturnMs = Number(body.dataset.popupReturn || "30") * 1000;
   const baseTitle = body.dataset.title || "smsg";
@@ -62,10 +64,13 @@
     if (a) a.play().catch(() => {}); // autoplay rules may refuse before any click: no matter
   }
 
+  // The system keeps notifications in its history, outside the mailbox's lock: sender and
+  // subject go there only when the person asked for it (Settings).
   function notify(m) {
     if (!("Notification" in window) || Notification.permission !== "granted" || document.hasFocus()) return;
     try {
-      new Notification(`smsg: message from ${m.from}`, { body: m.subject });
+      if (body.dataset.notify === "details") new Notification(`smsg: message from ${m.from}`, { body: m.subject });
+      else new Notification("New mail");
     } catch {}
   }
   // Ask once, on a click (browsers ignore requests without a gesture).
@@ -81,7 +86,8 @@
   async function refreshInbox() {
     const list = $("#list");
     if (!list || location.pathname !== "/inbox" || location.search) return;
-    const res = await fetch("/inbox", { headers: { "HX-Request": "true" } });
+    // Marked as the page's own request: it must not count as use (the idle lock, SPEC.md §8.5).
+    const res = await fetch("/inbox", { headers: { "HX-Request": "true", "X-Smsg-Auto": "1", "X-Smsg-Token": token() } });
     if (!res.ok) return;
     list.outerHTML = await res.text();
     const fresh = $("#list");
@@ -90,7 +96,8 @@
 
   // --- server-sent events ---
   if (popup) {
-    const es = new EventSource("/events");
+    // An EventSource cannot set headers: the token goes in the query (never in history).
+    const es = new EventSource(`/events?token=${encodeURIComponent(token())}`);
     es.addEventListener("message", (ev) => {
       const m = JSON.parse(ev.data);
       setUnread(m.unread);
@@ -148,6 +155,7 @@
       const xhr = new XMLHttpRequest();
       xhr.open("POST", "/attachments");
       xhr.setRequestHeader("content-type", "application/octet-stream");
+      xhr.setRequestHeader("X-Smsg-Token", token());
       xhr.upload.addEventListener("progress", (e) => {
         if (e.lengthComputable) bar.value = e.loaded;
       });
@@ -187,4 +195,4 @@
     const at = form.dataset.cursor === "end" ? text.value.length : 0;
     text.setSelectionRange(at, at);
   }
-})();
+});
