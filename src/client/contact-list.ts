@@ -4,19 +4,8 @@
 
 import { safetyNumber } from "../protocol/keys.ts";
 import type { Contact } from "./store.ts";
-
-export interface ContactView {
-  user: string;
-  /** The pinned identity key, hex. */
-  identity: string;
-  safetyNumber: string;
-  changed: boolean;
-  /** The changed identity key waiting for Accept or Reject, hex; null when none. */
-  newIdentity: string | null;
-  newSafetyNumber: string | null;
-}
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+import type { ContactView } from "../views/contacts.tsx";
+import { toHex as hex } from "../protocol/bytes.ts";
 
 export function contactView(me: { user: string; identity: Uint8Array }, k: Contact): ContactView {
   return {
