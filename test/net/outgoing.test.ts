@@ -16,7 +16,7 @@ describe("Outgoing", () => {
     out.post({ t: "heartbeat" });
     out.post({ t: "who", req: 1 });
     expect(written).toHaveLength(0);
-    expect(out.waitingBytes).toBe(1 + 5);
+    expect(out.waitingBytes).toBe(2 + 1 + (2 + 5)); // as BATCH items: a length, then the message
     await Promise.resolve();
     expect(written).toHaveLength(1);
     expect(out.waitingBytes).toBe(0);
