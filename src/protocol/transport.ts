@@ -14,7 +14,7 @@ const EMPTY = new Uint8Array(0);
 export const MAX_PLAINTEXT = NOISE_MAX_MESSAGE - 16;
 /** A BATCH's type byte, and each item's length. */
 const BATCH_HEAD = 1;
-const ITEM_HEAD = 2;
+export const ITEM_HEAD = 2;
 
 /** The two directions of a connection, named from this side. */
 export interface TransportKeys {
