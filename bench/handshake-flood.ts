@@ -10,13 +10,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, Child, MAIN, cpuSeconds, freePort } from "./lib/procs.ts";
-import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../src/protocol/framing.ts";
+import { concat } from "../src/protocol/framing.ts";
+import { PREAMBLE } from "../src/protocol/handshake.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
 const loops = Number(process.argv[3] ?? 32);
 
 /** 2-byte length, preamble, a fixed ephemeral key: the same 39 bytes every time. */
-const MSG1 = concat(Uint8Array.of(0, 37), PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION), new Uint8Array(32).fill(9));
+const MSG1 = concat(Uint8Array.of(0, 37), PREAMBLE, new Uint8Array(32).fill(9));
 
 interface Count {
   answered: number;

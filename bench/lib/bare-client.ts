@@ -5,16 +5,12 @@
 
 import type { Socket } from "bun";
 import { FramedSocket } from "../../src/net/framed-socket.ts";
-import { HandshakeState } from "../../src/protocol/noise.ts";
-import { Transport } from "../../src/protocol/transport.ts";
+import { ClientHandshake } from "../../src/protocol/handshake.ts";
+import type { Transport } from "../../src/protocol/transport.ts";
 import { Outgoing } from "../../src/net/outgoing.ts";
-import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../../src/protocol/framing.ts";
-import { decodeRelayHello, encodeLogin, type Message, type SignedSessionKey } from "../../src/protocol/messages.ts";
+import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
 import { signSessionKey } from "../../src/protocol/keys.ts";
 import { x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
-
-const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
-const EMPTY = new Uint8Array(0);
 
 export interface BareHandlers {
   onMessage?(m: Message): void;
@@ -38,7 +34,7 @@ export class BareClient {
   static login(o: { host: string; port: number; user: string; login: KeyPair; handlers?: BareHandlers }): Promise<BareClient> {
     const c = new BareClient(o.user, o.handlers ?? {});
     return new Promise<BareClient>((resolve, reject) => {
-      let hs: HandshakeState | undefined = new HandshakeState({ pattern: "XX", initiator: true, prologue: PROLOGUE, s: o.login });
+      let hs: ClientHandshake | undefined = new ClientHandshake({ login: o.login });
       let loggedIn = false;
       const fail = (why: string) => {
         if (!loggedIn) reject(new Error(why));
@@ -46,10 +42,10 @@ export class BareClient {
       const onRecord = (rec: Uint8Array): void => {
         try {
           if (hs) {
-            decodeRelayHello(hs.readMessage(rec));
-            c.#framed.send(hs.writeMessage(encodeLogin(o.user)));
-            const [c1, c2] = hs.split();
-            c.#transport = new Transport(c1, c2);
+            hs.readReply(rec, null);
+            const login = hs.login(o.user);
+            c.#framed.send(login.record);
+            c.#transport = login.transport;
             c.#out = new Outgoing(c.#transport, (record) => c.#framed.send(record));
             hs = undefined;
             return;
@@ -86,7 +82,7 @@ export class BareClient {
           open(socket) {
             c.#framed = new FramedSocket(socket as Socket<unknown>, { onRecord, onClose });
             socket.data = { framed: c.#framed };
-            c.#framed.send(concat(PROLOGUE, hs!.writeMessage(EMPTY)));
+            c.#framed.send(hs!.start());
           },
           data: (socket, data) => socket.data?.framed?.data(data),
           drain: (socket) => socket.data?.framed?.drain(),

@@ -4,13 +4,11 @@
 
 import type { Socket } from "bun";
 import { FramedSocket } from "../net/framed-socket.ts";
-import { HandshakeState } from "../protocol/noise.ts";
-import { Transport } from "../protocol/transport.ts";
+import { ClientHandshake } from "../protocol/handshake.ts";
+import type { Transport } from "../protocol/transport.ts";
 import { Outgoing } from "../net/outgoing.ts";
-import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../protocol/framing.ts";
+import { PROTOCOL_VERSION } from "../protocol/framing.ts";
 import {
-  decodeRelayHello,
-  encodeLogin,
   type Message,
   type MessageOf,
   type RelayHello,
@@ -19,8 +17,6 @@ import {
 import { encodeRelayKey, signSessionKey } from "../protocol/keys.ts";
 import { x25519Generate, type KeyPair } from "../protocol/primitives.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-
-const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
 
 export interface ClientIdentity {
   user: string;
@@ -194,10 +190,9 @@ export class RelayClient {
     const o = this.#o;
     const now = o.now ?? Date.now;
     let phase: "msg2" | "result" | "up" = "msg2";
-    let hs: HandshakeState | undefined;
-    let transport: Transport | undefined;
-    let relayKey: Uint8Array | undefined;
-    let hello: RelayHello | undefined;
+    let hs: ClientHandshake | undefined;
+    // What the handshake gave: set once message 3 is sent.
+    let shook: { hello: RelayHello; relayKey: Uint8Array; transport: Transport } | undefined;
     let lastHeard = now();
     let failure: { error: string; retry: boolean; slow?: boolean } | undefined;
     let framed: FramedSocket;
@@ -231,12 +226,12 @@ export class RelayClient {
           issuedAt,
           sig: signSessionKey(o.id.identity.seed, o.id.user, session.publicKey, issuedAt),
         };
-        const link = new Link(framed, transport!, relayKey!, hello!, session, sessionKey);
+        const link = new Link(framed, shook!.transport, shook!.relayKey, shook!.hello, session, sessionKey);
         link.post({ t: "publishKey", key: sessionKey });
         this.#link = link;
         this.#attempt = 0;
         phase = "up";
-        this.#setState({ kind: "connected", relayKey: encodeRelayKey(relayKey!) });
+        this.#setState({ kind: "connected", relayKey: encodeRelayKey(shook!.relayKey) });
         o.onUp(link);
         return;
       }
@@ -255,40 +250,26 @@ export class RelayClient {
       lastHeard = now();
       try {
         if (phase === "msg2") {
-          if (rec.length === 5 && PREAMBLE_MAGIC.every((b, i) => rec[i] === b)) {
-            // Nothing before the handshake is authenticated: anyone on the path can send this
-            // record, so it is shown and retried with the usual backoff, never obeyed for
-            // good; a reply naming our own version is nonsense (SPEC.md §2.3).
-            if (rec[4] === PROTOCOL_VERSION) throw new ProtocolError("malformed", "a version reply with this client's own version");
-            const older = rec[4]! > PROTOCOL_VERSION ? "this client" : "the relay";
-            return giveUp(`the relay speaks protocol version ${rec[4]}, this client ${PROTOCOL_VERSION}: upgrade ${older}`, true);
-          }
-          hello = decodeRelayHello(hs!.readMessage(rec));
-          relayKey = hs!.remoteStatic()!;
           const pinned = o.pinned();
-          if (pinned && !equal(pinned, relayKey)) {
-            return giveUp(
-              `the relay's key changed: expected ${encodeRelayKey(pinned)}, got ${encodeRelayKey(relayKey)}. ` +
-                `This is what an impostor relay looks like. If the operator confirms the new key, ` +
-                `restart the client with --relay-key ${encodeRelayKey(relayKey)}`,
-              false,
-            );
-          }
-          framed.send(hs!.writeMessage(encodeLogin(o.id.user, this.#invite)));
-          const [c1, c2] = hs!.split();
-          transport = new Transport(c1, c2);
+          const reply = hs!.readReply(rec, pinned);
+          const login = hs!.login(o.id.user, this.#invite);
+          framed.send(login.record);
+          shook = { ...reply, transport: login.transport };
           hs = undefined;
-          if (!pinned) o.pin(relayKey);
+          if (!pinned) o.pin(reply.relayKey);
           phase = "result";
           return;
         }
-        for (const m of transport!.open(rec)) {
+        for (const m of shook!.transport.open(rec)) {
           if (framed.closed) return; // given up: the rest of the record is not acted on
           onMessage(m);
         }
       } catch (e) {
-        const detail = e instanceof ProtocolError ? e.code : String(e);
-        giveUp(phase === "msg2" ? `handshake with the relay failed (${detail})` : `bad data from the relay (${detail})`, true);
+        if (phase === "msg2") {
+          const f = handshakeFailure(e, hs!, o.pinned());
+          return giveUp(f.error, f.retry);
+        }
+        giveUp(`bad data from the relay (${e instanceof ProtocolError ? e.code : String(e)})`, true);
       }
     };
 
@@ -321,13 +302,13 @@ export class RelayClient {
           framed = new FramedSocket(socket as Socket<unknown>, { onRecord, onClose });
           socket.data = { framed };
           this.#framed = framed;
-          hs = new HandshakeState({ pattern: "XX", initiator: true, prologue: PROLOGUE, s: o.id.login });
-          framed.send(concat(PROLOGUE, hs.writeMessage(new Uint8Array(0))));
+          hs = new ClientHandshake({ login: o.id.login });
+          framed.send(hs.start());
           clearInterval(this.#heartbeat);
           let lastSent = now();
           this.#heartbeat = setInterval(() => {
             // Beat at least three times per relay timeout, whatever --heartbeat says.
-            const every = Math.min(o.heartbeat * 1000, ((hello?.heartbeatTimeout ?? Infinity) * 1000) / 3);
+            const every = Math.min(o.heartbeat * 1000, ((shook?.hello.heartbeatTimeout ?? Infinity) * 1000) / 3);
             // Silence for 2.5 beats (the relay echoes each) means the path is dead (sleep,
             // lost network) though no FIN or RST arrived: reconnect rather than wait for TCP.
             const limit = phase === "up" ? every * 2.5 : 10_000;
@@ -364,8 +345,26 @@ export class RelayClient {
   }
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
+/** What the person is shown when the handshake ended before message 3 (SPEC.md §2.3, §3.2). */
+function handshakeFailure(e: unknown, hs: ClientHandshake, pinned: Uint8Array | null): { error: string; retry: boolean } {
+  if (e instanceof ProtocolError && e.code === "bad-version") {
+    // Nothing before the handshake is authenticated: anyone on the path can send a version
+    // reply, so it is shown and retried with the usual backoff, never obeyed for good.
+    const theirs = hs.relayVersion!;
+    const older = theirs > PROTOCOL_VERSION ? "this client" : "the relay";
+    return { error: `the relay speaks protocol version ${theirs}, this client ${PROTOCOL_VERSION}: upgrade ${older}`, retry: true };
+  }
+  if (e instanceof ProtocolError && e.code === "relay-key-changed" && pinned) {
+    const got = encodeRelayKey(hs.relayKey!);
+    return {
+      error:
+        `the relay's key changed: expected ${encodeRelayKey(pinned)}, got ${got}. ` +
+        `This is what an impostor relay looks like. If the operator confirms the new key, ` +
+        `restart the client with --relay-key ${got}`,
+      retry: false,
+    };
+  }
+  return { error: `handshake with the relay failed (${e instanceof ProtocolError ? e.code : String(e)})`, retry: true };
 }
 
 function fmtHost(h: string): string {

@@ -11,6 +11,7 @@ export type ProtocolErrorCode =
   | "bad-code" // a registration code or relay key string failed its checksum
   | "truncated" // a STREAM ended before its last chunk
   | "handshake" // the Noise handshake was used out of order
+  | "relay-key-changed" // the relay's static key in message 2 is not the client's pin
   | "nonce-exhausted"; // a CipherState counter reached 2^64-1
 
 export class ProtocolError extends Error {

@@ -1,6 +1,7 @@
 // Transport records after the handshake (SPEC.md §2.3, §4.4): each record is one Noise
 // transport message whose plaintext is one encoded Message, or a BATCH of several. The two
-// CipherStates come from Split(); src/net/outgoing.ts decides what is sealed together.
+// CipherStates come from Split() in handshake.ts, which names their directions;
+// src/net/outgoing.ts decides what is sealed together.
 
 import type { CipherState } from "./noise.ts";
 import type { Writer } from "./codec.ts";
@@ -15,13 +16,20 @@ export const MAX_PLAINTEXT = NOISE_MAX_MESSAGE - 16;
 const BATCH_HEAD = 1;
 const ITEM_HEAD = 2;
 
-export class Transport {
-  #tx: CipherState;
-  #rx: CipherState;
+/** The two directions of a connection, named from this side. */
+export interface TransportKeys {
+  send: CipherState;
+  receive: CipherState;
+}
 
-  constructor(tx: CipherState, rx: CipherState) {
-    this.#tx = tx;
-    this.#rx = rx;
+export class Transport {
+  /** Seals what this side sends; public for test doubles that seal raw plaintexts. */
+  readonly send: CipherState;
+  readonly receive: CipherState;
+
+  constructor(keys: TransportKeys) {
+    this.send = keys.send;
+    this.receive = keys.receive;
   }
 
   /**
@@ -37,7 +45,7 @@ export class Transport {
     const seal = () => {
       if (group.length === 0) return;
       const { parts, length } = group.length === 1 ? group[0]!.finishParts() : encodeBatchParts(group);
-      records.push(this.#tx.encryptPartsWithAd(EMPTY, parts, length));
+      records.push(this.send.encryptPartsWithAd(EMPTY, parts, length));
       group = [];
       groupLength = BATCH_HEAD;
     };
@@ -52,7 +60,7 @@ export class Transport {
 
   /** A record's Messages, in order (one, or a batch's). */
   open(record: Uint8Array): Message[] {
-    return decodeTransportPlaintext(this.#rx.decryptWithAd(EMPTY, record));
+    return decodeTransportPlaintext(this.receive.decryptWithAd(EMPTY, record));
   }
 }
 

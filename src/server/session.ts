@@ -4,14 +4,11 @@
 // output is over its share (SPEC.md §6.5) is not read from, and neither is a session whose
 // messages it was handed for another that is over its share, until that output drains.
 
-import { HandshakeState } from "../protocol/noise.ts";
-import { Transport } from "../protocol/transport.ts";
+import { RelayHandshake } from "../protocol/handshake.ts";
+import type { Transport } from "../protocol/transport.ts";
 import { Outgoing } from "../net/outgoing.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../protocol/framing.ts";
 import {
-  decodeLogin,
-  encodeRelayHello,
   WINDOW_CHUNKS,
   type ErrorCode,
   type LoginStatus,
@@ -53,7 +50,6 @@ export interface SessionCore {
   sessionClosed(s: Session): void;
 }
 
-export const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
 /**
  * WHO and GET_KEY a session may send before it publishes a session key. The reference client
  * publishes first; without this, sessions that never publish (and so never replace each
@@ -80,7 +76,7 @@ export class Session implements TransferEnd {
   refusal: string | undefined;
   /** When this session's own unread output went over its share; not read from since. */
   overSince: number | undefined;
-  #hs: HandshakeState | undefined;
+  #hs: RelayHandshake | undefined;
   #transport: Transport | undefined;
   #out: Outgoing | undefined;
   #loginKey: Uint8Array | undefined;
@@ -293,40 +289,29 @@ export class Session implements TransferEnd {
   }
 
   #onHello(record: Uint8Array): void {
-    if (record.length < 5 || !PREAMBLE_MAGIC.every((b, i) => record[i] === b)) {
-      throw new ProtocolError("malformed", "no SMSG preamble");
-    }
-    if (record[4] !== PROTOCOL_VERSION) {
-      // Answer in the clear with our version so the client can say what is wrong.
-      this.core.log.warn("bad-version", { addr: this.address, version: record[4] });
-      this.sock.send(PROLOGUE);
+    const hs = new RelayHandshake({
+      relayKey: this.core.relayKey,
+      maxMessageBytes: this.core.opts.maxMessageBytes,
+      heartbeatTimeout: this.core.opts.heartbeatTimeout,
+    });
+    const answer = hs.readFirst(record);
+    if (answer.kind === "version-reply") {
+      this.core.log.warn("bad-version", { addr: this.address, version: answer.clientVersion });
+      this.sock.send(answer.record);
       this.state = "closed";
       this.sock.end();
       return;
     }
-    const hs = new HandshakeState({ pattern: "XX", initiator: false, prologue: PROLOGUE, s: this.core.relayKey });
-    const payload = hs.readMessage(record.subarray(5));
-    if (payload.length !== 0) throw new ProtocolError("malformed", "message 1 carries a payload");
-    this.sock.send(
-      hs.writeMessage(
-        encodeRelayHello({
-          version: PROTOCOL_VERSION,
-          maxMessageBytes: this.core.opts.maxMessageBytes,
-          heartbeatTimeout: this.core.opts.heartbeatTimeout,
-        }),
-      ),
-    );
+    this.sock.send(answer.record);
     this.#hs = hs;
     this.state = "login";
   }
 
   #onLogin(record: Uint8Array): void {
-    const hs = this.#hs!;
-    const { user, invite } = decodeLogin(hs.readMessage(record));
-    const [rx, tx] = hs.split(); // the first CipherState carries initiator -> responder
-    this.#transport = new Transport(tx, rx);
+    const { user, invite, loginKey, transport } = this.#hs!.readLogin(record);
+    this.#transport = transport;
     this.#out = new Outgoing(this.#transport, (record) => this.#write(record));
-    this.#loginKey = hs.remoteStatic();
+    this.#loginKey = loginKey;
     this.#hs = undefined;
     this.state = "authed"; // so post() can answer; reset below on failure
     this.user = user;

@@ -7,9 +7,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Scratch, passwordFile, register, startRelay, waitFor } from "../support/harness.ts";
-import { PROLOGUE, RawClient, RawSocket } from "../support/raw-client.ts";
-import { HandshakeState } from "../../src/protocol/noise.ts";
-import { concat } from "../../src/protocol/framing.ts";
+import { RawClient, RawSocket } from "../support/raw-client.ts";
+import { ClientHandshake } from "../../src/protocol/handshake.ts";
 import { deriveUserKeys } from "../../src/protocol/keys.ts";
 import { x25519Generate } from "../../src/protocol/primitives.ts";
 
@@ -20,8 +19,7 @@ afterAll(() => s.cleanup());
 async function hello(port: number): Promise<{ answer: "message 2" | "closed"; ms: number }> {
   const t0 = performance.now();
   const raw = await RawSocket.connect("127.0.0.1", port);
-  const hs = new HandshakeState({ pattern: "XX", initiator: true, prologue: PROLOGUE, s: x25519Generate() });
-  raw.framed.send(concat(PROLOGUE, hs.writeMessage(new Uint8Array(0))));
+  raw.framed.send(new ClientHandshake({ login: x25519Generate() }).start());
   await waitFor("message 2 or a close", () => raw.records.length > 0 || raw.closed || undefined, 10_000, 5);
   const answer = raw.records.length > 0 ? "message 2" : "closed";
   raw.framed.close("done");

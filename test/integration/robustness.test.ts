@@ -16,7 +16,8 @@ import {
   waitFor,
   type RelayHandle,
 } from "../support/harness.ts";
-import { PROLOGUE, RawClient, RawSocket } from "../support/raw-client.ts";
+import { RawClient, RawSocket } from "../support/raw-client.ts";
+import { PREAMBLE } from "../../src/protocol/handshake.ts";
 import { deriveUserKeys, type UserKeys } from "../../src/protocol/keys.ts";
 import { encodeHeader, sealEnvelopeKey } from "../../src/protocol/envelope.ts";
 import { STREAM_CHUNK, StreamSealer, streamCiphertextSize } from "../../src/protocol/stream.ts";
@@ -59,7 +60,7 @@ describe("malformed and oversized input closes only that connection", () => {
     for (const bytes of [
       Uint8Array.of(0, 0), // zero-length record
       Uint8Array.of(0, 5, 1, 2, 3, 4, 5), // no SMSG preamble
-      new Uint8Array([0, 40, ...PROLOGUE, ...randomBytes(35)]), // preamble, then a short Noise message
+      new Uint8Array([0, 40, ...PREAMBLE, ...randomBytes(35)]), // preamble, then a short Noise message
     ]) {
       const raw = await RawSocket.connect("127.0.0.1", relay.port);
       raw.writeRaw(bytes);

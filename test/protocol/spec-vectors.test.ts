@@ -19,7 +19,7 @@ import {
   sessionKeyMessage,
 } from "../../src/protocol/keys.ts";
 import { decodeLogin, decodeRelayHello, decodeTransportPlaintext, encodeBatchParts, encodeLogin, encodeMessage, encodeRelayHello, writeMessage } from "../../src/protocol/messages.ts";
-import { HandshakeState } from "../../src/protocol/noise.ts";
+import { ClientHandshake, PREAMBLE, RelayHandshake } from "../../src/protocol/handshake.ts";
 import { ed25519Verify, ed25519VerifyNative, x25519PublicKey } from "../../src/protocol/primitives.ts";
 import { StreamOpener, StreamSealer } from "../../src/protocol/stream.ts";
 import { checkUserId } from "../../src/protocol/user-id.ts";
@@ -141,29 +141,30 @@ const run: Record<string, (c: Case) => void | Promise<void>> = {
     expect(ed25519VerifyNative(...args) ? "valid" : "invalid").toBe(c.openssl!);
     if (c.expect === "valid") expect(c.openssl).toBe("valid");
   },
-  "noise-xx"(c) {
+  handshake(c) {
+    // Both sides of the handshake module (§3.1), with the vector's keys pinned.
     const i = c.input;
     const pair = (sk: string) => ({ secretKey: hex(sk), publicKey: x25519PublicKey(hex(sk)) });
-    const prologue = hex(i.prologue);
-    const client = new HandshakeState({ pattern: "XX", initiator: true, prologue, s: pair(i.client_static), e: pair(i.client_ephemeral) });
-    const relay = new HandshakeState({ pattern: "XX", initiator: false, prologue, s: pair(i.relay_static), e: pair(i.relay_ephemeral) });
-    const m1 = client.writeMessage(new Uint8Array());
-    expect(toHex(concat(prologue, m1))).toBe(c.output.record1);
-    relay.readMessage(m1);
-    const m2 = relay.writeMessage(hex(i.payload2));
-    expect(toHex(m2)).toBe(c.output.record2);
-    expect(toHex(client.readMessage(m2))).toBe(i.payload2);
-    expect(toHex(client.remoteStatic()!)).toBe(c.output.relay_static_pub);
-    const m3 = client.writeMessage(hex(i.payload3));
-    expect(toHex(m3)).toBe(c.output.record3);
-    expect(toHex(relay.readMessage(m3))).toBe(i.payload3);
-    expect(toHex(relay.remoteStatic()!)).toBe(c.output.client_static_pub);
-    expect(toHex(client.handshakeHash())).toBe(c.output.handshake_hash);
-    expect(toHex(relay.handshakeHash())).toBe(c.output.handshake_hash);
-    const [c1] = client.split();
-    const [, c2] = relay.split();
-    expect(toHex(c1.encryptWithAd(new Uint8Array(), hex(i.transport1_plaintext)))).toBe(c.output.transport1);
-    expect(toHex(c2.encryptWithAd(new Uint8Array(), hex(i.transport2_plaintext)))).toBe(c.output.transport2);
+    const hello = decodeRelayHello(hex(i.payload2));
+    const login = decodeLogin(hex(i.payload3));
+    expect(toHex(PREAMBLE)).toBe(i.prologue);
+    const client = new ClientHandshake({ login: pair(i.client_static), e: pair(i.client_ephemeral) });
+    const relay = new RelayHandshake({ relayKey: pair(i.relay_static), e: pair(i.relay_ephemeral), maxMessageBytes: hello.maxMessageBytes, heartbeatTimeout: hello.heartbeatTimeout });
+    const r1 = client.start();
+    expect(toHex(r1)).toBe(c.output.record1);
+    const answer = relay.readFirst(r1);
+    if (answer.kind !== "message2") throw new Error("the relay did not answer with message 2");
+    expect(toHex(answer.record)).toBe(c.output.record2);
+    const reply = client.readReply(answer.record, hex(c.output.relay_static_pub));
+    expect(reply.hello).toEqual(hello);
+    const { record: r3, transport: clientTransport } = client.login(login.user);
+    expect(toHex(r3)).toBe(c.output.record3);
+    const got = relay.readLogin(r3);
+    expect([got.user, toHex(got.loginKey)]).toEqual([login.user, c.output.client_static_pub]);
+    const heartbeat = (t: typeof clientTransport) => toHex(concat(...t.sealAll([writeMessage({ t: "heartbeat" })])[0]!));
+    expect(toHex(hex(i.transport1_plaintext))).toBe("00");
+    expect(heartbeat(clientTransport)).toBe(c.output.transport1);
+    expect(heartbeat(got.transport)).toBe(c.output.transport2);
   },
 };
 

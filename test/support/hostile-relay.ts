@@ -6,11 +6,12 @@
 
 import type { Socket, TCPSocketListener } from "bun";
 import { FramedSocket } from "../../src/net/framed-socket.ts";
-import { CipherState, HandshakeState } from "../../src/protocol/noise.ts";
-import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../../src/protocol/framing.ts";
+import { RelayHandshake } from "../../src/protocol/handshake.ts";
+import type { Transport } from "../../src/protocol/transport.ts";
+import { PROTOCOL_VERSION } from "../../src/protocol/framing.ts";
 import {
-  decodeLogin,
   decodeTransportPlaintext,
+  encodeLogin,
   encodeMessage,
   encodeRelayHello,
   WINDOW_CHUNKS,
@@ -25,7 +26,6 @@ import { x25519Generate } from "../../src/protocol/primitives.ts";
 import { Interception, makeImpostor, sealAs, type Impostor } from "./impostor.ts";
 import { waitFor } from "./harness.ts";
 
-const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
 const EMPTY = new Uint8Array(0);
 
 export interface KeyAnswer {
@@ -82,9 +82,8 @@ class Conn {
   user = "";
   key: SignedSessionKey | undefined;
   watchAll = false;
-  hs: HandshakeState | undefined;
-  tx: CipherState | undefined;
-  rx: CipherState | undefined;
+  hs: RelayHandshake | undefined;
+  transport: Transport | undefined;
   outgoing = new Map<string, Route>();
   incoming = new Map<string, Route>();
   #relay: HostileRelay;
@@ -98,7 +97,7 @@ class Conn {
     if (this.state !== "authed" || this.framed.closed) return;
     const pt = encodeMessage(m);
     this.#relay.plaintexts.push(pt);
-    const record = this.tx!.encryptWithAd(EMPTY, pt);
+    const record = this.transport!.send.encryptWithAd(EMPTY, pt);
     this.#relay.rawRecords.push(record);
     this.framed.send(record);
   }
@@ -254,7 +253,7 @@ export class HostileRelay {
       if (c.state === "hello") return this.#onHello(c, record);
       if (c.state === "login") return this.#onLogin(c, record);
       if (c.state !== "authed") return;
-      const pt = c.rx!.decryptWithAd(EMPTY, record);
+      const pt = c.transport!.receive.decryptWithAd(EMPTY, record);
       this.plaintexts.push(pt);
       for (const m of decodeTransportPlaintext(pt)) this.#onMessage(c, m);
     } catch (e) {
@@ -264,29 +263,26 @@ export class HostileRelay {
   }
 
   #onHello(c: Conn, record: Uint8Array): void {
-    if (record.length < 5 || !PROLOGUE.every((b, i) => record[i] === b)) throw new Error("no preamble");
-    const hs = new HandshakeState({ pattern: "XX", initiator: false, prologue: PROLOGUE, s: this.staticKey });
-    hs.readMessage(record.subarray(5));
-    const hello = encodeRelayHello({ version: PROTOCOL_VERSION, maxMessageBytes: 2 ** 31, heartbeatTimeout: 90 });
-    this.plaintexts.push(hello);
-    const message2 = hs.writeMessage(hello);
-    this.rawRecords.push(message2);
-    c.framed.send(message2);
+    const hello = { maxMessageBytes: 2 ** 31, heartbeatTimeout: 90 };
+    const hs = new RelayHandshake({ relayKey: this.staticKey, ...hello });
+    const answer = hs.readFirst(record);
+    if (answer.kind !== "message2") throw new Error("no preamble"); // another version: closed without a reply
+    this.plaintexts.push(encodeRelayHello({ version: PROTOCOL_VERSION, ...hello }));
+    this.rawRecords.push(answer.record);
+    c.framed.send(answer.record);
     c.hs = hs;
     c.state = "login";
   }
 
   #onLogin(c: Conn, record: Uint8Array): void {
-    const hs = c.hs!;
-    const payload = hs.readMessage(record);
-    this.plaintexts.push(payload);
-    const { user } = decodeLogin(payload);
-    [c.rx, c.tx] = hs.split(); // the first CipherState carries initiator -> responder
+    const { user, invite, loginKey, transport } = c.hs!.readLogin(record);
+    // The Login as it was decrypted: decodeLogin is strict, so encoding it again gives its bytes.
+    this.plaintexts.push(encodeLogin(user, invite));
+    c.transport = transport;
     c.hs = undefined;
     c.state = "authed";
     c.user = user;
     const code = this.#codes.get(user);
-    const loginKey = hs.remoteStatic()!;
     if (!code || !equal(code, loginKey)) {
       c.post({ t: "loginResult", status: "auth-failed", reason: "not registered at the hostile relay" });
       c.state = "closed";

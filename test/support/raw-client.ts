@@ -3,15 +3,12 @@
 
 import type { Socket } from "bun";
 import { FramedSocket } from "../../src/net/framed-socket.ts";
-import { HandshakeState, type CipherState } from "../../src/protocol/noise.ts";
-import { Transport, encode } from "../../src/protocol/transport.ts";
-import { PREAMBLE_MAGIC, PROTOCOL_VERSION, concat } from "../../src/protocol/framing.ts";
-import { decodeRelayHello, encodeLogin, type Message, type SignedSessionKey } from "../../src/protocol/messages.ts";
+import { ClientHandshake } from "../../src/protocol/handshake.ts";
+import { encode, type Transport } from "../../src/protocol/transport.ts";
+import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
 import { signSessionKey } from "../../src/protocol/keys.ts";
 import { x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
 import { waitFor } from "./harness.ts";
-
-export const PROLOGUE = concat(PREAMBLE_MAGIC, Uint8Array.of(PROTOCOL_VERSION));
 
 /** A raw TCP connection that records what it receives and whether it was closed. */
 export class RawSocket {
@@ -59,7 +56,6 @@ export class RawClient {
   maxMessageBytes: number;
   inbox: Message[] = [];
   #seen = 0;
-  #tx: CipherState | undefined; // the Transport's own sending CipherState, for raw plaintexts
 
   private constructor(raw: RawSocket, transport: Transport, relayKey: Uint8Array, maxMessageBytes: number) {
     this.raw = raw;
@@ -71,15 +67,13 @@ export class RawClient {
   /** Handshake and log in; resolves with the login result's status either way. */
   static async login(host: string, port: number, user: string, login: KeyPair, invite?: Uint8Array): Promise<{ client: RawClient; status: string; reason: string }> {
     const raw = await RawSocket.connect(host, port);
-    const hs = new HandshakeState({ pattern: "XX", initiator: true, prologue: PROLOGUE, s: login });
-    raw.framed.send(concat(PROLOGUE, hs.writeMessage(new Uint8Array(0))));
+    const hs = new ClientHandshake({ login });
+    raw.framed.send(hs.start());
     await waitFor("message 2", () => raw.records.length >= 1 || raw.closed || undefined);
-    const hello = decodeRelayHello(hs.readMessage(raw.records[0]!));
-    const relayKey = hs.remoteStatic()!;
-    raw.framed.send(hs.writeMessage(encodeLogin(user, invite)));
-    const [c1, c2] = hs.split();
-    const client = new RawClient(raw, new Transport(c1, c2), relayKey, hello.maxMessageBytes);
-    client.#tx = c1;
+    const { hello, relayKey } = hs.readReply(raw.records[0]!, null);
+    const { record, transport } = hs.login(user, invite);
+    raw.framed.send(record);
+    const client = new RawClient(raw, transport, relayKey, hello.maxMessageBytes);
     client.#seen = 1;
     const result = await client.next((m) => m.t === "loginResult");
     return { client, status: result.t === "loginResult" ? result.status : "?", reason: result.t === "loginResult" ? result.reason : "" };
@@ -99,7 +93,7 @@ export class RawClient {
 
   /** One record of any plaintext, sealed in the session's sequence. */
   sendPlaintext(plaintext: Uint8Array): void {
-    this.raw.framed.send(this.#tx!.encryptWithAd(new Uint8Array(0), plaintext));
+    this.raw.framed.send(this.transport.send.encryptWithAd(new Uint8Array(0), plaintext));
   }
 
   #drain(): void {

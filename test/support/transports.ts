@@ -18,8 +18,8 @@ function cipher(): CipherState {
 export function transportPair() {
   const peek = cipher();
   return {
-    sender: new Transport(cipher(), cipher()),
-    receiver: new Transport(cipher(), cipher()),
+    sender: new Transport({ send: cipher(), receive: cipher() }),
+    receiver: new Transport({ send: cipher(), receive: cipher() }),
     plaintext: (record: Uint8Array[]) => peek.decryptWithAd(new Uint8Array(0), concat(...record)),
   };
 }
