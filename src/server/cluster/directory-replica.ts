@@ -50,7 +50,9 @@ export function decodeRow(b: Uint8Array): DirectoryRow {
 export async function openBucket(nc: NatsConnection, replicas: number): Promise<KV> {
   const kvm = new Kvm(nc);
   try {
-    return await kvm.open(BUCKET);
+    const kv = await kvm.open(BUCKET);
+    await kv.status(); // open() alone does not ask whether the bucket exists
+    return kv;
   } catch {
     const servers = new Set(nc.info?.connect_urls ?? []).size;
     const r = replicas > 0 ? replicas : servers >= 3 ? 3 : 1;
