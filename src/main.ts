@@ -76,7 +76,7 @@ program
 program
   .command("client")
   .description("run the client daemon: relay connection, encrypted store, local mailbox API")
-  .requiredOption("--server <host:port>", "the relay, HOST:PORT or [IPv6]:PORT")
+  .requiredOption("--server <host:port>", "the relay, HOST:PORT or [IPv6]:PORT; a relay cluster's nodes as a comma-separated list (tried in random order; a name with several addresses means each)")
   .requiredOption("--user <user>", "your user id")
   .requiredOption("--data <dir>", "your data dir (encrypted messages)")
   .option("--password-file <file>", "read the password from the first line of this file")
@@ -88,7 +88,8 @@ program
   .option("--heartbeat <seconds>", "heartbeat interval", positive("--heartbeat"), 30)
   .option("--max-backoff <seconds>", "longest wait between reconnection attempts", positive("--max-backoff"), 30)
   .action(async (o: { server: string; user: string; data: string; passwordFile?: string; ui?: string; tray: boolean; relayKey?: string; invite?: string; inviteFile?: string; heartbeat: number; maxBackoff: number }) => {
-    const server = parseHostPort(o.server, "--server");
+    const servers = o.server.split(",").map((x) => parseHostPort(x.trim(), "--server"));
+    const server = servers[0]!;
     const user = userId(o.user);
     const ui = o.ui ? parseHostPort(o.ui, "--ui") : undefined;
     // Exactly the names the API's Host check accepts (DNS rebinding defence).
@@ -117,6 +118,7 @@ program
     const client = await runClient({
       host: server.host,
       port: server.port,
+      servers,
       user,
       password,
       dataDir: o.data,

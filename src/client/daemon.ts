@@ -26,6 +26,8 @@ import { SearchIndex } from "./search.ts";
 export interface DaemonOptions {
   host: string;
   port: number;
+  /** Every relay address given (`--server A,B,...`, a relay cluster's nodes); host and port are the first. */
+  servers?: { host: string; port: number }[];
   heartbeat: number;
   maxBackoff: number;
   /** A relay key given on the command line: it replaces the pin (SPEC.md §3.2). */
@@ -39,7 +41,7 @@ export type ConnectionState = "connecting" | "connected" | "retrying" | "refused
 
 export interface Status {
   user: string;
-  /** The relay as configured, HOST:PORT. */
+  /** The relay (node) connected to now, HOST:PORT; when not connected, the configured one(s). */
   relay: string;
   state: ConnectionState;
   /** When state is "retrying": ms since the epoch of the next attempt. */
@@ -110,6 +112,7 @@ export class Daemon {
     this.relay = new RelayClient({
       host: deps.opts.host,
       port: deps.opts.port,
+      servers: deps.opts.servers,
       id: this.id,
       heartbeat: deps.opts.heartbeat,
       maxBackoff: deps.opts.maxBackoff,
@@ -158,7 +161,7 @@ export class Daemon {
     const pin = this.store.getMeta(PIN_KEY);
     return {
       user: this.id.user,
-      relay: relayAddress(this.#opts),
+      relay: this.relay.connectedTo ?? relayAddress(this.#opts),
       state: s.kind,
       retryAt: s.kind === "retrying" ? s.retryAt : null,
       connected: s.kind === "connected",
@@ -282,8 +285,9 @@ export class Daemon {
   }
 }
 
-export function relayAddress(o: { host: string; port: number }): string {
-  return `${o.host.includes(":") ? `[${o.host}]` : o.host}:${o.port}`;
+export function relayAddress(o: { host: string; port: number; servers?: { host: string; port: number }[] }): string {
+  const one = (a: { host: string; port: number }) => `${a.host.includes(":") ? `[${a.host}]` : a.host}:${a.port}`;
+  return o.servers && o.servers.length > 1 ? o.servers.map(one).join(",") : one(o);
 }
 
 /** Bytes of the header JSON, or more than MAX_HEADER_BYTES when encoding refuses it. */
