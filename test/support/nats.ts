@@ -118,6 +118,7 @@ export async function makeCa(dir: string): Promise<TlsFiles> {
   const csr = join(dir, "server.csr");
   const cert = join(dir, "server.pem");
   const ext = join(dir, "san.ext");
+  mkdirSync(dir, { recursive: true });
   writeFileSync(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   const run = async (args: string[]) => {
     const p = spawn(["openssl", ...args], { stdout: "pipe", stderr: "pipe" });
@@ -128,4 +129,20 @@ export async function makeCa(dir: string): Promise<TlsFiles> {
   await run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"]);
   await run(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext]);
   return { ca, cert, key };
+}
+
+/** Wait until JetStream answers the relays' user on these servers (a new cluster elects a leader first). */
+export async function waitJetStream(urls: string[], tls?: TlsFiles): Promise<void> {
+  const { connect } = await import("@nats-io/transport-node");
+  const { jetstreamManager } = await import("@nats-io/jetstream");
+  await waitFor("JetStream to answer", async () => {
+    const nc = await connect({ servers: urls, user: NATS_USER, pass: NATS_PASSWORD, tls: tls ? { caFile: tls.ca } : undefined, timeout: 2000 });
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 2000 });
+      await jsm.getAccountInfo();
+      return true;
+    } finally {
+      await nc.close();
+    }
+  }, 30_000, 250);
 }
