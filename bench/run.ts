@@ -5,6 +5,7 @@
 
 import { writeFileSync } from "node:fs";
 import { attachmentRows } from "./figures/attachment.ts";
+import { clusterRows } from "./figures/cluster.ts";
 import { connectionsRows } from "./figures/connections.ts";
 import { handshakeRows } from "./figures/handshake.ts";
 import { mailboxRows } from "./figures/mailbox.ts";
@@ -15,7 +16,7 @@ import { describeMachine, machineLine } from "./lib/machine.ts";
 import type { Row } from "./lib/row.ts";
 import { formatTable } from "./lib/table.ts";
 
-const FIGURES = ["relay", "seal", "connections", "handshake", "attachment", "mailbox"] as const;
+const FIGURES = ["relay", "seal", "connections", "handshake", "attachment", "mailbox", "cluster"] as const;
 type Figure = (typeof FIGURES)[number];
 
 function parseArgs(argv: string[]): { quick: boolean; json?: string; only: Figure[] } {
@@ -34,7 +35,7 @@ function parseArgs(argv: string[]): { quick: boolean; json?: string; only: Figur
       if (bad.length || list.length === 0) throw new Error(`--only takes a list of ${FIGURES.join(",")}`);
       only = list as Figure[];
     } else if (a === "--help" || a === "-h") {
-      console.log("usage: bun bench/run.ts [--quick] [--json FILE] [--only relay,seal,connections,handshake,attachment,mailbox]");
+      console.log("usage: bun bench/run.ts [--quick] [--json FILE] [--only relay,seal,connections,handshake,attachment,mailbox,cluster]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -72,6 +73,9 @@ try {
         break;
       case "mailbox":
         rows.push(...(await mailboxRows(ctx)));
+        break;
+      case "cluster":
+        rows.push(...(await clusterRows(ctx)));
         break;
     }
   }

@@ -19,6 +19,7 @@ PACKAGES=(
   fonts-noto-cjk             # test/browser: Chinese and Japanese glyphs in screenshots
   fonts-noto-core            # test/browser: Arabic and other scripts in screenshots
   fonts-noto-color-emoji     # test/browser: emoji in screenshots
+  nats-server                # test/cluster: the NATS servers (JetStream) relay nodes cluster on
 )
 
 missing=()

@@ -2,7 +2,7 @@
 // a relay's data dir: users and pending logins, invites, admin login links, the service.
 
 import type { Command } from "commander";
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as users from "./ctrl/users.ts";
 import { serviceControl, serviceInstall, serviceStatus, serviceUninstall, type ServiceOptions } from "./ctrl/service.ts";
@@ -12,7 +12,8 @@ import { encodeInvite, encodeRelayKey } from "./protocol/keys.ts";
 import { loadOrCreateRelayKey, relayKeyExists } from "./server/relay-key.ts";
 import { checkUserId } from "./protocol/user-id.ts";
 import { CliError } from "./cli/cli-error.ts";
-import { ADMIN_URL_FILE } from "./relay-command.ts";
+import { ADMIN_URL_FILE, CLUSTER_FILE } from "./relay-command.ts";
+import { ClusterError, clusterSettingsOf, type ClusterSettings } from "./server/cluster/nats-connect.ts";
 
 type Out = (line: string) => void;
 
@@ -48,16 +49,47 @@ export function actAsDataDirOwner(dataDir: string): void {
   }
 }
 
+/**
+ * The cluster whose directory ctrl acts on: the --nats flags, else the one a node running
+ * on this data dir wrote down (CLUSTER_FILE), else none: the data dir's own relay.db.
+ */
+function ctrlCluster(dataDir: string, o: Record<string, unknown>): ClusterSettings | undefined {
+  const flags = { nats: typeof o.nats === "string" ? [o.nats] : undefined, nats_user: o.natsUser as string | undefined, nats_password_file: o.natsPasswordFile as string | undefined, nats_creds: o.natsCreds as string | undefined, nats_tls_ca: o.natsTlsCa as string | undefined };
+  try {
+    if (flags.nats) return clusterSettingsOf(flags, false);
+    if (Object.values(flags).some((v) => v !== undefined)) throw new ClusterError("the --nats-* flags need --nats URL[,URL...]");
+    const path = join(dataDir, CLUSTER_FILE);
+    if (!existsSync(path)) return undefined;
+    let saved: ClusterSettings;
+    try {
+      saved = JSON.parse(readFileSync(path, "utf8")) as ClusterSettings;
+    } catch (e) {
+      throw new ClusterError(`${path} is not readable JSON (${(e as Error).message}); give --nats and its flags instead`);
+    }
+    if (!Array.isArray(saved.servers)) throw new ClusterError(`${path} names no NATS servers; give --nats instead`);
+    return { servers: saved.servers, user: saved.user, passwordFile: saved.passwordFile, creds: saved.creds, tlsCa: saved.tlsCa, replicas: saved.replicas ?? 0 };
+  } catch (e) {
+    if (e instanceof ClusterError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
 export function addCtrlCommand(program: Command, out: Out): void {
   const ctrlCmd = program
     .command("ctrl")
     .description("operator commands over a relay's data dir")
-    .requiredOption("--data <dir>", "the relay's data dir");
+    .requiredOption("--data <dir>", "the relay's data dir")
+    .option("--nats <urls>", "URL[,URL...]: act on the directory of the relay cluster on these NATS servers (default: the one the data dir's node is in)")
+    .option("--nats-user <user>", "NATS user name (with --nats-password-file)")
+    .option("--nats-password-file <file>", "file holding the NATS user's password")
+    .option("--nats-creds <file>", "NATS credentials file")
+    .option("--nats-tls-ca <file>", "CA certificate of the NATS servers (TLS)");
   const dataOf = (cmd: Command) => (cmd.optsWithGlobals() as { data: string }).data;
   ctrlCmd.hook("preAction", (_ctrl, action) => {
     // `service` writes /etc/systemd/system and runs systemctl: it stays root.
     for (let c: Command | null = action; c; c = c.parent) if (c.name() === "service") return;
     actAsDataDirOwner(dataOf(action));
+    users.useCluster(ctrlCluster(dataOf(action), action.optsWithGlobals()));
   });
   const usersCmd = ctrlCmd.command("users").description("registered users and pending logins");
   usersCmd
@@ -90,7 +122,7 @@ export function addCtrlCommand(program: Command, out: Out): void {
     .description("print a one-time invite: `smsg client --invite TOKEN` registers USER's code at its first login")
     .option("--expires <duration>", "how long the invite is valid: 7d, 12h, 30m (default 7d)", duration("--expires", MAX_INVITE_MS), 7 * 86_400_000)
     .option("--json", "JSON output")
-    .action((name: string, o: { expires: number; json?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { expires: number; json?: boolean }, cmd: Command) => {
       const dataDir = dataOf(cmd);
       let user: string;
       try {
@@ -99,7 +131,7 @@ export function addCtrlCommand(program: Command, out: Out): void {
         throw new CliError(`"${name}" is not a valid user id (1-32 of a-z 0-9 . _ - starting with a letter or digit)`);
       }
       const now = Date.now();
-      const { token, replaces } = users.withDir(dataDir, (d) => {
+      const { token, replaces } = await users.withDir(dataDir, (d) => {
         const row = d.get(user);
         if (row?.state === "disabled") throw new CliError(`${user} is disabled; enable them first`);
         if (!row) d.add(user, null, now);
@@ -119,8 +151,8 @@ export function addCtrlCommand(program: Command, out: Out): void {
     .command("invites")
     .description("unused invites that have not expired (user and expiry; the tokens are not kept)")
     .option("--json", "JSON output")
-    .action((o: { json?: boolean }, cmd: Command) => {
-      const rows = users.withDir(dataOf(cmd), (d) => listInvites(d, Date.now())).map((r) => ({ user: r.user, created: new Date(r.created).toISOString(), expires: new Date(r.expires).toISOString() }));
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const rows = (await users.withDir(dataOf(cmd), (d) => listInvites(d, Date.now()))).map((r) => ({ user: r.user, created: new Date(r.created).toISOString(), expires: new Date(r.expires).toISOString() }));
       if (o.json) return out(JSON.stringify(rows));
       if (rows.length === 0) return out("no open invites");
       for (const r of rows) out(`${r.user}\texpires ${r.expires}`);
@@ -130,7 +162,7 @@ export function addCtrlCommand(program: Command, out: Out): void {
     .command("admin-login")
     .description("print a one-time login link for the running relay's admin page (relay --admin)")
     .option("--expires <duration>", "how long the link is valid (default 1h)", duration("--expires", 7 * 86_400_000), 3600_000)
-    .action((o: { expires: number }, cmd: Command) => {
+    .action(async (o: { expires: number }, cmd: Command) => {
       const dataDir = dataOf(cmd);
       let url: string;
       try {
@@ -138,7 +170,7 @@ export function addCtrlCommand(program: Command, out: Out): void {
       } catch {
         throw new CliError(`the relay of ${dataDir} is not serving an admin page: start it with --admin 127.0.0.1:PORT`);
       }
-      const token = users.withDir(dataDir, (d) => createAdminLogin(d, Date.now(), o.expires));
+      const token = await users.withDir(dataDir, (d) => createAdminLogin(d, Date.now(), o.expires));
       out(`${url}/login?token=${token}`);
     });
 

@@ -28,6 +28,7 @@ import { addCtrlCommand } from "./ctrl-command.ts";
 import { HostPortError, parseHostPort as parseHostPortText } from "./net/host-port.ts";
 import { readInvite } from "./client/invite-source.ts";
 import { terminalSafe as t } from "./client/terminal-text.ts";
+import { startClusterDemo } from "./cluster-demo.ts";
 
 const out = (line: string) => console.log(line);
 
@@ -78,7 +79,7 @@ program
 program
   .command("client")
   .description("run the client daemon: relay connection, encrypted store, local mailbox API")
-  .requiredOption("--server <host:port>", "the relay, HOST:PORT or [IPv6]:PORT")
+  .requiredOption("--server <host:port>", "the relay, HOST:PORT or [IPv6]:PORT; a relay cluster's nodes as a comma-separated list (tried in random order; a name with several addresses means each)")
   .requiredOption("--user <user>", "your user id")
   .requiredOption("--data <dir>", "your data dir (encrypted messages)")
   .option("--password-file <file>", "read the password from the first line of this file")
@@ -90,7 +91,8 @@ program
   .option("--heartbeat <seconds>", "heartbeat interval", positive("--heartbeat"), 30)
   .option("--max-backoff <seconds>", "longest wait between reconnection attempts", positive("--max-backoff"), 30)
   .action(async (o: { server: string; user: string; data: string; passwordFile?: string; ui?: string; tray: boolean; relayKey?: string; invite?: string; inviteFile?: string; heartbeat: number; maxBackoff: number }) => {
-    const server = parseHostPort(o.server, "--server");
+    const servers = o.server.split(",").map((x) => parseHostPort(x.trim(), "--server"));
+    const server = servers[0]!;
     const user = userId(o.user);
     const ui = o.ui ? parseHostPort(o.ui, "--ui") : undefined;
     // Exactly the names the API's Host check accepts (DNS rebinding defence).
@@ -119,6 +121,7 @@ program
     const client = await runClient({
       host: server.host,
       port: server.port,
+      servers,
       user,
       password,
       dataDir: o.data,
@@ -312,22 +315,37 @@ program
 program
   .command("demo")
   .description("a relay and two clients, alice and bob, on loopback in a temporary folder")
-  .action(async () => {
+  .option("--cluster", "a NATS server and two relay nodes instead, alice on one and bob on the other (needs nats-server)")
+  .action(async (o: { cluster?: boolean }) => {
     const dir = mkdtempSync(join(tmpdir(), "smsg-demo-"));
-    const relay = await startRelay({
-      listen: [{ host: "127.0.0.1", port: 0 }],
-      dataDir: join(dir, "relay"),
-      log: streamLog(() => {}),
-    });
-    const port = relay.addresses[0]!.port;
+    let cluster;
+    try {
+      cluster = o.cluster ? await startClusterDemo(dir) : undefined;
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    const relays = cluster?.relays ?? [
+      await startRelay({
+        listen: [{ host: "127.0.0.1", port: 0 }],
+        dataDir: join(dir, "relay"),
+        log: streamLog(() => {}),
+      }),
+    ];
+    const relay = relays[0]!;
     const clients: RunningClient[] = [];
     const dirOf = (u: string) => join(dir, u);
-    for (const user of ["alice", "bob"]) {
+    for (const [i, user] of ["alice", "bob"].entries()) {
       const password = randomBytes(9).toString("base64url");
       const keys = await deriveUserKeys(user, password);
-      const d = new Directory(join(dir, "relay", "relay.db"));
-      d.add(user, keys.login.publicKey, Date.now());
-      d.close();
+      // In a cluster the first node's directory is the cluster's: bob's node sees him at once.
+      if (cluster) relay.core.directory.add(user, keys.login.publicKey, Date.now());
+      else {
+        const d = new Directory(join(dir, "relay", "relay.db"));
+        d.add(user, keys.login.publicKey, Date.now());
+        d.close();
+      }
+      const port = relays[i % relays.length]!.addresses[0]!.port;
       mkdirSync(dirOf(user), { recursive: true, mode: 0o700 });
       writeFileSync(join(dirOf(user), "password"), password + "\n", { mode: 0o600 });
       const c = await runClient({
@@ -343,9 +361,10 @@ program
         log: () => {},
       });
       clients.push(c);
-      out(`${user}: mailbox ${c.url}  password ${password}  data ${dirOf(user)}`);
+      out(`${user}: mailbox ${c.url}  password ${password}  data ${dirOf(user)}${cluster ? `  on node${i + 1} (127.0.0.1:${port})` : ""}`);
     }
-    out(`relay: 127.0.0.1:${port}  key ${relay.relayKey}`);
+    if (cluster) out(`relay cluster: node1 127.0.0.1:${relays[0]!.addresses[0]!.port}, node2 127.0.0.1:${relays[1]!.addresses[0]!.port} on NATS ${cluster.natsUrl}  key ${relay.relayKey}`);
+    else out(`relay: 127.0.0.1:${relay.addresses[0]!.port}  key ${relay.relayKey}`);
     out("");
     out("Open alice's and bob's mailboxes in your browser and unlock each with its password.");
     out("Or from another terminal:");
@@ -356,7 +375,8 @@ program
     out("Ctrl-C stops everything and removes the folder.");
     const stop = async () => {
       for (const c of clients) await c.stop();
-      await relay.stop(2); // a demo: no long wait for transfers in flight
+      if (cluster) await cluster.stop();
+      else await relay.stop(2); // a demo: no long wait for transfers in flight
       rmSync(dir, { recursive: true, force: true });
       process.exit(0);
     };

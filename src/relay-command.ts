@@ -13,9 +13,12 @@ import { TerminalStatus } from "./server/terminal-status.ts";
 import { startAdmin, type RunningAdmin } from "./server/admin.ts";
 import { HostPortError, formatHostPort, parseHostPort, type HostPort } from "./net/host-port.ts";
 import { CliError } from "./cli/cli-error.ts";
+import { ClusterError, clusterSettingsOf, type ClusterSettings } from "./server/cluster/nats-connect.ts";
 
 export const DEFAULT_SERVICE_CONFIG = "/etc/smsg/relay.toml";
 export const ADMIN_URL_FILE = "admin-url";
+/** A cluster node's NATS settings (no secrets: file names), so that `ctrl --data` finds the cluster. */
+export const CLUSTER_FILE = "cluster.json";
 
 /** Where a service's daily logs go (README "Where the logs are"). */
 export function systemLogDir(platform: NodeJS.Platform = process.platform): string {
@@ -79,6 +82,13 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
     if (e instanceof ConfigError) throw new CliError(e.message);
     throw e;
   }
+  let cluster: ClusterSettings | undefined;
+  try {
+    cluster = clusterSettingsOf(settings, true);
+  } catch (e) {
+    if (e instanceof ClusterError) throw new CliError(e.message);
+    throw e;
+  }
   const dataDir = settings.data ?? (service ? systemDataDir() : undefined);
   if (!dataDir) throw new CliError('give the relay a data dir: --data DIR, or data = "DIR" in the config file');
   const listen = settings.listen.map((l) => hostPort(l, "--listen"));
@@ -109,6 +119,7 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
     dataDir,
     log,
     now,
+    cluster,
     options: {
       heartbeatTimeout: settings.heartbeat_timeout,
       handshakeTimeout: settings.handshake_timeout,
@@ -133,6 +144,10 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
     throw new CliError(`cannot start the relay: ${e.message}`);
   });
   const listening = relay.addresses.map(formatHostPort);
+  // Paths, not secrets: ctrl run on this data dir reads them and acts on the cluster's directory.
+  if (cluster) writeFileSync(join(dataDir, CLUSTER_FILE), JSON.stringify({ ...cluster, node: undefined }, null, 2) + "\n", { mode: 0o600 });
+  else rmSync(join(dataDir, CLUSTER_FILE), { force: true });
+  if (cluster) say(`cluster node ${cluster.node} on NATS ${cluster.servers.join(",")}`);
   say(`relay key: ${relay.relayKey}`);
   for (const a of listening) say(`listening on ${a}`);
   say(`log: ${logDir}`);

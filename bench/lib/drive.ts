@@ -2,7 +2,7 @@
 // until all are ready, start them together, and add up what they saw; meanwhile read the
 // CPU time the server under test spends, which is steadier than a rate on a shared machine.
 
-import { cpuSeconds } from "./procs.ts";
+import { cpuSeconds as cpuOf } from "./procs.ts";
 import { percentile } from "./stats.ts";
 import { allReady, Worker, type WorkerMessage } from "./worker.ts";
 
@@ -20,16 +20,19 @@ export interface RateResult {
   serverCpuUs: number;
 }
 
-export async function driveWorkers(name: string, script: string, configs: WorkerMessage[], p: Window, serverPid: number, opts: { fileLimit?: number } = {}): Promise<RateResult> {
+export async function driveWorkers(name: string, script: string, configs: WorkerMessage[], p: Window, serverPid: number | number[], opts: { fileLimit?: number } = {}): Promise<RateResult> {
+  // The server may be several processes (a relay cluster's nodes): their CPU together.
+  const pids = Array.isArray(serverPid) ? serverPid : [serverPid];
+  const cpuSeconds = () => pids.reduce((n, pid) => n + cpuOf(pid), 0);
   const workers = configs.map((_, i) => new Worker(`${name} generator ${i}`, script, opts));
   try {
     await allReady(workers, configs);
     for (const w of workers) w.send({ t: "go", warmupMs: p.warmupMs, measureMs: p.measureMs });
     // The server's CPU over the measured span (approximately: the workers time it).
     await Bun.sleep(p.warmupMs);
-    const cpu0 = cpuSeconds(serverPid);
+    const cpu0 = cpuSeconds();
     await Bun.sleep(p.measureMs);
-    const cpu1 = cpuSeconds(serverPid);
+    const cpu1 = cpuSeconds();
     const results = await Promise.all(
       workers.map((w) => w.next<WorkerMessage & { delivered: number; seconds: number; latenciesMs: number[]; failures: number }>("result", p.warmupMs + p.measureMs + 60_000)),
     );

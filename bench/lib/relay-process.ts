@@ -19,12 +19,14 @@ export async function startRelayProcess(opts: {
   port: number;
   heartbeatTimeout?: number;
   fileLimit?: number;
+  /** Environment of the relay process (BENCH_CLUSTER for a cluster node). */
+  env?: Record<string, string>;
 }): Promise<RelayProcess> {
   // BENCH_PROFILE=DIR writes the relay's CPU profile there (bench/README.md, "Profiling").
   const prof = process.env.BENCH_PROFILE ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const args = [BUN, ...prof, resolve(import.meta.dir, "../servers/relay.ts"), opts.dataDir, String(opts.port)];
   if (opts.heartbeatTimeout) args.push(String(opts.heartbeatTimeout));
-  const child = new Child("relay", withFileLimit(args, opts.fileLimit ?? 65536), { keepLines: 200 });
+  const child = new Child("relay", withFileLimit(args, opts.fileLimit ?? 65536), { keepLines: 200, env: opts.env });
   const key = (await child.line(/^relay key: (smsgrelay1\w+)/))[1]!;
   const port = Number((await child.line(/^listening on .*:(\d+)$/))[1]);
   return { child, port, key, publicKey: decodeRelayKey(key), stop: () => child.stop() };

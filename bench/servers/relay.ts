@@ -6,12 +6,14 @@
 // line, as a relay run as a service writes its log file. Stops gracefully on SIGTERM.
 //
 // usage: bun bench/servers/relay.ts DATA_DIR PORT [HEARTBEAT_TIMEOUT]
+// BENCH_CLUSTER (JSON ClusterSettings) makes it a node of a relay cluster (bench/figures/cluster.ts).
 
 import { openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { startRelay } from "../../src/server/relay.ts";
 import { streamLog } from "../../src/server/log.ts";
 import type { RelayOptions } from "../../src/server/relay-core.ts";
+import type { ClusterSettings } from "../../src/server/cluster/nats-connect.ts";
 
 const [dataDir, port, heartbeat] = process.argv.slice(2);
 if (!dataDir || !port) throw new Error("usage: relay.ts DATA_DIR PORT [HEARTBEAT_TIMEOUT]");
@@ -31,7 +33,8 @@ const options = { ...lifted, ...(heartbeat ? { heartbeatTimeout: Number(heartbea
 const out = (line: string) => console.log(line);
 const logFd = openSync(join(dataDir, "relay.log"), "a", 0o600);
 const log = streamLog((line) => writeSync(logFd, line + "\n"));
-const relay = await startRelay({ listen: [{ host: "127.0.0.1", port: Number(port) }], dataDir, log, options });
+const cluster = process.env.BENCH_CLUSTER ? (JSON.parse(process.env.BENCH_CLUSTER) as ClusterSettings) : undefined;
+const relay = await startRelay({ listen: [{ host: "127.0.0.1", port: Number(port) }], dataDir, log, options, cluster });
 out(`relay key: ${relay.relayKey}`);
 for (const a of relay.addresses) out(`listening on ${a.host}:${a.port}`);
 const stop = async () => {

@@ -21,6 +21,8 @@ export interface PairsSmsgConfig {
   t: "config";
   host: string;
   port: number;
+  /** The recipients' relay port when it is another node of a cluster (bench/figures/cluster.ts). */
+  rxPort?: number;
   pairs: { sender: BenchUser; recipient: BenchUser }[];
   identity: { seed: string; pub: string };
   bodyBytes: number;
@@ -65,7 +67,7 @@ async function setup(c: PairsSmsgConfig): Promise<Pair[]> {
   const identity = { seed: new Uint8Array(Buffer.from(c.identity.seed, "hex")), publicKey: new Uint8Array(Buffer.from(c.identity.pub, "hex")) };
   const pairs: Pair[] = c.pairs.map((x) => ({ ...x, pool: [], sentAt: new Float64Array(POOL), next: 0, inflight: 0 }));
   for (const p of pairs) {
-    p.rx = await BareClient.login({ host: c.host, port: c.port, user: p.recipient.user, login: loginKey(p.recipient) });
+    p.rx = await BareClient.login({ host: c.host, port: c.rxPort ?? c.port, user: p.recipient.user, login: loginKey(p.recipient) });
     p.tx = await BareClient.login({ host: c.host, port: c.port, user: p.sender.user, login: loginKey(p.sender) });
     const rxKey = p.rx.publish(identity);
     const txKey = p.tx.publish(identity);

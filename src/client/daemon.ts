@@ -27,6 +27,8 @@ import { formatHostPort } from "../net/host-port.ts";
 export interface DaemonOptions {
   host: string;
   port: number;
+  /** Every relay address given (`--server A,B,...`, a relay cluster's nodes); host and port are the first. */
+  servers?: { host: string; port: number }[];
   heartbeat: number;
   maxBackoff: number;
   /** A relay key given on the command line: it replaces the pin (SPEC.md §3.2). */
@@ -40,7 +42,7 @@ export type ConnectionState = "connecting" | "connected" | "retrying" | "refused
 
 export interface Status {
   user: string;
-  /** The relay as configured, HOST:PORT. */
+  /** The relay (node) connected to now, HOST:PORT; when not connected, the configured one(s). */
   relay: string;
   state: ConnectionState;
   /** When state is "retrying": ms since the epoch of the next attempt. */
@@ -116,6 +118,7 @@ export class Daemon {
     this.relay = new RelayClient({
       host: deps.opts.host,
       port: deps.opts.port,
+      servers: deps.opts.servers,
       id: this.id,
       heartbeat: deps.opts.heartbeat,
       maxBackoff: deps.opts.maxBackoff,
@@ -164,7 +167,7 @@ export class Daemon {
     const pin = this.store.getMeta(PIN_KEY);
     return {
       user: this.id.user,
-      relay: formatHostPort(this.#opts),
+      relay: this.relay.connectedTo ?? relayAddress(this.#opts),
       state: s.kind,
       retryAt: s.kind === "retrying" ? s.retryAt : null,
       connected: s.kind === "connected",
@@ -291,6 +294,10 @@ export class Daemon {
   }
 }
 
+/** The relay address as configured: one HOST:PORT, or the list of several. */
+export function relayAddress(o: { host: string; port: number; servers?: { host: string; port: number }[] }): string {
+  return o.servers && o.servers.length > 1 ? o.servers.map(formatHostPort).join(",") : formatHostPort(o);
+}
 
 /** Bytes of the header JSON, or more than MAX_HEADER_BYTES when encoding refuses it. */
 function encodeHeaderSize(h: EnvelopeHeader): number {

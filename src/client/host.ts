@@ -7,10 +7,9 @@ import { timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { deriveUserKeys, type UserKeys } from "../protocol/keys.ts";
-import { Daemon, UserError, type DaemonOptions, type Status } from "./daemon.ts";
+import { Daemon, UserError, relayAddress, type DaemonOptions, type Status } from "./daemon.ts";
 import { EventBus } from "./events.ts";
 import { Store } from "./store.ts";
-import { formatHostPort } from "../net/host-port.ts";
 
 export const STORE_FILE = "client.db";
 
@@ -109,7 +108,7 @@ export class ClientHost {
     if (this.#daemon) return { ...this.#daemon.status(), locked: false };
     return {
       user: this.user,
-      relay: formatHostPort(this.#opts),
+      relay: relayAddress(this.#opts),
       state: "locked",
       retryAt: null,
       connected: false,

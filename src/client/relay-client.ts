@@ -1,6 +1,7 @@
 // The client's connection to its relay (SPEC.md §3, §4): Noise_XX initiator with the
 // password-derived login key, relay-key pinning, login, a fresh signed session key per
-// connection, heartbeats, and reconnecting by itself with backoff and jitter.
+// connection, heartbeats, and reconnecting by itself with backoff and jitter, to any of the
+// addresses `--server` names (relay-addresses.ts): one that fails, the next is tried at once.
 
 import type { Socket } from "bun";
 import { FramedSocket } from "../net/framed-socket.ts";
@@ -17,7 +18,7 @@ import {
 import { encodeRelayKey, signSessionKey } from "../protocol/keys.ts";
 import { x25519Generate, type KeyPair } from "../protocol/primitives.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import { formatHostPort } from "../net/host-port.ts";
+import { candidates, type Candidate, type HostPort } from "./relay-addresses.ts";
 
 export interface ClientIdentity {
   user: string;
@@ -118,6 +119,8 @@ export class Link {
 export interface RelayClientOptions {
   host: string;
   port: number;
+  /** Every address given (`--server A,B,...`); without it, host and port alone. */
+  servers?: HostPort[];
   id: ClientIdentity;
   heartbeat: number; // seconds
   maxBackoff: number; // seconds
@@ -145,6 +148,10 @@ export class RelayClient {
   #link: Link | undefined;
   #state: LinkState = { kind: "connecting" };
   #invite: Uint8Array | undefined;
+  #round: Candidate[] = []; // this round's addresses not tried yet
+  #resolving = false;
+  #lastFailed: string | undefined; // tried last in the next round
+  #connectedTo: string | undefined;
 
   constructor(o: RelayClientOptions) {
     this.#o = o;
@@ -156,6 +163,10 @@ export class RelayClient {
   }
   get link(): Link | undefined {
     return this.#link;
+  }
+  /** The address of the relay (node) logged in to now, HOST:PORT; undefined when not connected. */
+  get connectedTo(): string | undefined {
+    return this.#connectedTo;
   }
 
   start(): void {
@@ -173,7 +184,7 @@ export class RelayClient {
 
   /** Try again now (after the person fixed what was wrong, e.g. accepted a new relay key). */
   retryNow(): void {
-    if (this.#stopped || this.#framed) return;
+    if (this.#stopped || this.#framed || this.#resolving) return;
     clearTimeout(this.#timer);
     this.#attempt = 0;
     this.#connect();
@@ -188,6 +199,20 @@ export class RelayClient {
     this.#timer = undefined;
     if (this.#stopped) return;
     if (this.#state.kind !== "retrying") this.#setState({ kind: "connecting" });
+    const next = this.#round.shift();
+    if (next) return this.#dial(next);
+    // A new round: names resolved again (a cluster's records may have changed), shuffled.
+    this.#resolving = true;
+    void candidates(this.#o.servers ?? [{ host: this.#o.host, port: this.#o.port }], this.#lastFailed).then((round) => {
+      this.#resolving = false;
+      if (this.#stopped) return;
+      this.#round = round;
+      this.#dial(this.#round.shift()!);
+    });
+  }
+
+  #dial(c: Candidate): void {
+    if (this.#stopped) return;
     const o = this.#o;
     const now = o.now ?? Date.now;
     let phase: "msg2" | "result" | "up" = "msg2";
@@ -231,6 +256,8 @@ export class RelayClient {
         link.post({ t: "publishKey", key: sessionKey });
         this.#link = link;
         this.#attempt = 0;
+        this.#connectedTo = c.label;
+        this.#round = []; // a later reconnection starts a new round
         phase = "up";
         this.#setState({ kind: "connected", relayKey: encodeRelayKey(shook!.relayKey) });
         o.onUp(link);
@@ -277,6 +304,7 @@ export class RelayClient {
     const onClose = (reason: string): void => {
       clearInterval(this.#heartbeat);
       this.#framed = undefined;
+      this.#connectedTo = undefined;
       const link = this.#link;
       this.#link = undefined;
       if (link) {
@@ -284,11 +312,19 @@ export class RelayClient {
         o.onDown(link);
       }
       if (this.#stopped) return;
-      const f = failure ?? { error: phase === "up" ? `connection to the relay lost (${reason})` : `cannot reach the relay at ${formatHostPort(o)} (${reason})`, retry: true };
+      const f = failure ?? { error: phase === "up" ? `connection to the relay lost (${reason})` : `cannot reach the relay at ${c.label} (${reason})`, retry: true };
       if (!f.retry) {
         this.#setState({ kind: "refused", error: f.error });
         return;
       }
+      this.#lastFailed = c.label;
+      // Another address of this round, at once: a cluster node down is not a reason to wait.
+      // Not after a refused login, which every node would refuse alike.
+      if (phase !== "up" && !f.slow && this.#round.length > 0) {
+        this.#timer = setTimeout(() => this.#connect(), 0);
+        return;
+      }
+      this.#round = [];
       const delay = this.#backoff(f.slow === true);
       this.#setState({ kind: "retrying", error: f.error, retryAt: now() + delay });
       this.#timer = setTimeout(() => this.#connect(), delay);
@@ -296,8 +332,8 @@ export class RelayClient {
 
     type Data = { framed?: FramedSocket };
     Bun.connect<Data>({
-      hostname: o.host,
-      port: o.port,
+      hostname: c.host,
+      port: c.port,
       socket: {
         open: (socket) => {
           framed = new FramedSocket(socket as Socket<unknown>, { onRecord, onClose });
@@ -325,14 +361,14 @@ export class RelayClient {
         close: (socket) => socket.data?.framed?.socketClosed(),
         error: (socket, err) => socket.data?.framed?.socketClosed(err.message),
         connectError: (_socket, err) => {
-          failure ??= { error: `cannot reach the relay at ${formatHostPort(o)} (${err.message})`, retry: true };
+          failure ??= { error: `cannot reach the relay at ${c.label} (${err.message})`, retry: true };
           onClose(err.message);
         },
       },
     }).catch((err: Error) => {
       // Bun reports some connect failures by rejecting instead of connectError.
       if (this.#framed || this.#timer) return;
-      failure ??= { error: `cannot reach the relay at ${formatHostPort(o)} (${err.message})`, retry: true };
+      failure ??= { error: `cannot reach the relay at ${c.label} (${err.message})`, retry: true };
       onClose(err.message);
     });
   }

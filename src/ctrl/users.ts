@@ -1,11 +1,14 @@
 // Operator commands over the relay's data dir (README "Registering users"): they open the
-// same SQLite file as a running relay, which sees each change at the next login.
+// same SQLite file as a running relay, which sees each change at the next login; on a
+// cluster node's data dir (or with --nats), the cluster's directory on NATS (SPEC.md §11.3).
 
 import { ApprovalError, Directory, readRegistrationCode } from "../server/directory.ts";
 import { encodeRegistrationCode, encodeRelayKey } from "../protocol/keys.ts";
 import { checkUserId } from "../protocol/user-id.ts";
 import { loadOrCreateRelayKey, relayKeyExists } from "../server/relay-key.ts";
 import { CliError } from "../cli/cli-error.ts";
+import { ClusterError, connectNats, type ClusterSettings } from "../server/cluster/nats-connect.ts";
+import { DirectoryReplica } from "../server/cluster/directory-replica.ts";
 
 export type Out = (line: string) => void;
 
@@ -31,20 +34,50 @@ function code(c: string): Uint8Array {
   return told(() => readRegistrationCode(c));
 }
 
-/** Open the relay's directory for one operation, and close it whatever happens. */
-export function withDir<T>(dataDir: string, f: (d: Directory) => T): T {
-  const d = Directory.open(dataDir);
+/** The cluster ctrl acts on, when there is one: set once from the flags or the data dir. */
+let cluster: ClusterSettings | undefined;
+export function useCluster(c: ClusterSettings | undefined): void {
+  cluster = c;
+}
+
+/**
+ * Open the relay's directory for one operation, and close it whatever happens. In a
+ * cluster, the operation runs on a fresh copy of the cluster's directory, and returns once
+ * every change it made is stored in NATS.
+ */
+export async function withDir<T>(dataDir: string, f: (d: Directory) => T): Promise<T> {
+  if (!cluster) {
+    const d = Directory.open(dataDir);
+    try {
+      return f(d);
+    } finally {
+      d.close();
+    }
+  }
   try {
-    return f(d);
-  } finally {
-    d.close();
+    const nc = await connectNats(cluster, "smsg-ctrl");
+    try {
+      const r = await DirectoryReplica.open(nc, cluster.replicas);
+      try {
+        const out = f(r.directory);
+        await r.flush();
+        return out;
+      } finally {
+        r.close();
+      }
+    } finally {
+      await nc.close();
+    }
+  } catch (e) {
+    if (e instanceof ClusterError) throw new CliError(e.message);
+    throw e;
   }
 }
 
-export function usersAdd(dataDir: string, name: string, regCode: string | undefined, out: Out, now = Date.now()): void {
+export async function usersAdd(dataDir: string, name: string, regCode: string | undefined, out: Out, now = Date.now()): Promise<void> {
   const u = user(name);
   const key = regCode === undefined ? null : code(regCode);
-  withDir(dataDir, (d) => {
+  await withDir(dataDir, (d) => {
     if (!d.add(u, key, now)) throw new CliError(`user ${u} already exists`);
   });
   out(
@@ -54,8 +87,8 @@ export function usersAdd(dataDir: string, name: string, regCode: string | undefi
   );
 }
 
-export function usersList(dataDir: string, json: boolean, out: Out): void {
-  const rows = withDir(dataDir, (d) => d.list());
+export async function usersList(dataDir: string, json: boolean, out: Out): Promise<void> {
+  const rows = await withDir(dataDir, (d) => d.list());
   const items = rows.map((r) => ({
     user: r.user,
     state: r.state,
@@ -67,8 +100,8 @@ export function usersList(dataDir: string, json: boolean, out: Out): void {
   for (const i of items) out(`${i.user}\t${i.state}\t${i.code ?? "(no code yet)"}`);
 }
 
-export function usersPending(dataDir: string, json: boolean, out: Out): void {
-  const rows = withDir(dataDir, (d) => d.pending());
+export async function usersPending(dataDir: string, json: boolean, out: Out): Promise<void> {
+  const rows = await withDir(dataDir, (d) => d.pending());
   const items = rows.map((p) => ({
     user: p.user,
     code: encodeRegistrationCode(p.code),
@@ -84,28 +117,28 @@ export function usersPending(dataDir: string, json: boolean, out: Out): void {
  * Adopt a pending login's key by the directory's approval rule (Directory.approvePending);
  * without a code to compare, the operator is asked to compare the one shown.
  */
-export function usersApprove(dataDir: string, name: string, expected: string | undefined, out: Out): void {
+export async function usersApprove(dataDir: string, name: string, expected: string | undefined, out: Out): Promise<void> {
   const u = user(name);
   const want = expected === undefined ? undefined : code(expected);
-  const p = withDir(dataDir, (d) => told(() => d.approvePending(u, want)));
+  const p = await withDir(dataDir, (d) => told(() => d.approvePending(u, want)));
   out(`approved ${u} with code ${encodeRegistrationCode(p.code)} (from ${p.address})${want ? "" : "; compare it with the code they send you"}`);
 }
 
-export function usersRemove(dataDir: string, name: string, out: Out): void {
+export async function usersRemove(dataDir: string, name: string, out: Out): Promise<void> {
   const u = user(name);
-  if (!withDir(dataDir, (d) => d.remove(u))) throw new CliError(`no user ${u}`);
+  if (!(await withDir(dataDir, (d) => d.remove(u)))) throw new CliError(`no user ${u}`);
   out(`removed ${u}`);
 }
 
-export function usersDisable(dataDir: string, name: string, out: Out): void {
+export async function usersDisable(dataDir: string, name: string, out: Out): Promise<void> {
   const u = user(name);
-  if (!withDir(dataDir, (d) => d.setState(u, "disabled"))) throw new CliError(`no user ${u}`);
+  if (!(await withDir(dataDir, (d) => d.setState(u, "disabled")))) throw new CliError(`no user ${u}`);
   out(`disabled ${u}; they cannot log in until \`users enable ${u}\``);
 }
 
-export function usersEnable(dataDir: string, name: string, out: Out): void {
+export async function usersEnable(dataDir: string, name: string, out: Out): Promise<void> {
   const u = user(name);
-  if (!withDir(dataDir, (d) => d.setState(u, "active"))) throw new CliError(`no user ${u}`);
+  if (!(await withDir(dataDir, (d) => d.setState(u, "active")))) throw new CliError(`no user ${u}`);
   out(`enabled ${u}`);
 }
 

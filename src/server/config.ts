@@ -42,6 +42,15 @@ export const SETTINGS = [
   { key: "max_output_per_session_kb", kind: "int", help: "unread output one session may have at the relay before it is no longer read from, in KiB", min: 128, max: 1_048_576, default: 1024 },
   { key: "max_output_per_user_kb", kind: "int", help: "unread output of all sessions of one user together, in KiB", min: 128, max: 16_777_216, default: 4096 },
   { key: "max_output_total_mb", kind: "int", help: "unread output of all sessions together, in MiB", min: 1, max: 1_048_576, default: 256 },
+  // A cluster of relay nodes on NATS (README "A cluster of relays", SPEC.md §11): none of
+  // these given, the relay is on its own, as always.
+  { key: "nats", kind: "strings", help: "run as a node of a relay cluster on these NATS servers: URL[,URL...] (nats:// or tls://)" },
+  { key: "node", kind: "string", help: "this node's name in the cluster, unique: 1-32 of a-z 0-9 _ -" },
+  { key: "nats_user", kind: "string", help: "NATS user name (with --nats-password-file)" },
+  { key: "nats_password_file", kind: "string", help: "file holding the NATS user's password" },
+  { key: "nats_creds", kind: "string", help: "NATS credentials file (JWT and NKey seed), instead of a user and password" },
+  { key: "nats_tls_ca", kind: "string", help: "CA certificate (PEM) that signed the NATS servers' certificates: TLS to NATS" },
+  { key: "directory_replicas", kind: "int", help: "copies JetStream keeps of the cluster's directory; 0 = 1 on a single NATS server, 3 on three or more", min: 0, max: 5, default: 0 },
 ] as const satisfies readonly Setting[];
 
 export type SettingKey = (typeof SETTINGS)[number]["key"];
@@ -68,6 +77,13 @@ export type Settings = {
   max_output_per_session_kb: number;
   max_output_per_user_kb: number;
   max_output_total_mb: number;
+  nats?: string[];
+  node?: string;
+  nats_user?: string;
+  nats_password_file?: string;
+  nats_creds?: string;
+  nats_tls_ca?: string;
+  directory_replicas: number;
 };
 
 export class ConfigError extends Error {}

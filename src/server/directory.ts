@@ -4,6 +4,9 @@
 // file; WAL lets them do so at once. This class alone owns relay.db: its schema and every
 // statement are here, behind methods that speak in rows and bytes, never SQL, so its
 // storage can be swapped (a replicated one for a relay cluster) without touching callers.
+// In a cluster (SPEC.md §11.3) the database is an in-memory copy of a JetStream KV bucket:
+// every row a method changes is handed to a sink that writes it to the bucket, and rows
+// other nodes changed arrive through applyRemote, so lookups stay synchronous.
 
 import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
@@ -34,6 +37,19 @@ export interface InviteRow {
   expires: number;
 }
 
+/** The tables whose rows a cluster replicates, each row under its key (SPEC.md §11.3). */
+export type DirectoryTable = "users" | "pending" | "invites" | "admin_logins";
+export type DirectoryRow = Record<string, string | number | Uint8Array | null>;
+
+/** A row changed by this process: row undefined when it was deleted. */
+export interface DirectoryChange {
+  table: DirectoryTable;
+  key: string | Uint8Array; // the row's primary key: a user id, or an invite's or link's hash
+  row: DirectoryRow | undefined;
+}
+
+const TABLE_KEYS: Record<DirectoryTable, string> = { users: "user", pending: "user", invites: "hash", admin_logins: "hash" };
+
 /** At most this many pending rows are kept; the oldest go first (SPEC.md §3.3). */
 export const MAX_PENDING = 1000;
 
@@ -61,17 +77,23 @@ export function readRegistrationCode(typed: string): Uint8Array {
 
 export class Directory {
   readonly #db: Database;
+  #sink: ((changes: DirectoryChange[]) => void) | undefined;
+  #remoteVersion = 0;
+  #depth = 0;
 
   constructor(path: string) {
-    ownerOnly(path);
+    const memory = path === ":memory:";
+    if (!memory) ownerOnly(path);
     this.#db = new Database(path, { create: true, strict: true });
-    this.#db.exec("PRAGMA journal_mode = WAL");
-    // SQLite gives a new -wal and -shm the database file's own mode; ones an older version
-    // left behind keep theirs, so those are tightened too.
-    ownerOnly(`${path}-wal`, false);
-    ownerOnly(`${path}-shm`, false);
-    this.#db.exec("PRAGMA synchronous = FULL");
-    this.#db.exec("PRAGMA busy_timeout = 5000");
+    if (!memory) {
+      this.#db.exec("PRAGMA journal_mode = WAL");
+      // SQLite gives a new -wal and -shm the database file's own mode; ones an older version
+      // left behind keep theirs, so those are tightened too.
+      ownerOnly(`${path}-wal`, false);
+      ownerOnly(`${path}-shm`, false);
+      this.#db.exec("PRAGMA synchronous = FULL");
+      this.#db.exec("PRAGMA busy_timeout = 5000");
+    }
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS users (
         user TEXT PRIMARY KEY,
@@ -99,13 +121,75 @@ export class Directory {
     return new Directory(join(dataDir, "relay.db"));
   }
 
+  /**
+   * A cluster's copy (SPEC.md §11.3): in memory, filled by applyRemote; every row a method
+   * changes goes to `sink`, right after the change, in the order made.
+   */
+  static replica(sink: (changes: DirectoryChange[]) => void): Directory {
+    const d = new Directory(":memory:");
+    // Which rows a statement touched, whatever the statement: triggers note the keys, and
+    // #handOver reads the rows as they are now.
+    d.#db.exec("CREATE TEMP TABLE changes (tbl TEXT NOT NULL, k ANY NOT NULL, PRIMARY KEY (tbl, k))");
+    for (const [table, key] of Object.entries(TABLE_KEYS)) {
+      for (const [op, row] of [["INSERT", "NEW"], ["UPDATE", "NEW"], ["DELETE", "OLD"]] as const) {
+        d.#db.exec(`CREATE TEMP TRIGGER ${table}_${op.toLowerCase()} AFTER ${op} ON main.${table} BEGIN INSERT OR IGNORE INTO changes (tbl, k) VALUES ('${table}', ${row}.${key}); END`);
+      }
+    }
+    d.#sink = sink;
+    return d;
+  }
+
+  /** Run a change; the outermost one hands what it changed to the sink (a replica's). */
+  #write<T>(f: () => T): T {
+    this.#depth++;
+    try {
+      return f();
+    } finally {
+      if (--this.#depth === 0) this.#handOver();
+    }
+  }
+
+  /** Hand the rows changed since the last call to the sink (a replica only). */
+  #handOver(): void {
+    if (!this.#sink) return;
+    const keys = this.#db.query<{ tbl: DirectoryTable; k: string | Uint8Array }, []>("SELECT tbl, k FROM changes").all();
+    if (keys.length === 0) return;
+    this.#db.exec("DELETE FROM changes");
+    this.#sink(keys.map(({ tbl, k }) => ({ table: tbl, key: k, row: this.row(tbl, k) })));
+  }
+
+  /** One row of a table by its key, every column, as stored. */
+  row(table: DirectoryTable, key: string | Uint8Array): DirectoryRow | undefined {
+    return this.#db.query<DirectoryRow, [string | Uint8Array]>(`SELECT * FROM ${table} WHERE ${TABLE_KEYS[table]} = ?`).get(key) ?? undefined;
+  }
+
+  /** Every row of a table (a replica's first fill, and tests). */
+  rows(table: DirectoryTable): DirectoryRow[] {
+    return this.#db.query<DirectoryRow, []>(`SELECT * FROM ${table}`).all();
+  }
+
+  /** A row another node changed (row undefined: deleted); not handed to the sink again. */
+  applyRemote(table: DirectoryTable, key: string | Uint8Array, row: DirectoryRow | undefined): void {
+    const k = TABLE_KEYS[table];
+    if (row === undefined) this.#db.query(`DELETE FROM ${table} WHERE ${k} = ?`).run(key);
+    else {
+      const cols = Object.keys(row);
+      if (!cols.every((c) => /^[a-z_]+$/.test(c))) throw new Error(`bad column in a ${table} row`);
+      this.#db
+        .query(`INSERT OR REPLACE INTO ${table} (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`)
+        .run(...(cols.map((c) => row[c]) as (string | number | Uint8Array | null)[]));
+    }
+    if (this.#sink) this.#db.exec("DELETE FROM changes");
+    this.#remoteVersion++;
+  }
+
   close(): void {
     this.#db.close();
   }
 
-  /** Changes whenever another connection (the ctrl command) commits to this database. */
+  /** Changes whenever another connection (the ctrl command) or another node changes the directory. */
   dataVersion(): number {
-    return this.#db.query<{ data_version: number }, []>("PRAGMA data_version").get()!.data_version;
+    return this.#db.query<{ data_version: number }, []>("PRAGMA data_version").get()!.data_version + this.#remoteVersion;
   }
 
   get(user: string): UserRow | undefined {
@@ -125,46 +209,58 @@ export class Directory {
 
   /** Add many users at once, all or none (the benchmarks register thousands). */
   addAll(users: { user: string; code: Uint8Array | null }[], now: number): void {
-    this.#db.transaction(() => {
-      for (const u of users) this.add(u.user, u.code, now);
-    })();
+    this.#write(() => {
+      this.#db.transaction(() => {
+        for (const u of users) this.add(u.user, u.code, now);
+      })();
+    });
   }
 
   /** Returns false when the user already exists. */
   add(user: string, code: Uint8Array | null, now: number): boolean {
-    const r = this.#db
-      .query("INSERT OR IGNORE INTO users (user, code, state, created) VALUES (?, ?, 'active', ?)")
-      .run(user, code, now);
-    return r.changes === 1;
+    return this.#write(() => {
+      const r = this.#db
+        .query("INSERT OR IGNORE INTO users (user, code, state, created) VALUES (?, ?, 'active', ?)")
+        .run(user, code, now);
+      return r.changes === 1;
+    });
   }
 
   setCode(user: string, code: Uint8Array): boolean {
-    return this.#db.query("UPDATE users SET code = ? WHERE user = ?").run(code, user).changes === 1;
+    return this.#write(() => {
+      return this.#db.query("UPDATE users SET code = ? WHERE user = ?").run(code, user).changes === 1;
+    });
   }
 
   setState(user: string, state: UserState): boolean {
-    return this.#db.query("UPDATE users SET state = ? WHERE user = ?").run(state, user).changes === 1;
+    return this.#write(() => {
+      return this.#db.query("UPDATE users SET state = ? WHERE user = ?").run(state, user).changes === 1;
+    });
   }
 
   remove(user: string): boolean {
-    return this.#db.transaction(() => {
-      this.#db.query("DELETE FROM pending WHERE user = ?").run(user);
-      return this.#db.query("DELETE FROM users WHERE user = ?").run(user).changes === 1;
-    })();
+    return this.#write(() => {
+      return this.#db.transaction(() => {
+        this.#db.query("DELETE FROM pending WHERE user = ?").run(user);
+        return this.#db.query("DELETE FROM users WHERE user = ?").run(user).changes === 1;
+      })();
+    });
   }
 
   /** Keep the latest failed login of a registered user, bounded in total. */
   recordPending(p: PendingRow, max = MAX_PENDING): void {
-    this.#db.transaction(() => {
-      this.#db
-        .query("INSERT OR REPLACE INTO pending (user, code, address, time) VALUES (?, ?, ?, ?)")
-        .run(p.user, p.code, p.address, p.time);
-      this.#db
-        .query(
-          "DELETE FROM pending WHERE user IN (SELECT user FROM pending ORDER BY time DESC LIMIT -1 OFFSET ?)",
-        )
-        .run(max);
-    })();
+    this.#write(() => {
+      this.#db.transaction(() => {
+        this.#db
+          .query("INSERT OR REPLACE INTO pending (user, code, address, time) VALUES (?, ?, ?, ?)")
+          .run(p.user, p.code, p.address, p.time);
+        this.#db
+          .query(
+            "DELETE FROM pending WHERE user IN (SELECT user FROM pending ORDER BY time DESC LIMIT -1 OFFSET ?)",
+          )
+          .run(max);
+      })();
+    });
   }
 
   pendingCount(): number {
@@ -177,17 +273,19 @@ export class Directory {
 
   /** Adopt the pending code as the user's registration code. */
   approve(user: string): PendingRow | undefined {
-    return this.#db.transaction(() => {
-      const p = this.#db
-        .query<PendingRow, [string]>("SELECT user, code, address, time FROM pending WHERE user = ?")
-        .get(user);
-      if (!p) return undefined;
-      if (this.#db.query("UPDATE users SET code = ? WHERE user = ?").run(p.code, user).changes !== 1) {
-        return undefined;
-      }
-      this.#db.query("DELETE FROM pending WHERE user = ?").run(user);
-      return p;
-    })();
+    return this.#write(() => {
+      return this.#db.transaction(() => {
+        const p = this.#db
+          .query<PendingRow, [string]>("SELECT user, code, address, time FROM pending WHERE user = ?")
+          .get(user);
+        if (!p) return undefined;
+        if (this.#db.query("UPDATE users SET code = ? WHERE user = ?").run(p.code, user).changes !== 1) {
+          return undefined;
+        }
+        this.#db.query("DELETE FROM pending WHERE user = ?").run(user);
+        return p;
+      })();
+    });
   }
 
   /**
@@ -198,9 +296,11 @@ export class Directory {
    * they trust. Throws ApprovalError saying which part failed.
    */
   approvePending(name: string, want: Uint8Array | undefined): PendingRow {
-    // One write transaction from the check to the adoption: a pending row planted by a
-    // login in between must not be adopted in place of the one that was checked.
-    return this.#db.transaction(() => this.#checkAndApprove(name, want)).immediate();
+    return this.#write(() => {
+      // One write transaction from the check to the adoption: a pending row planted by a
+      // login in between must not be adopted in place of the one that was checked.
+      return this.#db.transaction(() => this.#checkAndApprove(name, want)).immediate();
+    });
   }
 
   #checkAndApprove(name: string, want: Uint8Array | undefined): PendingRow {
@@ -232,10 +332,12 @@ export class Directory {
 
   /** Store an invite by the hash of its token, replacing the user's older one and dropping expired ones. */
   putInvite(hash: Uint8Array, user: string, now: number, expires: number): void {
-    this.#db.transaction(() => {
-      this.#db.query("DELETE FROM invites WHERE user = ? OR expires <= ?").run(user, now);
-      this.#db.query("INSERT INTO invites (hash, user, created, expires) VALUES (?, ?, ?, ?)").run(hash, user, now, expires);
-    })();
+    this.#write(() => {
+      this.#db.transaction(() => {
+        this.#db.query("DELETE FROM invites WHERE user = ? OR expires <= ?").run(user, now);
+        this.#db.query("INSERT INTO invites (hash, user, created, expires) VALUES (?, ?, ?, ?)").run(hash, user, now, expires);
+      })();
+    });
   }
 
   /** Invites not yet expired, by user. */
@@ -249,29 +351,35 @@ export class Directory {
    * row, all at once. Any failure leaves everything as it was and returns false.
    */
   redeemInvite(hash: Uint8Array, user: string, code: Uint8Array, now: number): boolean {
-    return this.#db.transaction(() => {
-      const row = this.#db.query<{ user: string; expires: number }, [Uint8Array]>("SELECT user, expires FROM invites WHERE hash = ?").get(hash);
-      if (!row || row.user !== user || row.expires <= now) return false;
-      const u = this.get(user);
-      if (!u || u.state !== "active") return false;
-      this.#db.query("DELETE FROM invites WHERE hash = ?").run(hash);
-      this.#db.query("UPDATE users SET code = ? WHERE user = ?").run(code, user);
-      this.#db.query("DELETE FROM pending WHERE user = ?").run(user);
-      return true;
-    })();
+    return this.#write(() => {
+      return this.#db.transaction(() => {
+        const row = this.#db.query<{ user: string; expires: number }, [Uint8Array]>("SELECT user, expires FROM invites WHERE hash = ?").get(hash);
+        if (!row || row.user !== user || row.expires <= now) return false;
+        const u = this.get(user);
+        if (!u || u.state !== "active") return false;
+        this.#db.query("DELETE FROM invites WHERE hash = ?").run(hash);
+        this.#db.query("UPDATE users SET code = ? WHERE user = ?").run(code, user);
+        this.#db.query("DELETE FROM pending WHERE user = ?").run(user);
+        return true;
+      })();
+    });
   }
 
   /** Store an admin login link by the hash of its token, dropping expired ones. */
   putAdminLogin(hash: Uint8Array, now: number, expires: number): void {
-    this.#db.transaction(() => {
-      this.#db.query("DELETE FROM admin_logins WHERE expires <= ?").run(now);
-      this.#db.query("INSERT INTO admin_logins (hash, expires) VALUES (?, ?)").run(hash, expires);
-    })();
+    this.#write(() => {
+      this.#db.transaction(() => {
+        this.#db.query("DELETE FROM admin_logins WHERE expires <= ?").run(now);
+        this.#db.query("INSERT INTO admin_logins (hash, expires) VALUES (?, ?)").run(hash, expires);
+      })();
+    });
   }
 
   /** Use up the admin login link with this hash: true when it existed and had not expired. */
   takeAdminLogin(hash: Uint8Array, now: number): boolean {
-    return this.#db.query("DELETE FROM admin_logins WHERE hash = ? AND expires > ?").run(hash, now).changes === 1;
+    return this.#write(() => {
+      return this.#db.query("DELETE FROM admin_logins WHERE hash = ? AND expires > ?").run(hash, now).changes === 1;
+    });
   }
 }
 

@@ -23,6 +23,8 @@ export interface Hub<E extends Endpoint = Endpoint> {
   find(user: string): E | undefined;
   online(): string[];
   subscribe(listener: PresenceListener): () => void;
+  /** Given the relay it routes for, once (a cluster's hub needs it to end transfers). */
+  bind?(core: import("./cluster/nats-hub.ts").HubCore): void;
 }
 
 export class LocalHub<E extends Endpoint = Endpoint> implements Hub<E> {

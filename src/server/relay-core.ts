@@ -75,6 +75,12 @@ export interface RelayStats {
   bytes: number;
 }
 
+/** Logins told to the other nodes of a cluster, so that the limits hold across it (SPEC.md §11.6). */
+export interface LoginSharing {
+  failed(ip: string, user: string | undefined): void;
+  succeeded(user: string, ip: string): void;
+}
+
 export class RelayCore {
   readonly opts: RelayOptions;
   readonly relayKey: KeyPair;
@@ -96,6 +102,7 @@ export class RelayCore {
   #watchers = new Map<string, Set<Session>>();
   #watchAll = new Set<Session>();
   #directoryVersion = -1;
+  #sharing: LoginSharing | undefined;
 
   constructor(deps: {
     opts: RelayOptions;
@@ -104,7 +111,9 @@ export class RelayCore {
     hub: Hub<TransferEnd>;
     log: Log;
     now: () => number;
+    logins?: LoginSharing;
   }) {
+    this.#sharing = deps.logins;
     this.opts = deps.opts;
     this.relayKey = deps.relayKey;
     this.directory = deps.directory;
@@ -116,6 +125,18 @@ export class RelayCore {
     this.#userLimiter = new FailureLimiter({ burst: this.opts.failedLoginsPerUserBurst, perMinute: this.opts.failedLoginsPerUserPerHour / 60 });
     this.#sendLimiter = new FailureLimiter({ burst: Math.max(1, Math.floor(this.opts.messagesPerMinute)), perMinute: this.opts.messagesPerMinute });
     this.hub.subscribe((user, online) => this.#announce(user, online));
+    this.hub.bind?.(this);
+  }
+
+  /** A failed login on another node of the cluster: counted here as if it were ours. */
+  remoteFailure(ip: string, user: string | undefined, now: number): void {
+    this.#limiter.fail(ip, now);
+    if (user !== undefined) this.#userLimiter.fail(user, now);
+  }
+
+  /** A good login on another node: its address is known for that user here too. */
+  remoteLogin(user: string, ip: string): void {
+    this.#remember(user, ip);
   }
 
   /**
@@ -168,6 +189,7 @@ export class RelayCore {
     if (match && row.state === "active") {
       this.stats.logins++;
       this.#remember(user, ip);
+      this.#sharing?.succeeded(user, ip);
       this.log.info("login", { user, addr: address });
       return { status: "ok", reason: "" };
     }
@@ -178,6 +200,7 @@ export class RelayCore {
     if (invite && row && redeemInvite(this.directory, user, invite, loginKey, now)) {
       this.stats.logins++;
       this.#remember(user, ip);
+      this.#sharing?.succeeded(user, ip);
       this.log.info("registered", { user, addr: address, via: "invite", key: fingerprint(loginKey) });
       this.log.info("login", { user, addr: address });
       return { status: "ok", reason: "" };
@@ -185,6 +208,7 @@ export class RelayCore {
     this.stats.failedLogins++;
     this.#limiter.fail(ip, now);
     if (!known) this.#userLimiter.fail(user, now);
+    this.#sharing?.failed(ip, known ? undefined : user);
     // The log gets a short fingerprint, never the code: a code from a mistyped password
     // would let a log reader test guesses near the real one offline (SECURITY.md).
     this.log.warn("login-failed", { user, addr: address, key: fingerprint(loginKey), invite: invite ? "refused" : undefined });
@@ -335,6 +359,11 @@ export class RelayCore {
     if (s.refusal !== undefined) this.#refusing--;
     this.#unwatch(s);
     this.hub.detach(s);
+    this.#endTransfersOf(s);
+  }
+
+  /** s is gone: the other ends of its transfers are told so. */
+  #endTransfersOf(s: TransferEnd): void {
     for (const t of [...s.outgoing.values()]) {
       this.endTransfer(t);
       t.to.post({ t: "abort", id: t.id });
@@ -356,16 +385,22 @@ export class RelayCore {
     }
   }
 
-  /** Close sessions silent past the heartbeat timeout or stuck in the handshake; end idle transfers. */
-  sweep(): void {
-    const now = this.now();
-    // The operator changed the directory (ctrl users remove/disable/approve): sessions whose
-    // account is gone, disabled or re-keyed end now, not at their next login.
+  /**
+   * The operator changed the directory (ctrl users remove/disable/approve, here or on another
+   * node): sessions whose account is gone, disabled or re-keyed end now, not at their next login.
+   */
+  checkDirectory(): void {
     const version = this.directory.dataVersion();
     if (version !== this.#directoryVersion) {
       if (this.#directoryVersion !== -1) this.#recheckAccounts();
       this.#directoryVersion = version;
     }
+  }
+
+  /** Close sessions silent past the heartbeat timeout or stuck in the handshake; end idle transfers. */
+  sweep(): void {
+    const now = this.now();
+    this.checkDirectory();
     for (const s of this.sessions) {
       for (const t of [...s.outgoing.values()]) {
         if (now - t.last <= TRANSFER_IDLE_MS) continue;

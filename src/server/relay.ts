@@ -13,6 +13,12 @@ import { Session } from "./session.ts";
 import { HandshakeGate } from "./handshake-gate.ts";
 import { encodeRelayKey } from "../protocol/keys.ts";
 import { formatHostPort } from "../net/host-port.ts";
+import { connectNats, type ClusterSettings } from "./cluster/nats-connect.ts";
+import { DirectoryReplica } from "./cluster/directory-replica.ts";
+import { checkClusterKey } from "./cluster/cluster-key.ts";
+import { NatsHub } from "./cluster/nats-hub.ts";
+import { SharedLogins } from "./cluster/shared-logins.ts";
+import type { NatsConnection } from "@nats-io/transport-node";
 
 export interface ListenAddress {
   host: string; // "::" listens dual-stack
@@ -37,16 +43,52 @@ export async function startRelay(args: {
   options?: Partial<RelayOptions>;
   hub?: Hub<TransferEnd>;
   now?: () => number;
+  /** Run as a node of a cluster on NATS (SPEC.md §11); without it, on its own. */
+  cluster?: ClusterSettings;
 }): Promise<Relay> {
   const relayKey = loadOrCreateRelayKey(args.dataDir);
-  const directory = Directory.open(args.dataDir);
+  let directory: Directory;
+  let hub = args.hub ?? new LocalHub<TransferEnd>();
+  let nc: NatsConnection | undefined;
+  let replica: DirectoryReplica | undefined;
+  let logins: SharedLogins | undefined;
+  if (args.cluster) {
+    const node = args.cluster.node!;
+    nc = await connectNats(args.cluster, `smsg-relay-${node}`);
+    try {
+      replica = await DirectoryReplica.open(nc, args.cluster.replicas, (e) => args.log.error("directory-replication", { err: e.message }));
+      await checkClusterKey(replica.kv, relayKey.publicKey);
+    } catch (e) {
+      replica?.close();
+      await nc.close();
+      throw e;
+    }
+    directory = replica.directory;
+    hub = new NatsHub(nc, node, args.log);
+    logins = new SharedLogins(nc, node);
+    args.log.info("cluster-join", { node, nats: nc.getServer() });
+  } else {
+    directory = Directory.open(args.dataDir);
+  }
   const core = new RelayCore({
     opts: { ...DEFAULT_RELAY_OPTIONS, ...args.options },
     relayKey,
     directory,
-    hub: args.hub ?? new LocalHub<TransferEnd>(),
+    hub,
     log: args.log,
     now: args.now ?? Date.now,
+    logins,
+  });
+  logins?.listen(core);
+  // Another node's (or ctrl's) change to the directory: its sessions are checked at once.
+  let checking = false;
+  replica?.onRemoteChange(() => {
+    if (checking) return;
+    checking = true;
+    queueMicrotask(() => {
+      checking = false;
+      core.checkDirectory();
+    });
   });
 
   const gate = new HandshakeGate({ perSecond: core.opts.handshakesPerSecond, burst: core.opts.handshakesBurst }, args.log, core.now);
@@ -90,7 +132,11 @@ export async function startRelay(args: {
     }
   } catch (e) {
     for (const l of listeners) l.stop(true);
-    directory.close();
+    if (hub instanceof NatsHub) hub.stop();
+    logins?.stop();
+    replica?.close();
+    await nc?.close();
+    if (!replica) directory.close();
     throw e;
   }
   const sweep = setInterval(() => core.sweep(), 1000);
@@ -124,7 +170,13 @@ export async function startRelay(args: {
         for (const s of [...core.sessions]) s.sock.close("relay stopping");
         clearInterval(sweep);
         for (const l of listeners) l.stop(true);
-        directory.close();
+        if (hub instanceof NatsHub) hub.stop();
+        logins?.stop();
+        if (replica) {
+          await replica.flush().catch(() => {});
+          replica.close();
+          await nc!.drain().catch(() => {});
+        } else directory.close();
         args.log.info("relay-stop");
       })();
       return stopping;

@@ -1,0 +1,123 @@
+// Figure (issue 12): a relay cluster of two nodes on one nats-server with JetStream. The same
+// 1 KiB pairs as the relay rate figure, run twice on the same cluster: every pair on node A
+// (local routing, the baseline), and every sender on node A with its recipient on node B
+// (each message, chunk and ACK crosses NATS). Message rate, delivery latency p50/p99, and
+// the relays' CPU per message (both nodes' together for the cross-node run).
+
+import { copyFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { BenchContext } from "../lib/context.ts";
+import { driveWorkers, type RateResult } from "../lib/drive.ts";
+import { Child, freePort, waitForPort } from "../lib/procs.ts";
+import { startRelayProcess, type RelayProcess } from "../lib/relay-process.ts";
+import { row, type Row } from "../lib/row.ts";
+import { benchIdentity, makeUsers, type BenchUser } from "../lib/users.ts";
+import { connectNats, type ClusterSettings } from "../../src/server/cluster/nats-connect.ts";
+import { DirectoryReplica } from "../../src/server/cluster/directory-replica.ts";
+
+const WORKERS = resolve(import.meta.dir, "../workers");
+const WINDOW = 8;
+const PAYLOAD = 1024;
+
+function plan(ctx: BenchContext) {
+  return ctx.quick
+    ? { pairs: 4, workers: 2, warmupMs: 300, measureMs: 700, rounds: 1 }
+    : { pairs: 50, workers: 2, warmupMs: 1500, measureMs: 5000, rounds: 3 };
+}
+
+function median<R extends RateResult>(rounds: R[]): R {
+  return [...rounds].sort((a, b) => a.rate - b.rate)[Math.floor(rounds.length / 2)]!;
+}
+
+async function startNatsServer(dir: string): Promise<{ child: Child; url: string; passwordFile: string }> {
+  const port = freePort();
+  const password = "bench-nats-password";
+  writeFileSync(join(dir, "password"), password + "\n", { mode: 0o600 });
+  writeFileSync(
+    join(dir, "nats.conf"),
+    `listen: 127.0.0.1:${port}\njetstream { store_dir: "${join(dir, "js")}" }\nauthorization { users = [ { user: smsg, password: "${password}" } ] }\n`,
+  );
+  const child = new Child("nats-server", ["nats-server", "-c", join(dir, "nats.conf")], { keepLines: 50 });
+  await waitForPort(port, child);
+  return { child, url: `nats://127.0.0.1:${port}`, passwordFile: join(dir, "password") };
+}
+
+async function register(cluster: ClusterSettings, users: BenchUser[]): Promise<void> {
+  const nc = await connectNats(cluster, "bench");
+  try {
+    const r = await DirectoryReplica.open(nc, 1);
+    r.directory.addAll(users.map((u) => ({ user: u.user, code: new Uint8Array(Buffer.from(u.pub, "hex")) })), Date.now());
+    await r.flush();
+    r.close();
+  } finally {
+    await nc.close();
+  }
+}
+
+export async function clusterRows(ctx: BenchContext): Promise<Row[]> {
+  if (!Bun.which("nats-server")) {
+    ctx.log("cluster: nats-server is not installed (scripts/setup-system.sh installs it): no cluster rows");
+    return [];
+  }
+  const p = plan(ctx);
+  const natsDir = ctx.dir("cluster-nats");
+  const nats = await startNatsServer(natsDir);
+  const nodes: RelayProcess[] = [];
+  try {
+    const base: ClusterSettings = { servers: [nats.url], user: "smsg", passwordFile: nats.passwordFile, replicas: 1 };
+    const senders = makeUsers("s", p.pairs);
+    const recipients = makeUsers("r", p.pairs);
+    const dirs = ["a", "b"].map((n) => ctx.dir(`cluster-node-${n}`));
+    for (const [i, name] of ["a", "b"].entries()) {
+      if (i > 0) copyFileSync(join(dirs[0]!, "relay-key"), join(dirs[i]!, "relay-key"));
+      nodes.push(await startRelayProcess({ dataDir: dirs[i]!, port: freePort(), env: { BENCH_CLUSTER: JSON.stringify({ ...base, node: name }) } }));
+    }
+    await register(base, [...senders, ...recipients]);
+    const identity = benchIdentity();
+    const run = async (cross: boolean): Promise<RateResult> => {
+      const per = Math.ceil(p.pairs / p.workers);
+      const configs = Array.from({ length: p.workers }, (_, w) => ({
+        t: "config",
+        host: "127.0.0.1",
+        port: nodes[0]!.port,
+        rxPort: cross ? nodes[1]!.port : nodes[0]!.port,
+        pairs: senders.slice(w * per, (w + 1) * per).map((s, i) => ({ sender: s, recipient: recipients[w * per + i]! })),
+        identity,
+        bodyBytes: PAYLOAD,
+        window: WINDOW,
+      }));
+      return driveWorkers(cross ? "smsg cross-node" : "smsg same-node", resolve(WORKERS, "pairs-smsg.ts"), configs, p, cross ? [nodes[0]!.child.pid, nodes[1]!.child.pid] : nodes[0]!.child.pid);
+    };
+    const local: RateResult[] = [];
+    const cross: RateResult[] = [];
+    for (let round = 1; round <= p.rounds; round++) {
+      local.push(await run(false));
+      cross.push(await run(true));
+      ctx.log(`cluster, round ${round}: same node ${local.at(-1)!.rate.toFixed(0)} msg/s, cross-node ${cross.at(-1)!.rate.toFixed(0)} msg/s`);
+    }
+    const l = median(local);
+    const c = median(cross);
+    const sameName = `the same ${p.pairs} pairs on one node`;
+    return [
+      row({
+        name: `cluster message rate, ${p.pairs} pairs split across two nodes (1 KiB, ${WINDOW} in flight each)`,
+        value: c.rate,
+        unit: "msg/s",
+        baseline: { name: sameName, value: l.rate },
+        target: { text: ">= 0.7x one node", check: (_v, r) => r !== null && r >= 0.7 },
+      }),
+      row({ name: "cluster delivery latency p50, cross-node vs same-node", value: c.p50, unit: "ms", baseline: { name: sameName, value: l.p50 } }),
+      row({
+        name: "cluster delivery latency p99, cross-node vs same-node",
+        value: c.p99,
+        unit: "ms",
+        baseline: { name: sameName, value: l.p99 },
+        target: { text: "<= 2x same-node", check: (_v, r) => r !== null && r <= 2 },
+      }),
+      row({ name: "cluster relay CPU per message, cross-node (both nodes) vs local", value: c.serverCpuUs, unit: "us/msg", baseline: { name: "one node, local routing", value: l.serverCpuUs } }),
+    ];
+  } finally {
+    for (const n of nodes) await n.stop();
+    await nats.child.stop();
+  }
+}

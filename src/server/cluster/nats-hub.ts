@@ -1,0 +1,481 @@
+// Presence and routing between the nodes of a relay cluster over NATS core (SPEC.md §11.4,
+// §11.5). Each node holds its own sessions, as the LocalHub does, and learns every other
+// node's from their presence changes, numbered per node, with a full snapshot on request
+// when a number is missed. A user on another node is a RemoteEnd: messages posted to it go
+// to its node on a route subject, where they are checked against the transfer they belong
+// to as if the sender were local. NATS core delivers at most once, so a gap in a transfer
+// (a chunk out of order, a node silent past NODE_TIMEOUT_MS, a lost connection to NATS)
+// aborts it: the sender retries, and the recipient's client answers a repeat "duplicate".
+
+import { randomBytes } from "node:crypto";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { Hub, PresenceListener } from "../hub.ts";
+import type { Log } from "../log.ts";
+import { MAX_INCOMING_PER_SESSION, type Transfer, type TransferEnd } from "../transfer.ts";
+import { idHex } from "../../protocol/messages.ts";
+import { decodeMessage, encodeMessage, WINDOW_CHUNKS, type ErrorCode, type Message, type MessageOf, type SignedSessionKey } from "../../protocol/messages.ts";
+import { isUserId } from "../../protocol/user-id.ts";
+import { HEARTBEAT, PRESENCE, routeSubject, routeWildcard, snapshotSubject, unescapeUser } from "./subjects.ts";
+
+/** Every node says it is alive this often... */
+export const HEARTBEAT_MS = 1000;
+/** ...and one not heard from for this long is gone, with its users and transfers. */
+export const NODE_TIMEOUT_MS = 4000;
+const SNAPSHOT_TIMEOUT_MS = 3000;
+
+/** What the hub needs of the relay it routes for (RelayCore implements it). */
+export interface HubCore {
+  endTransfer(t: Transfer): void;
+  now(): number;
+  readonly log: Log;
+}
+
+interface PresenceEntry {
+  user: string;
+  at: number; // when the session published its key, the node's clock: the newer one wins
+  key: WireKey;
+}
+interface WireKey {
+  identityPub: string; // base64
+  sessionPub: string;
+  issuedAt: number;
+  sig: string;
+}
+interface PresenceChange extends Partial<PresenceEntry> {
+  node: string;
+  epoch: string;
+  seq: number;
+  user: string;
+  online: boolean;
+}
+interface Heartbeat {
+  node: string;
+  epoch: string;
+  seq: number;
+}
+interface Snapshot {
+  epoch: string;
+  seq: number;
+  users: PresenceEntry[];
+}
+
+/** Another node as this one sees it. */
+interface NodeView {
+  name: string;
+  epoch: string;
+  seq: number; // last presence change applied
+  heard: number;
+  syncing: boolean; // a snapshot asked for; changes wait in `queued`
+  queued: PresenceChange[];
+  users: Map<string, RemoteEnd>;
+}
+
+const b64 = (b: Uint8Array): string => Buffer.from(b).toString("base64");
+const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "base64"));
+const toWire = (k: SignedSessionKey): WireKey => ({ identityPub: b64(k.identityPub), sessionPub: b64(k.sessionPub), issuedAt: k.issuedAt, sig: b64(k.sig) });
+const fromWire = (k: WireKey): SignedSessionKey => ({ identityPub: unb64(k.identityPub), sessionPub: unb64(k.sessionPub), issuedAt: k.issuedAt, sig: unb64(k.sig) });
+const json = (o: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(o));
+
+/** A user on another node: what this node posts to them goes there over NATS. */
+export class RemoteEnd implements TransferEnd {
+  readonly authed = true;
+  readonly outgoing = new Map<string, Transfer>();
+  readonly incoming = new Map<string, Transfer>();
+  sessionKey: SignedSessionKey | undefined;
+  at = 0;
+  present = false;
+
+  constructor(
+    readonly node: string,
+    readonly user: string,
+    private readonly send: (node: string, user: string, m: Message) => void,
+  ) {}
+
+  get address(): string {
+    return `node:${this.node}`;
+  }
+
+  post(m: Message): boolean {
+    this.send(this.node, this.user, m);
+    return true;
+  }
+
+  // Its connection is the other node's to close; flow control across nodes is the window's.
+  fail(_code: ErrorCode, _reason: string): void {}
+  holdBack(_sender: TransferEnd): boolean {
+    return false;
+  }
+  drained(_end: TransferEnd): void {}
+  gone(_sender: TransferEnd): void {}
+}
+
+export class NatsHub implements Hub<TransferEnd> {
+  readonly node: string;
+  readonly epoch = randomBytes(8).toString("hex");
+  #nc: NatsConnection;
+  #core: HubCore | undefined;
+  #local = new Map<string, { end: TransferEnd; at: number }>();
+  #nodes = new Map<string, NodeView>();
+  #listeners = new Set<PresenceListener>();
+  #seq = 0;
+  #subs: Subscription[] = [];
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #log: Log;
+
+  constructor(nc: NatsConnection, node: string, log: Log) {
+    this.#nc = nc;
+    this.node = node;
+    this.#log = log;
+  }
+
+  /** Start listening and beating; called once the relay's core exists. */
+  bind(core: HubCore): void {
+    this.#core = core;
+    const nc = this.#nc;
+    this.#subs.push(
+      nc.subscribe(HEARTBEAT, { callback: (_e, m) => this.#guard(() => this.#onHeartbeat(m.json<Heartbeat>())) }),
+      nc.subscribe(PRESENCE, { callback: (_e, m) => this.#guard(() => this.#onPresence(m.json<PresenceChange>())) }),
+      nc.subscribe(snapshotSubject(this.node), { callback: (_e, m) => this.#guard(() => m.respond(json(this.#snapshot()))) }),
+      nc.subscribe(routeWildcard(this.node), { callback: (_e, m) => this.#guard(() => this.#onRoute(m)) }),
+    );
+    this.#timer = setInterval(() => this.#tick(), HEARTBEAT_MS);
+    this.#beat();
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect") {
+          // Whatever crossed between nodes meanwhile may be lost: end those transfers now.
+          this.#log.warn("nats-disconnected", { server: s.server });
+          for (const v of this.#nodes.values()) for (const r of v.users.values()) this.#abortThrough(r, "aborted");
+        } else if (s.type === "reconnect") {
+          this.#log.info("nats-reconnected", { server: s.server });
+          // Presence changes may have been missed: ask every node for its whole presence again.
+          for (const v of this.#nodes.values()) void this.#sync(v);
+          this.#beat();
+        }
+      }
+    })();
+  }
+
+  #guard(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.#log.warn("cluster-message-bad", { err: (e as Error).message });
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    for (const s of this.#subs) s.unsubscribe();
+  }
+
+  // --- the Hub interface ------------------------------------------------------------------
+
+  attach(end: TransferEnd): TransferEnd | undefined {
+    const old = this.#local.get(end.user);
+    const wasOnline = this.#online(end.user);
+    const at = Math.max(this.#core?.now() ?? Date.now(), (old?.at ?? 0) + 1);
+    this.#local.set(end.user, { end, at });
+    if (end.sessionKey) this.#announce({ user: end.user, online: true, at, key: toWire(end.sessionKey) });
+    if (!wasOnline) this.#emit(end.user, true);
+    return old?.end;
+  }
+
+  detach(end: TransferEnd): void {
+    if (this.#local.get(end.user)?.end !== end) return;
+    this.#local.delete(end.user);
+    this.#announce({ user: end.user, online: false });
+    if (!this.#online(end.user)) this.#emit(end.user, false);
+  }
+
+  find(user: string): TransferEnd | undefined {
+    const local = this.#local.get(user);
+    if (local) return local.end;
+    let best: RemoteEnd | undefined;
+    for (const v of this.#nodes.values()) {
+      const r = v.users.get(user);
+      if (r?.present && (!best || r.at > best.at)) best = r;
+    }
+    return best;
+  }
+
+  online(): string[] {
+    const all = new Set(this.#local.keys());
+    for (const v of this.#nodes.values()) for (const r of v.users.values()) if (r.present) all.add(r.user);
+    return [...all].sort();
+  }
+
+  subscribe(listener: PresenceListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Other nodes heard from now (the admin page, logs and tests). */
+  nodes(): string[] {
+    return [...this.#nodes.keys()].sort();
+  }
+
+  #online(user: string): boolean {
+    if (this.#local.has(user)) return true;
+    for (const v of this.#nodes.values()) if (v.users.get(user)?.present) return true;
+    return false;
+  }
+
+  #emit(user: string, online: boolean): void {
+    for (const l of this.#listeners) l(user, online);
+  }
+
+  // --- presence between nodes -------------------------------------------------------------
+
+  #announce(c: { user: string; online: boolean; at?: number; key?: WireKey }): void {
+    const msg: PresenceChange = { node: this.node, epoch: this.epoch, seq: ++this.#seq, ...c };
+    this.#nc.publish(PRESENCE, json(msg));
+  }
+
+  #beat(): void {
+    const hb: Heartbeat = { node: this.node, epoch: this.epoch, seq: this.#seq };
+    this.#nc.publish(HEARTBEAT, json(hb));
+  }
+
+  #snapshot(): Snapshot {
+    const users: PresenceEntry[] = [];
+    for (const [user, { end, at }] of this.#local) if (end.sessionKey) users.push({ user, at, key: toWire(end.sessionKey) });
+    return { epoch: this.epoch, seq: this.#seq, users };
+  }
+
+  #tick(): void {
+    this.#beat();
+    const now = Date.now();
+    for (const v of [...this.#nodes.values()]) {
+      if (now - v.heard <= NODE_TIMEOUT_MS) continue;
+      this.#log.warn("node-gone", { node: v.name, users: v.users.size });
+      this.#dropNode(v);
+    }
+  }
+
+  #view(node: string, epoch: string): NodeView | undefined {
+    if (node === this.node) {
+      // Another process under this node's name: presence would flap between the two.
+      if (epoch !== this.epoch) this.#log.error("node-name-taken", { node });
+      return undefined;
+    }
+    let v = this.#nodes.get(node);
+    if (v && v.epoch !== epoch) {
+      this.#log.info("node-restarted", { node });
+      this.#dropNode(v);
+      v = undefined;
+    }
+    if (!v) {
+      v = { name: node, epoch, seq: 0, heard: Date.now(), syncing: false, queued: [], users: new Map() };
+      this.#nodes.set(node, v);
+      this.#log.info("node-joined", { node });
+      void this.#sync(v);
+    }
+    v.heard = Date.now();
+    return v;
+  }
+
+  #onHeartbeat(hb: Heartbeat): void {
+    const v = this.#view(hb.node, hb.epoch);
+    if (v && !v.syncing && hb.seq > v.seq) void this.#sync(v); // a change was lost
+  }
+
+  #onPresence(c: PresenceChange): void {
+    const v = this.#view(c.node, c.epoch);
+    if (!v) return;
+    if (v.syncing) {
+      v.queued.push(c);
+      return;
+    }
+    if (c.seq <= v.seq) return;
+    if (c.seq !== v.seq + 1) {
+      v.queued.push(c);
+      void this.#sync(v);
+      return;
+    }
+    v.seq = c.seq;
+    this.#applyChange(v, c);
+  }
+
+  async #sync(v: NodeView): Promise<void> {
+    if (v.syncing) return;
+    v.syncing = true;
+    let snap: Snapshot;
+    try {
+      const reply = await this.#nc.request(snapshotSubject(v.name), new Uint8Array(0), { timeout: SNAPSHOT_TIMEOUT_MS });
+      snap = reply.json<Snapshot>();
+    } catch (e) {
+      v.syncing = false;
+      this.#log.warn("snapshot-failed", { node: v.name, err: (e as Error).message });
+      return; // the next heartbeat asks again
+    }
+    if (this.#nodes.get(v.name) !== v) return; // dropped meanwhile
+    v.syncing = false;
+    if (snap.epoch !== v.epoch) return; // it restarted: its next heartbeat starts over
+    const listed = new Set<string>();
+    for (const e of snap.users) {
+      if (!isUserId(e.user)) continue;
+      listed.add(e.user);
+      this.#applyChange(v, { node: v.name, epoch: v.epoch, seq: snap.seq, user: e.user, online: true, at: e.at, key: e.key });
+    }
+    for (const r of [...v.users.values()]) if (r.present && !listed.has(r.user)) this.#applyChange(v, { node: v.name, epoch: v.epoch, seq: snap.seq, user: r.user, online: false });
+    v.seq = snap.seq;
+    const queued = v.queued.sort((a, b) => a.seq - b.seq);
+    v.queued = [];
+    for (const c of queued) this.#onPresence(c);
+  }
+
+  #remote(v: NodeView, user: string): RemoteEnd {
+    let r = v.users.get(user);
+    if (!r) v.users.set(user, (r = new RemoteEnd(v.name, user, (n, u, m) => this.#send(n, u, m))));
+    return r;
+  }
+
+  #applyChange(v: NodeView, c: PresenceChange): void {
+    if (!isUserId(c.user)) return;
+    const wasOnline = this.#online(c.user);
+    if (c.online && c.key && typeof c.at === "number") {
+      const r = this.#remote(v, c.user);
+      const key = fromWire(c.key);
+      if (r.present && r.sessionKey && b64(r.sessionKey.sessionPub) !== c.key.sessionPub) this.#abortThrough(r, "recipient-gone"); // a newer session there
+      r.sessionKey = key;
+      r.at = c.at;
+      r.present = true;
+      // The same user connected here too: the newer connection wins, as on one relay.
+      const local = this.#local.get(c.user);
+      if (local && local.at < c.at) {
+        this.#log.info("replaced", { user: c.user, addr: local.end.address, by: `node:${v.name}` });
+        local.end.fail("replaced", "replaced by a newer connection of the same user");
+      }
+    } else if (!c.online) {
+      const r = v.users.get(c.user);
+      if (!r) return;
+      v.users.delete(c.user);
+      r.present = false;
+      this.#abortThrough(r, "recipient-gone");
+    }
+    const isOnline = this.#online(c.user);
+    if (isOnline !== wasOnline) this.#emit(c.user, isOnline);
+  }
+
+  #dropNode(v: NodeView): void {
+    this.#nodes.delete(v.name);
+    for (const r of [...v.users.values()]) {
+      const wasOnline = this.#online(r.user);
+      v.users.delete(r.user);
+      r.present = false;
+      this.#abortThrough(r, "recipient-gone");
+      if (wasOnline && !this.#online(r.user)) this.#emit(r.user, false);
+    }
+  }
+
+  /** End every transfer between this node and r, telling both sides. */
+  #abortThrough(r: RemoteEnd, reason: "aborted" | "recipient-gone"): void {
+    const core = this.#core;
+    if (!core) return;
+    for (const t of [...r.outgoing.values()]) {
+      core.endTransfer(t);
+      t.to.post({ t: "abort", id: t.id });
+      r.post({ t: "sendFailed", id: t.id, reason: "aborted" });
+    }
+    for (const t of [...r.incoming.values()]) {
+      core.endTransfer(t);
+      r.post({ t: "abort", id: t.id });
+      t.from.post({ t: "sendFailed", id: t.id, reason });
+    }
+  }
+
+  // --- routed messages --------------------------------------------------------------------
+
+  /** On the wire: u8 length, the sending node's name, then the message as in SPEC.md §4. */
+  #send(node: string, user: string, m: Message): void {
+    const name = new TextEncoder().encode(this.node);
+    const body = encodeMessage(m);
+    const payload = new Uint8Array(1 + name.length + body.length); // a fresh buffer per publish
+    payload[0] = name.length;
+    payload.set(name, 1);
+    payload.set(body, 1 + name.length);
+    this.#nc.publish(routeSubject(node, user), payload);
+  }
+
+  #onRoute(msg: Msg): void {
+    const core = this.#core!;
+    const user = unescapeUser(msg.subject.slice(msg.subject.lastIndexOf(".") + 1));
+    const data = msg.data;
+    const n = data[0]!;
+    const from = new TextDecoder().decode(data.subarray(1, 1 + n));
+    const m = decodeMessage(data.subarray(1 + n));
+    const v = this.#nodes.get(from);
+    if (!v) return; // a node not (or no longer) in the cluster: what it routed ended with it
+    v.heard = Date.now();
+    const local = this.#local.get(user)?.end;
+    const viaNode = (e: TransferEnd): boolean => e instanceof RemoteEnd && e.node === from;
+    switch (m.t) {
+      case "deliver":
+        return this.#onDeliver(v, local, m);
+      case "chunk": {
+        const t = local?.incoming.get(idHex(m.id));
+        if (!t || !viaNode(t.from)) return;
+        const bad = t.done || m.seq !== t.nextSeq || m.seq >= t.window + WINDOW_CHUNKS || t.received + m.data.length > t.size || (m.last && t.received + m.data.length !== t.size);
+        if (bad) return this.#abort(t, "a chunk between nodes out of order or lost");
+        t.received += m.data.length;
+        t.nextSeq++;
+        t.done = m.last;
+        t.last = core.now();
+        t.to.post(m);
+        return;
+      }
+      case "window":
+      case "ack": {
+        const t = local?.outgoing.get(idHex(m.id));
+        if (!t || !viaNode(t.to)) return;
+        if (m.t === "window") {
+          if (m.seq < t.window || m.seq > t.nextSeq) return this.#abort(t, "a window between nodes out of range");
+          t.window = m.seq;
+          t.last = core.now();
+        } else core.endTransfer(t);
+        t.from.post(m);
+        return;
+      }
+      case "abort": {
+        const t = local?.incoming.get(idHex(m.id));
+        if (!t || !viaNode(t.from)) return;
+        core.endTransfer(t);
+        t.to.post(m);
+        return;
+      }
+      case "sendFailed": {
+        const t = local?.outgoing.get(idHex(m.id));
+        if (!t || !viaNode(t.to)) return;
+        core.endTransfer(t);
+        t.from.post(m);
+        return;
+      }
+      default:
+        throw new Error(`a node may not route ${m.t}`);
+    }
+  }
+
+  #abort(t: Transfer, why: string): void {
+    this.#log.warn("cluster-transfer-aborted", { from: t.from.user, to: t.to.user, why });
+    this.#core!.endTransfer(t);
+    t.to.post({ t: "abort", id: t.id });
+    t.from.post({ t: "sendFailed", id: t.id, reason: "aborted" });
+  }
+
+  /** A DELIVER from a sender on node v: the recipient's side of SEND (SPEC.md §6.2). */
+  #onDeliver(v: NodeView, to: TransferEnd | undefined, m: MessageOf<"deliver">): void {
+    const core = this.#core!;
+    if (!isUserId(m.from)) return;
+    const from = this.#remote(v, m.from);
+    const key = idHex(m.id);
+    const fail = (reason: MessageOf<"sendFailed">["reason"]): void => void from.post({ t: "sendFailed", id: m.id, reason });
+    if (!to) return fail("offline");
+    if (!to.sessionKey || Buffer.compare(Buffer.from(to.sessionKey.sessionPub), Buffer.from(m.recipientSessionPub)) !== 0) return fail("stale-key");
+    if (to.incoming.has(key) || to.incoming.size >= MAX_INCOMING_PER_SESSION || from.outgoing.has(key)) return fail("busy");
+    const t: Transfer = { id: m.id, key, from, to, size: m.size, received: 0, nextSeq: 0, window: 0, done: false, last: core.now() };
+    from.outgoing.set(key, t);
+    to.incoming.set(key, t);
+    to.post(m);
+  }
+}
