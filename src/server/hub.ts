@@ -3,14 +3,15 @@
 // session code changing, which only ever talks to a Hub and to Endpoints. The relay's hub
 // holds TransferEnds (transfer.ts): whatever it finds, it can route a transfer to.
 
-import type { Message, SignedSessionKey } from "../protocol/messages.ts";
+import type { Endpoint } from "./endpoint.ts";
+import type { Log } from "./log.ts";
+import type { Transfer } from "./transfer.ts";
 
-/** Something a message for a user can be handed to: a local connection or a remote proxy. */
-export interface Endpoint {
-  readonly user: string;
-  readonly sessionKey: SignedSessionKey | undefined;
-  /** Queue a message; false when the endpoint is gone. */
-  post(m: Message): boolean;
+/** What a hub that routes between relays needs of the relay it serves. */
+export interface HubCore {
+  endTransfer(t: Transfer): void;
+  now(): number;
+  readonly log: Log;
 }
 
 export type PresenceListener = (user: string, online: boolean) => void;
@@ -24,7 +25,7 @@ export interface Hub<E extends Endpoint = Endpoint> {
   online(): string[];
   subscribe(listener: PresenceListener): () => void;
   /** Given the relay it routes for, once (a cluster's hub needs it to end transfers). */
-  bind?(core: import("./cluster/nats-hub.ts").HubCore): void;
+  bind?(core: HubCore): void;
 }
 
 export class LocalHub<E extends Endpoint = Endpoint> implements Hub<E> {

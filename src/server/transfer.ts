@@ -4,7 +4,7 @@
 // another relay as well as one of its own sessions (hub.ts).
 
 import type { ErrorCode } from "../protocol/messages.ts";
-import type { Endpoint } from "./hub.ts";
+import type { Endpoint } from "./endpoint.ts";
 
 /** What a transfer needs of each of its two ends, besides a route and a queue (Endpoint). */
 export interface TransferEnd extends Endpoint {

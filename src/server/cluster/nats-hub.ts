@@ -9,7 +9,7 @@
 
 import { randomBytes } from "node:crypto";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
-import type { Hub, PresenceListener } from "../hub.ts";
+import type { Hub, HubCore, PresenceListener } from "../hub.ts";
 import type { Log } from "../log.ts";
 import { MAX_INCOMING_PER_SESSION, type Transfer, type TransferEnd } from "../transfer.ts";
 import { idHex } from "../../protocol/messages.ts";
@@ -24,12 +24,6 @@ export const NODE_TIMEOUT_MS = 4000;
 const SNAPSHOT_TIMEOUT_MS = 3000;
 
 /** What the hub needs of the relay it routes for (RelayCore implements it). */
-export interface HubCore {
-  endTransfer(t: Transfer): void;
-  now(): number;
-  readonly log: Log;
-}
-
 interface PresenceEntry {
   user: string;
   at: number; // when the session published its key, the node's clock: the newer one wins
