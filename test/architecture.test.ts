@@ -154,6 +154,10 @@ describe("each folder imports only inward", () => {
     expect(offending(graph, "server", ["client", "ctrl"])).toEqual([]);
   });
 
+  test("src/web (the loopback pages' shared layer) imports nothing from src/client, src/server, src/ctrl or src/views", () => {
+    expect(offending(graph, "web", ["client", "server", "ctrl", "views"])).toEqual([]);
+  });
+
   test("src/ctrl imports nothing from src/client", () => {
     expect(offending(graph, "ctrl", ["client"])).toEqual([]);
   });

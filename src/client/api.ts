@@ -13,6 +13,8 @@ import { DISK_FULL, isDiskFull, WrongPasswordError } from "./store.ts";
 import { ACCEPT_KEY, contactView } from "./contact-list.ts";
 import { attachmentIndex, downloadResponse, uploadDraft } from "./attachment-http.ts";
 import { daemonProof } from "./daemon-proof.ts";
+import { hostCheck } from "../web/loopback-host.ts";
+import { WebError } from "../web/web-error.ts";
 
 const sendSchema = z.object({
   to: z.array(z.string()).min(1),
@@ -28,18 +30,11 @@ const pageSchema = z.object({
   offset: z.coerce.number().int().min(0).optional(),
 });
 
-export function allowedHosts(port: number): Set<string> {
-  return new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
-}
 
 export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>): Hono {
   const app = new Hono();
 
-  app.use("*", async (c, next) => {
-    if (!hosts().has(c.req.header("host") ?? "")) return c.json({ error: "foreign Host header refused" }, 421);
-    await next();
-    return undefined;
-  });
+  app.use("*", hostCheck(hosts));
   // The one route without the token: the CLI asks it before sending the token anywhere, and
   // the answer (an HMAC under the token over the CLI's fresh nonce) reveals nothing of it.
   app.get("/api/hello", zValidator("query", z.object({ nonce: z.string().regex(/^[0-9a-f]{64}$/) }), validationHook), (c) =>
@@ -48,6 +43,7 @@ export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>
   app.use("/api/*", bearerAuth({ token }));
 
   app.onError((err, c) => {
+    if (err instanceof WebError) return c.json({ error: err.message }, err.status);
     if (err instanceof UserError) return c.json({ error: err.message }, err.status);
     if (err instanceof WrongPasswordError) return c.json({ error: err.message }, 403);
     if (isDiskFull(err)) return c.json({ error: DISK_FULL }, 507);

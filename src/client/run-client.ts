@@ -7,9 +7,10 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSyn
 import { join } from "node:path";
 import type { DaemonOptions } from "./daemon.ts";
 import { ClientHost } from "./host.ts";
-import { allowedHosts, apiApp } from "./api.ts";
+import { apiApp } from "./api.ts";
+import { loopbackHosts } from "../web/loopback-host.ts";
 import { MAX_UPLOAD } from "./attachment-http.ts";
-import { mountMailbox } from "./mailbox.tsx";
+import { mountMailbox } from "./mailbox/mailbox-app.tsx";
 import { removeStaleCopies } from "./open-file.ts";
 import { CliError } from "../cli/cli-error.ts";
 import { formatHostPort } from "../net/host-port.ts";
@@ -55,7 +56,7 @@ export async function runClient(a: ClientArgs): Promise<RunningClient> {
   const token = randomBytes(32).toString("hex");
   let port = 0;
   const hostname = a.ui?.host ?? "127.0.0.1";
-  const app = apiApp(host, token, () => allowedHosts(port));
+  const app = apiApp(host, token, () => loopbackHosts(port));
   mountMailbox(app, host);
   let server: ReturnType<typeof Bun.serve>;
   // Bun refuses request bodies over 128 MiB unless told otherwise: uploads go up to

@@ -201,6 +201,32 @@ describe("sending and receiving", () => {
     await page.close();
   }, 60_000);
 
+  test("a refusal shows beside the field it belongs to, whatever words it contains", async () => {
+    const page = await browser.ctx.newPage();
+    await unlock(page, c.alice!.url, password.alice!);
+    await open(page, c.alice!.url + "/compose");
+    const send = async (to: string) => {
+      // By id: the attachment's progress bar below is labelled with a name containing "To".
+      await page.locator("#to").fill(to);
+      await page.locator("#subject").fill("Today");
+      await page.locator("#body").fill("Text");
+      await page.getByRole("button", { name: "Send", exact: true }).click();
+    };
+    // The relay does not know this user: To's, though the sentence says neither "To" nor "user id".
+    await send("nobody-here");
+    await expect(page.locator("#to-error").textContent()).resolves.toContain("unknown recipient");
+    expect(await page.locator("#form-error").count()).toBe(0);
+    // An attachment whose name is refused belongs to the form as a whole, even when the name
+    // (and so the sentence) contains "To" or "text".
+    await page.getByLabel("Attachments").setInputFiles({ name: "To do\u202etxt.exe", mimeType: "text/plain", buffer: Buffer.from("x") });
+    await page.getByRole("progressbar", { name: /^Uploaded / }).waitFor({ timeout: 30_000 });
+    await send("bob");
+    await expect(page.locator("#form-error").textContent()).resolves.toContain("attachment name must be");
+    expect(await page.locator("#to-error").count()).toBe(0);
+    expect(await page.locator("#body-error").count()).toBe(0);
+    await page.close();
+  }, 60_000);
+
   test("Chinese, Arabic and emoji show correctly in the list, the message and the form", async () => {
     const subject = "你好 مرحبا 🎉";
     const body = "第一行\nالسطر الثاني — نص عربي\n👩‍💻";

@@ -6,8 +6,8 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Sessions } from "../../src/client/sessions.ts";
-import { replyDraft } from "../../src/client/mailbox.tsx";
+import { Sessions } from "../../src/web/page-sessions.ts";
+import { replyDraft } from "../../src/client/mailbox/compose.tsx";
 import { SearchIndex } from "../../src/client/search.ts";
 import { Store } from "../../src/client/store.ts";
 

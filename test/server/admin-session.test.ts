@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Directory } from "../../src/server/directory.ts";
-import { adminApp, adminHosts, createAdminLogin } from "../../src/server/admin.ts";
+import { adminApp, createAdminLogin } from "../../src/server/admin.ts";
+import { loopbackHosts } from "../../src/web/loopback-host.ts";
 import { streamLog } from "../../src/server/log.ts";
 import type { RelayCore } from "../../src/server/relay-core.ts";
 
@@ -21,7 +22,7 @@ describe("admin session", () => {
     const core = { directory: d, now: () => now } as unknown as RelayCore; // only these two are used by these routes
     const app = adminApp(
       { core, log: streamLog(() => {}), relayKey: "k", listen: [], logFile: () => join(dir, "none.log"), startedAt: now },
-      () => adminHosts(1),
+      () => loopbackHosts(1),
     );
     const req = (path: string, headers: Record<string, string> = {}) => app.request(`http://127.0.0.1:1${path}`, { headers: { host: "127.0.0.1:1", ...headers } });
     const login = async () => {

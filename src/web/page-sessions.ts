@@ -1,19 +1,15 @@
-// Browser sessions of the mailbox (SPEC.md §8.5): a random id in an HttpOnly, SameSite=Strict
-// cookie AND a random token the page keeps in its origin's storage and sends with every
-// request. The browser sends the cookie to every port of 127.0.0.1, so another local user's
-// server on another port can collect it; the token it never sees. Forgotten after the idle
-// time or when anyone locks; only in memory: a restart of the daemon locks every browser.
+// Browser sessions of the loopback pages, the mailbox and the relay's admin page (SPEC.md
+// §8.5, SECURITY.md §9 and §12): a random id in an HttpOnly, SameSite=Strict cookie AND a
+// random token the page keeps in its origin's storage and sends with every request. The
+// browser sends the cookie to every port of 127.0.0.1, so another local user's server on
+// another port can collect it; the token it never sees. Forgotten after the idle time, the
+// longest life (if any) or when anyone locks; only in memory: a restart ends them all.
 
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
-export const SESSION_COOKIE = "smsg_session";
-/** Marks a request the page made by itself, not a person's use (SPEC.md §8.5). */
-export const AUTO_HEADER = "x-smsg-auto";
-/** The page token's header; a plain form post carries it as the field `_token`. */
-export const TOKEN_HEADER = "x-smsg-token";
-
 interface Session {
   token: string;
+  created: number;
   last: number; // last request time
 }
 
@@ -22,23 +18,33 @@ const same = (a: string, b: string): boolean => a.length === b.length && timingS
 export class Sessions {
   #all = new Map<string, Session>(); // cookie id -> session
   #now: () => number;
+  #maxMs: number;
+  #idEncoding: "base64url" | "hex";
 
-  constructor(now: () => number = Date.now) {
+  /**
+   * `maxMs`: the longest a session lives however much it is used (the admin page's 8 h).
+   * `idEncoding`: how the cookie spells its 32 bytes (the admin page's cookie is hex).
+   */
+  constructor(now: () => number = Date.now, maxMs = Infinity, idEncoding: "base64url" | "hex" = "base64url") {
     this.#now = now;
+    this.#maxMs = maxMs;
+    this.#idEncoding = idEncoding;
   }
 
   /** A new session: `id` goes in the cookie, `token` to the page only. */
   create(): { id: string; token: string } {
-    const id = randomBytes(32).toString("base64url");
+    const id = randomBytes(32).toString(this.#idEncoding);
     const token = randomBytes(32).toString("base64url");
-    this.#all.set(id, { token, last: this.#now() });
+    const now = this.#now();
+    this.#all.set(id, { token, created: now, last: now });
     return { id, token };
   }
 
   #live(id: string | undefined, idleMs: number): Session | undefined {
     if (!id) return undefined;
     const s = this.#all.get(id);
-    if (s && this.#now() - s.last > idleMs) {
+    const now = this.#now();
+    if (s && (now - s.last > idleMs || now - s.created > this.#maxMs)) {
       this.#all.delete(id);
       return undefined;
     }
