@@ -1,5 +1,5 @@
 // What one attacker costs the relay (SECURITY.md §14, finding 12): one process on one address
-// floods new handshakes, each connection sending the 39 constant bytes of a message 1 and
+// floods new handshakes, each connection sending the 1,223 constant bytes of a first record and
 // waiting for an answer or a close, many loops at once. The relay is `smsg relay` itself,
 // once with the handshake limit lifted (what every relay did before it existed) and once with
 // its defaults (20 per second, 200 at once); the relay's CPU over the window is the cost.
@@ -11,13 +11,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, Child, MAIN, cpuSeconds, freePort } from "./lib/procs.ts";
 import { concat } from "../src/protocol/bytes.ts";
-import { PREAMBLE } from "../src/protocol/handshake.ts";
+import { FIRST_RECORD_LENGTH, PREAMBLE } from "../src/protocol/handshake.ts";
+import { mlkemKeyGen } from "../src/protocol/mlkem.ts";
+import { recordHeader } from "../src/protocol/framing.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
 const loops = Number(process.argv[3] ?? 32);
 
-/** 2-byte length, preamble, a fixed ephemeral key: the same 39 bytes every time. */
-const MSG1 = concat(Uint8Array.of(0, 37), PREAMBLE, new Uint8Array(32).fill(9));
+/**
+ * 2-byte length, preamble, a fixed X25519 ephemeral key and one ML-KEM-768 key e1 made once:
+ * the same 1,223 bytes every time, each costing the relay a key generation, two X25519 and
+ * an encapsulation before its message 2 (SPEC.md §3.1).
+ */
+const MSG1 = concat(recordHeader(FIRST_RECORD_LENGTH), PREAMBLE, new Uint8Array(32).fill(9), (await mlkemKeyGen()).encapsulationKey);
 
 interface Count {
   answered: number;

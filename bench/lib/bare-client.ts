@@ -1,4 +1,4 @@
-// A lean, callback-driven protocol client for load generation (SPEC.md §3, §4): Noise_XX
+// A lean, callback-driven protocol client for load generation (SPEC.md §3, §4): Noise_XXhfs
 // as initiator, Login, then Messages handed to a callback. Built only from src/protocol and
 // the shared socket plumbing, like test/support/raw-client.ts, but without polling, so a
 // generator process can drive thousands of them.
@@ -31,25 +31,34 @@ export class BareClient {
   }
 
   /** Connect, handshake and log in; resolves once LOGIN_RESULT says ok. */
-  static login(o: { host: string; port: number; user: string; login: KeyPair; handlers?: BareHandlers }): Promise<BareClient> {
+  static async login(o: { host: string; port: number; user: string; login: KeyPair; handlers?: BareHandlers }): Promise<BareClient> {
     const c = new BareClient(o.user, o.handlers ?? {});
+    let hs: ClientHandshake | undefined = new ClientHandshake({ login: o.login });
+    const first = await hs.start(); // the ML-KEM key pair, before the connection exists
     return new Promise<BareClient>((resolve, reject) => {
-      let hs: ClientHandshake | undefined = new ClientHandshake({ login: o.login });
       let loggedIn = false;
       const fail = (why: string) => {
         if (!loggedIn) reject(new Error(why));
       };
+      const reply = async (rec: Uint8Array): Promise<void> => {
+        try {
+          const mine = hs!;
+          hs = undefined;
+          await mine.readReply(rec, null);
+          if (c.closed) return;
+          const login = mine.login(o.user);
+          c.#framed.send(login.record);
+          c.#transport = login.transport;
+          c.#out = new Outgoing(c.#transport, (record) => c.#framed.send(record));
+        } catch (e) {
+          fail(`protocol error: ${String(e)}`);
+          c.close();
+        }
+      };
       const onRecord = (rec: Uint8Array): void => {
         try {
-          if (hs) {
-            hs.readReply(rec, null);
-            const login = hs.login(o.user);
-            c.#framed.send(login.record);
-            c.#transport = login.transport;
-            c.#out = new Outgoing(c.#transport, (record) => c.#framed.send(record));
-            hs = undefined;
-            return;
-          }
+          if (hs) return void reply(rec);
+          if (!c.#transport) throw new Error("a record before message 3");
           for (const m of c.#transport!.open(rec)) {
             if (c.closed) return;
             if (!loggedIn) {
@@ -82,7 +91,7 @@ export class BareClient {
           open(socket) {
             c.#framed = new FramedSocket(socket as Socket<unknown>, { onRecord, onClose });
             socket.data = { framed: c.#framed };
-            c.#framed.send(hs!.start());
+            c.#framed.send(first);
           },
           data: (socket, data) => socket.data?.framed?.data(data),
           drain: (socket) => socket.data?.framed?.drain(),

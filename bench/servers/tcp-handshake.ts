@@ -1,11 +1,11 @@
 // The baseline of the handshake rate: a plain TCP server in Bun that answers a login's
-// record sizes (SPEC.md §3.1: 39 bytes in, 111 out, 70 in, 22 out) with zero bytes, no
+// record sizes (SPEC.md §3.1: 1,223 bytes in, 1,215 out, 70 in, 22 out) with zero bytes, no
 // crypto and no directory: accept, two round trips, close, as the relay's sockets do it.
 //
 // usage: bun bench/servers/tcp-handshake.ts PORT
 
-const MSG1 = 2 + 37;
-const MSG2 = 2 + 109;
+const MSG1 = 2 + 1221;
+const MSG2 = 2 + 1213;
 const MSG3 = 2 + 65 + 3;
 const RESULT = 2 + 20;
 

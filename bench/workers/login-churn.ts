@@ -1,5 +1,5 @@
 // Load generator for the handshake rate (issue 6, figure 3): a fixed number of loops, each
-// connecting, doing the full login (Noise_XX with a random X25519 login key, LOGIN_RESULT
+// connecting, doing the full login (Noise_XXhfs with a random X25519 login key, LOGIN_RESULT
 // after the relay's directory check) and closing, again and again. In "tcp" mode the same
 // loops exchange the same record sizes with bench/servers/tcp-handshake.ts, no crypto:
 // what connection churn alone costs on this machine.
@@ -19,8 +19,8 @@ export interface LoginChurnConfig {
 }
 
 /** Record sizes of a login with a short user id, framing included (SPEC.md §3.1). */
-const MSG1 = 2 + 37;
-const MSG2 = 2 + 109;
+const MSG1 = 2 + 1221;
+const MSG2 = 2 + 1213;
 const MSG3 = 2 + 65 + 3;
 const RESULT = 2 + 20;
 

@@ -215,7 +215,8 @@ export class RelayClient {
     if (this.#stopped) return;
     const o = this.#o;
     const now = o.now ?? Date.now;
-    let phase: "msg2" | "result" | "up" = "msg2";
+    // "keying": message 2 is being read (ML-KEM decapsulation is asynchronous).
+    let phase: "msg2" | "keying" | "result" | "up" = "msg2";
     let hs: ClientHandshake | undefined;
     // What the handshake gave: set once message 3 is sent.
     let shook: { hello: RelayHello; relayKey: Uint8Array; transport: Transport } | undefined;
@@ -278,16 +279,12 @@ export class RelayClient {
       lastHeard = now();
       try {
         if (phase === "msg2") {
-          const pinned = o.pinned();
-          const reply = hs!.readReply(rec, pinned);
-          const login = hs!.login(o.id.user, this.#invite);
-          framed.send(login.record);
-          shook = { ...reply, transport: login.transport };
-          hs = undefined;
-          if (!pinned) o.pin(reply.relayKey);
-          phase = "result";
+          phase = "keying";
+          void readReply(rec);
           return;
         }
+        // The relay has nothing to say before it has message 3.
+        if (phase === "keying") throw new ProtocolError("malformed", "a record before message 3");
         for (const m of shook!.transport.open(rec)) {
           if (framed.closed) return; // given up: the rest of the record is not acted on
           onMessage(m);
@@ -298,6 +295,25 @@ export class RelayClient {
           return giveUp(f.error, f.retry);
         }
         giveUp(`bad data from the relay (${e instanceof ProtocolError ? e.code : String(e)})`, true);
+      }
+    };
+
+    const readReply = async (rec: Uint8Array): Promise<void> => {
+      const mine = hs!;
+      const pinned = o.pinned();
+      try {
+        const reply = await mine.readReply(rec, pinned);
+        if (framed.closed) return; // given up or closed while decapsulating
+        const login = mine.login(o.id.user, this.#invite);
+        framed.send(login.record);
+        shook = { ...reply, transport: login.transport };
+        hs = undefined;
+        if (!pinned) o.pin(reply.relayKey);
+        phase = "result";
+      } catch (e) {
+        if (framed.closed) return;
+        const f = handshakeFailure(e, mine, o.pinned());
+        giveUp(f.error, f.retry);
       }
     };
 
@@ -339,8 +355,13 @@ export class RelayClient {
           framed = new FramedSocket(socket as Socket<unknown>, { onRecord, onClose });
           socket.data = { framed };
           this.#framed = framed;
-          hs = new ClientHandshake({ login: o.id.login });
-          framed.send(hs.start());
+          const mine = (hs = new ClientHandshake({ login: o.id.login }));
+          mine.start().then(
+            (first) => {
+              if (!framed.closed) framed.send(first);
+            },
+            (e: unknown) => giveUp(`handshake with the relay failed (${e instanceof ProtocolError ? e.code : String(e)})`, true),
+          );
           clearInterval(this.#heartbeat);
           let lastSent = now();
           this.#heartbeat = setInterval(() => {

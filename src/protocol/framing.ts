@@ -7,7 +7,7 @@ import { ProtocolError } from "./errors.ts";
 export const MAX_RECORD = 65535;
 /** First record from a client: "SMSG" | version | Noise message 1. */
 export const PREAMBLE_MAGIC = new Uint8Array([0x53, 0x4d, 0x53, 0x47]);
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export function encodeRecord(body: Uint8Array): Uint8Array {
   const out = new Uint8Array(2 + body.length);

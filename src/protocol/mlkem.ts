@@ -103,3 +103,37 @@ export async function mlkemDecaps(seed: Uint8Array, ciphertext: Uint8Array): Pro
   const dk = await importSeed(seed);
   return new Uint8Array(await subtle.decapsulateBits(ALG, dk, ownCopy(ciphertext)));
 }
+
+/**
+ * An ephemeral ML-KEM-768 key pair held as the runtime's key object (the `e1` key of the
+ * handshake, SPEC.md §3.1): its decapsulation key never leaves WebCrypto and is imported
+ * once, not exported and imported again for the one decapsulation it serves.
+ */
+export interface MlkemEphemeral {
+  readonly encapsulationKey: Uint8Array;
+  decapsulate(ciphertext: Uint8Array): Promise<Uint8Array>;
+}
+
+function ephemeralOf(dk: webcrypto.CryptoKey, encapsulationKey: Uint8Array): MlkemEphemeral {
+  return {
+    encapsulationKey,
+    async decapsulate(ciphertext: Uint8Array): Promise<Uint8Array> {
+      checkLength(ciphertext, MLKEM768_CT_LENGTH, "ML-KEM-768 ciphertext");
+      return new Uint8Array(await subtle.decapsulateBits(ALG, dk, ownCopy(ciphertext)));
+    },
+  };
+}
+
+/** ML-KEM.KeyGen (FIPS 203 §7.1) for one handshake: non-extractable, used once. */
+export async function mlkemEphemeral(): Promise<MlkemEphemeral> {
+  const pair = (await subtle.generateKey(ALG, false, ["encapsulateBits", "decapsulateBits"])) as webcrypto.CryptoKeyPair;
+  return ephemeralOf(pair.privateKey, new Uint8Array(await subtle.exportKey("raw-public", pair.publicKey)));
+}
+
+/** ML-KEM.KeyGen_internal(d, z) as an ephemeral: the handshake vectors pin the seed (Appendix B.8). */
+export async function mlkemEphemeralFromSeed(seed: Uint8Array): Promise<MlkemEphemeral> {
+  checkLength(seed, MLKEM768_SEED_LENGTH, "ML-KEM-768 seed");
+  const dk = await importSeed(seed);
+  const ek = await subtle.getPublicKey(dk, ["encapsulateBits"]);
+  return ephemeralOf(dk, new Uint8Array(await subtle.exportKey("raw-public", ek)));
+}

@@ -1,6 +1,8 @@
 // The Noise Protocol Framework (revision 34) for 25519 + AESGCM + SHA256: CipherState,
-// SymmetricState and HandshakeState, named and ordered as in Noise §5. smsg speaks
-// Noise_XX (SPEC.md "Transport"); the other one- and two-way base patterns exist for the vectors.
+// SymmetricState and HandshakeState, named and ordered as in Noise §5, with the KEM tokens
+// `e1` and `ekem1` of the `hfs` modifier ("KEM-based Hybrid Forward Secrecy for Noise",
+// revision 1) over ML-KEM-768. smsg speaks Noise_XXhfs (SPEC.md §3.1); the base patterns,
+// plain XX among them, exist for the cacophony vectors.
 
 import { ProtocolError } from "./errors.ts";
 import { concat } from "./bytes.ts";
@@ -16,8 +18,10 @@ import {
   x25519Generate,
 } from "./primitives.ts";
 import type { KeyPair, Rand } from "./primitives.ts";
+import { MLKEM768_CT_LENGTH, MLKEM768_EK_LENGTH, mlkemEncaps, mlkemEphemeral, type MlkemEncapsulation, type MlkemEphemeral } from "./mlkem.ts";
 
-export const NOISE_PROTOCOL = "Noise_XX_25519_AESGCM_SHA256";
+/** The name of smsg's handshake (SPEC.md §3.1); the KEM follows the DH after a plus sign (hfs §5). */
+export const NOISE_PROTOCOL = "Noise_XXhfs_25519+MLKEM768_AESGCM_SHA256";
 /** Noise §3: every handshake and transport message is at most 65535 bytes. */
 export const NOISE_MAX_MESSAGE = 65535;
 
@@ -206,7 +210,7 @@ export class SymmetricState {
 }
 
 type PreToken = "e" | "s";
-type Token = "e" | "s" | "ee" | "es" | "se" | "ss";
+type Token = "e" | "s" | "ee" | "es" | "se" | "ss" | "e1" | "ekem1";
 type HandshakePattern = {
   initiatorPre: PreToken[];
   responderPre: PreToken[];
@@ -225,7 +229,27 @@ const PATTERNS: Record<string, HandshakePattern> = {
   XK: { initiatorPre: [], responderPre: ["s"], messages: [["e", "es"], ["e", "ee"], ["s", "se"]] },
   IK: { initiatorPre: [], responderPre: ["s"], messages: [["e", "es", "s", "ss"], ["e", "ee", "se"]] },
   KK: { initiatorPre: ["s"], responderPre: ["s"], messages: [["e", "es", "ss"], ["e", "ee", "se"]] },
+  // hfs §5: e1 after the first e (no DH in that message to hide it behind), ekem1 after the first ee.
+  XXhfs: { initiatorPre: [], responderPre: [], messages: [["e", "e1"], ["e", "ee", "ekem1", "s", "es"], ["s", "se"]] },
 };
+
+/**
+ * The KEM functions of hfs §3 for ML-KEM-768. The default is the runtime's native one;
+ * the handshake vectors give their own, with a fixed seed and fixed encapsulation randomness.
+ */
+export interface HandshakeKem {
+  /** GENERATE_KEM_KEYPAIR(): the e1 key pair. */
+  generate(): Promise<MlkemEphemeral>;
+  /** GENERATE_KEM_CIPHERTEXT(public_key): the ekem1 ciphertext and kem_output. */
+  encapsulate(encapsulationKey: Uint8Array): Promise<MlkemEncapsulation>;
+}
+
+export const NATIVE_KEM: HandshakeKem = { generate: mlkemEphemeral, encapsulate: mlkemEncaps };
+
+/** Noise §8 protocol name: the hfs patterns name their KEM after the DH (hfs §5). */
+function protocolName(pattern: string): string {
+  return pattern.endsWith("hfs") ? `Noise_${pattern}_25519+MLKEM768_AESGCM_SHA256` : `Noise_${pattern}_25519_AESGCM_SHA256`;
+}
 
 export type HandshakeOptions = {
   pattern: string;
@@ -237,6 +261,8 @@ export type HandshakeOptions = {
   rs?: Uint8Array;
   re?: Uint8Array;
   rand?: Rand;
+  /** The KEM of the hfs patterns; the native ML-KEM-768 unless a vector pins it. */
+  kem?: HandshakeKem;
 };
 
 function checkKeyPair(pair: KeyPair, what: string): KeyPair {
@@ -271,8 +297,12 @@ export class HandshakeState {
   #rs: Uint8Array | undefined;
   #re: Uint8Array | undefined;
   #rand: Rand = randomBytes;
+  #kem: HandshakeKem = NATIVE_KEM;
+  #e1: MlkemEphemeral | undefined; // ours, as initiator
+  #re1: Uint8Array | undefined; // the peer's, as responder
+  #encapsulation: MlkemEncapsulation | undefined; // made for the ekem1 we are about to write
   #index = 0;
-  #state: "new" | "running" | "failed" = "new";
+  #state: "new" | "running" | "waiting" | "failed" = "new";
 
   constructor(options?: HandshakeOptions) {
     if (options) this.initialize(options);
@@ -292,6 +322,7 @@ export class HandshakeState {
     this.#rs = options.rs && Uint8Array.from(options.rs);
     this.#re = options.re && Uint8Array.from(options.re);
     this.#rand = options.rand ?? randomBytes;
+    this.#kem = options.kem ?? NATIVE_KEM;
 
     // Refuse to start a handshake that cannot finish: every key the pattern needs
     // from us, or pre-shares from the peer, must be here now.
@@ -304,7 +335,7 @@ export class HandshakeState {
     if (remotePre.includes("s") && !this.#rs) throw new ProtocolError("handshake", "pattern needs the remote static key");
     if (remotePre.includes("e") && !this.#re) throw new ProtocolError("handshake", "pattern needs the remote ephemeral key");
 
-    this.#ss = new SymmetricState(`Noise_${options.pattern}_25519_AESGCM_SHA256`);
+    this.#ss = new SymmetricState(protocolName(options.pattern));
     this.#ss.mixHash(options.prologue);
     // Pre-messages are hashed initiator's first, then responder's (Noise §7.1).
     for (const [side, tokens] of [
@@ -345,7 +376,8 @@ export class HandshakeState {
 
   #requireRunning(): void {
     if (this.#state !== "running") {
-      throw new ProtocolError("handshake", this.#state === "new" ? "HandshakeState not initialized" : "handshake already failed");
+      const why = { new: "HandshakeState not initialized", waiting: "handshake message still being processed", failed: "handshake already failed" };
+      throw new ProtocolError("handshake", why[this.#state as keyof typeof why]);
     }
   }
 
@@ -367,12 +399,15 @@ export class HandshakeState {
     for (const token of tokens) {
       if (token === "e") overhead += DHLEN;
       else if (token === "s") overhead += DHLEN + (keyed ? TAGLEN : 0);
+      // hfs §4: KEM keys and ciphertexts travel "as if a static DH public key".
+      else if (token === "e1") overhead += MLKEM768_EK_LENGTH + (keyed ? TAGLEN : 0);
+      else if (token === "ekem1") overhead += MLKEM768_CT_LENGTH + (keyed ? TAGLEN : 0);
       else keyed = true;
     }
     return overhead + (keyed ? TAGLEN : 0);
   }
 
-  #dh(token: "ee" | "es" | "se" | "ss"): Uint8Array {
+  #dh(token: Token): Uint8Array {
     // es = DH(initiator e, responder s); se = DH(initiator s, responder e).
     const localFirst = token[0] === "e" ? this.#e : this.#s;
     const localSecond = token[1] === "e" ? this.#e : this.#s;
@@ -384,6 +419,29 @@ export class HandshakeState {
     return x25519(local.secretKey, remote);
   }
 
+  /**
+   * WriteMessage for a message with KEM tokens: the KEM work (generating e1, encapsulating
+   * to the peer's e1) is asynchronous in the runtime, and depends on nothing the message
+   * itself mixes in, so it is done first and the tokens are then processed in order.
+   */
+  async writeMessageAsync(payload: Uint8Array): Promise<Uint8Array> {
+    const tokens = this.#nextTokens(true);
+    this.#state = "waiting";
+    try {
+      if (tokens.includes("e1") && !this.#e1) this.#e1 = await this.#kem.generate();
+      if (tokens.includes("ekem1")) {
+        if (!this.#re1) throw new ProtocolError("handshake", "ekem1 before the peer's e1");
+        this.#encapsulation = await this.#kem.encapsulate(this.#re1);
+      }
+    } catch (e) {
+      this.#state = "failed";
+      throw e;
+    }
+    this.#state = "running";
+    return this.writeMessage(payload);
+  }
+
+  /** Noise §5.3 WriteMessage; a message with KEM tokens goes through writeMessageAsync. */
   writeMessage(payload: Uint8Array): Uint8Array {
     const tokens = this.#nextTokens(true);
     if (this.#overhead(tokens) + payload.length > NOISE_MAX_MESSAGE) {
@@ -399,6 +457,15 @@ export class HandshakeState {
           this.#ss.mixHash(this.#e.publicKey);
         } else if (token === "s") {
           parts.push(this.#ss.encryptAndHash((this.#s as KeyPair).publicKey));
+        } else if (token === "e1") {
+          if (!this.#e1) throw new ProtocolError("handshake", "e1 needs writeMessageAsync");
+          parts.push(this.#ss.encryptAndHash(this.#e1.encapsulationKey));
+        } else if (token === "ekem1") {
+          const kem = this.#encapsulation;
+          if (!kem) throw new ProtocolError("handshake", "ekem1 needs writeMessageAsync");
+          this.#encapsulation = undefined;
+          parts.push(this.#ss.encryptAndHash(kem.ciphertext));
+          this.#ss.mixKey(kem.sharedSecret); // hfs §4: MixKey(kem_output) on sending ekem1
         } else {
           this.#ss.mixKey(this.#dh(token));
         }
@@ -412,36 +479,85 @@ export class HandshakeState {
     }
   }
 
+  /** Noise §5.3 ReadMessage; a message with an ekem1 to read goes through readMessageAsync. */
   readMessage(message: Uint8Array): Uint8Array {
-    const tokens = this.#nextTokens(false);
-    // Lengths first: a short message must fail before any DH or hashing runs.
-    if (message.length > NOISE_MAX_MESSAGE) throw new ProtocolError("too-large", "Noise message over 65535 bytes");
-    if (message.length < this.#overhead(tokens)) {
-      throw new ProtocolError("malformed", "Noise handshake message too short");
-    }
+    const tokens = this.#startRead(message);
     try {
-      let offset = 0;
-      for (const token of tokens) {
-        if (token === "e") {
-          if (this.#re) throw new ProtocolError("handshake", "remote ephemeral key already set");
-          this.#re = message.slice(offset, offset + DHLEN);
-          offset += DHLEN;
-          this.#ss.mixHash(this.#re);
-        } else if (token === "s") {
-          if (this.#rs) throw new ProtocolError("handshake", "remote static key already set");
-          const length = DHLEN + (this.#ss.cipherState.hasKey() ? TAGLEN : 0);
-          this.#rs = this.#ss.decryptAndHash(message.subarray(offset, offset + length));
-          offset += length;
-        } else {
-          this.#ss.mixKey(this.#dh(token));
-        }
-      }
-      const payload = this.#ss.decryptAndHash(message.subarray(offset));
-      this.#index += 1;
-      return payload;
+      const at = this.#readTokens(message, tokens, 0, 0);
+      if (at.token < tokens.length) throw new ProtocolError("handshake", "ekem1 needs readMessageAsync");
+      return this.#finishRead(message, at.offset);
     } catch (e) {
       this.#state = "failed";
       throw e;
     }
+  }
+
+  /**
+   * ReadMessage for a message with an ekem1: the tokens before it run, the ciphertext is
+   * decrypted and decapsulated (asynchronously in the runtime), MixKey(kem_output) (hfs §4),
+   * and the tokens after it run under the key that now depends on ML-KEM too.
+   */
+  async readMessageAsync(message: Uint8Array): Promise<Uint8Array> {
+    const tokens = this.#startRead(message);
+    try {
+      let at = this.#readTokens(message, tokens, 0, 0);
+      while (at.token < tokens.length) {
+        const length = MLKEM768_CT_LENGTH + (this.#ss.cipherState.hasKey() ? TAGLEN : 0);
+        const ciphertext = this.#ss.decryptAndHash(message.subarray(at.offset, at.offset + length));
+        if (!this.#e1) throw new ProtocolError("handshake", "ekem1 without our e1");
+        this.#state = "waiting";
+        const kemOutput = await this.#e1.decapsulate(ciphertext);
+        this.#state = "running";
+        this.#ss.mixKey(kemOutput);
+        at = this.#readTokens(message, tokens, at.token + 1, at.offset + length);
+      }
+      return this.#finishRead(message, at.offset);
+    } catch (e) {
+      this.#state = "failed";
+      throw e;
+    }
+  }
+
+  #startRead(message: Uint8Array): Token[] {
+    const tokens = this.#nextTokens(false);
+    // Lengths first: a short message must fail before any DH, KEM or hashing runs.
+    if (message.length > NOISE_MAX_MESSAGE) throw new ProtocolError("too-large", "Noise message over 65535 bytes");
+    if (message.length < this.#overhead(tokens)) {
+      throw new ProtocolError("malformed", "Noise handshake message too short");
+    }
+    return tokens;
+  }
+
+  /** Processes tokens from index `token` at byte `offset`; stops at an ekem1, which needs the KEM. */
+  #readTokens(message: Uint8Array, tokens: Token[], token: number, offset: number): { token: number; offset: number } {
+    for (; token < tokens.length; token++) {
+      const t = tokens[token]!;
+      if (t === "ekem1") break;
+      if (t === "e") {
+        if (this.#re) throw new ProtocolError("handshake", "remote ephemeral key already set");
+        this.#re = message.slice(offset, offset + DHLEN);
+        offset += DHLEN;
+        this.#ss.mixHash(this.#re);
+      } else if (t === "s") {
+        if (this.#rs) throw new ProtocolError("handshake", "remote static key already set");
+        const length = DHLEN + (this.#ss.cipherState.hasKey() ? TAGLEN : 0);
+        this.#rs = this.#ss.decryptAndHash(message.subarray(offset, offset + length));
+        offset += length;
+      } else if (t === "e1") {
+        if (this.#re1) throw new ProtocolError("handshake", "remote KEM key already set");
+        const length = MLKEM768_EK_LENGTH + (this.#ss.cipherState.hasKey() ? TAGLEN : 0);
+        this.#re1 = Uint8Array.from(this.#ss.decryptAndHash(message.subarray(offset, offset + length)));
+        offset += length;
+      } else {
+        this.#ss.mixKey(this.#dh(t));
+      }
+    }
+    return { token, offset };
+  }
+
+  #finishRead(message: Uint8Array, offset: number): Uint8Array {
+    const payload = this.#ss.decryptAndHash(message.subarray(offset));
+    this.#index += 1;
+    return payload;
   }
 }

@@ -1,7 +1,8 @@
 // Admission of new connections (SPEC.md §3.3 "Handshake limit"): a token bucket per IPv4
-// address or IPv6 /64, checked when a connection is accepted. Message 1 is 39 constant bytes
-// that cost the relay a key generation and two X25519; a refused connection is closed before
-// a byte of it is read, so flooding from one address costs the relay an accept and a close.
+// address or IPv6 /64, checked when a connection is accepted. A first record is 1,223 constant
+// bytes that cost the relay a key generation, two X25519 and an ML-KEM-768 encapsulation; a
+// refused connection is closed before a byte of it is read, so flooding from one address costs
+// the relay an accept and a close.
 
 import type { Log } from "./log.ts";
 import { FailureLimiter } from "./rate-limit.ts";

@@ -4,7 +4,7 @@
 // output is over its share (SPEC.md §6.5) is not read from, and neither is a session whose
 // messages it was handed for another that is over its share, until that output drains.
 
-import { RelayHandshake } from "../protocol/handshake.ts";
+import { RelayHandshake, type RelayFirstAnswer } from "../protocol/handshake.ts";
 import type { Transport } from "../protocol/transport.ts";
 import { Outgoing } from "../net/outgoing.ts";
 import { ProtocolError } from "../protocol/errors.ts";
@@ -19,7 +19,8 @@ import type { Log } from "./log.ts";
 import { OUTPUT_LOW_WATER, type OutputBudget, type UserOutput } from "./output-budget.ts";
 import { type Transfer, type TransferEnd } from "./transfer.ts";
 
-type State = "hello" | "login" | "authed" | "closed";
+// "keying": message 1 read, message 2 awaiting the ML-KEM encapsulation (SPEC.md §3.1).
+type State = "hello" | "keying" | "login" | "authed" | "closed";
 
 /**
  * What a session needs of the relay it belongs to (RelayCore, which implements it): the
@@ -196,6 +197,9 @@ export class Session implements TransferEnd {
       switch (this.state) {
         case "hello":
           return this.#onHello(record);
+        case "keying":
+          // The client cannot have message 2 yet, so it has nothing to send: a violation.
+          throw new ProtocolError("malformed", "a record before message 2");
         case "login":
           return this.#onLogin(record);
         case "authed":
@@ -287,7 +291,19 @@ export class Session implements TransferEnd {
       maxMessageBytes: this.core.opts.maxMessageBytes,
       heartbeatTimeout: this.core.opts.heartbeatTimeout,
     });
-    const answer = hs.readFirst(record);
+    this.state = "keying";
+    hs.readFirst(record).then(
+      (answer) => {
+        // Closed meanwhile (by the peer, a timeout or a record it should not have sent): nothing to answer.
+        if (this.state === "keying") this.#answerHello(hs, answer);
+      },
+      (e: unknown) => {
+        if (this.state === "keying") this.#failed(e);
+      },
+    );
+  }
+
+  #answerHello(hs: RelayHandshake, answer: RelayFirstAnswer): void {
     if (answer.kind === "version-reply") {
       this.core.log.warn("bad-version", { addr: this.address, version: answer.clientVersion });
       this.sock.send(answer.record);

@@ -17,9 +17,10 @@ afterAll(() => s.cleanup());
 
 /** Send message 1 and say what came back: the relay's message 2, or a close without a word. */
 async function hello(port: number): Promise<{ answer: "message 2" | "closed"; ms: number }> {
+  const first = await new ClientHandshake({ login: x25519Generate() }).start();
   const t0 = performance.now();
   const raw = await RawSocket.connect("127.0.0.1", port);
-  raw.framed.send(new ClientHandshake({ login: x25519Generate() }).start());
+  raw.framed.send(first);
   await waitFor("message 2 or a close", () => raw.records.length > 0 || raw.closed || undefined, 10_000, 5);
   const answer = raw.records.length > 0 ? "message 2" : "closed";
   raw.framed.close("done");

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cli, ok, outbox, inbox, waitFor, type Summary } from "../support/harness.ts";
+import { cli, ok, outbox, inbox, status, waitConnected, waitFor, type Summary } from "../support/harness.ts";
 import { ApiClient } from "../../src/client/api-client.ts";
 import type { ContactView } from "../../src/views/contacts.tsx";
 import { deliverOf, type Transfer } from "../support/hostile-relay.ts";
@@ -25,6 +25,7 @@ beforeAll(() => w.start(["alice", "bob", "carol", "dave", "erin", "frank"], ["ma
 afterAll(() => w.cleanup());
 beforeEach(() => {
   relay.hooks = {};
+  relay.kem = "honest";
 });
 
 describe("a hostile relay cannot fake a delivery", () => {
@@ -506,6 +507,35 @@ describe("what a hostile relay can still do (SECURITY.md section 5)", () => {
     await control("alice", "bob");
     expect(await copies("bob", id)).toEqual([]);
   }, 90_000);
+});
+
+describe("a hostile relay cannot make the handshake classical (SPEC.md §3.1)", () => {
+  test("ML-KEM stripped from message 2, encapsulated to another key, or corrupted: shown, retried, never logged in", async () => {
+    for (const [trick, code] of [
+      ["strip", "malformed"],
+      ["swap", "bad-tag"],
+      ["corrupt", "bad-tag"],
+    ] as const) {
+      relay.kem = trick;
+      const logins = relay.logins;
+      relay.disconnect("frank");
+      const shown = await waitFor(`frank's status to show the ${trick} handshake failing`, async () => {
+        const st = await status(w.dir("frank"));
+        return st.error?.includes(`handshake with the relay failed (${code})`) ? st : undefined;
+      }, 20_000, 100);
+      expect([shown.state, shown.connected]).toEqual(["retrying", false]);
+      // It keeps trying, and every attempt ends before message 3: the relay never learns who
+      // this is, and no classical session is ever made.
+      const seen = relay.firstRecords;
+      await waitFor(`frank to try twice more against the ${trick} relay`, () => relay.firstRecords >= seen + 2 || undefined, 20_000, 50);
+      expect(relay.logins).toBe(logins);
+      expect(relay.publishedKey("frank")).toBeUndefined();
+      expect((await status(w.dir("frank"))).connected).toBe(false);
+    }
+    relay.kem = "honest";
+    await waitConnected(w.dir("frank"));
+    await relay.waitOnline("frank");
+  }, 120_000);
 });
 
 describe("what the relay sees", () => {

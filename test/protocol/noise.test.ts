@@ -1,5 +1,6 @@
 // Noise rev 34 (SPEC.md "Transport"): the cacophony vectors for every non-psk
-// 25519_AESGCM_SHA256 pattern, then the failures a relay must detect.
+// 25519_AESGCM_SHA256 pattern, then the failures a relay must detect, then the hfs tokens
+// e1 and ekem1 of XXhfs (SPEC.md §3.1).
 
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
@@ -131,7 +132,7 @@ function readTampered(index: number, replacement: Uint8Array): () => unknown {
 
 describe("Noise_XX as smsg uses it", () => {
   test("NOISE_PROTOCOL and limits", () => {
-    expect(NOISE_PROTOCOL).toBe("Noise_XX_25519_AESGCM_SHA256");
+    expect(NOISE_PROTOCOL).toBe("Noise_XXhfs_25519+MLKEM768_AESGCM_SHA256");
     expect(NOISE_MAX_MESSAGE).toBe(65535);
   });
 
@@ -235,6 +236,44 @@ describe("Noise_XX as smsg uses it", () => {
     for (const pattern of ["XXpsk3", "toString", "constructor", ""]) {
       expectCode(() => new HandshakeState({ pattern, initiator: true, prologue: PROLOGUE, s: x25519Generate() }), "handshake");
     }
+  });
+});
+
+describe("Noise_XXhfs: the e1 and ekem1 tokens (hfs revision 1, §4)", () => {
+  function hfsPair() {
+    const initiator = new HandshakeState({ pattern: "XXhfs", initiator: true, prologue: PROLOGUE, s: x25519Generate() });
+    const responder = new HandshakeState({ pattern: "XXhfs", initiator: false, prologue: PROLOGUE, s: x25519Generate() });
+    return { initiator, responder };
+  }
+
+  test("a round trip: message sizes 32 + 1184, 32 + 1104 + 48 + payload + 16, 48 + payload + 16; the hashes agree", async () => {
+    const { initiator, responder } = hfsPair();
+    const m1 = await initiator.writeMessageAsync(new Uint8Array(0));
+    expect(m1.length).toBe(32 + 1184);
+    expect(responder.readMessage(m1)).toEqual(new Uint8Array(0));
+    const m2 = await responder.writeMessageAsync(Uint8Array.of(1, 2, 3));
+    expect(m2.length).toBe(32 + 1104 + 48 + 3 + 16);
+    expect(await initiator.readMessageAsync(m2)).toEqual(Uint8Array.of(1, 2, 3));
+    const m3 = initiator.writeMessage(Uint8Array.of(4));
+    expect(m3.length).toBe(48 + 1 + 16);
+    expect(responder.readMessage(m3)).toEqual(Uint8Array.of(4));
+    expect(initiator.handshakeHash()).toEqual(responder.handshakeHash());
+    const [i2r] = initiator.split();
+    const [ri2r] = responder.split();
+    expect(ri2r.decryptWithAd(new Uint8Array(0), i2r.encryptWithAd(new Uint8Array(0), Uint8Array.of(7)))).toEqual(Uint8Array.of(7));
+  });
+
+  test("the KEM steps are refused by the synchronous calls, and the state is then failed", async () => {
+    const a = hfsPair();
+    expectCode(() => a.initiator.writeMessage(new Uint8Array(0)), "handshake"); // e1 not generated
+    const b = hfsPair();
+    b.responder.readMessage(await b.initiator.writeMessageAsync(new Uint8Array(0)));
+    expectCode(() => b.responder.writeMessage(new Uint8Array(0)), "handshake"); // ekem1 not encapsulated
+    const c = hfsPair();
+    c.responder.readMessage(await c.initiator.writeMessageAsync(new Uint8Array(0)));
+    const m2 = await c.responder.writeMessageAsync(new Uint8Array(0));
+    expectCode(() => c.initiator.readMessage(m2), "handshake"); // ekem1 not decapsulated
+    expectCode(() => c.initiator.writeMessage(new Uint8Array(0)), "handshake");
   });
 });
 

@@ -20,6 +20,9 @@ import {
 } from "../../src/protocol/keys.ts";
 import { decodeLogin, decodeRelayHello, decodeTransportPlaintext, encodeBatchParts, encodeLogin, encodeMessage, encodeRelayHello, writeMessage } from "../../src/protocol/messages.ts";
 import { ClientHandshake, PREAMBLE, RelayHandshake } from "../../src/protocol/handshake.ts";
+import { NATIVE_KEM } from "../../src/protocol/noise.ts";
+import { mlkemEphemeralFromSeed } from "../../src/protocol/mlkem.ts";
+import { mlkemEncapsNoble } from "../support/noble-pq.ts";
 import { ed25519Verify, ed25519VerifyNative, x25519PublicKey } from "../../src/protocol/primitives.ts";
 import { StreamOpener, StreamSealer } from "../../src/protocol/stream.ts";
 import { checkUserId } from "../../src/protocol/user-id.ts";
@@ -141,21 +144,44 @@ const run: Record<string, (c: Case) => void | Promise<void>> = {
     expect(ed25519VerifyNative(...args) ? "valid" : "invalid").toBe(c.openssl!);
     if (c.expect === "valid") expect(c.openssl).toBe("valid");
   },
-  handshake(c) {
-    // Both sides of the handshake module (§3.1), with the vector's keys pinned.
+  async handshake(c) {
+    // Both sides of the handshake module (§3.1), with the vector's keys pinned: the client's
+    // ML-KEM key pair by the native key generation from the seed, the relay's encapsulation
+    // with the fixed m by the noble twin (the native one draws m itself).
     const i = c.input;
     const pair = (sk: string) => ({ secretKey: hex(sk), publicKey: x25519PublicKey(hex(sk)) });
     const hello = decodeRelayHello(hex(i.payload2));
     const login = decodeLogin(hex(i.payload3));
     expect(toHex(PREAMBLE)).toBe(i.prologue);
-    const client = new ClientHandshake({ login: pair(i.client_static), e: pair(i.client_ephemeral) });
-    const relay = new RelayHandshake({ relayKey: pair(i.relay_static), e: pair(i.relay_ephemeral), maxMessageBytes: hello.maxMessageBytes, heartbeatTimeout: hello.heartbeatTimeout });
-    const r1 = client.start();
+    let kemOutput = "";
+    const client = new ClientHandshake({
+      login: pair(i.client_static),
+      e: pair(i.client_ephemeral),
+      kem: { ...NATIVE_KEM, generate: () => mlkemEphemeralFromSeed(hex(i.client_kem_seed)) },
+    });
+    const relay = new RelayHandshake({
+      relayKey: pair(i.relay_static),
+      e: pair(i.relay_ephemeral),
+      maxMessageBytes: hello.maxMessageBytes,
+      heartbeatTimeout: hello.heartbeatTimeout,
+      kem: {
+        ...NATIVE_KEM,
+        encapsulate: async (ek) => {
+          expect(toHex(ek)).toBe(c.output.client_kem_ek);
+          const out = mlkemEncapsNoble(ek, hex(i.relay_kem_m));
+          expect(toHex(out.ciphertext)).toBe(c.output.relay_kem_ciphertext);
+          kemOutput = toHex(out.sharedSecret);
+          return out;
+        },
+      },
+    });
+    const r1 = await client.start();
     expect(toHex(r1)).toBe(c.output.record1);
-    const answer = relay.readFirst(r1);
+    const answer = await relay.readFirst(r1);
     if (answer.kind !== "message2") throw new Error("the relay did not answer with message 2");
+    expect(kemOutput).toBe(c.output.kem_output);
     expect(toHex(answer.record)).toBe(c.output.record2);
-    const reply = client.readReply(answer.record, hex(c.output.relay_static_pub));
+    const reply = await client.readReply(answer.record, hex(c.output.relay_static_pub));
     expect(reply.hello).toEqual(hello);
     const { record: r3, transport: clientTransport } = client.login(login.user);
     expect(toHex(r3)).toBe(c.output.record3);

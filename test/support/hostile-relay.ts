@@ -1,12 +1,15 @@
 // A hostile relay for tests (SECURITY.md section 5). In process, on 127.0.0.1, it speaks the
-// real protocol as the relay (SPEC.md §2-§6: Noise_XX responder with a key of its own, login
+// real protocol as the relay (SPEC.md §2-§6: Noise_XXhfs responder with a key of its own, login
 // against registration codes it is given, WHO, WATCH, GET_KEY, routed transfers, heartbeats)
 // and routes like the honest relay unless a test's hooks tell it to drop, alter, re-route,
-// replay or forge. It records every transport plaintext it decrypts, to search for leaks.
+// replay or forge, or its `kem` setting tells it to strip, swap or corrupt the ML-KEM part of
+// the handshake (§3.1). It records every transport plaintext it decrypts, to search for leaks.
 
 import type { Socket, TCPSocketListener } from "bun";
 import { FramedSocket } from "../../src/net/framed-socket.ts";
-import { RelayHandshake } from "../../src/protocol/handshake.ts";
+import { PREAMBLE, RelayHandshake, XxResponder, type RelayFirstAnswer } from "../../src/protocol/handshake.ts";
+import { NATIVE_KEM, type HandshakeKem } from "../../src/protocol/noise.ts";
+import { mlkemEncaps, mlkemKeyGen } from "../../src/protocol/mlkem.ts";
 import type { Transport } from "../../src/protocol/transport.ts";
 import { PROTOCOL_VERSION } from "../../src/protocol/framing.ts";
 import { decodeTransportPlaintext, encodeLogin, encodeMessage, encodeRelayHello, WINDOW_CHUNKS, type AckStatus, type KeyStatus, type Message, type MessageOf, type SignedSessionKey, idHex } from "../../src/protocol/messages.ts";
@@ -42,6 +45,15 @@ export interface Post {
   m: Message;
 }
 
+/**
+ * What the relay does with the ML-KEM part of the handshake (SPEC.md §3.1). "strip": answers
+ * message 1 as plain Noise_XX under the version-2 prologue, message 2 without the ciphertext
+ * (what a relay or a network that removed the KEM would send). "swap": encapsulates to an
+ * ML-KEM key of its own instead of the client's e1. "corrupt": the client's ciphertext with
+ * one bit flipped, mixed with the secret of the honest one. Each must end the handshake.
+ */
+export type KemTrick = "honest" | "strip" | "swap" | "corrupt";
+
 /** Each hook sees what the honest relay would do and returns what to do instead. */
 export interface Hooks {
   onGetKey?(c: { asker: string; user: string; answer: KeyAnswer }): KeyAnswer;
@@ -68,7 +80,7 @@ interface Route {
 
 class Conn {
   readonly framed: FramedSocket;
-  state: "hello" | "login" | "authed" | "closed" = "hello";
+  state: "hello" | "keying" | "login" | "authed" | "closed" = "hello";
   user = "";
   key: SignedSessionKey | undefined;
   watchAll = false;
@@ -98,6 +110,10 @@ export class HostileRelay {
   readonly staticKey = x25519Generate();
   readonly key = encodeRelayKey(this.staticKey.publicKey);
   hooks: Hooks = {};
+  kem: KemTrick = "honest";
+  /** First records (message 1) it answered, and handshakes that reached message 3. */
+  firstRecords = 0;
+  logins = 0;
   /** Every transport plaintext and handshake payload it decrypted or wrote, in order. */
   readonly plaintexts: Uint8Array[] = [];
   /** Every record body on the wire, both ways. */
@@ -241,6 +257,7 @@ export class HostileRelay {
     this.rawRecords.push(record);
     try {
       if (c.state === "hello") return this.#onHello(c, record);
+      if (c.state === "keying") throw new Error("a record before message 2");
       if (c.state === "login") return this.#onLogin(c, record);
       if (c.state !== "authed") return;
       const pt = c.transport!.receive.decryptWithAd(EMPTY, record);
@@ -253,19 +270,58 @@ export class HostileRelay {
   }
 
   #onHello(c: Conn, record: Uint8Array): void {
+    c.state = "keying";
+    void this.#answerHello(c, record).catch((e: unknown) => {
+      this.errors.push(`?: ${e instanceof Error ? e.message : String(e)}`);
+      c.framed.close("protocol error");
+    });
+  }
+
+  async #answerHello(c: Conn, record: Uint8Array): Promise<void> {
     const hello = { maxMessageBytes: 2 ** 31, heartbeatTimeout: 90 };
-    const hs = new RelayHandshake({ relayKey: this.staticKey, ...hello });
-    const answer = hs.readFirst(record);
-    if (answer.kind !== "message2") throw new Error("no preamble"); // another version: closed without a reply
-    this.plaintexts.push(encodeRelayHello({ version: PROTOCOL_VERSION, ...hello }));
-    this.rawRecords.push(answer.record);
-    c.framed.send(answer.record);
-    c.hs = hs;
+    const payload = encodeRelayHello({ version: PROTOCOL_VERSION, ...hello });
+    let message2: Uint8Array;
+    if (this.kem === "strip") {
+      // Plain XX: message 1's e1 is read as an unencrypted payload and ignored.
+      const xx = new XxResponder(PREAMBLE, { s: this.staticKey }, "XX");
+      xx.readMessage1(record.subarray(PREAMBLE.length));
+      message2 = await xx.writeMessage2(payload);
+      c.hs = undefined; // a message 3 cannot follow: the client refuses message 2
+    } else {
+      const hs = new RelayHandshake({ relayKey: this.staticKey, ...hello, kem: await this.#kemFor(this.kem) });
+      const answer: RelayFirstAnswer = await hs.readFirst(record);
+      if (answer.kind !== "message2") throw new Error("no preamble"); // another version: closed without a reply
+      message2 = answer.record;
+      c.hs = hs;
+    }
+    if (c.state !== "keying") return; // closed meanwhile
+    this.firstRecords++;
+    this.plaintexts.push(payload);
+    this.rawRecords.push(message2);
+    c.framed.send(message2);
     c.state = "login";
   }
 
+  async #kemFor(trick: Exclude<KemTrick, "strip">): Promise<HandshakeKem> {
+    if (trick === "honest") return NATIVE_KEM;
+    if (trick === "swap") {
+      const own = await mlkemKeyGen();
+      return { ...NATIVE_KEM, encapsulate: () => mlkemEncaps(own.encapsulationKey) };
+    }
+    return {
+      ...NATIVE_KEM,
+      encapsulate: async (ek) => {
+        const honest = await mlkemEncaps(ek);
+        honest.ciphertext[0]! ^= 0x01;
+        return honest;
+      },
+    };
+  }
+
   #onLogin(c: Conn, record: Uint8Array): void {
-    const { user, invite, loginKey, transport } = c.hs!.readLogin(record);
+    if (!c.hs) throw new Error("message 3 after a stripped handshake");
+    const { user, invite, loginKey, transport } = c.hs.readLogin(record);
+    this.logins++;
     // The Login as it was decrypted: decodeLogin is strict, so encoding it again gives its bytes.
     this.plaintexts.push(encodeLogin(user, invite));
     c.transport = transport;

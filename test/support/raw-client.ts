@@ -68,9 +68,9 @@ export class RawClient {
   static async login(host: string, port: number, user: string, login: KeyPair, invite?: Uint8Array): Promise<{ client: RawClient; status: string; reason: string }> {
     const raw = await RawSocket.connect(host, port);
     const hs = new ClientHandshake({ login });
-    raw.framed.send(hs.start());
+    raw.framed.send(await hs.start());
     await waitFor("message 2", () => raw.records.length >= 1 || raw.closed || undefined);
-    const { hello, relayKey } = hs.readReply(raw.records[0]!, null);
+    const { hello, relayKey } = await hs.readReply(raw.records[0]!, null);
     const { record, transport } = hs.login(user, invite);
     raw.framed.send(record);
     const client = new RawClient(raw, transport, relayKey, hello.maxMessageBytes);
