@@ -4,17 +4,7 @@
 
 import { safetyNumber } from "../protocol/keys.ts";
 import type { Contact } from "./store.ts";
-
-export interface ContactView {
-  user: string;
-  /** The pinned identity key, hex. */
-  identity: string;
-  safetyNumber: string;
-  changed: boolean;
-  /** The changed identity key waiting for Accept or Reject, hex; null when none. */
-  newIdentity: string | null;
-  newSafetyNumber: string | null;
-}
+import type { ContactView } from "../views/contact-view.ts";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 

@@ -3,7 +3,7 @@
 // as Signal does, and a warning with Accept or Reject when an identity key changed. Accept
 // carries the changed key shown, so it adopts that key or nothing (SPEC.md §8.5).
 
-import type { ContactView } from "../client/contact-list.ts";
+import type { ContactView } from "./contact-view.ts";
 
 export function ContactsPage(p: { me: string; contacts: ContactView[]; error?: string }) {
   return (
