@@ -7,7 +7,7 @@ import { bearerAuth } from "hono/bearer-auth";
 import { streamSSE } from "hono/streaming";
 import { zValidator } from "@hono/zod-validator";
 import { z } from "zod";
-import { UserError } from "./daemon.ts";
+import { UserError } from "./user-error.ts";
 import type { ClientHost } from "./host.ts";
 import { DISK_FULL, isDiskFull, WrongPasswordError } from "./store.ts";
 import { ACCEPT_KEY, contactView } from "./contact-list.ts";

@@ -2,7 +2,7 @@
 // encrypted draft without ever being whole in memory, and a download streams the
 // decrypted bytes as a file to save, never as something a browser would render.
 
-import { UserError } from "./daemon.ts";
+import { UserError } from "./user-error.ts";
 import type { Store } from "./store.ts";
 
 /** Upload cap: the relay's own limit decides what can be sent; this bounds the disk. */

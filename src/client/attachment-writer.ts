@@ -8,6 +8,7 @@
 // fsync took over a second here).
 
 import { closeSync, fdatasync, fsyncSync, writeSync } from "node:fs";
+import { StreamWriter } from "../protocol/stream.ts";
 
 const SYNC_EVERY = 16 * 1024 * 1024;
 
@@ -15,7 +16,6 @@ const SYNC_EVERY = 16 * 1024 * 1024;
 export function writeAll(fd: number, bytes: Uint8Array): void {
   for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
 }
-import { STREAM_CHUNK, StreamSealer } from "../protocol/stream.ts";
 
 export interface AttachmentFile {
   fd: number;
@@ -31,45 +31,34 @@ export class AttachmentWriter {
   #open = true;
   #unsynced = 0; // bytes written since the last background sync started
   #syncing = false; // a background sync holds the file open
-  #sealer: StreamSealer;
-  #buf = new Uint8Array(STREAM_CHUNK);
-  #fill = 0;
-  #size = 0;
+  #stream: StreamWriter;
 
   constructor(att: string, key: Uint8Array, file: AttachmentFile) {
     this.att = att;
-    this.#sealer = new StreamSealer(key);
     this.#file = file;
+    this.#stream = new StreamWriter(key, (sealed, last) => this.#append(sealed, last), { parts: true });
   }
 
   get size(): number {
-    return this.#size;
+    return this.#stream.size;
   }
 
   write(data: Uint8Array): void {
     if (!this.#open) throw new Error("attachment writer is closed");
-    let off = 0;
-    while (off < data.length) {
-      if (this.#fill === STREAM_CHUNK) this.#emit(false); // a full chunk is only final once we know nothing follows
-      const n = Math.min(STREAM_CHUNK - this.#fill, data.length - off);
-      this.#buf.set(data.subarray(off, off + n), this.#fill);
-      this.#fill += n;
-      off += n;
-    }
-    this.#size += data.length;
+    this.#stream.write(data);
   }
 
   /** Seal the last chunk and sync the file: the attachment is complete on disk. */
   finish(): number {
     if (!this.#open) throw new Error("attachment writer is closed");
     try {
-      this.#emit(true);
+      this.#stream.close();
       fsyncSync(this.#file.fd);
     } finally {
       this.close();
     }
-    this.#file.done(this.#size);
-    return this.#size;
+    this.#file.done(this.size);
+    return this.size;
   }
 
   /** Let go of the file without finishing it (the caller discards the attachment). */
@@ -81,12 +70,12 @@ export class AttachmentWriter {
     this.#file.closed();
   }
 
-  #emit(last: boolean): void {
-    for (const piece of this.#sealer.sealParts(this.#buf.subarray(0, this.#fill), last)) {
+  /** One sealed chunk to the file, in the pieces the sealer gave: no joining copy. */
+  #append(sealed: Uint8Array[], last: boolean): void {
+    for (const piece of sealed) {
       writeAll(this.#file.fd, piece);
       this.#unsynced += piece.length;
     }
-    this.#fill = 0;
     if (!last && this.#unsynced >= SYNC_EVERY && !this.#syncing) this.#syncInBackground();
   }
 

@@ -4,7 +4,7 @@
 
 import { safetyNumber } from "../protocol/keys.ts";
 import type { Contact } from "./store.ts";
-import type { ContactView } from "../views/contacts.tsx";
+import type { ContactView } from "../views/contact-view.ts";
 import { toHex as hex } from "../protocol/bytes.ts";
 
 export function contactView(me: { user: string; identity: Uint8Array }, k: Contact): ContactView {

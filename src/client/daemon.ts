@@ -22,6 +22,9 @@ import { Inbound } from "./inbound.ts";
 import type { EventBus } from "./events.ts";
 import type { MessageSummary, Store } from "./store.ts";
 import { SearchIndex } from "./search.ts";
+import type { Status } from "./status.ts";
+import { UserError } from "./user-error.ts";
+import { DEFAULT_SETTINGS, type Settings } from "../views/mailbox-settings.ts";
 import { formatHostPort } from "../net/host-port.ts";
 
 export interface DaemonOptions {
@@ -37,49 +40,8 @@ export interface DaemonOptions {
   invite?: Uint8Array;
 }
 
-/** The connection as a tray or page shows it (README "status"). */
-export type ConnectionState = "connecting" | "connected" | "retrying" | "refused" | "locked" | "stopped";
-
-export interface Status {
-  user: string;
-  /** The relay (node) connected to now, HOST:PORT; when not connected, the configured one(s). */
-  relay: string;
-  state: ConnectionState;
-  /** When state is "retrying": ms since the epoch of the next attempt. */
-  retryAt: number | null;
-  connected: boolean;
-  relayKey: string | null;
-  uiUrl: string | null;
-  queued: number;
-  unread: number;
-  error: string | null;
-}
-
-export class UserError extends Error {
-  readonly status: 400 | 403 | 404 | 409 | 423 | 503;
-  constructor(message: string, status: 400 | 403 | 404 | 409 | 423 | 503 = 400) {
-    super(message);
-    this.status = status;
-  }
-}
-
 const PIN_KEY = "relay-key";
 const SETTINGS_KEY = "settings";
-
-/** The mailbox's preferences (issue #3); kept in the store's meta table. */
-export interface Settings {
-  sound: boolean; // play a sound when a message arrives
-  posting: "top" | "bottom"; // where a reply's text goes relative to the quote
-  idleLockMinutes: number; // a browser session idle this long must unlock again
-  popupReturnSeconds: number; // a clicked message window comes back after this long
-  /**
-   * Browser notifications name the sender and subject. Off by default: the system keeps
-   * notifications in its own history, outside the encrypted store and after the mailbox locks.
-   */
-  notificationDetails: boolean;
-}
-
-export const DEFAULT_SETTINGS: Settings = { sound: true, posting: "top", idleLockMinutes: 15, popupReturnSeconds: 30, notificationDetails: false };
 
 export class Daemon {
   readonly store: Store;

@@ -1,7 +1,7 @@
 // Live events of the client daemon (SPEC.md §8.3): what a web page, a tray or the CLI can
 // follow. Plain data only; no message content beyond what the inbox list shows.
 
-import type { Status } from "./daemon.ts";
+import type { Status } from "./status.ts";
 
 export type DaemonEvent =
   | ({ type: "status" } & Status)

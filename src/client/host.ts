@@ -7,7 +7,9 @@ import { timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { deriveUserKeys, type UserKeys } from "../protocol/keys.ts";
-import { Daemon, UserError, relayAddress, type DaemonOptions, type Status } from "./daemon.ts";
+import { Daemon, relayAddress, type DaemonOptions } from "./daemon.ts";
+import type { Status } from "./status.ts";
+import { UserError } from "./user-error.ts";
 import { EventBus } from "./events.ts";
 import { Store } from "./store.ts";
 

@@ -1,18 +1,13 @@
 // The receiving side (SPEC.md §5, §6, §8.2): check the sender's signed session key against
-// the pinned identity, open the HPKE envelope, decrypt STREAM chunks as they come, re-encrypt
-// attachments under fresh store keys, and ACK only after the message is committed to disk.
+// the pinned identity, open the HPKE envelope, decrypt STREAM chunks as they come, read the
+// plaintext with protocol/plaintext.ts, re-encrypt attachments under fresh store keys, and
+// ACK only after the message is committed to disk.
 
-import {
-  MAX_HEADER_BYTES,
-  openEnvelopeKey,
-  parseHeader,
-  receiptFor,
-  streamPlaintextSize,
-  type EnvelopeHeader,
-} from "../protocol/envelope.ts";
+import { openEnvelopeKey, receiptFor, streamPlaintextSize, type EnvelopeHeader } from "../protocol/envelope.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
 import { RECEIPT_LEN, WINDOW_CHUNKS, type AckStatus, type Message, type MessageOf, idHex } from "../protocol/messages.ts";
 import { StreamOpener } from "../protocol/stream.ts";
+import { PlaintextParser } from "../protocol/plaintext.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Link } from "./relay-client.ts";
 import type { AttachmentWriter } from "./attachment-writer.ts";
@@ -26,16 +21,9 @@ interface Incoming {
   hex: string;
   from: string;
   opener: StreamOpener;
-  total: number; // plaintext bytes expected
-  seen: number; // plaintext bytes so far
+  parser: PlaintextParser;
   chunks: number;
-  lenBuf: Uint8Array;
-  headerLen: number; // -1 until the 4 length bytes are in
-  headerBuf: Uint8Array | undefined;
-  headerFill: number;
   header: EnvelopeHeader | undefined;
-  att: number; // attachment being written
-  attLeft: number;
   writers: AttachmentWriter[];
 }
 
@@ -124,10 +112,19 @@ export class Inbound {
       }
       return this.#ack(link, m.id, "identity-changed");
     }
-    const total = streamPlaintextSize(m.size);
     let keys: { streamKey: Uint8Array; receiptKey: Uint8Array };
+    let inc: Incoming;
     try {
-      if (total < 4) throw new ProtocolError("malformed", "announced size");
+      const writers: AttachmentWriter[] = [];
+      // Checks the announced size before any crypto runs.
+      const parser = new PlaintextParser(streamPlaintextSize(m.size), { id: hex, from: m.from, recipient: this.#user }, {
+        header: (h) => {
+          inc.header = h;
+          for (let i = 0; i < h.attachments.length; i++) writers.push(this.#store.newAttachment("incoming", this.#now()));
+        },
+        attachment: (i, bytes) => writers[i]!.write(bytes),
+        attachmentEnd: (i) => void writers[i]!.finish(),
+      });
       keys = openEnvelopeKey({
         id: m.id,
         from: m.from,
@@ -136,6 +133,7 @@ export class Inbound {
         recipientSessionSecret: link.session.secretKey,
         senderSessionPub: m.senderKey.sessionPub,
       });
+      inc = { id: m.id, receiptKey: keys.receiptKey, hex, from: m.from, opener: new StreamOpener(keys.streamKey), parser, chunks: 0, header: undefined, writers };
     } catch (e) {
       this.#log(`refused message from ${m.from}: ${e instanceof ProtocolError ? e.code : "invalid"}`);
       return this.#ack(link, m.id, "rejected");
@@ -147,41 +145,19 @@ export class Inbound {
       this.#log(`refused message from ${m.from}: its id belongs to another sender's message`);
       return this.#ack(link, m.id, "rejected");
     }
-    this.#incoming.set(hex, {
-      receiptKey: keys.receiptKey,
-      id: m.id,
-      hex,
-      from: m.from,
-      opener: new StreamOpener(keys.streamKey),
-      total,
-      seen: 0,
-      chunks: 0,
-      lenBuf: new Uint8Array(4),
-      headerLen: -1,
-      headerBuf: undefined,
-      headerFill: 0,
-      header: undefined,
-      att: 0,
-      attLeft: 0,
-      writers: [],
-    });
+    this.#incoming.set(hex, inc);
   }
 
   #chunk(link: Link, inc: Incoming, m: MessageOf<"chunk">): void {
     if (m.seq !== inc.chunks) throw new ProtocolError("malformed", "chunk out of order");
-    const pt = inc.opener.open(m.data, m.last);
+    inc.parser.push(inc.opener.open(m.data, m.last));
     inc.chunks++;
-    inc.seen += pt.length;
-    if (inc.seen > inc.total) throw new ProtocolError("malformed", "more data than announced");
-    this.#consume(inc, pt);
     if (!m.last) {
       if (inc.chunks % (WINDOW_CHUNKS / 2) === 0) link.post({ t: "window", id: inc.id, seq: inc.chunks });
       return;
     }
-    if (inc.seen !== inc.total || !inc.header || inc.att !== inc.header.attachments.length) {
-      throw new ProtocolError("truncated", "message ended early");
-    }
-    const h = inc.header;
+    inc.parser.end();
+    const h = inc.header!;
     const stored = this.#store.saveIncoming({
       id: inc.hex,
       from: inc.from,
@@ -195,67 +171,6 @@ export class Inbound {
     this.#incoming.delete(inc.hex);
     this.#ack(link, inc.id, stored ? "stored" : "duplicate", inc.receiptKey);
     if (stored) this.#events.emit({ type: "message", id: inc.hex, from: inc.from, subject: h.subject });
-  }
-
-  /** Route decrypted bytes: 4 length bytes, the header, then each attachment in turn. */
-  #consume(inc: Incoming, pt: Uint8Array): void {
-    let off = 0;
-    while (off < pt.length) {
-      if (inc.headerLen < 0) {
-        const n = Math.min(4 - inc.headerFill, pt.length - off);
-        inc.lenBuf.set(pt.subarray(off, off + n), inc.headerFill);
-        inc.headerFill += n;
-        off += n;
-        if (inc.headerFill === 4) {
-          inc.headerLen = new DataView(inc.lenBuf.buffer).getUint32(0);
-          if (inc.headerLen > MAX_HEADER_BYTES || 4 + inc.headerLen > inc.total) {
-            throw new ProtocolError("too-large", "header length");
-          }
-          inc.headerBuf = new Uint8Array(inc.headerLen);
-          inc.headerFill = 0;
-          if (inc.headerLen === 0) throw new ProtocolError("malformed", "empty header");
-        }
-        continue;
-      }
-      if (!inc.header) {
-        const n = Math.min(inc.headerLen - inc.headerFill, pt.length - off);
-        inc.headerBuf!.set(pt.subarray(off, off + n), inc.headerFill);
-        inc.headerFill += n;
-        off += n;
-        if (inc.headerFill === inc.headerLen) this.#headerDone(inc);
-        continue;
-      }
-      const n = Math.min(inc.attLeft, pt.length - off);
-      inc.writers[inc.att]!.write(pt.subarray(off, off + n));
-      inc.attLeft -= n;
-      off += n;
-      this.#nextAttachment(inc);
-    }
-  }
-
-  #headerDone(inc: Incoming): void {
-    const h = parseHeader(inc.headerBuf!);
-    inc.headerBuf = undefined;
-    if (h.id !== inc.hex || h.from !== inc.from || !h.to.includes(this.#user)) {
-      throw new ProtocolError("malformed", "header does not match the delivery");
-    }
-    const sizes = h.attachments.reduce((n, a) => n + a.size, 0);
-    if (4 + inc.headerLen + sizes !== inc.total) throw new ProtocolError("malformed", "sizes do not add up");
-    inc.header = h;
-    for (let i = 0; i < h.attachments.length; i++) inc.writers.push(this.#store.newAttachment("incoming", this.#now()));
-    inc.att = -1;
-    inc.attLeft = 0;
-    this.#nextAttachment(inc);
-  }
-
-  /** Finish attachments that are complete (zero-length ones included) and move on. */
-  #nextAttachment(inc: Incoming): void {
-    const atts = inc.header!.attachments;
-    while (inc.attLeft === 0 && inc.att < atts.length) {
-      if (inc.att >= 0) inc.writers[inc.att]!.finish();
-      inc.att++;
-      if (inc.att < atts.length) inc.attLeft = atts[inc.att]!.size;
-    }
   }
 
   /**

@@ -7,7 +7,7 @@ import { Buffer } from "node:buffer";
 import { encodeHeader, receiptFor, sealEnvelopeKey } from "../protocol/envelope.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
 import { WINDOW_CHUNKS, type Message, type MessageOf, idHex } from "../protocol/messages.ts";
-import { STREAM_CHUNK, StreamSealer, streamCiphertextSize } from "../protocol/stream.ts";
+import { STREAM_CHUNK, StreamWriter, streamCiphertextSize } from "../protocol/stream.ts";
 import type { Link } from "./relay-client.ts";
 import { DISK_FULL, isDiskFull, type Store } from "./store.ts";
 import type { EventBus } from "./events.ts";
@@ -310,20 +310,20 @@ export class Outbox {
     attachments: number,
     total: number,
   ): Promise<void> {
-    const sealer = new StreamSealer(streamKey);
-    const buf = new Uint8Array(STREAM_CHUNK);
-    let fill = 0;
-    let consumed = 0;
+    const sealed: { data: Uint8Array; last: boolean }[] = [];
+    const writer = new StreamWriter(streamKey, ([data], last) => sealed.push({ data: data!, last }));
     let seq = 0;
-    const emit = async (last: boolean): Promise<boolean> => {
-      while (!a.settled && seq >= a.window + WINDOW_CHUNKS) {
-        await new Promise<void>((r) => (a.wake = r));
-        a.wake = undefined;
+    /** Post the chunks sealed so far as the window allows; false once the transfer is over. */
+    const send = async (): Promise<boolean> => {
+      for (const c of sealed.splice(0)) {
+        while (!a.settled && seq >= a.window + WINDOW_CHUNKS) {
+          await new Promise<void>((r) => (a.wake = r));
+          a.wake = undefined;
+        }
+        if (a.settled || link.closed) return false; // acked early (duplicate) or failed
+        link.post({ t: "chunk", id, seq, last: c.last, data: c.data });
+        seq++;
       }
-      if (a.settled || link.closed) return false; // acked early (duplicate) or failed
-      link.post({ t: "chunk", id, seq, last, data: sealer.seal(buf.subarray(0, fill), last) });
-      seq++;
-      fill = 0;
       return true;
     };
     const pieces = function* (store: Store): Generator<Uint8Array> {
@@ -331,18 +331,16 @@ export class Outbox {
       for (let i = 0; i < attachments; i++) yield* store.readAttachment(rid, i);
     };
     for (const piece of pieces(this.#store)) {
-      let off = 0;
-      while (off < piece.length) {
-        const n = Math.min(STREAM_CHUNK - fill, piece.length - off);
-        buf.set(piece.subarray(off, off + n), fill);
-        fill += n;
-        off += n;
-        consumed += n;
-        if (fill === STREAM_CHUNK && consumed < total && !(await emit(false))) return;
+      // A chunk's worth at a time: a 4 MiB header is not sealed far ahead of the window.
+      for (let off = 0; off < piece.length; off += STREAM_CHUNK) {
+        writer.write(piece.subarray(off, off + STREAM_CHUNK));
+        if (writer.size > total) throw new Error("stored message changed size while sending");
+        if (!(await send())) return;
       }
     }
-    if (consumed !== total) throw new Error("stored message changed size while sending");
-    await emit(true);
+    if (writer.size !== total) throw new Error("stored message changed size while sending");
+    writer.close();
+    await send();
   }
 }
 

@@ -1,22 +1,15 @@
-// The client's encrypted message store in bun:sqlite (SPEC.md §7). Each message and each
-// attachment has its own random key, wrapped by the store key derived from the password
-// (envelope encryption). Subject, body, names and attachment bytes are ciphertext on disk;
-// who, when and how big are not. The transmission keys are never stored. Attachment bytes
-// live in one file each beside the database, the rest in SQLite.
+// The client's encrypted message store in bun:sqlite (SPEC.md §7.2): the schema and every
+// statement. Its boxes and wrapped keys are store-keys.ts (§7.3), its attachment files
+// attachment-files.ts (§7.1, §7.5). Subject, body, names and attachment bytes are ciphertext
+// on disk; who, when and how big are not. The transmission keys are never stored.
 
 import { Database } from "bun:sqlite";
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import { utf8 } from "../protocol/codec.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import { AES_GCM_TAG_LENGTH, aesGcmOpen, aesGcmSeal, randomBytes } from "../protocol/primitives.ts";
-import { STREAM_CHUNK, StreamOpener, streamCiphertextSize } from "../protocol/stream.ts";
-import { AttachmentWriter, writeAll } from "./attachment-writer.ts";
+import { randomBytes } from "../protocol/primitives.ts";
 import type { AttachmentMeta } from "../protocol/envelope.ts";
-
-export const LABEL_STORE_VERIFIER = "smsg/1 store verifier";
-export const LABEL_STORE_WRAP = "smsg/1 store wrap ";
-export const LABEL_STORE_HEADER = "smsg/1 store header ";
+import { AttachmentWriter } from "./attachment-writer.ts";
+import { AttachmentFiles, attachmentsDir } from "./attachment-files.ts";
+import { StoreKeys, type StoredContent } from "./store-keys.ts";
 
 export class WrongPasswordError extends Error {
   constructor() {
@@ -27,12 +20,6 @@ export class WrongPasswordError extends Error {
 
 export type Folder = "in" | "out";
 export type DeliveryState = "queued" | "delivered" | "held" | "failed";
-
-export interface StoredContent {
-  subject: string;
-  body: string;
-  attachments: AttachmentMeta[];
-}
 
 export interface MessageSummary {
   id: string;
@@ -59,6 +46,9 @@ export interface Contact {
   changedAt: number | null;
 }
 
+/** The columns of `messages` a MessageRow holds, for every query that reads one. */
+const MESSAGE_COLUMNS = "rid, id, folder, sender, recipients, date, unread, wrapped_key, header";
+
 interface MessageRow {
   rid: number;
   id: string;
@@ -71,19 +61,6 @@ interface MessageRow {
   header: Uint8Array;
 }
 
-function sealWithNonce(key: Uint8Array, aad: Uint8Array, pt: Uint8Array): Uint8Array {
-  const nonce = randomBytes(12);
-  const ct = aesGcmSeal(key, nonce, aad, pt);
-  const out = new Uint8Array(12 + ct.length);
-  out.set(nonce);
-  out.set(ct, 12);
-  return out;
-}
-function openWithNonce(key: Uint8Array, aad: Uint8Array, box: Uint8Array): Uint8Array {
-  if (box.length < 28) throw new ProtocolError("malformed", "stored box too short");
-  return aesGcmOpen(key, box.subarray(0, 12), aad, box.subarray(12));
-}
-
 /** What the user is told when the data dir's disk is full (the API answers 507). */
 export const DISK_FULL = "the disk of the data dir is full: free some space and try again";
 
@@ -93,45 +70,19 @@ export function isDiskFull(e: unknown): boolean {
   return code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL";
 }
 
-/** The folder of a store's attachment files: `client.db-attachments` beside `client.db`. */
-export function attachmentsDir(storePath: string): string {
-  return `${storePath}-attachments`;
-}
-
-const ATT_NAME = /^[0-9a-f]{32}$/;
-
-/** Make a new or removed directory entry durable (Linux; elsewhere a no-op). */
-function syncDir(dir: string): void {
-  if (process.platform === "win32") return;
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function readFully(fd: number, buf: Uint8Array, length: number): number {
-  let got = 0;
-  while (got < length) {
-    const n = readSync(fd, buf, got, length - got, null);
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
-}
-
 export class Store {
   readonly db: Database;
   /** The folder holding one file per attachment (SPEC.md §7.1). */
   readonly files: string;
-  #key: Uint8Array;
+  #keys: StoreKeys;
+  #attachments: AttachmentFiles;
   #writers = new Map<string, AttachmentWriter>();
 
-  private constructor(db: Database, storeKey: Uint8Array, files: string) {
+  private constructor(db: Database, storeKey: Uint8Array, attachments: AttachmentFiles) {
     this.db = db;
-    this.#key = storeKey;
-    this.files = files;
+    this.#keys = new StoreKeys(storeKey);
+    this.#attachments = attachments;
+    this.files = attachments.dir;
   }
 
   /** Open (or create) the store; a store key that does not open it is a wrong password. */
@@ -190,20 +141,12 @@ export class Store {
         changed_at INTEGER
       );
     `);
-    const files = attachmentsDir(path);
-    mkdirSync(files, { recursive: true, mode: 0o700 });
-    const store = new Store(db, storeKey, files);
-    const aad = utf8(LABEL_STORE_VERIFIER);
+    const store = new Store(db, storeKey, new AttachmentFiles(attachmentsDir(path)));
     const verifier = store.getMeta("verifier");
-    if (verifier) {
-      try {
-        openWithNonce(storeKey, aad, verifier);
-      } catch {
-        db.close();
-        throw new WrongPasswordError();
-      }
-    } else {
-      store.setMeta("verifier", sealWithNonce(storeKey, aad, new Uint8Array(32)));
+    if (!verifier) store.setMeta("verifier", store.#keys.newVerifier());
+    else if (!store.#keys.opensVerifier(verifier)) {
+      db.close();
+      throw new WrongPasswordError();
     }
     // A killed process can leave half-received attachments; they were never acknowledged.
     db.query("DELETE FROM attachments WHERE state = 'incoming'").run();
@@ -228,14 +171,9 @@ export class Store {
     const atts = this.db.query<{ att: string }, []>("SELECT DISTINCT att FROM chunks").all();
     const rows = this.db.query<{ data: Uint8Array }, [string]>("SELECT data FROM chunks WHERE att = ? ORDER BY seq");
     for (const { att } of atts) {
-      const fd = openSync(this.#fileOf(att), "w", 0o600);
-      try {
-        for (const { data } of rows.iterate(att)) writeAll(fd, data);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      syncDir(this.files);
+      this.#attachments.writeWhole(att, (function* () {
+        for (const { data } of rows.iterate(att)) yield data;
+      })());
       this.db.query("DELETE FROM chunks WHERE att = ?").run(att);
     }
     this.db.exec("DROP TABLE chunks");
@@ -244,13 +182,7 @@ export class Store {
   /** Files no attachment row names: left by a crash between a row's change and its file's. */
   #removeStrayFiles(): void {
     const known = this.db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM attachments WHERE att = ?");
-    for (const name of readdirSync(this.files)) {
-      if (ATT_NAME.test(name) && known.get(name)!.n === 0) rmSync(join(this.files, name), { force: true });
-    }
-  }
-
-  #fileOf(att: string): string {
-    return join(this.files, att);
+    this.#attachments.removeStrays((att) => known.get(att)!.n > 0);
   }
 
   getMeta(k: string): Uint8Array | undefined {
@@ -258,15 +190,6 @@ export class Store {
   }
   setMeta(k: string, v: Uint8Array): void {
     this.db.query("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)").run(k, v);
-  }
-
-  // --- keys ---
-
-  #wrap(kind: string, id: string, key: Uint8Array): Uint8Array {
-    return sealWithNonce(this.#key, utf8(`${LABEL_STORE_WRAP}${kind} ${id}`), key);
-  }
-  #unwrap(kind: string, id: string, box: Uint8Array): Uint8Array {
-    return openWithNonce(this.#key, utf8(`${LABEL_STORE_WRAP}${kind} ${id}`), box);
   }
 
   // --- attachments ---
@@ -278,10 +201,10 @@ export class Store {
     // The row first: a file without one is removed as stray at the next open.
     this.db
       .query("INSERT INTO attachments (att, wrapped_key, state, created) VALUES (?, ?, ?, ?)")
-      .run(att, this.#wrap("attachment", att, key), state, now);
+      .run(att, this.#keys.wrapAttachmentKey(att, key), state, now);
     let fd: number;
     try {
-      fd = openSync(this.#fileOf(att), "wx", 0o600);
+      fd = this.#attachments.create(att);
     } catch (e) {
       this.db.query("DELETE FROM attachments WHERE att = ?").run(att);
       throw e;
@@ -289,7 +212,7 @@ export class Store {
     const w = new AttachmentWriter(att, key, {
       fd,
       done: (size) => {
-        syncDir(this.files);
+        this.#attachments.syncDir();
         this.db.query("UPDATE attachments SET size = ? WHERE att = ?").run(size, att);
       },
       closed: () => this.#writers.delete(att),
@@ -308,7 +231,7 @@ export class Store {
       // does: that is the space to give back. A row left without a file is a draft or an
       // incoming attachment, which no message owns; the next open or prune removes it.
       try {
-        rmSync(this.#fileOf(att), { force: true });
+        this.#attachments.remove(att);
       } catch {
         // Still open elsewhere (Windows refuses then): with its row gone, the next open
         // removes it as a stray file.
@@ -338,42 +261,13 @@ export class Store {
       )
       .get(rid, idx);
     if (!a) throw new Error("no such attachment");
-    const opener = new StreamOpener(this.#unwrap("attachment", a.att, a.wrapped_key));
-    let left = streamCiphertextSize(a.size);
-    let fd: number;
-    try {
-      fd = openSync(this.#fileOf(a.att), "r");
-    } catch {
-      throw new ProtocolError("truncated", "stored attachment's file is missing");
-    }
-    try {
-      // The file is exactly the STREAM for the recorded size; anything else is damage.
-      if (fstatSync(fd).size !== left) throw new ProtocolError("truncated", "stored attachment's file has the wrong length");
-      const buf = new Uint8Array(STREAM_CHUNK + AES_GCM_TAG_LENGTH);
-      do {
-        const want = Math.min(buf.length, left);
-        if (readFully(fd, buf, want) !== want) throw new ProtocolError("truncated", "stored attachment ends early");
-        left -= want;
-        const pt = opener.open(buf.subarray(0, want), left === 0);
-        if (pt.length > 0) yield pt;
-      } while (left > 0);
-    } finally {
-      closeSync(fd);
-    }
+    yield* this.#attachments.read(a.att, this.#keys.unwrapAttachmentKey(a.att, a.wrapped_key), a.size);
   }
 
   // --- messages ---
 
-  #sealContent(id: string, folder: Folder, content: StoredContent): { wrapped: Uint8Array; header: Uint8Array } {
-    const key = randomBytes(32);
-    const header = sealWithNonce(key, utf8(`${LABEL_STORE_HEADER}${folder} ${id}`), utf8(JSON.stringify(content)));
-    return { wrapped: this.#wrap(`message ${folder}`, id, key), header };
-  }
-
   #openContent(row: MessageRow): StoredContent {
-    const key = this.#unwrap(`message ${row.folder}`, row.id, row.wrapped_key);
-    const json = openWithNonce(key, utf8(`${LABEL_STORE_HEADER}${row.folder} ${row.id}`), row.header);
-    return JSON.parse(new TextDecoder().decode(json)) as StoredContent;
+    return this.#keys.openContent(row.folder, row.id, row.wrapped_key, row.header);
   }
 
   /** The message row with its sealed content; received mail starts unread. Returns its rid. */
@@ -381,7 +275,7 @@ export class Store {
     folder: Folder,
     m: { id: string; from: string; to: string[]; date: number; received: number; subject: string; body: string; attachments: AttachmentMeta[] },
   ): number {
-    const { wrapped, header } = this.#sealContent(m.id, folder, {
+    const { wrapped, header } = this.#keys.sealContent(folder, m.id, {
       subject: m.subject,
       body: m.body,
       attachments: m.attachments.map(({ name, size }) => ({ name, size })),
@@ -472,16 +366,25 @@ export class Store {
     })();
   }
 
-  #flags(row: MessageRow): string {
-    if (row.folder === "in") return row.unread ? "U" : "";
-    const states = this.deliveries(row.rid).map((d) => d.state);
-    if (states.every((s) => s === "delivered")) return "S";
-    if (states.includes("held")) return "H";
-    if (states.includes("failed")) return "F";
-    return "Q";
+  /** Summaries of a page of rows: the delivery states of its sent messages in one query. */
+  #summaries(rows: MessageRow[]): MessageSummary[] {
+    const sent = rows.filter((r) => r.folder === "out").map((r) => r.rid);
+    const states = new Map<number, DeliveryState[]>();
+    if (sent.length > 0) {
+      const q = this.db.query<{ rid: number; state: DeliveryState }, [string]>(
+        "SELECT rid, state FROM deliveries WHERE rid IN (SELECT value FROM json_each(?))",
+      );
+      for (const d of q.iterate(JSON.stringify(sent))) {
+        const list = states.get(d.rid);
+        if (list) list.push(d.state);
+        else states.set(d.rid, [d.state]);
+      }
+    }
+    return rows.map((r) => this.#summary(r, states.get(r.rid) ?? []));
   }
 
-  #summary(row: MessageRow): MessageSummary {
+  /** states: the message's delivery states (sent mail only). */
+  #summary(row: MessageRow, states: DeliveryState[]): MessageSummary {
     const c = this.#openContent(row);
     return {
       id: row.id,
@@ -490,7 +393,7 @@ export class Store {
       to: JSON.parse(row.recipients) as string[],
       subject: c.subject,
       date: row.date,
-      flags: this.#flags(row),
+      flags: flagsOf(row, states),
       attachments: c.attachments,
     };
   }
@@ -498,34 +401,32 @@ export class Store {
   list(folder: Folder, opts: { limit?: number; offset?: number } = {}): MessageSummary[] {
     const rows = this.db
       .query<MessageRow, [string, number, number]>(
-        `SELECT rid, id, folder, sender, recipients, date, unread, wrapped_key, header FROM messages
+        `SELECT ${MESSAGE_COLUMNS} FROM messages
          WHERE folder = ? ORDER BY date DESC, rid DESC LIMIT ? OFFSET ?`,
       )
       .all(folder, opts.limit ?? -1, opts.offset ?? 0);
-    return rows.map((r) => this.#summary(r));
+    return this.#summaries(rows);
   }
 
   /** Sent messages still waiting for at least one recipient, queued or held (the Queued folder). */
   listWaiting(opts: { limit?: number; offset?: number } = {}): MessageSummary[] {
     const rows = this.db
       .query<MessageRow, [number, number]>(
-        `SELECT rid, id, folder, sender, recipients, date, unread, wrapped_key, header FROM messages m
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m
          WHERE folder = 'out' AND EXISTS (SELECT 1 FROM deliveries d WHERE d.rid = m.rid AND d.state IN ('queued', 'held'))
          ORDER BY date DESC, rid DESC LIMIT ? OFFSET ?`,
       )
       .all(opts.limit ?? -1, opts.offset ?? 0);
-    return rows.map((r) => this.#summary(r));
+    return this.#summaries(rows);
   }
 
   /** Summaries for these rows, in the order given (search results). */
   byRids(rids: number[]): MessageSummary[] {
-    const q = this.db.query<MessageRow, [number]>(
-      "SELECT rid, id, folder, sender, recipients, date, unread, wrapped_key, header FROM messages WHERE rid = ?",
-    );
-    return rids.flatMap((rid) => {
-      const row = q.get(rid);
-      return row ? [this.#summary(row)] : [];
-    });
+    const rows = this.db
+      .query<MessageRow, [string]>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE rid IN (SELECT value FROM json_each(?))`)
+      .all(JSON.stringify(rids));
+    const byRid = new Map(rows.map((r) => [r.rid, r]));
+    return this.#summaries(rids.flatMap((rid) => byRid.get(rid) ?? []));
   }
 
   /**
@@ -534,7 +435,7 @@ export class Store {
    */
   *textSince(rid: number): Generator<{ rid: number; folder: Folder; date: number; text: string }> {
     const q = this.db.query<MessageRow, [number]>(
-      `SELECT rid, id, folder, sender, recipients, date, unread, wrapped_key, header FROM messages
+      `SELECT ${MESSAGE_COLUMNS} FROM messages
        WHERE rid > ? ORDER BY rid`,
     );
     for (const row of q.iterate(rid)) {
@@ -556,17 +457,18 @@ export class Store {
   find(id: string): (MessageSummary & { rid: number; body: string; deliveries: Delivery[] }) | undefined {
     const row = this.db
       .query<MessageRow, [string]>(
-        `SELECT rid, id, folder, sender, recipients, date, unread, wrapped_key, header FROM messages
+        `SELECT ${MESSAGE_COLUMNS} FROM messages
          WHERE id = ? ORDER BY folder = 'in' DESC, rid LIMIT 1`,
       )
       .get(id);
     if (!row) return undefined;
     const c = this.#openContent(row);
+    const deliveries = row.folder === "out" ? this.deliveries(row.rid) : [];
     return {
-      ...this.#summary(row),
+      ...this.#summary(row, deliveries.map((d) => d.state)),
       rid: row.rid,
       body: c.body,
-      deliveries: row.folder === "out" ? this.deliveries(row.rid) : [],
+      deliveries,
     };
   }
 
@@ -615,7 +517,7 @@ export class Store {
   outgoing(rid: number): { id: string; from: string; to: string[]; date: number; content: StoredContent } {
     const row = this.db
       .query<MessageRow, [number]>(
-        "SELECT rid, id, folder, sender, recipients, date, unread, wrapped_key, header FROM messages WHERE rid = ?",
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE rid = ?`,
       )
       .get(rid);
     if (!row) throw new Error("no such message");
@@ -695,4 +597,13 @@ export class Store {
     if (done) return "accepted";
     return this.contact(user)?.changedIdentity ? "changed" : "none";
   }
+}
+
+/** U for unread mail; for sent mail S when every recipient has it, else H, F or Q (SPEC.md §8.1). */
+function flagsOf(row: MessageRow, states: DeliveryState[]): string {
+  if (row.folder === "in") return row.unread ? "U" : "";
+  if (states.every((s) => s === "delivered")) return "S";
+  if (states.includes("held")) return "H";
+  if (states.includes("failed")) return "F";
+  return "Q";
 }

@@ -110,3 +110,85 @@ export class StreamOpener {
     if (!this.#done) throw new ProtocolError("truncated", "STREAM ended before its last chunk");
   }
 }
+
+/**
+ * Where a StreamWriter puts each sealed chunk: its ciphertext || tag as pieces to use one
+ * after another (a single piece unless the writer was made with `parts`), and its last flag.
+ */
+export type StreamSink = (sealed: Uint8Array[], last: boolean) => void;
+
+/**
+ * age's stream.Writer: plaintext in pieces of any size, sealed in STREAM chunks. A full
+ * chunk is sealed only once a further byte arrives, because only then is it known not to be
+ * the last; close() seals the last chunk (a full one, a short one, or the empty one of an
+ * empty plaintext). Each byte is copied once, into the chunk buffer.
+ */
+export class StreamWriter {
+  readonly #sealer: StreamSealer;
+  readonly #sink: StreamSink;
+  readonly #parts: boolean;
+  readonly #buf = new Uint8Array(STREAM_CHUNK);
+  #fill = 0;
+  #size = 0;
+  #closed = false;
+
+  /** parts: hand the sink aesGcmSealParts' pieces (for writing to a file) instead of one joined chunk. */
+  constructor(key: Uint8Array, sink: StreamSink, opts: { parts?: boolean } = {}) {
+    this.#sealer = new StreamSealer(key);
+    this.#sink = sink;
+    this.#parts = opts.parts ?? false;
+  }
+
+  /** Plaintext bytes written so far. */
+  get size(): number {
+    return this.#size;
+  }
+
+  write(data: Uint8Array): void {
+    if (this.#closed) throw new ProtocolError("malformed", "STREAM writer is closed");
+    let off = 0;
+    while (off < data.length) {
+      if (this.#fill === STREAM_CHUNK) this.#seal(false);
+      const n = Math.min(STREAM_CHUNK - this.#fill, data.length - off);
+      this.#buf.set(data.subarray(off, off + n), this.#fill);
+      this.#fill += n;
+      off += n;
+    }
+    this.#size += data.length;
+  }
+
+  /** Seal what is buffered as the last chunk; nothing may be written after. */
+  close(): void {
+    if (this.#closed) throw new ProtocolError("malformed", "STREAM writer is closed");
+    this.#closed = true;
+    this.#seal(true);
+  }
+
+  #seal(last: boolean): void {
+    const chunk = this.#buf.subarray(0, this.#fill);
+    // The sink uses the sealed bytes before the buffer is filled again: sealing never
+    // returns a view of the plaintext buffer.
+    this.#sink(this.#parts ? this.#sealer.sealParts(chunk, last) : [this.#sealer.seal(chunk, last)], last);
+    this.#fill = 0;
+  }
+}
+
+/**
+ * age's stream.Reader for a STREAM whose ciphertext size is known (a stored attachment):
+ * reads each chunk with `read` into one reused buffer, the last being the one that ends at
+ * `ciphertextSize`, and yields its plaintext (nothing for the empty chunk of an empty
+ * plaintext). `read(buf)` fills buf and returns how many bytes it got: fewer means the
+ * input ended early, which is `truncated`.
+ */
+export function* streamReader(key: Uint8Array, ciphertextSize: number, read: (buf: Uint8Array) => number): Generator<Uint8Array> {
+  const opener = new StreamOpener(key);
+  const buf = new Uint8Array(STREAM_CHUNK + AES_GCM_TAG_LENGTH);
+  let left = ciphertextSize;
+  do {
+    const chunk = buf.subarray(0, Math.min(buf.length, left));
+    if (read(chunk) !== chunk.length) throw new ProtocolError("truncated", "STREAM ended before its last chunk");
+    left -= chunk.length;
+    const pt = opener.open(chunk, left === 0);
+    if (pt.length > 0) yield pt;
+  } while (left > 0);
+}

@@ -3,17 +3,7 @@
 // as Signal does, and a warning with Accept or Reject when an identity key changed. Accept
 // carries the changed key shown, so it adopts that key or nothing (SPEC.md §8.5).
 
-/** What the page shows of one pinned identity (SPEC.md §8.3 `GET /api/contacts`). */
-export interface ContactView {
-  user: string;
-  /** The pinned identity key, hex. */
-  identity: string;
-  safetyNumber: string;
-  changed: boolean;
-  /** The changed identity key waiting for Accept or Reject, hex; null when none. */
-  newIdentity: string | null;
-  newSafetyNumber: string | null;
-}
+import type { ContactView } from "./contact-view.ts";
 
 export function ContactsPage(p: { me: string; contacts: ContactView[]; error?: string }) {
   return (

@@ -2,7 +2,7 @@
 // Mailbox settings (issue #3, SPEC.md §8.7): sound, what a system notification shows, top- or
 // bottom-posting, idle lock, and how soon a clicked message window comes back.
 
-import type { Settings } from "../client/daemon.ts";
+import type { Settings } from "./mailbox-settings.ts";
 
 export function SettingsPage(p: { settings: Settings; saved: boolean }) {
   const s = p.settings;

@@ -8,7 +8,8 @@ import fc from "fast-check";
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Store, WrongPasswordError, attachmentsDir } from "../../src/client/store.ts";
+import { Store, WrongPasswordError } from "../../src/client/store.ts";
+import { attachmentsDir } from "../../src/client/attachment-files.ts";
 import { waitFor } from "../support/harness.ts";
 import { STREAM_CHUNK, streamCiphertextSize } from "../../src/protocol/stream.ts";
 
@@ -151,6 +152,35 @@ describe("messages", () => {
     s.setDelivery(failed.rid, "frank", "failed", "unknown-user", 2_000);
     expect(s.find(failed.id)?.flags).toBe("F");
     expect(s.find(failed.id)?.deliveries).toEqual([{ recipient: "frank", state: "failed", error: "unknown-user" }]);
+  });
+
+  test("a page of list, listWaiting and byRids gives each sent message the flags of its own deliveries", () => {
+    // The flags of a page come from one query over all its messages: each must still get its own.
+    const s = openStore();
+    const q = outgoing(s, { to: ["bob", "carol"], date: 1_000 });
+    const sent = outgoing(s, { to: ["bob"], date: 2_000 });
+    const held = outgoing(s, { to: ["bob", "dave"], date: 3_000 });
+    const failed = outgoing(s, { to: ["erin"], date: 4_000 });
+    s.setDelivery(q.rid, "bob", "delivered", null, 5_000);
+    s.setDelivery(sent.rid, "bob", "delivered", null, 5_000);
+    s.setDelivery(held.rid, "dave", "held", "identity changed", 5_000);
+    s.setDelivery(failed.rid, "erin", "failed", "unknown-user", 5_000);
+    const flags = (list: { id: string; flags: string }[]) => list.map((m) => [m.id, m.flags]);
+    expect(flags(s.list("out"))).toEqual([
+      [failed.id, "F"],
+      [held.id, "H"],
+      [sent.id, "S"],
+      [q.id, "Q"],
+    ]);
+    expect(flags(s.listWaiting())).toEqual([
+      [held.id, "H"],
+      [q.id, "Q"],
+    ]);
+    expect(flags(s.byRids([q.rid, 999, failed.rid, sent.rid]))).toEqual([
+      [q.id, "Q"],
+      [failed.id, "F"],
+      [sent.id, "S"],
+    ]);
   });
 
   test("releaseHeld puts only that recipient's held deliveries back in the queue", () => {

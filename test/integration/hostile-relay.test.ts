@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cli, ok, outbox, inbox, status, waitConnected, waitFor, type Summary } from "../support/harness.ts";
 import { ApiClient } from "../../src/client/api-client.ts";
-import type { ContactView } from "../../src/views/contacts.tsx";
+import type { ContactView } from "../../src/views/contact-view.ts";
 import { deliverOf, type Transfer } from "../support/hostile-relay.ts";
 import { HostileWorld, Victims, bytesOf, hexOf } from "../support/hostile-world.ts";
 import { makeImpostor, messagePlaintext } from "../support/impostor.ts";

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { spawn } from "bun";
 import { deriveUserKeys, safetyNumber } from "../../src/protocol/keys.ts";
-import type { ContactView } from "../../src/views/contacts.tsx";
+import type { ContactView } from "../../src/views/contact-view.ts";
 import { join } from "node:path";
 import {
   MAIN,

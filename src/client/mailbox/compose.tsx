@@ -6,7 +6,7 @@
 
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { UserError } from "../daemon.ts";
+import { UserError } from "../user-error.ts";
 import { uploadDraft } from "../attachment-http.ts";
 import { isUserId } from "../../protocol/user-id.ts";
 import { ProtocolError } from "../../protocol/errors.ts";

@@ -4,7 +4,7 @@
 
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { UserError } from "../daemon.ts";
+import { UserError } from "../user-error.ts";
 import { ACCEPT_KEY, contactView } from "../contact-list.ts";
 import { ContactsPage } from "../../views/contacts.tsx";
 import { form } from "../../web/form.ts";

@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import type { Child } from "hono/jsx";
 import type { ClientHost } from "../host.ts";
-import { DEFAULT_SETTINGS, type Settings } from "../daemon.ts";
+import { DEFAULT_SETTINGS, type Settings } from "../../views/mailbox-settings.ts";
 import type { Sessions } from "../../web/page-sessions.ts";
 import { Layout, connText, type LayoutProps } from "../../views/layout.tsx";
 

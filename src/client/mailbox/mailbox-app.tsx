@@ -6,7 +6,7 @@
 
 import { Hono } from "hono";
 import type { ClientHost } from "../host.ts";
-import { UserError } from "../daemon.ts";
+import { UserError } from "../user-error.ts";
 import { DISK_FULL, isDiskFull } from "../store.ts";
 import { ASSETS } from "../../views/assets.ts";
 import { Shell } from "../../views/layout.tsx";

@@ -5,7 +5,7 @@
 
 import { Hono, type Context } from "hono";
 import { getCookie } from "hono/cookie";
-import { UserError } from "../daemon.ts";
+import { UserError } from "../user-error.ts";
 import type { MessageSummary } from "../store.ts";
 import { openDecrypted } from "../open-file.ts";
 import { attachmentIndex, downloadResponse } from "../attachment-http.ts";

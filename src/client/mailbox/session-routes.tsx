@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
-import { UserError } from "../daemon.ts";
+import { UserError } from "../user-error.ts";
 import { WrongPasswordError } from "../store.ts";
 import { UnlockPage } from "../../views/unlock.tsx";
 import { form, text } from "../../web/form.ts";

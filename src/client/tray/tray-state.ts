@@ -2,7 +2,7 @@
 // status text (the seed's hover text: on Linux the first, disabled menu item, and the
 // tooltip where the platform has one) and the menu. Pure: status and clock in, view out.
 
-import type { Status } from "../daemon.ts";
+import type { Status } from "../status.ts";
 import type { IconSpec } from "./icon-art.ts";
 
 /** The parts of ClientHost.status() the tray reads. */

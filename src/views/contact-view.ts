@@ -1,0 +1,13 @@
+// One pinned identity as the contacts page, the local API and `smsg contacts` show it (SPEC.md
+// §8.3): plain data the client computes (client/contact-list.ts) and the views take as props.
+
+export interface ContactView {
+  user: string;
+  /** The pinned identity key, hex. */
+  identity: string;
+  safetyNumber: string;
+  changed: boolean;
+  /** The changed identity key waiting for Accept or Reject, hex; null when none. */
+  newIdentity: string | null;
+  newSafetyNumber: string | null;
+}
