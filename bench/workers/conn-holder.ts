@@ -2,7 +2,7 @@
 // connections, each logged in and published (a signed session key, as the real client
 // sends after login), with a heartbeat every 10 s (the real client's default period).
 // When the relay goes away each connection comes back by itself with the real client's
-// backoff (SPEC.md §8.4: 0.5 s x 2^attempt, jittered to 50-100 %, at most maxBackoff).
+// backoff (SPEC.md §7.3: 0.5 s x 2^attempt, jittered to 50-100 %, at most maxBackoff).
 // Session keys are signed ahead of time: signing is the client's cost, not the relay's.
 //
 // In "tcp" mode it opens plain connections that send nothing, for the baseline of what an

@@ -1,4 +1,4 @@
-// The CLI side of the local API (README "Commands", SPEC.md §8.3): finds the running daemon
+// The CLI side of the local API (README "Commands", CLIENT.md §2.3): finds the running daemon
 // through the data dir's daemon.json and owner-only token file, makes sure it is that
 // daemon (its pid lives and it proves it holds the token) before sending the token or
 // anything else, and turns every failure into one sentence a person can act on.

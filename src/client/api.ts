@@ -1,4 +1,4 @@
-// The daemon's local HTTP API (SPEC.md §8.3), on loopback only: what the CLI, the mailbox
+// The daemon's local HTTP API (CLIENT.md §2.3), on loopback only: what the CLI, the mailbox
 // page and the tray use. Every request must carry the bearer token from the data dir and a
 // Host naming this very listener (a DNS-rebinding page cannot forge either).
 
@@ -112,7 +112,7 @@ export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>
     return c.json(host.daemon.store.contacts().map((k) => contactView(me, k)));
   });
   // `key` is the changed identity key the person checked: a relay that swapped in another
-  // since then gets a 409, never the held mail (SPEC.md §8.3).
+  // since then gets a 409, never the held mail (CLIENT.md §2.3).
   app.post("/api/contacts/:user/accept", zValidator("json", acceptSchema, validationHook), (c) => {
     host.daemon.acceptIdentity(c.req.param("user"), new Uint8Array(Buffer.from(c.req.valid("json").key, "hex")));
     return c.json({ ok: true });

@@ -1,4 +1,4 @@
-// The store's attachment files (SPEC.md §7.1, §7.3, §7.5): one file per attachment in
+// The store's attachment files (CLIENT.md §1.1, §7.3, §7.5): one file per attachment in
 // `client.db-attachments/`, named by its id, holding exactly the STREAM of its bytes under its
 // own key. This module owns the folder: creating, reading, removing and syncing its entries.
 

@@ -1,4 +1,4 @@
-// Writing one attachment into the store (SPEC.md §7.3): STREAM chunks under the
+// Writing one attachment into the store (CLIENT.md §1.3): STREAM chunks under the
 // attachment's own key, whatever sizes the pieces arrive in, appended to the attachment's
 // own file. Only the sync at the end counts: an attachment counts only once the message that
 // owns it commits, and a crash before that throws it away (§7.5). No byte is written twice

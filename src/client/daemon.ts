@@ -1,4 +1,4 @@
-// The client daemon (SPEC.md §8): the relay link, the encrypted store, the outbox and the
+// The client daemon (CLIENT.md §2): the relay link, the encrypted store, the outbox and the
 // inbound side, and the state a local API, a web page or a tray reads. Built with real
 // dependencies by main.ts; tests build it the same way.
 
@@ -246,7 +246,7 @@ export class Daemon {
     this.store.setMeta(SETTINGS_KEY, new TextEncoder().encode(JSON.stringify(s)));
   }
 
-  /** `key` is the pending identity key the person checked (its safety number): SPEC.md §8.3. */
+  /** `key` is the pending identity key the person checked (its safety number): CLIENT.md §2.3. */
   acceptIdentity(user: string, key: Uint8Array): void {
     const r = this.store.acceptIdentity(user, key);
     if (r === "none") throw new UserError(`no changed identity is waiting for ${user}`, 404);

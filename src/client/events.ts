@@ -1,4 +1,4 @@
-// Live events of the client daemon (SPEC.md §8.3): what a web page, a tray or the CLI can
+// Live events of the client daemon (CLIENT.md §2.3): what a web page, a tray or the CLI can
 // follow. Plain data only; no message content beyond what the inbox list shows.
 
 import type { Status } from "./status.ts";

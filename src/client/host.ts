@@ -1,4 +1,4 @@
-// The client as a long-lived process (SPEC.md §8): it may start locked (no password yet,
+// The client as a long-lived process (CLIENT.md §2): it may start locked (no password yet,
 // as a service or from a tray) and be unlocked later through its local API. Locked, it
 // holds no keys, opens no store and does not connect. What a page or a tray reads
 // (status, events) lives here, so it survives unlocking.

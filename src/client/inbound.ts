@@ -175,7 +175,7 @@ export class Inbound {
 
   /**
    * Refuse a transfer: nothing of it stays. A full disk is refused the same way; the sender
-   * keeps the message queued and tries again later (SPEC.md §7.5).
+   * keeps the message queued and tries again later (CLIENT.md §1.5).
    */
   #reject(link: Link, inc: Incoming, e: unknown): void {
     const why = isDiskFull(e) ? DISK_FULL : e instanceof ProtocolError ? e.code : String(e);

@@ -1,4 +1,4 @@
-// Where the client looks for its relay (SPEC.md §8.4): `--server` is one HOST:PORT or a
+// Where the client looks for its relay (SPEC.md §7.3): `--server` is one HOST:PORT or a
 // comma-separated list (the nodes of a relay cluster), and a name with several A/AAAA
 // records stands for each of them. Each round of attempts tries them all in random order,
 // the address that just failed last.

@@ -1,4 +1,4 @@
-// Starting a client daemon for real (SPEC.md §8): keys from the password, the store in the
+// Starting a client daemon for real (CLIENT.md §2): keys from the password, the store in the
 // data dir, the daemon, and its loopback API with an owner-only token file. Used by the
 // `client` and `demo` commands alike.
 

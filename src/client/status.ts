@@ -1,4 +1,4 @@
-// The daemon's state as a tray, a web page or the CLI shows it (SPEC.md §8.3 "status"):
+// The daemon's state as a tray, a web page or the CLI shows it (CLIENT.md §2.3 "status"):
 // plain data, so the event bus and the tray can name it without importing the daemon.
 
 /** The connection as a tray or page shows it (README "status"). */

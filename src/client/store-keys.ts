@@ -1,4 +1,4 @@
-// Envelope encryption of the client store (SPEC.md §7.3): every secret is a box under a random
+// Envelope encryption of the client store (CLIENT.md §1.3): every secret is a box under a random
 // nonce; each message and attachment has its own random key, wrapped by the store key derived
 // from the password. The AADs bind a box to its folder and message id, or attachment id.
 

@@ -1,4 +1,4 @@
-// The client's encrypted message store in bun:sqlite (SPEC.md §7.2): the schema and every
+// The client's encrypted message store in bun:sqlite (CLIENT.md §1.2): the schema and every
 // statement. Its boxes and wrapped keys are store-keys.ts (§7.3), its attachment files
 // attachment-files.ts (§7.1, §7.5). Subject, body, names and attachment bytes are ciphertext
 // on disk; who, when and how big are not. The transmission keys are never stored.
@@ -72,7 +72,7 @@ export function isDiskFull(e: unknown): boolean {
 
 export class Store {
   readonly db: Database;
-  /** The folder holding one file per attachment (SPEC.md §7.1). */
+  /** The folder holding one file per attachment (CLIENT.md §1.1). */
   readonly files: string;
   #keys: StoreKeys;
   #attachments: AttachmentFiles;
@@ -599,7 +599,7 @@ export class Store {
   }
 }
 
-/** U for unread mail; for sent mail S when every recipient has it, else H, F or Q (SPEC.md §8.1). */
+/** U for unread mail; for sent mail S when every recipient has it, else H, F or Q (SPEC.md §7.1). */
 function flagsOf(row: MessageRow, states: DeliveryState[]): string {
   if (row.folder === "in") return row.unread ? "U" : "";
   if (states.every((s) => s === "delivered")) return "S";

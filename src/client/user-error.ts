@@ -1,4 +1,4 @@
-// A request the daemon refuses for a reason the person can act on (SPEC.md §8.3): the local
+// A request the daemon refuses for a reason the person can act on (CLIENT.md §2.3): the local
 // API and the mailbox answer with its message and HTTP status, the CLI prints the message.
 
 export class UserError extends Error {

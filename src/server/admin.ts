@@ -3,7 +3,7 @@
 // login: one-time links (hashed in relay.db, so `ctrl admin-login` can make one) give a
 // session: an HttpOnly SameSite=Strict cookie AND a page token that only this port's pages
 // hold (the browser sends the cookie to every port of the host). Host check, csrf, an exact
-// Origin check, a strict CSP and the session check are the mailbox's (SPEC.md §8.5), from
+// Origin check, a strict CSP and the session check are the mailbox's (CLIENT.md §2.5), from
 // the shared web layer in src/web/.
 
 import { Hono, type Context } from "hono";

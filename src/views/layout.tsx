@@ -90,7 +90,7 @@ export function Layout(p: LayoutProps) {
 }
 
 /**
- * What a navigation gets (SPEC.md §8.5): no data, only the scripts; session.js fetches the
+ * What a navigation gets (CLIENT.md §2.5): no data, only the scripts; session.js fetches the
  * page with the token and puts its body in place of this one.
  */
 export function Shell() {

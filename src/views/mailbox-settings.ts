@@ -1,4 +1,4 @@
-// The mailbox's preferences (SPEC.md §8.7) as plain data: the settings page shows them as
+// The mailbox's preferences (CLIENT.md §2.7) as plain data: the settings page shows them as
 // props, the daemon keeps them in the store's meta table. Imports nothing, so both may.
 
 export interface Settings {

@@ -1,4 +1,4 @@
-// Serving a page's own static files (SPEC.md §8.5-§8.6: no CDN, the pages work offline):
+// Serving a page's own static files (CLIENT.md §2.5–§2.6: no CDN, the pages work offline):
 // a fixed table of names, each a file embedded by `bun build --compile` and its type.
 
 import type { Handler } from "hono";

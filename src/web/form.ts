@@ -1,4 +1,4 @@
-// Form posts of the loopback pages (SPEC.md §8.6-§8.7), read the Hono way: a zod schema per
+// Form posts of the loopback pages (CLIENT.md §2.6–§2.7), read the Hono way: a zod schema per
 // form through zValidator("form"). A field that fails becomes a WebError carrying that field,
 // so the page shows the sentence beside it. Repeated fields (`att`) arrive as an array, a
 // single one as a string: `repeated` reads both as an array.

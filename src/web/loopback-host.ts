@@ -1,4 +1,4 @@
-// The Host check of every loopback web server of smsg (SPEC.md §8.3 step 1, SECURITY.md §9
+// The Host check of every loopback web server of smsg (CLIENT.md §2.3 step 1, SECURITY.md §9
 // "DNS rebinding"): the mailbox with its API, and the relay's admin page. A page on
 // evil.example that re-points its name to 127.0.0.1 still sends `Host: evil.example:P`.
 

@@ -1,4 +1,4 @@
-// The security headers of the pages smsg serves on loopback: the mailbox (SPEC.md §8.5) and
+// The security headers of the pages smsg serves on loopback: the mailbox (CLIENT.md §2.5) and
 // the relay's admin page. One policy for both: nothing from elsewhere, no inline script, no
 // framing; each page names only what it adds (the mailbox's data: icons and its sound).
 

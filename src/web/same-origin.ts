@@ -1,4 +1,4 @@
-// Writes come only from the page's own origin (SPEC.md §8.5 steps 3-4, SECURITY.md §9
+// Writes come only from the page's own origin (CLIENT.md §2.5 steps 3-4, SECURITY.md §9
 // "CSRF"): Hono's csrf() for form and text bodies, then an exact Origin check for every
 // unsafe method whatever its content type (csrf() leaves the raw upload alone). A page on
 // another port of 127.0.0.1 is the same site, so SameSite cookies alone do not stop it.

@@ -1,4 +1,4 @@
-// The session check of the loopback pages (SPEC.md §8.5 step 6, SECURITY.md §9 and §12),
+// The session check of the loopback pages (CLIENT.md §2.5 step 6, SECURITY.md §9 and §12),
 // one middleware for the mailbox and the admin page: the session cookie AND its page token
 // (header X-Smsg-Token; a plain form post's `_token`; the event stream's `token` query; a
 // download's signed `dl` link). A request the page makes by itself (X-Smsg-Auto: 1) must find
@@ -9,7 +9,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import type { Sessions } from "./page-sessions.ts";
 
-/** Marks a request the page made by itself, not a person's use (SPEC.md §8.5). */
+/** Marks a request the page made by itself, not a person's use (CLIENT.md §2.5). */
 export const AUTO_HEADER = "x-smsg-auto";
 /** The page token's header; a plain form post carries it as the field `_token`. */
 export const TOKEN_HEADER = "x-smsg-token";

@@ -1,4 +1,4 @@
-// The one error type of the loopback web layer (SPEC.md §8.3, §8.5-§8.7), in the manner of
+// The one error type of the loopback web layer (CLIENT.md §2.3, §8.5-§8.7), in the manner of
 // Hono's HTTPException: a status, one sentence, and the form fields it belongs to, so a page
 // can show each sentence beside its field without reading the sentence. Each app's onError
 // renders it in its own format (the API as JSON, the pages as text or a form shown again).

@@ -73,7 +73,7 @@ describe("unlock", () => {
     await page.getByLabel("Password").fill("not the password");
     await page.getByRole("button", { name: "Unlock" }).click();
     await expect(page.getByRole("alert").textContent()).resolves.toBe("Wrong password.");
-    // A failure makes the next attempt wait (0.5 s after the first, SPEC.md §8.6); until then
+    // A failure makes the next attempt wait (0.5 s after the first, CLIENT.md §2.6); until then
     // the page answers 429 and says so. Submit the right password until it is taken.
     let refused = 0;
     await waitFor("the right password to be taken", async () => {

@@ -1,4 +1,4 @@
-// The client's encrypted store (SPEC.md §7) on real SQLite files: password check, message
+// The client's encrypted store (CLIENT.md §1) on real SQLite files: password check, message
 // and delivery round trips, attachments through STREAM chunks, no plaintext on disk,
 // crash leftovers, and the trust-on-first-use identity pins.
 

@@ -1,4 +1,4 @@
-// A full disk loses nothing (SPEC.md §7.5): real daemons whose data dir is a small tmpfs,
+// A full disk loses nothing (CLIENT.md §1.5): real daemons whose data dir is a small tmpfs,
 // so every write past its size really fails with ENOSPC. The recipient drops what it wrote
 // of the message and refuses it; the sender keeps it queued, and it arrives, once, when
 // there is room. A sender whose disk is full is told so and keeps nothing half-made.

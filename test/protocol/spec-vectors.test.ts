@@ -140,7 +140,7 @@ const run: Record<string, (c: Case) => void | Promise<void>> = {
   "ed25519-verify"(c) {
     const args = [hex(c.input.public_key), hex(c.input.message), hex(c.input.signature)] as const;
     expect(ed25519Verify(...args) ? "valid" : "invalid").toBe(c.expect);
-    // The relay's OpenSSL filter may accept more (SPEC §1.5) but never refuses a valid one.
+    // The relay's OpenSSL filter may accept more (SPEC.md §1.5) but never refuses a valid one.
     expect(ed25519VerifyNative(...args) ? "valid" : "invalid").toBe(c.openssl!);
     if (c.expect === "valid") expect(c.openssl).toBe("valid");
   },

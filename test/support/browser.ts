@@ -64,7 +64,7 @@ export async function unlock(page: Page, url: string, password: string): Promise
 
 /**
  * Wait until the page is in place: a navigation first gets a shell that fetches the page with
- * its token (SPEC.md §8.5), or goes to the Unlock page.
+ * its token (CLIENT.md §2.5), or goes to the Unlock page.
  */
 export async function ready(page: Page): Promise<void> {
   await page.waitForFunction(

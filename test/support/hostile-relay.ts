@@ -1,5 +1,5 @@
 // A hostile relay for tests (SECURITY.md section 5). In process, on 127.0.0.1, it speaks the
-// real protocol as the relay (SPEC.md §2-§6: Noise_XXhfs responder with a key of its own, login
+// real protocol as the relay (SPEC.md §2–§6: Noise_XXhfs responder with a key of its own, login
 // against registration codes it is given, WHO, WATCH, GET_KEY, routed transfers, heartbeats)
 // and routes like the honest relay unless a test's hooks tell it to drop, alter, re-route,
 // replay or forge, or its `kem` setting tells it to strip, swap or corrupt the ML-KEM part of

@@ -1,4 +1,4 @@
-// The loopback pages' shared web layer (src/web/, SPEC.md §8.3 step 1 and §8.5): the Host
+// The loopback pages' shared web layer (src/web/, CLIENT.md §2.3 step 1 and §8.5): the Host
 // check, same-origin writes, the session check with its page token, and forms whose failures
 // name their fields. Real Hono apps answering real Requests; only the clock is pinned.
 

@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// Writing mail in the mailbox (SPEC.md §8.6-§8.7): the Send Mail form and reply drafts, the
+// Writing mail in the mailbox (CLIENT.md §2.6–§2.7): the Send Mail form and reply drafts, the
 // connected users, attachment uploads, and Send. The form's checks are its schema, each
 // failure tied to its field, so the form comes back with the sentence beside To, Subject or
 // Message; the daemon then checks again (it is the authority, for the API too).

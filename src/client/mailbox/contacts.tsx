@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// Contacts in the mailbox (SPEC.md §8.6): every pinned contact with its safety number, and
+// Contacts in the mailbox (CLIENT.md §2.6): every pinned contact with its safety number, and
 // for a changed identity key Accept and Reject (SPEC.md §5.1, SECURITY.md §5).
 
 import { Hono, type Context } from "hono";

@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// What every route group of the mailbox shares (SPEC.md §8.5-§8.7): the daemon's host, the
+// What every route group of the mailbox shares (CLIENT.md §2.5–§2.7): the daemon's host, the
 // browser sessions and their cookie's name, and the page frame (folder bar, connection line)
 // that each full page is drawn in. Views are pure functions of props: the frame's data is
 // gathered here.

@@ -1,4 +1,4 @@
-// The mailbox's live events (SPEC.md §8.7 "Events"): status, new mail, deliveries, changed
+// The mailbox's live events (CLIENT.md §2.7 "Events"): status, new mail, deliveries, changed
 // identities and lock, as server-sent events. The session was checked on the way in; the
 // stream checks it again every 5 s without counting as use, and ends with `lock` when it
 // lapsed: sender and subject are content, and an idle page must stop receiving them.

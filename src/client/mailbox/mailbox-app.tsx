@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// The mailbox web UI (SPEC.md §8.5-§8.7): Hono + htmx pages served by the daemon on loopback,
+// The mailbox web UI (CLIENT.md §2.5–§2.7): Hono + htmx pages served by the daemon on loopback,
 // on the API's listener (its Host check runs first). The shared web layer (src/web/) gives
 // the page headers, the same-origin checks for writes, the assets and the session check;
 // the route groups beside this file hold the pages, by area.
@@ -39,7 +39,7 @@ export function mountMailbox(app: Hono, host: ClientHost): void {
   ui.get("/assets/:name", assetRoute(ASSETS));
   ui.route("/", unlockRoutes(m));
 
-  // Everything below needs an unlocked session (SPEC.md §8.5 step 6).
+  // Everything below needs an unlocked session (CLIENT.md §2.5 step 6).
   ui.use(
     "*",
     sessionCheck({

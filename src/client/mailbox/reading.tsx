@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// Reading mail in the mailbox (SPEC.md §8.6): the folders Inbox, Outbox and Queued with
+// Reading mail in the mailbox (CLIENT.md §2.6): the folders Inbox, Outbox and Queued with
 // paging and search (§8.7), a message, and its attachments' Save (a signed download link,
 // §8.5 step 6) and Open (a decrypted copy for the default program, §7.5).
 

@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// The mailbox's session routes (SPEC.md §8.5 "Unlock", §8.6): Unlock, which turns the
+// The mailbox's session routes (CLIENT.md §2.5 "Unlock", §8.6): Unlock, which turns the
 // password into a browser session (cookie + page token), and Lock, which ends every one.
 
 import { Hono } from "hono";

@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// The mailbox's Settings page (SPEC.md §8.7 "Settings"): sound, posting style, idle time,
+// The mailbox's Settings page (CLIENT.md §2.7 "Settings"): sound, posting style, idle time,
 // the message window's return and the notifications' detail. A number out of its range
 // keeps the current value; a checkbox is on only when sent as `on`.
 

@@ -1,4 +1,4 @@
-// The Unlock page's guard against guessing (SPEC.md §8.5 "Unlock", SECURITY.md §9): one
+// The Unlock page's guard against guessing (CLIENT.md §2.5 "Unlock", SECURITY.md §9): one
 // attempt at a time (parallel guesses would all run), and a wrong one costs an argon2id and
 // then a wait of min(30 s, 250 ms x 2^min(n, 7)) after the n-th failure in a row.
 

@@ -1,4 +1,4 @@
-// What the tray shows for a client status (issue 4, SPEC.md §8.4 states): the icon, the
+// What the tray shows for a client status (issue 4, SPEC.md §7.3 states): the icon, the
 // status text (the seed's hover text: on Linux the first, disabled menu item, and the
 // tooltip where the platform has one) and the menu. Pure: status and clock in, view out.
 
@@ -39,7 +39,7 @@ export function statusText(s: TrayStatus, now: number): string {
       return secs > 0 ? `${what} — retrying in ${secs} s` : `${what} — retrying now`;
     }
     case "refused":
-      // The two refusals a client does not retry by itself (SPEC.md §8.4): a changed relay
+      // The two refusals a client does not retry by itself (SPEC.md §7.3): a changed relay
       // key (what an impostor looks like) and another client of the same user taking over.
       return /another client/.test(s.error ?? "") ? "Stopped: another client logged in" : "Relay key changed";
     case "locked":

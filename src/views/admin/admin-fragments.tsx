@@ -3,7 +3,7 @@
 // connected users, the pending registrations with their Approve forms, and the log tail.
 // Pure functions of props; JSX escapes every value (user ids, addresses, log lines).
 
-/** The panels refresh themselves: such requests do not keep the session alive (SPEC.md §8.5). */
+/** The panels refresh themselves: such requests do not keep the session alive (CLIENT.md §2.5). */
 const AUTO = '{"X-Smsg-Auto": "1"}';
 
 export interface StatusProps {

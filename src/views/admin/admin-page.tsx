@@ -48,7 +48,7 @@ export function AdminPage(p: AdminPageProps) {
   );
 }
 
-/** What a navigation gets: no data; session.js fetches the page with the token (SPEC.md §8.5). */
+/** What a navigation gets: no data; session.js fetches the page with the token (CLIENT.md §2.5). */
 export function AdminShell() {
   return <AdminLayout title="smsg relay — admin" shell={true}>{null}</AdminLayout>;
 }

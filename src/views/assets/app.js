@@ -2,7 +2,7 @@
 // new-message window, attachment uploads with progress, and picking connected users.
 // Served by the daemon; the page allows no inline script, so everything lives here.
 "use strict";
-// session.js may first put the page in place of a shell (SPEC.md §8.5): start after it.
+// session.js may first put the page in place of a shell (CLIENT.md §2.5): start after it.
 (window.smsgReady || Promise.resolve()).then(() => {
   const $ = (sel) => document.querySelector(sel);
   const token = () => (window.smsgToken ? window.smsgToken() : "");
@@ -86,7 +86,7 @@
   async function refreshInbox() {
     const list = $("#list");
     if (!list || location.pathname !== "/inbox" || location.search) return;
-    // Marked as the page's own request: it must not count as use (the idle lock, SPEC.md §8.5).
+    // Marked as the page's own request: it must not count as use (the idle lock, CLIENT.md §2.5).
     const res = await fetch("/inbox", { headers: { "HX-Request": "true", "X-Smsg-Auto": "1", "X-Smsg-Token": token() } });
     if (!res.ok) return;
     list.outerHTML = await res.text();

@@ -1,4 +1,4 @@
-// smsg page sessions (SPEC.md §8.5, SECURITY.md §9): the browser sends a loopback cookie to
+// smsg page sessions (CLIENT.md §2.5, SECURITY.md §9): the browser sends a loopback cookie to
 // every port of the host, so a session is the cookie AND a token that only this origin
 // (scheme, host and port) holds: it arrives once in the URL fragment after Unlock or an
 // admin login (never sent to any server), lives in this origin's localStorage, and goes in
