@@ -1,4 +1,4 @@
-// `npm run bench` (issue 6): every figure with its baselines, measured in this one run on
+// `npm run bench`: every figure with its baselines, measured in this one run on
 // this machine, printed as a table; `--json FILE` writes the rows, `--quick` is a
 // seconds-long smoke run of the same harness (CI uses it; its numbers mean nothing),
 // `--only relay,seal,...` runs some figures. See bench/README.md.

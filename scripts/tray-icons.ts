@@ -1,4 +1,4 @@
-// Writes every tray icon variant as PNG files, to look at them (issue 4): the client draws
+// Writes every tray icon variant as PNG files, to look at them: the client draws
 // its icons itself at run time (src/client/tray/icon-art.ts); this only shows them.
 //   bun scripts/tray-icons.ts OUT_DIR [--scale N]   (N > 1 enlarges each pixel N times)
 

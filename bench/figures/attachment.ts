@@ -1,4 +1,4 @@
-// Figure 4 (issue 6): a 1 GiB attachment from A to B end to end through a real relay and
+// Figure 4: a 1 GiB attachment from A to B end to end through a real relay and
 // two real client daemons, sent with the CLI a person uses: read the file, encrypt it into
 // A's store, seal it per STREAM chunk, relay it, open it at B and re-encrypt it into B's
 // store, until A's outbox says delivered (B's ACK with its receipt). MB/s over the whole,

@@ -1,4 +1,4 @@
-// Figure (issue 12): a relay cluster of two nodes on one nats-server with JetStream. The same
+// Figure: a relay cluster of two nodes on one nats-server with JetStream. The same
 // 1 KiB pairs as the relay rate figure, run twice on the same cluster: every pair on node A
 // (local routing, the baseline), and every sender on node A with its recipient on node B
 // (each message, chunk and ACK crosses NATS). Message rate, delivery latency p50/p99, and

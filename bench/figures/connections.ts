@@ -1,4 +1,4 @@
-// Figure 2 (issue 6): 10,000 authenticated clients holding connections with heartbeats.
+// Figure 2: 10,000 authenticated clients holding connections with heartbeats.
 // Relay memory per connection is the growth of its resident set over its own idle
 // baseline, divided by the connections; the baseline is the same growth for a plain Bun
 // TCP server holding as many idle sockets. Then the relay is restarted (SIGTERM, a new
@@ -15,7 +15,7 @@ import { allReady, Worker, type WorkerMessage } from "../lib/worker.ts";
 
 const HOLDER = resolve(import.meta.dir, "../workers/conn-holder.ts");
 const FILE_LIMIT = 65_536;
-/** KiB of relay memory per idle connection (issue 6). */
+/** KiB of relay memory per idle connection. */
 const TARGET_KIB = 10;
 
 interface Plan {

@@ -1,4 +1,4 @@
-// Figure 3 (issue 6): full logins per second at the relay, the Noise_XXhfs handshake plus the
+// Figure 3: full logins per second at the relay, the Noise_XXhfs handshake plus the
 // user check against its directory, driven by generator processes that connect, log in and
 // close in a loop. Baseline: the same loops and record sizes against a plain TCP server in
 // Bun, which is what connection churn alone costs here.

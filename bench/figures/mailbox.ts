@@ -1,4 +1,4 @@
-// Figure 5 (issue 6): a client store of 100,000 messages, filled fast by writing rows with
+// Figure 5: a client store of 100,000 messages, filled fast by writing rows with
 // Store.saveIncoming directly (one transaction per batch of 1,000), then a real client
 // daemon started locked on it: unlock over the API, the first inbox page over HTTP (the
 // JSON API and the HTML mailbox), and a search in the mailbox. Each is timed beside the

@@ -1,4 +1,4 @@
-// Figure 1 (issue 6): 1 KiB end-to-end encrypted messages between connected pairs through
+// Figure 1: 1 KiB end-to-end encrypted messages between connected pairs through
 // the relay, the load generators in separate processes; messages per second and p50/p99
 // delivery latency, beside a plain TCP forwarder in Bun (the upper bound here) and
 // mosquitto with TLS (the broker a user might pick instead), same payload, pairs, window.

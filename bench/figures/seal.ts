@@ -1,4 +1,4 @@
-// The sender's own sealing rate (issue 6, figure 1's "seal" row): per message and
+// The sender's own sealing rate (figure 1's "seal" row): per message and
 // recipient, HPKE auth-mode setup to the recipient's session key, the exporter's stream and
 // receipt keys, the header JSON and its STREAM chunk, for a 1 KiB body, as the outbox does
 // it, on one core. Measured apart so that neither it nor the relay's rate hides the other:

@@ -1,4 +1,4 @@
-// One line of the benchmark table (issue 6): a figure, the baseline measured beside it in
+// One line of the benchmark table: a figure, the baseline measured beside it in
 // the same run, their ratio, and the target with whether it was met. A row whose target
 // was missed keeps met = false; nothing here rounds a miss into a pass.
 

@@ -1,4 +1,4 @@
-// Load generator for the connections figure (issue 6, figure 2): holds many authenticated
+// Load generator for the connections figure (figure 2): holds many authenticated
 // connections, each logged in and published (a signed session key, as the real client
 // sends after login), with a heartbeat every 10 s (the real client's default period).
 // When the relay goes away each connection comes back by itself with the real client's

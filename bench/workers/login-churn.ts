@@ -1,4 +1,4 @@
-// Load generator for the handshake rate (issue 6, figure 3): a fixed number of loops, each
+// Load generator for the handshake rate (figure 3): a fixed number of loops, each
 // connecting, doing the full login (Noise_XXhfs with a random X25519 login key, LOGIN_RESULT
 // after the relay's directory check) and closing, again and again. In "tcp" mode the same
 // loops exchange the same record sizes with bench/servers/tcp-handshake.ts, no crypto:

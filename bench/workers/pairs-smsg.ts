@@ -1,4 +1,4 @@
-// Load generator for the relay message rate (issue 6, figure 1): pairs of logged-in
+// Load generator for the relay message rate (figure 1): pairs of logged-in
 // protocol clients in this one process; each sender keeps 8 transfers open (the relay's
 // per-session limit) of 1 KiB messages sealed before the timed window, and each recipient
 // answers every message with an ACK, as the real client does after storing it.

@@ -1,5 +1,5 @@
 // The daemon proves to the CLI that it holds the API token before the CLI sends the token
-// or any plaintext (CLIENT.md §2.3 "GET /api/hello", audit finding 8): after a crash,
+// or any plaintext (CLIENT.md §2.3 "GET /api/hello", SECURITY.md §14 #8): after a crash,
 // daemon.json may name a port that someone else now listens on.
 
 import { constantTimeEqual, hmacSha256, randomBytes } from "../protocol/primitives.ts";

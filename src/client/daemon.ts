@@ -150,7 +150,7 @@ export class Daemon {
     };
   }
 
-  /** Users connected to the relay now (the seed's "Get Connected Users"). */
+  /** Users connected to the relay now (the old program's "Get Connected Users"). */
   async connectedUsers(): Promise<string[]> {
     const link = this.relay.link;
     if (!link) throw new UserError("not connected to the relay", 503);

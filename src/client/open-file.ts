@@ -1,4 +1,4 @@
-// "Open" for an attachment (issue #3, audit finding 1; CLIENT.md §2.6): decrypt it into an
+// "Open" for an attachment (SECURITY.md §14 #1; CLIENT.md §2.6): decrypt it into an
 // owner-only temporary file, mark it as downloaded from elsewhere where the OS has such a
 // mark, and hand it to the platform's default program. The copy is removed later; what the
 // program does with it is outside smsg (SECURITY.md §9).

@@ -1,4 +1,4 @@
-// Search over subject, body, names and correspondents (issue #3): built in memory after
+// Search over subject, body, names and correspondents: built in memory after
 // unlock, from the decrypted store, and topped up with messages that arrived since. Never a
 // plaintext index on disk. A linear scan over lowercased text is fast enough for 100,000
 // messages and needs no tokenizer for Chinese or Arabic.

@@ -1,4 +1,4 @@
-// Text from others on a terminal (audit finding 3; README "Commands against a running
+// Text from others on a terminal (SECURITY.md §14 #3; README "Commands against a running
 // client"): the CLI prints subjects, bodies, names and the relay's reasons, and a terminal
 // obeys the control sequences in them: a sender could move the cursor and rewrite the From
 // line, hide text, retitle the window or write the clipboard (OSC 52). Every human-readable

@@ -1,4 +1,4 @@
-// The systray2 helpers imported as files (issue #5), so that `bun build --compile` embeds
+// The systray2 helpers imported as files, so that `bun build --compile` embeds
 // them in the single binary. From source the installed helper is used (resolveHelper in
 // tray/helper-path.ts); in a binary these embedded copies are passed as its helperSource
 // and written out to the data dir to run. All three go into every binary (about 11 MiB),

@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// The Send Mail form (issue #3): To, Subject and Message are required, with the messages
+// The Send Mail form: To, Subject and Message are required, with the messages
 // next to their fields; Get Connected Users fills To; attachments upload (with progress)
 // before Send, which stays disabled until they are in.
 

@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// Contacts and trust (issue #3): each correspondent's safety number, to compare out of band
+// Contacts and trust: each correspondent's safety number, to compare out of band
 // as Signal does, and a warning with Accept or Reject when an identity key changed. Accept
 // carries the changed key shown, so it adopts that key or nothing (CLIENT.md §2.5).
 

@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// The mailbox page frame (issue #3): header with folders, connection state and Lock, the
+// The mailbox page frame: header with folders, connection state and Lock, the
 // message window that new mail raises, and the only scripts: htmx and our app.js, both
 // served by the daemon itself (no CDN, no inline script: the CSP forbids both).
 

@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// A folder's message list (issue #3): sender or recipients, subject, date, attachment mark,
+// A folder's message list: sender or recipients, subject, date, attachment mark,
 // unread in bold; pages of 50; the search box filters in memory. Returned whole as a page
 // or alone as the #list fragment for htmx.
 

@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// One message (issue #3): headers, the body with its line breaks, attachments with Open
+// One message: headers, the body with its line breaks, attachments with Open
 // (hands a temporary decrypted copy to the default program) and Save (a download, never
 // rendered here), Reply, and per-recipient delivery state for sent mail.
 

@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// Mailbox settings (issue #3, CLIENT.md §2.7): sound, what a system notification shows, top- or
+// Mailbox settings (CLIENT.md §2.7): sound, what a system notification shows, top- or
 // bottom-posting, idle lock, and how soon a clicked message window comes back.
 
 import type { Settings } from "./mailbox-settings.ts";

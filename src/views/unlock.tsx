@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// The Unlock page (issue #3): every browser session starts here, even when the daemon
+// The Unlock page: every browser session starts here, even when the daemon
 // itself was started with a password file. A plain form: it works before any script runs.
 
 export function UnlockPage(p: { user: string; error?: string; daemonLocked: boolean }) {

@@ -1,4 +1,4 @@
-// The benchmark harness keeps working (issue 6): `bun bench/run.ts --quick --json FILE`
+// The benchmark harness keeps working: `bun bench/run.ts --quick --json FILE`
 // runs every figure for a few seconds and writes rows with the fields the issue names and
 // a row for each figure. No thresholds: CI machines are shared and the quick run's numbers
 // mean nothing; only the harness is checked.

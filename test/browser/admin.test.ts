@@ -1,4 +1,4 @@
-// The relay's admin page in a real Chromium (issue #5): htmx runs under the strict CSP with
+// The relay's admin page in a real Chromium: htmx runs under the strict CSP with
 // no violation, Approve swaps in the pending list without a reload, and the connected users
 // refresh by themselves.
 

@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-// The mailbox in a real Chromium (issue #3): unlock, compose with connected users and an
+// The mailbox in a real Chromium: unlock, compose with connected users and an
 // attachment, the live message window, reply, any script, XSS payloads, CSRF and Host
 // refusals, and the identity-change warning. Real relay and client processes underneath.
 

@@ -1,4 +1,4 @@
-// The single binary (issue #5): `scripts/build.ts --target linux-x64` makes it, and from an
+// The single binary: `scripts/build.ts --target linux-x64` makes it, and from an
 // empty folder, with no node_modules and no bun on PATH, it runs the relay (with the admin
 // page and its htmx), ctrl, register-code and a client whose mailbox serves its embedded
 // assets and whose tray writes out the embedded helper.

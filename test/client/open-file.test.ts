@@ -1,4 +1,4 @@
-// Open's command line (audit finding 1, CLIENT.md §2.6): one program and the path as one
+// Open's command line (SECURITY.md §14 #1, CLIENT.md §2.6): one program and the path as one
 // argument on every platform, never cmd.exe; on Windows the copy's name loses cmd's syntax
 // characters; the copy is marked as coming from elsewhere where the OS has a mark.
 

@@ -1,4 +1,4 @@
-// terminalSafe (audit finding 3): every control character a terminal would obey becomes a
+// terminalSafe (SECURITY.md §14 #3): every control character a terminal would obey becomes a
 // visible escape; a body keeps its newlines and tabs; one-line fields also lose bidi controls.
 
 import { describe, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// The tray controller (issue 4) against a fake helper: what it sends on start and on
+// The tray controller against a fake helper: what it sends on start and on
 // status changes, what each menu choice does, and that a failing or dying helper is logged
 // and started again while the client carries on. The real helper: test/tray/tray.test.ts.
 

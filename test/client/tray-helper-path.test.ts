@@ -1,4 +1,4 @@
-// Finding and preparing the systray2 helper (issue 4): npm leaves it without an execute
+// Finding and preparing the systray2 helper: npm leaves it without an execute
 // bit, which resolveHelper sets; a copy (for a compiled binary's embedded helper) lands in
 // the data dir under a content-hashed name, runnable, never half-written.
 

@@ -1,4 +1,4 @@
-// The helper driver (issue 4) against small stand-in programs that speak the systray2
+// The helper driver against small stand-in programs that speak the systray2
 // helper's JSON-lines protocol, or misbehave: silent, crashing, chatty, dying later. The
 // real helper under Xvfb is test/tray/tray.test.ts.
 

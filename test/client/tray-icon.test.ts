@@ -1,4 +1,4 @@
-// The tray icon's pixels and containers (issue 4): PNGs that a decoder written here from
+// The tray icon's pixels and containers: PNGs that a decoder written here from
 // the PNG spec reads back to the drawn pixels, ICO directories that point at them, and
 // icons whose colours say connected (green) or not (red), with a badge for unread mail.
 

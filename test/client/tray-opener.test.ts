@@ -1,4 +1,4 @@
-// How the tray opens the mailbox (issue 4): $SMSG_OPENER, then $BROWSER, then the
+// How the tray opens the mailbox: $SMSG_OPENER, then $BROWSER, then the
 // platform's opener; only loopback mailbox URLs; a failing opener is logged, not thrown.
 
 import { afterAll, describe, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// The tray's state-to-view logic (issue 4): icon colour and glyph, the exact status texts,
+// The tray's state-to-view logic: icon colour and glyph, the exact status texts,
 // the menu, and when a retry countdown next changes. Pure functions, pinned clock.
 
 import { describe, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// A relay cluster on one NATS server with JetStream and authentication (issue 12): refusals
+// A relay cluster on one NATS server with JetStream and authentication: refusals
 // (wrong NATS credentials, no NATS, another relay key), one directory through any node's
 // ctrl, presence and mail with a 50 MiB attachment between users on different nodes, an
 // account disabled through one node ending the session on another within a second, and

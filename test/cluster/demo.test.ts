@@ -1,4 +1,4 @@
-// `smsg demo --cluster` (issue 12): a NATS server, two relay nodes, alice and bob on
+// `smsg demo --cluster`: a NATS server, two relay nodes, alice and bob on
 // different nodes, mail between them; without nats-server, one sentence.
 
 import { afterAll, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// Nodes failing under their clients (issue 12): clients given every node (`--server A,B`)
+// Nodes failing under their clients: clients given every node (`--server A,B`)
 // show the node they are on; a node hung by SIGSTOP loses its clients to the other within
 // 10 s and its users leave the other's presence within 10 s; a node killed with SIGKILL in
 // the middle of a 100 MiB transfer: the sender moves, resends, and the message is stored once.

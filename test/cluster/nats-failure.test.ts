@@ -1,4 +1,4 @@
-// NATS under the relays (issue 12): a NATS server of a three-server cluster killed, the relays
+// NATS under the relays: a NATS server of a three-server cluster killed, the relays
 // move to another and mail keeps flowing; the only NATS server restarted, the nodes rejoin
 // without a restart; TLS to NATS with a CA made by openssl, and refused without that CA.
 

@@ -1,4 +1,4 @@
-// ctrl run by root on a service's data dir (issue #5, README "Running as a service") acts as
+// ctrl run by root on a service's data dir (README "Running as a service") acts as
 // the dir's owner, so relay.db and its journal stay writable by the relay's own user.
 
 import { afterAll, describe, expect, test } from "bun:test";

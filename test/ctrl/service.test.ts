@@ -1,4 +1,4 @@
-// `smsg ctrl service ...` (issue #5): the unit it writes passes `systemd-analyze verify`
+// `smsg ctrl service ...`: the unit it writes passes `systemd-analyze verify`
 // with no warning and is hardened as README says; where systemd is not running (this
 // machine, CI's containers) status and start say so plainly. The launchd plist is valid
 // XML by xmllint; the Windows commands are printed.

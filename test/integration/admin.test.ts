@@ -1,4 +1,4 @@
-// The relay's admin page (issue #5) on a real relay process: one-time login links and the
+// The relay's admin page on a real relay process: one-time login links and the
 // session cookie, the Host check, csrf, the CSP and self-served htmx; connected users,
 // pending registrations approved with the same rule as `ctrl users approve`, the log tail.
 

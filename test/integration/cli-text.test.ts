@@ -1,4 +1,4 @@
-// What the CLI takes in and prints of others' text (audit finding 3 and the send flags):
+// What the CLI takes in and prints of others' text (SECURITY.md §14 #3 and the send flags):
 // `send --body-file -` reads the body from stdin; `inbox` and `show` print a sender's
 // control sequences (ESC, OSC 52, CSI, C1, CR, a fake From line) as visible escapes and
 // --json keeps the text exact. Real relay and client processes.

@@ -1,4 +1,4 @@
-// The command line as a contract (issue #2): every command answers --help, and expected
+// The command line as a contract: every command answers --help, and expected
 // failures are one sentence on stderr with exit status 1, never a stack trace.
 
 import { afterAll, describe, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// The CLI and a stale daemon.json (audit finding 8, CLIENT.md §2.3 GET /api/hello): the CLI
+// The CLI and a stale daemon.json (SECURITY.md §14 #8, CLIENT.md §2.3 GET /api/hello): the CLI
 // sends the API token and the message text only to a daemon whose pid lives and which
 // proves, with an HMAC over the CLI's fresh nonce, that it holds the token. A real listener
 // on the recorded port stands for whoever took the port after a crash.

@@ -1,6 +1,6 @@
-// Invites (issue #5, SPEC.md §3.3): `ctrl invite USER` prints a one-time token, `client
+// Invites (SPEC.md §3.3): `ctrl invite USER` prints a one-time token, `client
 // --invite-file` (or SMSG_INVITE, or --invite) registers the user's code at its first login
-// with no operator step, and the token never shows in the process list (audit finding 6).
+// with no operator step, and the token never shows in the process list (SECURITY.md §14 #6).
 // Reused, expired and wrong-user invites get exactly the answer of any failed login.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";

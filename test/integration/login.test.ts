@@ -1,4 +1,4 @@
-// Logging in (issue #2, SPEC.md §3): the seed's sign-up flow without a password
+// Logging in (SPEC.md §3): the old program's sign-up flow without a password
 // equivalent (pending + approve), wrong passwords, a changed relay key, rate limiting.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";

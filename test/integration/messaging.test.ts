@@ -1,4 +1,4 @@
-// End to end through real processes (issue #2's list): a dual-stack relay, clients over
+// End to end through real processes: a dual-stack relay, clients over
 // IPv4 and [::1], messages in any script to several recipients, a 50 MiB attachment, the
 // offline queue, SIGSTOP/SIGCONT, a relay restart, and what crosses or rests at the relay.
 

@@ -1,4 +1,4 @@
-// Running a relay for real (issue #5): daily log files from a real relay process (content,
+// Running a relay for real: daily log files from a real relay process (content,
 // no secrets, the midnight roll, --log-days, --service's folder), the config file under the
 // flags, connection / login / message limits with their answers, and a graceful SIGTERM.
 

@@ -1,4 +1,4 @@
-// The relay's small window (issue #5): run in a terminal (a pty made by script(1)), it keeps
+// The relay's small window: run in a terminal (a pty made by script(1)), it keeps
 // a live status of connected users, messages and pending registrations below the log lines,
 // and still prints the `relay key:` and `listening on` lines the tests and users read.
 

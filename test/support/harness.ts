@@ -128,7 +128,7 @@ export async function startRelay(opts: {
   listen?: string[];
   heartbeatTimeout?: number;
   maxMessageMb?: number;
-  /** More relay flags (issue #5: --config, --admin, limits, ...). */
+  /** More relay flags (--config, --admin, limits, ...). */
   extra?: string[];
   env?: Record<string, string>;
 }): Promise<RelayHandle> {

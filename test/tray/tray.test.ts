@@ -1,4 +1,4 @@
-// The tray icon for real (issue 4): a client process runs systray2's own helper program on
+// The tray icon for real: a client process runs systray2's own helper program on
 // an Xvfb display with trayer as the system tray. We read the icon's colour from the
 // screen's pixels, open its menu with a real mouse click and choose entries with the
 // keyboard (xdotool), and watch what the client does: green while connected, red while the

@@ -1,4 +1,4 @@
-// The tray icon's lifecycle (issue 4): keeps a helper running, shows the client's status
+// The tray icon's lifecycle: keeps a helper running, shows the client's status
 // in it, and turns menu choices into actions. The tray never takes the client down: a
 // helper that fails to start or dies is logged and started again with backoff.
 

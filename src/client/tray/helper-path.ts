@@ -1,4 +1,4 @@
-// Where the systray2 helper program is, made runnable (issue 4). npm installs it without
+// Where the systray2 helper program is, made runnable. npm installs it without
 // its execute bit, so we set the bit ourselves rather than trust a postinstall script that
 // may not run; where that is impossible (a read-only install, or a copy embedded in a
 // `bun build --compile` binary, which can be read but never executed) we write a copy

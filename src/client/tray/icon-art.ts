@@ -1,4 +1,4 @@
-// The tray icon's pixels (issue 4): a rounded square, green while connected and red
+// The tray icon's pixels: a rounded square, green while connected and red
 // otherwise, with a white glyph (envelope, padlock or "!") and a yellow unread badge.
 // Drawn per size on whole pixels with no anti-aliasing, so 16-32 px icons stay crisp
 // instead of being a large picture scaled down into a blur.

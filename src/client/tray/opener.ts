@@ -1,4 +1,4 @@
-// Opening the mailbox in the user's browser from the tray (issue 4): $SMSG_OPENER (for
+// Opening the mailbox in the user's browser from the tray: $SMSG_OPENER (for
 // tests and unusual desktops), else $BROWSER, else the platform's opener.
 
 import { spawn } from "bun";

@@ -1,5 +1,5 @@
 // The tray icon with real dependencies, as `smsg client` starts it unless --no-tray
-// (issue 4): the systray2 helper, the desktop's opener, the host's status and events.
+//: the systray2 helper, the desktop's opener, the host's status and events.
 
 import { TrayController, type TrayHost } from "./controller.ts";
 import { TrayHelper } from "./helper-process.ts";

@@ -1,5 +1,5 @@
-// What the tray shows for a client status (issue 4, SPEC.md §7.3 states): the icon, the
-// status text (the seed's hover text: on Linux the first, disabled menu item, and the
+// What the tray shows for a client status (SPEC.md §7.3 states): the icon, the
+// status text (the old program's hover text: on Linux the first, disabled menu item, and the
 // tooltip where the platform has one) and the menu. Pure: status and clock in, view out.
 
 import type { Status } from "../status.ts";

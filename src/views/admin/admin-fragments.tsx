@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// The admin page's parts (issue #5), each also an htmx fragment: the live numbers with the
+// The admin page's parts, each also an htmx fragment: the live numbers with the
 // connected users, the pending registrations with their Approve forms, and the log tail.
 // Pure functions of props; JSX escapes every value (user ids, addresses, log lines).
 

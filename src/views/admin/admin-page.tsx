@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-// The relay's admin page frame (issue #5): served on loopback by src/server/admin.ts, with
+// The relay's admin page frame: served on loopback by src/server/admin.ts, with
 // htmx and the stylesheet from the relay itself (no CDN, no inline script: the CSP forbids both).
 
 import { LogPanel, PendingPanel, StatusPanel, type LogProps, type PendingProps, type StatusProps } from "./admin-fragments.tsx";

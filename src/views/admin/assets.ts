@@ -1,4 +1,4 @@
-// The admin page's static files (issue #5), imported as files so that `bun build --compile`
+// The admin page's static files, imported as files so that `bun build --compile`
 // embeds them: the value is a real path from source and an embedded one in a binary.
 
 // @ts-ignore -- a Bun file import: the value is the file's path

@@ -1,4 +1,4 @@
-// smsg mailbox behaviour (issue #3): live events (connection state, new mail, lock), the
+// smsg mailbox behaviour: live events (connection state, new mail, lock), the
 // new-message window, attachment uploads with progress, and picking connected users.
 // Served by the daemon; the page allows no inline script, so everything lives here.
 "use strict";
