@@ -119,7 +119,7 @@ export async function relayRateRows(ctx: BenchContext): Promise<{ rows: Row[]; r
   const mqs: (RateResult & { version: string })[] = [];
   const sms: RateResult[] = [];
   const cpu = (r: RateResult) =>
-    `${r.rate.toFixed(0)} msg/s, server CPU ${r.serverCpuUs.toFixed(1)} us/msg, generators ${r.generatorCpuUs.toFixed(1)} us/msg`;
+    `${r.rate.toFixed(0)} msg/s, server CPU ${r.serverCpuUs.toFixed(1)} us/msg (${r.serverUserUs.toFixed(1)} of it in user space), generators ${r.generatorCpuUs.toFixed(1)} us/msg`;
   for (let round = 1; round <= p.rounds; round++) {
     ctx.log(`relay rate, round ${round} of ${p.rounds}: forwarder, mosquitto, smsg relay, ${p.pairs} pairs each`);
     fwds.push(await forwarderRate(ctx));
