@@ -14,8 +14,12 @@ import { x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
 
 export interface BareHandlers {
   onMessage?(m: Message): void;
+  /** Instead of onMessage: each record's plaintext, undecoded (a generator that only counts). */
+  onPlaintext?(plain: Uint8Array): void;
   onClose?(reason: string): void;
 }
+
+const EMPTY = new Uint8Array(0);
 
 export class BareClient {
   readonly user: string;
@@ -59,6 +63,10 @@ export class BareClient {
         try {
           if (hs) return void reply(rec);
           if (!c.#transport) throw new Error("a record before message 3");
+          if (loggedIn && c.#handlers.onPlaintext) {
+            c.#handlers.onPlaintext(c.#transport.receive.decryptWithAd(EMPTY, rec));
+            return;
+          }
           for (const m of c.#transport!.open(rec)) {
             if (c.closed) return;
             if (!loggedIn) {
@@ -115,6 +123,16 @@ export class BareClient {
 
   post(m: Message): void {
     if (!this.closed) this.#out!.post(m);
+  }
+
+  /**
+   * One record of a plaintext encoded beforehand (a Message's or a BATCH's bytes, as parts):
+   * sealed and written now. What post() queued goes first, so nonces stay in order.
+   */
+  sendPlaintext(parts: readonly Uint8Array[], length: number): void {
+    if (this.closed) return;
+    this.#out!.flush();
+    this.#framed.send(this.#transport!.send.encryptPartsWithAd(EMPTY, parts, length));
   }
 
   /** A fresh signed session key, published as the real client does after login. */

@@ -2,7 +2,7 @@
 // until all are ready, start them together, and add up what they saw; meanwhile read the
 // CPU time the server under test spends, which is steadier than a rate on a shared machine.
 
-import { cpuSeconds as cpuOf } from "./procs.ts";
+import { cpuSeconds as cpuOf, cpuTimes } from "./procs.ts";
 import { percentile } from "./stats.ts";
 import { allReady, Worker, type WorkerMessage } from "./worker.ts";
 
@@ -18,6 +18,10 @@ export interface RateResult {
   failures: number;
   /** CPU seconds the server process used per delivered message, in microseconds */
   serverCpuUs: number;
+  /** Of serverCpuUs, what was spent in user space (its own code, the runtime): the part code changes move. */
+  serverUserUs: number;
+  /** The same for the generator processes together: they must cost less than the server. */
+  generatorCpuUs: number;
 }
 
 export async function driveWorkers(name: string, script: string, configs: WorkerMessage[], p: Window, serverPid: number | number[], opts: { fileLimit?: number } = {}): Promise<RateResult> {
@@ -25,23 +29,32 @@ export async function driveWorkers(name: string, script: string, configs: Worker
   const pids = Array.isArray(serverPid) ? serverPid : [serverPid];
   const cpuSeconds = () => pids.reduce((n, pid) => n + cpuOf(pid), 0);
   const workers = configs.map((_, i) => new Worker(`${name} generator ${i}`, script, opts));
+  const userSeconds = () => pids.reduce((n, pid) => n + cpuTimes(pid).user, 0);
+  const genSeconds = () => workers.reduce((n, w) => n + cpuOf(w.child.pid), 0);
   try {
     await allReady(workers, configs);
     for (const w of workers) w.send({ t: "go", warmupMs: p.warmupMs, measureMs: p.measureMs });
     // The server's CPU over the measured span (approximately: the workers time it).
     await Bun.sleep(p.warmupMs);
     const cpu0 = cpuSeconds();
+    const user0 = userSeconds();
+    const gen0 = genSeconds();
     await Bun.sleep(p.measureMs);
     const cpu1 = cpuSeconds();
+    const user1 = userSeconds();
+    const gen1 = genSeconds();
     const results = await Promise.all(
       workers.map((w) => w.next<WorkerMessage & { delivered: number; seconds: number; latenciesMs: number[]; failures: number }>("result", p.warmupMs + p.measureMs + 60_000)),
     );
     if (process.env.BENCH_DEBUG) for (const w of workers) console.error(w.child.tail());
     const lat = results.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
     const rate = results.reduce((s, r) => s + r.delivered / r.seconds, 0);
+    const messages = rate * (p.measureMs / 1000);
     return {
       rate,
-      serverCpuUs: ((cpu1 - cpu0) / (rate * (p.measureMs / 1000))) * 1e6,
+      serverCpuUs: ((cpu1 - cpu0) / messages) * 1e6,
+      serverUserUs: ((user1 - user0) / messages) * 1e6,
+      generatorCpuUs: ((gen1 - gen0) / messages) * 1e6,
       p50: percentile(lat, 50),
       p99: percentile(lat, 99),
       failures: results.reduce((s, r) => s + r.failures, 0),

@@ -209,13 +209,19 @@ export async function waitForPort(port: number, child?: Child, timeoutMs = 30_00
 
 /** CPU time (user + system) a process has used so far, in seconds, from /proc/PID/stat. */
 export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
+}
+
+/** CPU seconds a process spent in user space (its code, the runtime) and in the kernel (sockets). */
+export function cpuTimes(pid: number): { user: number; system: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the parenthesised name; utime and stime are the 14th and 15th overall.
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+    return { user: Number(f[11]) / CLOCK_TICKS, system: Number(f[12]) / CLOCK_TICKS };
   } catch {
-    return NaN;
+    return { user: NaN, system: NaN };
   }
 }
 

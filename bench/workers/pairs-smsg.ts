@@ -8,12 +8,18 @@
 // relay, which never sees inside, they are indistinguishable from fresh ones. Recipients ACK
 // on arrival without opening (opening costs what sealing does) and send a zero receipt:
 // the relay forwards ACKs without reading them.
+//
+// The generator must cost less than the relay it measures (issue 15), so after login it
+// decodes nothing: the pool's SEND and CHUNK are encoded once, as BATCH items (SPEC.md §4.4),
+// and whatever the window frees is sent as one record of those bytes; a read record is
+// decrypted (it must be: the ids are inside) and only its items' type bytes are looked at,
+// with a CHUNK's id for its pre-encoded ACK. Every ACK a record asks for leaves in one record.
 
 import { BareClient } from "../lib/bare-client.ts";
 import { loginKey, type BenchUser } from "../lib/users.ts";
 import { RateWindow, servePairs } from "./rate-window.ts";
 import { encodeHeader, sealEnvelopeKey } from "../../src/protocol/envelope.ts";
-import { RECEIPT_LEN, type Message, type MessageOf, type SignedSessionKey } from "../../src/protocol/messages.ts";
+import { RECEIPT_LEN, T, encodeMessage, type Message, type SignedSessionKey } from "../../src/protocol/messages.ts";
 import { StreamSealer } from "../../src/protocol/stream.ts";
 import { randomBytes, type KeyPair } from "../../src/protocol/primitives.ts";
 
@@ -31,13 +37,21 @@ export interface PairsSmsgConfig {
 
 const POOL = 16;
 const ZERO_RECEIPT = new Uint8Array(RECEIPT_LEN);
+const BATCH = Uint8Array.of(T.batch);
+/** A CHUNK's id follows its type byte (SPEC.md §4). */
+const ID_AT = 1;
 
 interface Pair {
   sender: BenchUser;
   recipient: BenchUser;
   tx?: BareClient;
   rx?: BareClient;
-  pool: { send: MessageOf<"send">; chunk: MessageOf<"chunk"> }[];
+  /** The pool's SEND and CHUNK items back to back, slot after slot: a run of slots is one view. */
+  items: Uint8Array;
+  /** Where slot i's items start in `items` (POOL + 1 entries). */
+  itemAt: number[];
+  /** Each slot's ACK as a BATCH item. */
+  acks: Uint8Array[];
   sentAt: Float64Array;
   next: number;
   inflight: number;
@@ -46,26 +60,53 @@ interface Pair {
 const win = new RateWindow();
 let windowSize = 8;
 
-function slotOf(id: Uint8Array): number {
-  return ((id[0]! << 24) | (id[1]! << 16) | (id[2]! << 8) | id[3]!) >>> 0;
+/** A pool message's slot: the first 4 bytes of its id. */
+function slotOf(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
+/** What the window has room for, as one record: a BATCH of the next slots' SEND and CHUNK. */
 function pump(p: Pair): void {
-  while (win.running && p.inflight < windowSize) {
-    const slot = p.next;
-    p.next = (p.next + 1) % POOL;
-    const m = p.pool[slot]!;
-    p.sentAt[slot] = performance.now();
-    p.inflight++;
-    p.tx!.post(m.send);
-    p.tx!.post(m.chunk);
+  if (!win.running) return;
+  const n = windowSize - p.inflight;
+  if (n <= 0) return;
+  const now = performance.now();
+  const first = p.next;
+  for (let k = 0; k < n; k++) p.sentAt[(first + k) % POOL] = now;
+  p.next = (first + n) % POOL;
+  p.inflight += n;
+  const parts: Uint8Array[] = [BATCH];
+  if (first + n <= POOL) parts.push(p.items.subarray(p.itemAt[first]!, p.itemAt[first + n]!));
+  else parts.push(p.items.subarray(p.itemAt[first]!), p.items.subarray(0, p.itemAt[first + n - POOL]!));
+  let length = 0;
+  for (const b of parts) length += b.length;
+  p.tx!.sendPlaintext(parts, length);
+}
+
+/** Each message of a transport plaintext (one, or a BATCH's items): where it starts and ends. */
+function eachItem(plain: Uint8Array, f: (at: number, end: number) => void): void {
+  if (plain[0] !== T.batch) return f(0, plain.length);
+  for (let off = 1; off + 2 <= plain.length; ) {
+    const n = (plain[off]! << 8) | plain[off + 1]!;
+    f(off + 2, off + 2 + n);
+    off += 2 + n;
   }
+}
+
+/** A BATCH item: u16 length, then the message. */
+function item(m: Message): Uint8Array {
+  const b = encodeMessage(m);
+  const out = new Uint8Array(2 + b.length);
+  out[0] = b.length >>> 8;
+  out[1] = b.length & 0xff;
+  out.set(b, 2);
+  return out;
 }
 
 async function setup(c: PairsSmsgConfig): Promise<Pair[]> {
   windowSize = c.window;
   const identity = { seed: new Uint8Array(Buffer.from(c.identity.seed, "hex")), publicKey: new Uint8Array(Buffer.from(c.identity.pub, "hex")) };
-  const pairs: Pair[] = c.pairs.map((x) => ({ ...x, pool: [], sentAt: new Float64Array(POOL), next: 0, inflight: 0 }));
+  const pairs: Pair[] = c.pairs.map((x) => ({ ...x, items: new Uint8Array(0), itemAt: [], acks: [], sentAt: new Float64Array(POOL), next: 0, inflight: 0 }));
   for (const p of pairs) {
     p.rx = await BareClient.login({ host: c.host, port: c.rxPort ?? c.port, user: p.recipient.user, login: loginKey(p.recipient) });
     p.tx = await BareClient.login({ host: c.host, port: c.port, user: p.sender.user, login: loginKey(p.sender) });
@@ -73,26 +114,36 @@ async function setup(c: PairsSmsgConfig): Promise<Pair[]> {
     const txKey = p.tx.publish(identity);
     // The relay routes SEND only to a key it has: ask for it, as the real sender does.
     const key = await getKey(p.tx, p.recipient.user, rxKey.key.sessionPub);
-    p.pool = sealPool(p, txKey.session, txKey.key, key, c.bodyBytes);
+    sealPool(p, txKey.session, txKey.key, key, c.bodyBytes);
     const rx = p.rx;
     rx.handlers = {
-      onMessage: (m) => {
-        if (m.t === "chunk") {
-          win.arrived(p.sentAt[slotOf(m.id)]!);
-          rx.post({ t: "ack", id: m.id, status: "stored", receipt: ZERO_RECEIPT });
-        }
+      onPlaintext: (plain) => {
+        const answer: Uint8Array[] = [BATCH];
+        let length = 1;
+        eachItem(plain, (at) => {
+          if (plain[at] !== T.chunk) return; // a DELIVER: its CHUNK follows
+          const slot = slotOf(plain, at + ID_AT);
+          win.arrived(p.sentAt[slot]!);
+          answer.push(p.acks[slot]!);
+          length += p.acks[slot]!.length;
+        });
+        if (answer.length > 1) rx.sendPlaintext(answer, length);
       },
     };
     p.tx.handlers = {
-      onMessage: (m) => {
-        if (m.t === "ack") {
-          p.inflight--;
-          pump(p);
-        } else if (m.t === "sendFailed") {
-          if (win.failures++ < 3) console.error("sendFailed", m.reason);
-          p.inflight--;
-          pump(p);
-        }
+      onPlaintext: (plain) => {
+        let n = 0;
+        eachItem(plain, (at) => {
+          const t = plain[at];
+          if (t === T.ack) n++;
+          else if (t === T.sendFailed) {
+            if (win.failures++ < 3) console.error("sendFailed", plain[at + ID_AT + 16]);
+            n++;
+          }
+        });
+        if (n === 0) return;
+        p.inflight -= n;
+        pump(p);
       },
     };
   }
@@ -115,8 +166,8 @@ function getKey(tx: BareClient, user: string, expect: Uint8Array): Promise<Uint8
   });
 }
 
-function sealPool(p: Pair, session: KeyPair, senderKey: SignedSessionKey, recipientPub: Uint8Array, bodyBytes: number): Pair["pool"] {
-  const pool: Pair["pool"] = [];
+function sealPool(p: Pair, session: KeyPair, senderKey: SignedSessionKey, recipientPub: Uint8Array, bodyBytes: number): void {
+  const items: Uint8Array[] = [];
   for (let slot = 0; slot < POOL; slot++) {
     const id = randomBytes(16);
     new DataView(id.buffer).setUint32(0, slot);
@@ -130,12 +181,13 @@ function sealPool(p: Pair, session: KeyPair, senderKey: SignedSessionKey, recipi
     });
     const plain = encodeHeader({ v: 1, id: hex, from: p.sender.user, to: [p.recipient.user], date: Date.now(), subject: "bench", body: "x".repeat(bodyBytes), attachments: [] });
     const data = new StreamSealer(streamKey).seal(plain, true);
-    pool.push({
-      send: { t: "send", id, to: p.recipient.user, size: data.length, senderKey, recipientSessionPub: recipientPub, enc },
-      chunk: { t: "chunk", id, seq: 0, last: true, data },
-    });
+    items.push(item({ t: "send", id, to: p.recipient.user, size: data.length, senderKey, recipientSessionPub: recipientPub, enc }));
+    items.push(item({ t: "chunk", id, seq: 0, last: true, data }));
+    p.acks.push(item({ t: "ack", id, status: "stored", receipt: ZERO_RECEIPT }));
   }
-  return pool;
+  p.itemAt = [0];
+  for (let slot = 0; slot < POOL; slot++) p.itemAt.push(p.itemAt[slot]! + items[2 * slot]!.length + items[2 * slot + 1]!.length);
+  p.items = Buffer.concat(items);
 }
 
 servePairs<PairsSmsgConfig, Pair>(win, {

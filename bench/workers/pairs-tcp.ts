@@ -1,7 +1,13 @@
 // Load generator for the plain TCP forwarder baseline: the same pairs, payload and window
-// as pairs-smsg.ts, as length-prefixed frames (u32 length, then the payload whose first 4
-// bytes name its slot) through bench/servers/tcp-forwarder.ts; the recipient answers each
-// with a 4-byte acknowledgement frame that frees the sender's slot.
+// as pairs-smsg.ts, as length-prefixed frames (u32 length, then the payload) through
+// bench/servers/tcp-forwarder.ts; the recipient answers each with an 8-byte
+// acknowledgement frame that frees one of the sender's slots.
+//
+// The generator must cost less than what it measures (issue 15): nothing is parsed. Every
+// frame has the same length, so each end counts bytes, and the frames a read completes are
+// answered by one write of that many pre-built frames. The forwarder keeps each direction
+// in order, so message n is the n-th frame to arrive, and its sending time is found by its
+// number in a ring as deep as the window (no more than that many are ever in flight).
 
 import type { Socket } from "bun";
 import { ByteWriter } from "../lib/byte-writer.ts";
@@ -17,60 +23,58 @@ export interface PairsTcpConfig {
   window: number;
 }
 
-const POOL = 16;
+const ACK_LEN = 8;
 const win = new RateWindow();
 let windowSize = 8;
+/** `window` message frames back to back, and as many acknowledgements: every write is a prefix. */
+let frames = new Uint8Array(0);
+let acks = new Uint8Array(0);
+let frameLen = 0;
 
-/** Splits a byte stream into u32-length-prefixed frames; calls back with each frame's slot. */
-class FrameReader {
-  #buf = Buffer.alloc(0);
-  #onSlot: (slot: number) => void;
-  constructor(onSlot: (slot: number) => void) {
-    this.#onSlot = onSlot;
-  }
-  push(d: Uint8Array): void {
-    const buf = this.#buf.length ? Buffer.concat([this.#buf, d]) : Buffer.from(d.buffer, d.byteOffset, d.length);
-    let off = 0;
-    while (buf.length - off >= 4) {
-      const len = buf.readUInt32BE(off);
-      if (buf.length - off - 4 < len) break;
-      this.#onSlot(buf.readUInt32BE(off + 4));
-      off += 4 + len;
-    }
-    this.#buf = off === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(off));
+/** Counts whole units of `unit` bytes in a stream of reads. */
+class Counter {
+  #carry = 0;
+  constructor(readonly unit: number) {}
+  push(bytes: number): number {
+    const total = this.#carry + bytes;
+    this.#carry = total % this.unit;
+    return (total - this.#carry) / this.unit;
   }
 }
 
 interface Pair {
   tx: ByteWriter;
   rx: ByteWriter;
-  frames: Buffer[];
-  acks: Buffer[];
-  sentAt: Float64Array;
-  next: number;
+  sentAt: Float64Array; // by message number modulo the window
+  sent: number;
+  arrived: number;
   inflight: number;
 }
 
+/** Send as many as the window has room for, in one write. */
 function pump(p: Pair): void {
-  while (win.running && p.inflight < windowSize) {
-    const slot = p.next;
-    p.next = (p.next + 1) % POOL;
-    p.sentAt[slot] = performance.now();
-    p.inflight++;
-    p.tx.write(p.frames[slot]!);
-  }
+  if (!win.running) return;
+  const n = windowSize - p.inflight;
+  if (n <= 0) return;
+  const now = performance.now();
+  for (let k = 0; k < n; k++) p.sentAt[(p.sent + k) % windowSize] = now;
+  p.sent += n;
+  p.inflight += n;
+  p.tx.write(n === windowSize ? frames : frames.subarray(0, n * frameLen));
 }
 
-type Data = { reader: FrameReader; out?: ByteWriter };
+type Data = { count: Counter; onUnits: (n: number) => void; out?: ByteWriter };
 
-async function open(host: string, port: number, side: number, pair: number, onSlot: (slot: number) => void): Promise<ByteWriter> {
-  const reader = new FrameReader(onSlot);
+async function open(host: string, port: number, side: number, pair: number, unit: number, onUnits: (n: number) => void): Promise<ByteWriter> {
   const s = await Bun.connect<Data>({
     hostname: host,
     port,
-    data: { reader },
+    data: { count: new Counter(unit), onUnits },
     socket: {
-      data: (sock, d) => sock.data.reader.push(d),
+      data: (sock, d) => {
+        const n = sock.data.count.push(d.length);
+        if (n > 0) sock.data.onUnits(n);
+      },
       drain: (sock) => sock.data.out?.drain(),
     },
   });
@@ -85,25 +89,26 @@ async function open(host: string, port: number, side: number, pair: number, onSl
 
 async function setup(c: PairsTcpConfig): Promise<Pair[]> {
   windowSize = c.window;
+  frameLen = 4 + c.payloadBytes;
+  const f = Buffer.alloc(frameLen * windowSize, 0x78);
+  const a = Buffer.alloc(ACK_LEN * windowSize, 0);
+  for (let k = 0; k < windowSize; k++) {
+    f.writeUInt32BE(c.payloadBytes, k * frameLen);
+    a.writeUInt32BE(ACK_LEN - 4, k * ACK_LEN);
+  }
+  frames = f;
+  acks = a;
   const pairs: Pair[] = [];
   for (let i = 0; i < c.pairs; i++) {
-    const p = { frames: [], acks: [], sentAt: new Float64Array(POOL), next: 0, inflight: 0 } as unknown as Pair;
-    for (let slot = 0; slot < POOL; slot++) {
-      const f = Buffer.alloc(4 + c.payloadBytes, 0x78);
-      f.writeUInt32BE(c.payloadBytes, 0);
-      f.writeUInt32BE(slot, 4);
-      p.frames.push(f);
-      const a = Buffer.alloc(8);
-      a.writeUInt32BE(4, 0);
-      a.writeUInt32BE(slot, 4);
-      p.acks.push(a);
-    }
-    p.rx = await open(c.host, c.port, 1, c.first + i, (slot) => {
-      win.arrived(p.sentAt[slot]!);
-      p.rx.write(p.acks[slot]!);
+    const p = { sentAt: new Float64Array(windowSize), sent: 0, arrived: 0, inflight: 0 } as unknown as Pair;
+    p.rx = await open(c.host, c.port, 1, c.first + i, frameLen, (n) => {
+      win.arrivedMany(n, p.sentAt, p.arrived);
+      p.arrived += n;
+      // n <= window: the sender never has more in flight.
+      p.rx.write(acks.subarray(0, n * ACK_LEN));
     });
-    p.tx = await open(c.host, c.port, 0, c.first + i, () => {
-      p.inflight--;
+    p.tx = await open(c.host, c.port, 0, c.first + i, ACK_LEN, (n) => {
+      p.inflight -= n;
       pump(p);
     });
     pairs.push(p);

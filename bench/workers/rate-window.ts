@@ -35,6 +35,17 @@ export class RateWindow {
     this.latencies.add(performance.now() - sentAt);
   }
 
+  /**
+   * n messages arrived together (one read): message k of them was sent at
+   * sentAt[(first + k) % sentAt.length]. One clock reading for all, as they came in one read.
+   */
+  arrivedMany(n: number, sentAt: Float64Array, first: number): void {
+    if (!this.measuring) return;
+    const now = performance.now();
+    this.delivered += n;
+    for (let k = 0; k < n; k++) this.latencies.add(now - sentAt[(first + k) % sentAt.length]!);
+  }
+
   result(): { t: "result"; delivered: number; seconds: number; latenciesMs: number[]; failures: number } {
     return {
       t: "result",

@@ -25,7 +25,19 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Lowercase hex, as ids and fingerprints are printed (SPEC.md §1.4). */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** Up to this many bytes, hex is made from a table (see toHex). */
+const SHORT_HEX = 64;
+
+/**
+ * Lowercase hex, as ids and fingerprints are printed (SPEC.md §1.4). A short array (a
+ * message id, the key of every transfer the relay routes: three per message) is done from a
+ * table: wrapping it in a Buffer makes the engine materialise its ArrayBuffer, which cost
+ * the relay about 7 % of its CPU per message (bench/README.md).
+ */
 export function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
+  if (b.length > SHORT_HEX) return Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += HEX[b[i] as number];
+  return s;
 }

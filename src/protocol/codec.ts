@@ -11,13 +11,19 @@ const td = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** A field at least this long is passed on as it is by Writer.finishParts. */
 const LARGE_PART = 4096;
+/**
+ * Every one-byte field, made once: a message's type byte and flags were a fresh array each,
+ * which the relay made about ten times per message routed (bench/README.md). Shared safely:
+ * a part this short is only ever copied out of (finish, finishParts), never handed on.
+ */
+const BYTE = Array.from({ length: 256 }, (_, i) => Uint8Array.of(i));
 
 export class Writer {
   #parts: Uint8Array[] = [];
   #len = 0;
 
   u8(v: number): this {
-    return this.bytes(Uint8Array.of(range(v, 0xff)));
+    return this.bytes(BYTE[range(v, 0xff)]!);
   }
   u16(v: number): this {
     range(v, 0xffff);

@@ -1,0 +1,18 @@
+// toHex (src/protocol/bytes.ts): the table it uses for short arrays (ids) and the Buffer it
+// uses for long ones print every byte as Node's hex does, for views at any offset too.
+
+import { expect, test } from "bun:test";
+import { toHex } from "../../src/protocol/bytes.ts";
+
+test("toHex prints lowercase hex, two digits a byte, for short and long arrays and views", () => {
+  const all = Uint8Array.from({ length: 300 }, (_, i) => (i * 37 + 11) & 0xff);
+  for (const n of [0, 1, 15, 16, 63, 64, 65, 256]) {
+    for (const at of [0, 3]) {
+      const view = all.subarray(at, at + n);
+      expect(toHex(view)).toBe(Buffer.from(view).toString("hex"));
+    }
+  }
+  expect(toHex(Uint8Array.of(0x00, 0x0a, 0xff, 0x10))).toBe("000aff10");
+  // Every byte value, through the table.
+  for (let v = 0; v < 256; v++) expect(toHex(Uint8Array.of(v))).toBe(v.toString(16).padStart(2, "0"));
+});
