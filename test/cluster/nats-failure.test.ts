@@ -44,8 +44,15 @@ describe("NATS failing", () => {
     // Kill each relay's NATS server in turn would leave one: kill the first, whoever is on it.
     servers[0]!.proc.kill("SIGKILL");
     await send("after one NATS server died", 30_000);
-    const listed = JSON.parse(await ok(["ctrl", "--data", y.dataDir, "users", "list", "--json"])) as unknown[];
-    expect(listed).toHaveLength(2); // the directory (3 replicas) still answers
+    // The directory (3 replicas) still answers once its stream has a leader again; ctrl waits
+    // for that within its own deadline, else fails in one sentence: ask until it answers.
+    const listed = await waitFor("ctrl to list the users through the surviving NATS servers", async () => {
+      const r = await cli(["ctrl", "--data", y.dataDir, "users", "list", "--json"]);
+      if (r.code === 0) return JSON.parse(r.stdout) as unknown[];
+      if (r.stderr.trim().split("\n").length !== 1) throw new Error(`not one sentence: ${r.stderr}`);
+      return undefined;
+    }, 30_000);
+    expect(listed).toHaveLength(2);
   }, 120_000);
 
   test("the only NATS server restarted: the nodes rejoin without a restart", async () => {

@@ -46,21 +46,47 @@ export function decodeRow(b: Uint8Array): DirectoryRow {
   return row;
 }
 
-/** The cluster's KV bucket, made on first use with the replicas asked for (0: 1 or 3 by the servers seen). */
-export async function openBucket(nc: NatsConnection, replicas: number): Promise<KV> {
-  const kvm = new Kvm(nc);
-  try {
-    const kv = await kvm.open(BUCKET);
-    await kv.status(); // open() alone does not ask whether the bucket exists
-    return kv;
-  } catch {
-    const servers = new Set(nc.info?.connect_urls ?? []).size;
-    const r = replicas > 0 ? replicas : servers >= 3 ? 3 : 1;
+/**
+ * A JetStream call that may fail for a while after a NATS server of the cluster died, until
+ * its streams have elected new leaders: tried again with backoff until the deadline, then
+ * one sentence (ClusterError). Anything else fails at once.
+ */
+async function settled<T>(what: string, deadline: number, f: () => Promise<T>): Promise<T> {
+  for (let wait = 200; ; wait = Math.min(wait * 2, 2000)) {
     try {
-      return await kvm.create(BUCKET, { history: 1, replicas: r, description: "smsg relay cluster: directory and relay key" });
+      return await f();
     } catch (e) {
-      throw new ClusterError(`cannot make the cluster's directory bucket "${BUCKET}" with ${r} replica(s) (${(e as Error).message})`);
+      const err = e as Error;
+      const transient = err?.name === "TimeoutError" || /timeout|no responders|leader|unavailable|503/i.test(String(err?.message ?? e));
+      if (e instanceof ClusterError) throw e;
+      if (!transient || Date.now() + wait > deadline) throw new ClusterError(`${what} (${err?.message ?? String(e)})`);
+      await new Promise((r) => setTimeout(r, wait));
     }
+  }
+}
+
+const notFound = (e: unknown) => /not found/i.test(String((e as Error)?.message ?? e));
+
+/** The cluster's KV bucket, made on first use with the replicas asked for (0: 1 or 3 by the servers seen). */
+export async function openBucket(nc: NatsConnection, replicas: number, deadline = Date.now() + LOAD_DEADLINE_MS): Promise<KV> {
+  const kvm = new Kvm(nc);
+  const existing = await settled(`cannot reach the cluster's directory bucket "${BUCKET}"`, deadline, async () => {
+    try {
+      const kv = await kvm.open(BUCKET);
+      await kv.status(); // open() alone does not ask whether the bucket exists
+      return kv;
+    } catch (e) {
+      if (notFound(e)) return undefined;
+      throw e;
+    }
+  });
+  if (existing) return existing;
+  const servers = new Set(nc.info?.connect_urls ?? []).size;
+  const r = replicas > 0 ? replicas : servers >= 3 ? 3 : 1;
+  try {
+    return await kvm.create(BUCKET, { history: 1, replicas: r, description: "smsg relay cluster: directory and relay key" });
+  } catch (e) {
+    throw new ClusterError(`cannot make the cluster's directory bucket "${BUCKET}" with ${r} replica(s) (${(e as Error).message})`);
   }
 }
 
@@ -82,9 +108,10 @@ export class DirectoryReplica {
 
   /** Open the bucket and fill the copy; resolves once the copy holds every row. */
   static async open(nc: NatsConnection, replicas: number, onError: (e: Error) => void = () => {}): Promise<DirectoryReplica> {
-    const kv = await openBucket(nc, replicas);
+    const deadline = Date.now() + LOAD_DEADLINE_MS;
+    const kv = await openBucket(nc, replicas, deadline);
     const r = new DirectoryReplica(kv, onError);
-    await r.#start();
+    await r.#start(deadline);
     return r;
   }
 
@@ -93,13 +120,14 @@ export class DirectoryReplica {
     this.#listeners.add(listener);
   }
 
-  async #start(): Promise<void> {
-    const last = (await this.kv.status()).streamInfo.state.last_seq;
+  async #start(deadline: number): Promise<void> {
+    const what = "the cluster's directory did not answer";
+    const last = (await settled(what, deadline, () => this.kv.status())).streamInfo.state.last_seq;
     let ready!: () => void;
     const loaded = new Promise<void>((r) => (ready = r));
     if (last === 0) ready();
     // The watch reconnects by itself after NATS comes back, from where it was.
-    this.#watch = await this.kv.watch();
+    this.#watch = await settled(what, deadline, () => this.kv.watch());
     void (async () => {
       for await (const e of this.#watch!) {
         try {
