@@ -14,7 +14,7 @@ import { runClient, type RunningClient } from "./client/run-client.ts";
 import { startTray } from "./client/tray/start-tray.ts";
 import { ApiClient } from "./client/api-client.ts";
 import { CliError } from "./cli/cli-error.ts";
-import { confirm, readPassword } from "./client/password.ts";
+import { confirm, promptHidden, readPassword } from "./client/password.ts";
 import { ACCEPT_KEY } from "./client/contact-list.ts";
 import type { ContactView } from "./views/contact-view.ts";
 import { WrongPasswordError } from "./client/store.ts";
@@ -311,6 +311,29 @@ program
     await api.post(`/api/contacts/${encodeURIComponent(c.user)}/accept`, { key });
     out(`accepted the new identity of ${c.user}`);
   });
+
+program
+  .command("passwd")
+  .description("change the password of a connected client: new login, identity and store keys; contacts follow without a hold")
+  .requiredOption("--data <dir>", "the client's data dir")
+  .option("--password-file <file>", "the current password, from the first line of this file")
+  .option("--new-password-file <file>", "the new password, from the first line of this file")
+  .action(async (o: { data: string; passwordFile?: string; newPasswordFile?: string }) => {
+    const api = new ApiClient(o.data);
+    const password = await readPassword(o.passwordFile, "current password: ");
+    if (!o.newPasswordFile && !process.stdin.isTTY) throw new CliError("no new password: use --new-password-file FILE, or run in a terminal");
+    const newPassword = o.newPasswordFile ? await readPassword(o.newPasswordFile, "") : await readNewPassword();
+    await api.post("/api/passwd", { password, newPassword });
+    out("password changed: the relay and this client's store use the new password; the old one no longer unlocks nor logs in");
+  });
+
+/** The new password typed twice on the terminal, hidden. */
+async function readNewPassword(): Promise<string> {
+  const first = await promptHidden("new password: ");
+  if (first === "") throw new CliError("the new password is empty");
+  if ((await promptHidden("new password again: ")) !== first) throw new CliError("the two new passwords differ; nothing changed");
+  return first;
+}
 
 program
   .command("demo")

@@ -59,6 +59,17 @@ export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>
     return c.json(host.status());
   });
 
+  // A password change (CLIENT.md §1.6): answers once the relay and the store use the new one.
+  app.post(
+    "/api/passwd",
+    zValidator("json", z.object({ password: z.string().min(1), newPassword: z.string().min(1) }), validationHook),
+    async (c) => {
+      const { password, newPassword } = c.req.valid("json");
+      await host.changePassword(password, newPassword);
+      return c.json({ ok: true });
+    },
+  );
+
   app.get("/api/events", (c) =>
     streamSSE(c, async (stream) => {
       let closed = false;

@@ -15,6 +15,7 @@ export function contactView(me: { user: string; identity: Uint8Array }, k: Conta
     changed: k.changedIdentity !== null,
     newIdentity: k.changedIdentity ? hex(k.changedIdentity) : null,
     newSafetyNumber: k.changedIdentity ? safetyNumber(me.user, me.identity, k.user, k.changedIdentity) : null,
+    passwordChangedAt: k.passwordChangedAt === null ? null : new Date(k.passwordChangedAt).toISOString(),
   };
 }
 

@@ -16,7 +16,9 @@ import {
   validateName,
   type EnvelopeHeader,
 } from "../protocol/envelope.ts";
-import { RelayClient, type ClientIdentity, type LinkState } from "./relay-client.ts";
+import { RelayClient, type ClientIdentity, type Link, type LinkState } from "./relay-client.ts";
+import type { IdentityChange } from "../protocol/identity-change.ts";
+import { crashPoint } from "../net/crash-point.ts";
 import { Outbox } from "./outbox.ts";
 import { Inbound } from "./inbound.ts";
 import type { EventBus } from "./events.ts";
@@ -40,6 +42,19 @@ export interface DaemonOptions {
   invite?: Uint8Array;
 }
 
+/**
+ * A password change under way (CLIENT.md §1.6): the relay still has to adopt the new code,
+ * or has adopted it and the store still has to commit. The daemon finishes it at login.
+ */
+export interface ChangeInProgress {
+  next: ClientIdentity;
+  statement: IdentityChange;
+  /** The relay holds the new code: commit the store and go on with the new keys. */
+  switched(): void;
+  /** The relay refused the change for good (reason for the person). */
+  refused(reason: string): void;
+}
+
 const PIN_KEY = "relay-key";
 const SETTINGS_KEY = "settings";
 
@@ -55,10 +70,12 @@ export class Daemon {
   #opts: DaemonOptions;
   #uiUrl: () => string | null;
   #search: SearchIndex | undefined;
+  #change: ChangeInProgress | undefined;
 
   constructor(deps: {
     store: Store;
     id: ClientIdentity;
+    change?: ChangeInProgress;
     opts: DaemonOptions;
     events: EventBus;
     /** Where the host serves the mailbox, once it listens. */
@@ -73,6 +90,7 @@ export class Daemon {
     this.#log = deps.log;
     this.#opts = deps.opts;
     this.#uiUrl = deps.uiUrl ?? (() => null);
+    this.#change = deps.change;
     if (deps.opts.relayKey) this.store.setMeta(PIN_KEY, deps.opts.relayKey);
     const self = { user: this.id.user, identity: this.id.identity.publicKey };
     this.#outbox = new Outbox({ store: this.store, ...self, events: this.events, now: this.#now, log: deps.log });
@@ -85,6 +103,7 @@ export class Daemon {
       heartbeat: deps.opts.heartbeat,
       maxBackoff: deps.opts.maxBackoff,
       invite: deps.opts.invite,
+      alternate: deps.change?.next,
       pinned: () => this.store.getMeta(PIN_KEY) ?? null,
       pin: (key) => {
         this.store.setMeta(PIN_KEY, key);
@@ -92,6 +111,7 @@ export class Daemon {
       },
       onState: (s) => this.#onState(s),
       onUp: (link) => {
+        if (this.#change) return void this.#finishChange(link, this.#change);
         this.#outbox.up(link);
       },
       onDown: (link) => {
@@ -106,6 +126,33 @@ export class Daemon {
       },
       now: this.#now,
     });
+  }
+
+  /** A password change is under way: both passwords open the store until it is done. */
+  get changing(): boolean {
+    return this.#change !== undefined;
+  }
+
+  /**
+   * Logged in during a change: with the new keys, the relay adopted the code already (the
+   * answer was lost, or the client died before committing); with the old ones, ask it now.
+   * A lost link or no answer leaves the change for the next login.
+   */
+  async #finishChange(link: Link, change: ChangeInProgress): Promise<void> {
+    if (link.id === change.next) return change.switched();
+    this.#log("asking the relay to adopt the new registration code (password change)");
+    let r;
+    try {
+      r = await link.changeCode(change.next.login.publicKey, change.statement);
+    } catch (e) {
+      this.#log(`the relay did not confirm the password change (${(e as Error).message}); it is asked again at the next login`);
+      return;
+    }
+    if (r.status === "ok") {
+      crashPoint("switched");
+      return change.switched();
+    }
+    change.refused(`the relay refused the password change: ${r.reason}`);
   }
 
   start(): void {

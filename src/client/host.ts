@@ -12,6 +12,8 @@ import type { Status } from "./status.ts";
 import { UserError } from "./user-error.ts";
 import { EventBus } from "./events.ts";
 import { Store } from "./store.ts";
+import { decodeIdentityChange, encodeIdentityChange, signIdentityChange } from "../protocol/identity-change.ts";
+import { crashPoint } from "../net/crash-point.ts";
 
 export const STORE_FILE = "client.db";
 
@@ -23,7 +25,8 @@ export class ClientHost {
   #opts: DaemonOptions;
   #log: (line: string) => void;
   #daemon: Daemon | undefined;
-  #loginPub: Uint8Array | undefined;
+  #loginPubs: Uint8Array[] = []; // the unlocked user's login keys: two while a password change is under way
+  #changed: { resolve: () => void; reject: (e: Error) => void } | undefined; // a `passwd` waiting
   #unlocking: Promise<void> | undefined;
   #derive: typeof deriveUserKeys;
 
@@ -77,33 +80,120 @@ export class ClientHost {
     }
   }
 
-  async #open(keys: UserKeys): Promise<void> {
-    const store = Store.open(join(this.dataDir, STORE_FILE), keys.storeKey); // WrongPasswordError
+  async #open(unlockedWith: UserKeys): Promise<void> {
+    const store = Store.open(join(this.dataDir, STORE_FILE), unlockedWith.storeKey); // WrongPasswordError
+    // During a password change either password opens the store, which works under the old
+    // keys until the relay has the new code (CLIENT.md §1.6).
+    const pending = store.pendingChange;
+    const keys = pending ? pending.old : unlockedWith;
     const owner = store.getMeta("user");
     if (owner && new TextDecoder().decode(owner) !== this.user) {
       store.close();
       throw new UserError(`${this.dataDir} belongs to ${new TextDecoder().decode(owner)}, not ${this.user}`, 409);
     }
     if (!owner) store.setMeta("user", new TextEncoder().encode(this.user));
+    const next = pending && { user: this.user, login: pending.next.login, identity: pending.next.identity };
     const daemon = new Daemon({
       store,
       id: { user: this.user, login: keys.login, identity: keys.identity },
+      change: next && {
+        next,
+        statement: decodeIdentityChange(pending.statement),
+        switched: () => this.#switched(daemon),
+        refused: (reason) => this.#refused(daemon, reason),
+      },
       opts: this.#opts,
       events: this.events,
       uiUrl: () => this.uiUrl,
       log: this.#log,
     });
     this.#daemon = daemon;
-    this.#loginPub = keys.login.publicKey;
+    this.#loginPubs = pending ? [pending.old.login.publicKey, pending.next.login.publicKey] : [keys.login.publicKey];
     daemon.start();
     daemon.search.warmUp(250, () => this.#daemon !== daemon);
   }
 
   /** Does this password belong to the unlocked user? (argon2id, constant-time compare) */
   async checkPassword(password: string): Promise<boolean> {
-    if (!this.#loginPub) return false;
+    if (this.#loginPubs.length === 0) return false;
     const keys = await this.#derive(this.user, password);
-    return timingSafeEqual(keys.login.publicKey, this.#loginPub);
+    return this.#loginPubs.some((pub) => timingSafeEqual(keys.login.publicKey, pub));
+  }
+
+  /**
+   * Change the password (CLIENT.md §1.6): check the current one, derive the new keys, sign
+   * the identity-change statement with the old identity key, prepare the store so that both
+   * passwords open it, then restart the daemon, which asks the relay at login and commits
+   * once the relay holds the new code. Resolves when the change is complete.
+   */
+  async changePassword(current: string, next: string, timeoutMs = 30_000): Promise<void> {
+    const daemon = this.daemon;
+    if (daemon.changing || this.#changed) throw new UserError("a password change is already under way", 409);
+    if (!daemon.relay.link) throw new UserError("not connected to the relay: the password can only be changed while connected; nothing changed", 503);
+    if (next === "") throw new UserError("the new password is empty");
+    if (current.normalize("NFC") === next.normalize("NFC")) throw new UserError("the new password is the current one");
+    const old = await this.#derive(this.user, current);
+    if (!timingSafeEqual(old.login.publicKey, daemon.id.login.publicKey)) throw new UserError("the current password is wrong", 403);
+    const keys = await this.#derive(this.user, next);
+    if (this.#daemon !== daemon || daemon.changing) throw new UserError("the client was locked or changed meanwhile; nothing changed", 409);
+    const statement = signIdentityChange(old.identity.seed, this.user, old.identity.publicKey, keys.identity.publicKey, Date.now());
+    daemon.store.prepareChange(old, keys, encodeIdentityChange(statement));
+    crashPoint("prepared");
+    this.#log("password change: the store opens with both passwords until the relay has the new code");
+    const done = new Promise<void>((resolve, reject) => (this.#changed = { resolve, reject }));
+    // The daemon, started again, finds the change in the store and finishes it at login:
+    // the same path a restart after a crash takes.
+    this.#restart(old);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        done,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new UserError(
+                  "the relay did not confirm the password change in time: it completes by itself when the client is next connected; until then both passwords unlock it",
+                  503,
+                ),
+              ),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      this.#changed = undefined;
+    }
+  }
+
+  /** Stop the daemon and open the store again with these keys. */
+  #restart(keys: UserKeys): void {
+    this.stop();
+    void this.#open(keys).catch((e: unknown) => this.#log(`could not start again after the password change: ${String(e)}`));
+  }
+
+  /** The relay holds the new code: commit the store, then go on with the new keys alone. */
+  #switched(daemon: Daemon): void {
+    if (this.#daemon !== daemon) return;
+    const next = daemon.store.pendingChange!.next;
+    daemon.store.commitChange();
+    crashPoint("committed");
+    this.#log("password changed: the relay and the store use the new password; the old one opens nothing");
+    this.#restart(next);
+    // Every browser unlocks again, with the new password.
+    this.events.emit({ type: "lock" });
+    this.#changed?.resolve();
+  }
+
+  /** The relay refused for good: only the old password stays. */
+  #refused(daemon: Daemon, reason: string): void {
+    if (this.#daemon !== daemon) return;
+    const old = daemon.store.pendingChange!.old;
+    daemon.store.abortChange();
+    this.#log(`password not changed: ${reason}`);
+    this.#restart(old);
+    this.#changed?.reject(new UserError(`${reason}; the password is unchanged`, 409));
   }
 
   status(): Status & { locked: boolean } {

@@ -14,6 +14,7 @@ import type { AttachmentWriter } from "./attachment-writer.ts";
 import { DISK_FULL, isDiskFull, type Store } from "./store.ts";
 import type { EventBus } from "./events.ts";
 import { bytesEqual } from "../protocol/bytes.ts";
+import { explainIdentityChange } from "./identity-change.ts";
 
 interface Incoming {
   id: Uint8Array;
@@ -35,6 +36,7 @@ export class Inbound {
   #now: () => number;
   #log: (line: string) => void;
   #incoming = new Map<string, Incoming>();
+  #checking = new Map<string, MessageOf<"chunk">[]>(); // transfers whose sender's key change is being looked up
 
   constructor(deps: { store: Store; user: string; identity: Uint8Array; events: EventBus; now: () => number; log: (line: string) => void }) {
     this.#store = deps.store;
@@ -46,6 +48,7 @@ export class Inbound {
   }
 
   down(): void {
+    this.#checking.clear();
     for (const inc of this.#incoming.values()) this.#discard(inc);
     this.#incoming.clear();
   }
@@ -56,6 +59,11 @@ export class Inbound {
         this.#begin(link, m);
         return true;
       case "chunk": {
+        const waiting = this.#checking.get(idHex(m.id));
+        if (waiting) {
+          waiting.push(m);
+          return true;
+        }
         const inc = this.#incoming.get(idHex(m.id));
         if (!inc) return true; // a transfer we already refused or finished
         try {
@@ -66,6 +74,7 @@ export class Inbound {
         return true;
       }
       case "abort": {
+        this.#checking.delete(idHex(m.id));
         const inc = this.#incoming.get(idHex(m.id));
         if (inc) {
           this.#incoming.delete(inc.hex);
@@ -83,9 +92,27 @@ export class Inbound {
     link.post({ t: "ack", id, status, receipt: receiptKey ? receiptFor(receiptKey, id) : new Uint8Array(RECEIPT_LEN) });
   }
 
-  #begin(link: Link, m: MessageOf<"deliver">): void {
+  /**
+   * The sender's identity key is not the pin: ask the relay for their signed statements
+   * (SPEC.md §5.5) while the transfer's first CHUNKs wait here (at most the window, which the
+   * relay enforces), then begin again: with the pin moved, or refused as a changed identity.
+   */
+  #explain(link: Link, m: MessageOf<"deliver">, pinned: Uint8Array): void {
     const hex = idHex(m.id);
-    if (this.#incoming.has(hex)) return this.#ack(link, m.id, "rejected");
+    const waiting: MessageOf<"chunk">[] = [];
+    this.#checking.set(hex, waiting);
+    void explainIdentityChange(this.#store, link, m.from, pinned, m.senderKey.identityPub, this.#now, this.#log).then((moved) => {
+      if (this.#checking.get(hex) !== waiting || link.closed) return; // aborted, or the link went down
+      this.#checking.delete(hex);
+      this.#begin(link, m, !moved);
+      for (const c of waiting) this.handle(link, c);
+    });
+  }
+
+  /** explained: the statements were asked for already and did not explain a differing key. */
+  #begin(link: Link, m: MessageOf<"deliver">, explained = false): void {
+    const hex = idHex(m.id);
+    if (this.#incoming.has(hex) || this.#checking.has(hex)) return this.#ack(link, m.id, "rejected");
     try {
       // The relay can say anything about who sent this; only the signature and the pin count.
       verifySessionKey(m.senderKey.identityPub, m.from, m.senderKey.sessionPub, m.senderKey.issuedAt, m.senderKey.sig);
@@ -106,6 +133,7 @@ export class Inbound {
     if (!contact) {
       this.#store.pinIdentity(m.from, m.senderKey.identityPub, this.#now());
     } else if (!bytesEqual(contact.identity, m.senderKey.identityPub)) {
+      if (!explained) return this.#explain(link, m, contact.identity);
       if (!contact.changedIdentity || !bytesEqual(contact.changedIdentity, m.senderKey.identityPub)) {
         this.#store.noteIdentityChange(m.from, m.senderKey.identityPub, this.#now());
         this.#events.emit({ type: "identity-changed", user: m.from });

@@ -13,6 +13,7 @@ import { DISK_FULL, isDiskFull, type Store } from "./store.ts";
 import type { EventBus } from "./events.ts";
 import { bytesEqual } from "../protocol/bytes.ts";
 import { constantTimeEqual } from "../protocol/primitives.ts";
+import { explainIdentityChange } from "./identity-change.ts";
 
 const MAX_CONCURRENT = 4;
 /** Transient refusals (busy, a key that just changed, a hiccup): soon, not in a hot loop. */
@@ -228,11 +229,17 @@ export class Outbox {
     if (!contact) {
       this.#store.pinIdentity(recipient, key.identityPub, this.#now());
     } else if (!bytesEqual(contact.identity, key.identityPub)) {
-      if (!contact.changedIdentity || !bytesEqual(contact.changedIdentity, key.identityPub)) {
-        this.#store.noteIdentityChange(recipient, key.identityPub, this.#now());
-        this.#events.emit({ type: "identity-changed", user: recipient });
+      // A password change is explained by the contact's statement signed by the pinned key.
+      const explained = await explainIdentityChange(this.#store, link, recipient, contact.identity, key.identityPub, this.#now, this.#log);
+      if (link.closed) return { kind: "queued", reason: "connection lost" };
+      if (!explained) {
+        const now = this.#store.contact(recipient);
+        if (!now?.changedIdentity || !bytesEqual(now.changedIdentity, key.identityPub)) {
+          this.#store.noteIdentityChange(recipient, key.identityPub, this.#now());
+          this.#events.emit({ type: "identity-changed", user: recipient });
+        }
+        return { kind: "held", reason: `${recipient}'s identity key changed; accept it to send` };
       }
-      return { kind: "held", reason: `${recipient}'s identity key changed; accept it to send` };
     }
 
     const msg = this.#store.outgoing(rid);

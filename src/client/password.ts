@@ -34,7 +34,7 @@ export async function readPassword(file: string | undefined, prompt: string): Pr
   return promptHidden(prompt);
 }
 
-function promptHidden(prompt: string): Promise<string> {
+export function promptHidden(prompt: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
     process.stderr.write(prompt);

@@ -18,6 +18,7 @@ import {
 import { encodeRelayKey, signSessionKey } from "../protocol/keys.ts";
 import { x25519Generate, type KeyPair } from "../protocol/primitives.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import type { IdentityChange } from "../protocol/identity-change.ts";
 import { candidates, type Candidate, type HostPort } from "./relay-addresses.ts";
 
 export interface ClientIdentity {
@@ -39,13 +40,16 @@ export class Link {
   readonly hello: RelayHello;
   readonly session: KeyPair; // this connection's X25519 session key; dies with it
   readonly sessionKey: SignedSessionKey;
+  /** The keys this connection logged in with (during a password change, old or new). */
+  readonly id: ClientIdentity;
   #framed: FramedSocket;
   #out: Outgoing;
   #req = 1;
   #waiting = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
   closed = false;
 
-  constructor(framed: FramedSocket, transport: Transport, relayKey: Uint8Array, hello: RelayHello, session: KeyPair, sessionKey: SignedSessionKey) {
+  constructor(framed: FramedSocket, transport: Transport, relayKey: Uint8Array, hello: RelayHello, session: KeyPair, sessionKey: SignedSessionKey, id: ClientIdentity) {
+    this.id = id;
     this.#framed = framed;
     this.#out = new Outgoing(transport, (record) => framed.send(record));
     this.relayKey = relayKey;
@@ -63,7 +67,7 @@ export class Link {
 
   /** Settles answers to who/getKey; returns true when m was such an answer. */
   settle(m: Message): boolean {
-    if (m.t !== "whoReply" && m.t !== "key") return false;
+    if (m.t !== "whoReply" && m.t !== "key" && m.t !== "changeResult" && m.t !== "changes") return false;
     const w = this.#waiting.get(m.req);
     if (!w) return true;
     this.#waiting.delete(m.req);
@@ -104,6 +108,16 @@ export class Link {
     return this.#request<MessageOf<"key">>((req) => ({ t: "getKey", req, user }));
   }
 
+  /** The user's identity-change statements the relay keeps (SPEC.md §5.5). */
+  getChanges(user: string): Promise<IdentityChange[]> {
+    return this.#request<MessageOf<"changes">>((req) => ({ t: "getChanges", req, user })).then((m) => m.changes);
+  }
+
+  /** Ask the relay to adopt a new registration code (a password change, SPEC.md §3.3). */
+  changeCode(code: Uint8Array, change: IdentityChange): Promise<MessageOf<"changeResult">> {
+    return this.#request<MessageOf<"changeResult">>((req) => ({ t: "changeCode", req, code, change }));
+  }
+
   failPending(): void {
     this.closed = true;
     // Never answer for the relay: a lost link is "not connected", not "no such user".
@@ -136,6 +150,11 @@ export interface RelayClientOptions {
   random?: () => number;
   /** A one-time invite (`client --invite`): sent at login until one succeeds (SPEC.md §3.3). */
   invite?: Uint8Array;
+  /**
+   * A password change in progress (CLIENT.md §1.6): the other keys to log in with when the
+   * relay refuses `id` (it may have adopted the new code before the change was committed here).
+   */
+  alternate?: ClientIdentity;
 }
 
 export class RelayClient {
@@ -152,6 +171,7 @@ export class RelayClient {
   #resolving = false;
   #lastFailed: string | undefined; // tried last in the next round
   #connectedTo: string | undefined;
+  #useAlternate = false;
 
   constructor(o: RelayClientOptions) {
     this.#o = o;
@@ -215,6 +235,7 @@ export class RelayClient {
     if (this.#stopped) return;
     const o = this.#o;
     const now = o.now ?? Date.now;
+    const id = this.#useAlternate && o.alternate ? o.alternate : o.id;
     // "keying": message 2 is being read (ML-KEM decapsulation is asynchronous).
     let phase: "msg2" | "keying" | "result" | "up" = "msg2";
     let hs: ClientHandshake | undefined;
@@ -234,6 +255,14 @@ export class RelayClient {
       if (phase === "result") {
         if (m.t !== "loginResult") throw new ProtocolError("malformed", "expected a login result");
         if (m.status !== "ok") {
+          if (m.status === "auth-failed" && o.alternate) {
+            // Which code the relay holds is unknown after an interrupted change: try the other.
+            this.#useAlternate = !this.#useAlternate;
+            if (this.#useAlternate) {
+              this.#round.unshift(c);
+              return giveUp("the relay refused the login; trying the other password of the change", true);
+            }
+          }
           const why =
             m.status === "auth-failed"
               ? `the relay refused the login of ${o.id.user}: the password is wrong, or the user is not registered or not yet approved (registration code: run \`smsg register-code --user ${o.id.user}\`)`
@@ -248,12 +277,12 @@ export class RelayClient {
         const session = x25519Generate();
         const issuedAt = now();
         const sessionKey: SignedSessionKey = {
-          identityPub: o.id.identity.publicKey,
+          identityPub: id.identity.publicKey,
           sessionPub: session.publicKey,
           issuedAt,
-          sig: signSessionKey(o.id.identity.seed, o.id.user, session.publicKey, issuedAt),
+          sig: signSessionKey(id.identity.seed, id.user, session.publicKey, issuedAt),
         };
-        const link = new Link(framed, shook!.transport, shook!.relayKey, shook!.hello, session, sessionKey);
+        const link = new Link(framed, shook!.transport, shook!.relayKey, shook!.hello, session, sessionKey, id);
         link.post({ t: "publishKey", key: sessionKey });
         this.#link = link;
         this.#attempt = 0;
@@ -355,7 +384,7 @@ export class RelayClient {
           framed = new FramedSocket(socket as Socket<unknown>, { onRecord, onClose });
           socket.data = { framed };
           this.#framed = framed;
-          const mine = (hs = new ClientHandshake({ login: o.id.login }));
+          const mine = (hs = new ClientHandshake({ login: id.login }));
           mine.start().then(
             (first) => {
               if (!framed.closed) framed.send(first);

@@ -80,6 +80,18 @@ export class StoreKeys {
     return JSON.parse(new TextDecoder().decode(json)) as StoredContent;
   }
 
+  /**
+   * A wrapped key (a message's or an attachment's) opened with this store key and wrapped
+   * again under `target`'s: a password change moves the wrapping, never the content.
+   * kind is "attachment" or "message in" / "message out" as the row's AAD names it.
+   */
+  rewrap(target: StoreKeys, kind: string, id: string, wrapped: Uint8Array): Uint8Array {
+    const key = openBox(this.#key, this.#wrapAad(kind, id), wrapped);
+    const out = target.#wrap(kind, id, key);
+    key.fill(0);
+    return out;
+  }
+
   #wrap(kind: string, id: string, key: Uint8Array): Uint8Array {
     return sealBox(this.#key, this.#wrapAad(kind, id), key);
   }

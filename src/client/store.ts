@@ -10,6 +10,8 @@ import type { AttachmentMeta } from "../protocol/envelope.ts";
 import { AttachmentWriter } from "./attachment-writer.ts";
 import { AttachmentFiles, attachmentsDir } from "./attachment-files.ts";
 import { StoreKeys, type StoredContent } from "./store-keys.ts";
+import { CHANGE_META, openKeys, sealKeys, type PendingChange } from "./store-change.ts";
+import type { UserKeys } from "../protocol/keys.ts";
 
 export class WrongPasswordError extends Error {
   constructor() {
@@ -44,6 +46,8 @@ export interface Contact {
   firstSeen: number;
   changedIdentity: Uint8Array | null;
   changedAt: number | null;
+  /** When their pin last moved by their signed statement (a password change, SPEC.md §5.5). */
+  passwordChangedAt: number | null;
 }
 
 /** The columns of `messages` a MessageRow holds, for every query that reads one. */
@@ -77,6 +81,7 @@ export class Store {
   #keys: StoreKeys;
   #attachments: AttachmentFiles;
   #writers = new Map<string, AttachmentWriter>();
+  #change: PendingChange | undefined;
 
   private constructor(db: Database, storeKey: Uint8Array, attachments: AttachmentFiles) {
     this.db = db;
@@ -141,10 +146,13 @@ export class Store {
         changed_at INTEGER
       );
     `);
+    // When a contact's key change was explained by their signed statement (SPEC.md §5.5).
+    const cols = db.query<{ name: string }, []>("PRAGMA table_info(contacts)").all();
+    if (!cols.some((c) => c.name === "password_changed_at")) db.exec("ALTER TABLE contacts ADD COLUMN password_changed_at INTEGER");
     const store = new Store(db, storeKey, new AttachmentFiles(attachmentsDir(path)));
     const verifier = store.getMeta("verifier");
     if (!verifier) store.setMeta("verifier", store.#keys.newVerifier());
-    else if (!store.#keys.opensVerifier(verifier)) {
+    else if (!store.#openChange(storeKey, store.#keys.opensVerifier(verifier))) {
       db.close();
       throw new WrongPasswordError();
     }
@@ -153,6 +161,89 @@ export class Store {
     store.#moveChunkRows();
     store.#removeStrayFiles();
     return store;
+  }
+
+  /**
+   * A change under way (CLIENT.md §1.6): with the old store key (`current`), open the new
+   * keys; with the new one, open the old keys and work under the old store key until the
+   * commit. False when `storeKey` is neither.
+   */
+  #openChange(storeKey: Uint8Array, current: boolean): boolean {
+    const statement = this.getMeta(CHANGE_META.statement);
+    const next = this.getMeta(CHANGE_META.next);
+    const old = this.getMeta(CHANGE_META.old);
+    if (!statement || !next || !old) return current;
+    if (current) {
+      const nextKeys = openKeys(storeKey, "next", next);
+      const oldKeys = nextKeys && openKeys(nextKeys.storeKey, "old", old);
+      if (nextKeys && oldKeys) this.#change = { old: oldKeys, next: nextKeys, statement };
+      return true;
+    }
+    const oldKeys = openKeys(storeKey, "old", old);
+    const nextKeys = oldKeys && openKeys(oldKeys.storeKey, "next", next);
+    if (!oldKeys || !nextKeys) return false;
+    this.#keys = new StoreKeys(oldKeys.storeKey);
+    if (!this.#keys.opensVerifier(this.getMeta("verifier")!)) return false;
+    this.#change = { old: oldKeys, next: nextKeys, statement };
+    return true;
+  }
+
+  /** The password change under way, if any: both key sets and the statement. */
+  get pendingChange(): PendingChange | undefined {
+    return this.#change;
+  }
+
+  /**
+   * Step 1 of a change: from now on both passwords open the store. Nothing is re-wrapped
+   * yet; the relay has not been asked. One transaction.
+   */
+  prepareChange(old: UserKeys, next: UserKeys, statement: Uint8Array): void {
+    if (!this.#keys.opensVerifier(this.getMeta("verifier")!) || !new StoreKeys(old.storeKey).opensVerifier(this.getMeta("verifier")!)) {
+      throw new WrongPasswordError();
+    }
+    this.db.transaction(() => {
+      this.setMeta(CHANGE_META.verifier, new StoreKeys(next.storeKey).newVerifier());
+      this.setMeta(CHANGE_META.next, sealKeys(old.storeKey, "next", next));
+      this.setMeta(CHANGE_META.old, sealKeys(next.storeKey, "old", old));
+      this.setMeta(CHANGE_META.statement, statement);
+    })();
+    this.#change = { old, next, statement };
+  }
+
+  /**
+   * Step 3, once the relay holds the new code: every wrapped key (messages, attachments,
+   * drafts) is re-wrapped under the new store key, the verifier replaced and the old keys
+   * dropped, in one transaction. A crash inside it leaves step 1's state.
+   */
+  commitChange(): void {
+    const change = this.#change;
+    if (!change) throw new Error("no password change under way");
+    const next = new StoreKeys(change.next.storeKey);
+    // The old wrappings and the sealed keys are overwritten, not left in free pages, and the
+    // WAL is folded into the file afterwards, so the old password opens nothing left here
+    // (a backup copied before the change still opens with it: SECURITY.md §8).
+    this.db.exec("PRAGMA secure_delete = ON");
+    this.db.transaction(() => {
+      const msgs = this.db.query<{ rid: number; id: string; folder: Folder; wrapped_key: Uint8Array }, []>("SELECT rid, id, folder, wrapped_key FROM messages").all();
+      const setMsg = this.db.query("UPDATE messages SET wrapped_key = ? WHERE rid = ?");
+      for (const m of msgs) setMsg.run(this.#keys.rewrap(next, `message ${m.folder}`, m.id, m.wrapped_key), m.rid);
+      const atts = this.db.query<{ att: string; wrapped_key: Uint8Array }, []>("SELECT att, wrapped_key FROM attachments").all();
+      const setAtt = this.db.query("UPDATE attachments SET wrapped_key = ? WHERE att = ?");
+      for (const a of atts) setAtt.run(this.#keys.rewrap(next, "attachment", a.att, a.wrapped_key), a.att);
+      this.setMeta("verifier", this.getMeta(CHANGE_META.verifier)!);
+      for (const k of Object.values(CHANGE_META)) this.db.query("DELETE FROM meta WHERE k = ?").run(k);
+    })();
+    this.#keys = next;
+    this.#change = undefined;
+    this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+
+  /** The relay refused the change for good: forget it; only the old password opens the store. */
+  abortChange(): void {
+    this.db.transaction(() => {
+      for (const k of Object.values(CHANGE_META)) this.db.query("DELETE FROM meta WHERE k = ?").run(k);
+    })();
+    this.#change = undefined;
   }
 
   close(): void {
@@ -535,12 +626,19 @@ export class Store {
   contact(user: string): Contact | undefined {
     const r = this.db
       .query<
-        { user: string; identity: Uint8Array; first_seen: number; changed_identity: Uint8Array | null; changed_at: number | null },
+        { user: string; identity: Uint8Array; first_seen: number; changed_identity: Uint8Array | null; changed_at: number | null; password_changed_at: number | null },
         [string]
-      >("SELECT user, identity, first_seen, changed_identity, changed_at FROM contacts WHERE user = ?")
+      >("SELECT user, identity, first_seen, changed_identity, changed_at, password_changed_at FROM contacts WHERE user = ?")
       .get(user);
     return r
-      ? { user: r.user, identity: r.identity, firstSeen: r.first_seen, changedIdentity: r.changed_identity, changedAt: r.changed_at }
+      ? {
+          user: r.user,
+          identity: r.identity,
+          firstSeen: r.first_seen,
+          changedIdentity: r.changed_identity,
+          changedAt: r.changed_at,
+          passwordChangedAt: r.password_changed_at,
+        }
       : undefined;
   }
 
@@ -561,6 +659,22 @@ export class Store {
     this.db
       .query("UPDATE contacts SET changed_identity = ?, changed_at = ? WHERE user = ?")
       .run(identity, now, user);
+  }
+
+  /**
+   * Move the pin from `from` to `to`, explained by the contact's signed statement(s) (SPEC.md
+   * §5.5): no hold; a change noted before the statement arrived is cleared and what it held
+   * goes back to the queue. Only if the pin is still `from` (one statement, no gap).
+   */
+  adoptChangedIdentity(user: string, from: Uint8Array, to: Uint8Array, changedAt: number, now: number): boolean {
+    return this.db.transaction(() => {
+      const moved =
+        this.db
+          .query("UPDATE contacts SET identity = ?, changed_identity = NULL, changed_at = NULL, password_changed_at = ? WHERE user = ? AND identity = ?")
+          .run(to, changedAt, user, from).changes === 1;
+      if (moved) this.releaseHeld(user, now);
+      return moved;
+    })();
   }
 
   /**
@@ -591,7 +705,7 @@ export class Store {
   acceptIdentity(user: string, key: Uint8Array): "accepted" | "none" | "changed" {
     const done = this.db
       .query(
-        "UPDATE contacts SET identity = changed_identity, changed_identity = NULL, changed_at = NULL WHERE user = ? AND changed_identity = ?",
+        "UPDATE contacts SET identity = changed_identity, changed_identity = NULL, changed_at = NULL, password_changed_at = NULL WHERE user = ? AND changed_identity = ?",
       )
       .run(user, key).changes === 1;
     if (done) return "accepted";

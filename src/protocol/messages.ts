@@ -5,6 +5,7 @@
 import { Reader, Writer } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { toHex } from "./bytes.ts";
+import { IDENTITY_CHANGE_LEN, MAX_CHANGES, decodeIdentityChange, encodeIdentityChange, type IdentityChange } from "./identity-change.ts";
 
 export const MSG_ID_LEN = 16;
 export const RECEIPT_LEN = 32;
@@ -36,6 +37,11 @@ export const T = {
   abort: 0x16,
   error: 0x17,
   batch: 0x18,
+  // A password change (SPEC.md §4, §5.5): the new login key and the old identity's statement.
+  changeCode: 0x20,
+  changeResult: 0x21,
+  getChanges: 0x22,
+  changes: 0x23,
 } as const;
 
 /** A session key announcement, signed by the user's identity key (SPEC.md §5.1). */
@@ -78,6 +84,9 @@ const FAIL_REASON: FailReason[] = [
 export type ErrorCode = "malformed" | "too-large" | "window" | "limit" | "shutdown" | "replaced";
 const ERROR_CODE: ErrorCode[] = ["malformed", "too-large", "window", "limit", "shutdown", "replaced"];
 
+export type ChangeStatus = "ok" | "refused";
+const CHANGE_STATUS: ChangeStatus[] = ["ok", "refused"];
+
 export type Message =
   | { t: "heartbeat" }
   | { t: "loginResult"; status: LoginStatus; reason: string }
@@ -112,7 +121,11 @@ export type Message =
   | { t: "window"; id: Uint8Array; seq: number }
   | { t: "sendFailed"; id: Uint8Array; reason: FailReason }
   | { t: "abort"; id: Uint8Array }
-  | { t: "error"; code: ErrorCode; reason: string };
+  | { t: "error"; code: ErrorCode; reason: string }
+  | { t: "changeCode"; req: number; code: Uint8Array; change: IdentityChange }
+  | { t: "changeResult"; req: number; status: ChangeStatus; reason: string }
+  | { t: "getChanges"; req: number; user: string }
+  | { t: "changes"; req: number; user: string; changes: IdentityChange[] };
 
 export type MessageOf<K extends Message["t"]> = Extract<Message, { t: K }>;
 
@@ -239,6 +252,20 @@ export function writeMessage(m: Message): Writer {
     case "error":
       w.u8(enumIndex(ERROR_CODE, m.code)).str16(m.reason);
       break;
+    case "changeCode":
+      w.u32(m.req).fixed(m.code, 32).fixed(encodeIdentityChange(m.change), IDENTITY_CHANGE_LEN);
+      break;
+    case "changeResult":
+      w.u32(m.req).u8(enumIndex(CHANGE_STATUS, m.status)).str16(m.reason);
+      break;
+    case "getChanges":
+      w.u32(m.req).user(m.user);
+      break;
+    case "changes":
+      if (m.changes.length > MAX_CHANGES) throw new ProtocolError("malformed", `over ${MAX_CHANGES} identity changes`);
+      w.u32(m.req).user(m.user).u8(m.changes.length);
+      for (const c of m.changes) w.fixed(encodeIdentityChange(c), IDENTITY_CHANGE_LEN);
+      break;
   }
   return w;
 }
@@ -311,6 +338,25 @@ export function decodeMessage(b: Uint8Array): Message {
     case T.error:
       m = { t: "error", code: enumAt(ERROR_CODE, r.u8()), reason: r.str16() };
       break;
+    case T.changeCode:
+      m = { t: "changeCode", req: r.u32(), code: r.fixed(32), change: decodeIdentityChange(r.fixed(IDENTITY_CHANGE_LEN)) };
+      break;
+    case T.changeResult:
+      m = { t: "changeResult", req: r.u32(), status: enumAt(CHANGE_STATUS, r.u8()), reason: r.str16() };
+      break;
+    case T.getChanges:
+      m = { t: "getChanges", req: r.u32(), user: r.user() };
+      break;
+    case T.changes: {
+      const req = r.u32();
+      const user = r.user();
+      const n = r.u8();
+      if (n > MAX_CHANGES) throw new ProtocolError("malformed", `over ${MAX_CHANGES} identity changes`);
+      const changes: IdentityChange[] = [];
+      for (let i = 0; i < n; i++) changes.push(decodeIdentityChange(r.fixed(IDENTITY_CHANGE_LEN)));
+      m = { t: "changes", req, user, changes };
+      break;
+    }
     default:
       throw new ProtocolError("malformed", `unknown message type ${b[0]}`);
   }

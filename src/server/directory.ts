@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { checkUserId } from "../protocol/user-id.ts";
 import { decodeRegistrationCode, encodeRegistrationCode } from "../protocol/keys.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import { IDENTITY_CHANGE_LEN, MAX_CHANGES } from "../protocol/identity-change.ts";
 
 export type UserState = "active" | "disabled";
 
@@ -38,7 +39,7 @@ export interface InviteRow {
 }
 
 /** The tables whose rows a cluster replicates, each row under its key (SPEC.md §11.3). */
-export type DirectoryTable = "users" | "pending" | "invites" | "admin_logins";
+export type DirectoryTable = "users" | "pending" | "invites" | "admin_logins" | "identity_changes";
 export type DirectoryRow = Record<string, string | number | Uint8Array | null>;
 
 /** A row changed by this process: row undefined when it was deleted. */
@@ -48,7 +49,7 @@ export interface DirectoryChange {
   row: DirectoryRow | undefined;
 }
 
-const TABLE_KEYS: Record<DirectoryTable, string> = { users: "user", pending: "user", invites: "hash", admin_logins: "hash" };
+const TABLE_KEYS: Record<DirectoryTable, string> = { users: "user", pending: "user", invites: "hash", admin_logins: "hash", identity_changes: "user" };
 
 /** At most this many pending rows are kept; the oldest go first (SPEC.md §3.3). */
 export const MAX_PENDING = 1000;
@@ -114,6 +115,10 @@ export class Directory {
         expires INTEGER NOT NULL
       );
       CREATE TABLE IF NOT EXISTS admin_logins (hash BLOB PRIMARY KEY, expires INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS identity_changes (
+        user TEXT PRIMARY KEY,
+        chain BLOB NOT NULL
+      );
     `);
   }
 
@@ -242,6 +247,8 @@ export class Directory {
     return this.#write(() => {
       return this.#db.transaction(() => {
         this.#db.query("DELETE FROM pending WHERE user = ?").run(user);
+        // A user added again later under this id must not inherit the old one's statements.
+        this.#db.query("DELETE FROM identity_changes WHERE user = ?").run(user);
         return this.#db.query("DELETE FROM users WHERE user = ?").run(user).changes === 1;
       })();
     });
@@ -363,6 +370,35 @@ export class Directory {
         return true;
       })();
     });
+  }
+
+  /**
+   * A password change (SPEC.md §3.3, CHANGE_CODE): if `user` is active and registered with
+   * `oldCode`, set `newCode`, append the identity-change statement to the user's chain (the
+   * newest MAX_CHANGES kept) and drop their pending row, all in one write transaction.
+   * False, with nothing changed, when the code is no longer `oldCode` or the user is gone.
+   */
+  changeCode(user: string, oldCode: Uint8Array, newCode: Uint8Array, statement: Uint8Array): boolean {
+    return this.#write(() => {
+      return this.#db.transaction(() => {
+        const row = this.get(user);
+        if (!row || row.state !== "active" || !row.code || Buffer.compare(Buffer.from(row.code), Buffer.from(oldCode)) !== 0) return false;
+        this.#db.query("UPDATE users SET code = ? WHERE user = ?").run(newCode, user);
+        const chain = [...this.identityChanges(user), statement].slice(-MAX_CHANGES);
+        this.#db.query("INSERT OR REPLACE INTO identity_changes (user, chain) VALUES (?, ?)").run(user, Buffer.concat(chain));
+        this.#db.query("DELETE FROM pending WHERE user = ?").run(user);
+        return true;
+      }).immediate();
+    });
+  }
+
+  /** The user's identity-change statements, oldest first, each IDENTITY_CHANGE_LEN bytes. */
+  identityChanges(user: string): Uint8Array[] {
+    const chain = this.#db.query<{ chain: Uint8Array }, [string]>("SELECT chain FROM identity_changes WHERE user = ?").get(user)?.chain;
+    const out: Uint8Array[] = [];
+    if (!chain) return out;
+    for (let o = 0; o + IDENTITY_CHANGE_LEN <= chain.length; o += IDENTITY_CHANGE_LEN) out.push(chain.slice(o, o + IDENTITY_CHANGE_LEN));
+    return out;
   }
 
   /** Store an admin login link by the hash of its token, dropping expired ones. */

@@ -15,7 +15,9 @@ import { OutputBudget } from "./output-budget.ts";
 import type { LoginStatus, MessageOf, SignedSessionKey } from "../protocol/messages.ts";
 import { bytesEqual } from "../protocol/bytes.ts";
 import { idHex } from "../protocol/messages.ts";
-import { sha256 } from "../protocol/primitives.ts";
+import { ed25519VerifyNative, sha256 } from "../protocol/primitives.ts";
+import { encodeIdentityChange, verifyIdentityChange } from "../protocol/identity-change.ts";
+import { crashPoint } from "../net/crash-point.ts";
 
 export interface RelayOptions {
   heartbeatTimeout: number; // seconds
@@ -237,6 +239,38 @@ export class RelayCore {
       this.log.info("replaced", { user: s.user, addr: old.address });
       old.fail("replaced", "replaced by a newer connection of the same user");
     }
+  }
+
+  /**
+   * A password change (SPEC.md §3.3): the session, authenticated by the current code, names
+   * the new one with the old identity's signed statement. Adopted in one transaction; the
+   * session then ends, so the next login must use the new code.
+   */
+  changeCode(s: Session, m: MessageOf<"changeCode">): void {
+    const refuse = (reason: string, check: string): void => {
+      this.log.warn("code-change-refused", { user: s.user, addr: s.address, check });
+      s.post({ t: "changeResult", req: m.req, status: "refused", reason });
+    };
+    const current = s.loginKey;
+    if (!s.sessionKey || !current) return refuse("publish a session key before changing the code", "unpublished");
+    // The statement must come from the identity this session speaks for: the chain a
+    // contact follows starts at the key they pinned from this user's announcements.
+    if (!bytesEqual(m.change.oldIdentityPub, s.sessionKey.identityPub)) return refuse("the statement is not signed by this session's identity key", "old-identity");
+    try {
+      verifyIdentityChange(s.user, m.change, ed25519VerifyNative);
+    } catch {
+      return refuse("the identity-change statement does not verify", "statement");
+    }
+    if (bytesEqual(m.code, current)) return refuse("the new code is the current one", "same-code");
+    crashPoint("relay-received");
+    if (!this.directory.changeCode(s.user, current, m.code, encodeIdentityChange(m.change))) {
+      return refuse("the account's code changed meanwhile", "code-moved");
+    }
+    // A fingerprint, as for registrations: never the code itself (SECURITY.md §12).
+    this.log.info("code-changed", { user: s.user, addr: s.address, key: fingerprint(m.code) });
+    crashPoint("relay-committed");
+    s.post({ t: "changeResult", req: m.req, status: "ok", reason: "" });
+    s.finish();
   }
 
   watch(s: Session, all: boolean, users: string[]): void {

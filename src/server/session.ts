@@ -10,6 +10,7 @@ import { Outgoing } from "../net/outgoing.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { WINDOW_CHUNKS, type ErrorCode, type LoginStatus, type Message, type MessageOf, type SignedSessionKey, idHex } from "../protocol/messages.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
+import { decodeIdentityChange } from "../protocol/identity-change.ts";
 import { ed25519VerifyNative } from "../protocol/primitives.ts";
 import type { FramedSocket } from "../net/framed-socket.ts";
 import type { Hub } from "./hub.ts";
@@ -30,7 +31,7 @@ type State = "hello" | "keying" | "login" | "authed" | "closed";
 export interface SessionCore {
   readonly opts: { readonly maxMessageBytes: number; readonly heartbeatTimeout: number };
   readonly relayKey: KeyPair;
-  readonly directory: Pick<Directory, "get">;
+  readonly directory: Pick<Directory, "get" | "identityChanges">;
   readonly hub: Hub<TransferEnd>;
   readonly log: Log;
   readonly now: () => number;
@@ -38,6 +39,7 @@ export interface SessionCore {
   readonly stats: { bytes: number };
   checkLogin(user: string, loginKey: Uint8Array, address: string, invite?: Uint8Array): { status: LoginStatus; reason: string };
   publish(s: Session): void;
+  changeCode(s: Session, m: MessageOf<"changeCode">): void;
   watch(s: Session, all: boolean, users: string[]): void;
   startTransfer(from: Session, m: MessageOf<"send">): void;
   endTransfer(t: Transfer): void;
@@ -261,6 +263,14 @@ export class Session implements TransferEnd {
     }
   }
 
+  /** Close once what is queued for the peer is written, with no ERROR (after CHANGE_RESULT ok). */
+  finish(): void {
+    if (this.state !== "authed" || !this.#out) return;
+    this.#out.flush();
+    this.state = "closed";
+    this.sock.end();
+  }
+
   onClose(reason: string): void {
     const wasAuthed = this.state === "authed" || this.user !== "";
     this.state = "closed";
@@ -380,6 +390,12 @@ export class Session implements TransferEnd {
         this.forward(t.to, { t: "abort", id: m.id });
         return;
       }
+      case "changeCode":
+        return this.core.changeCode(this, m);
+      case "getChanges":
+        if (!this.#mayAsk()) return;
+        this.post({ t: "changes", req: m.req, user: m.user, changes: this.core.directory.identityChanges(m.user).map(decodeIdentityChange) });
+        return;
       default:
         throw new ProtocolError("malformed", `a client may not send ${m.t}`);
     }

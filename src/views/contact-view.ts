@@ -10,4 +10,9 @@ export interface ContactView {
   /** The changed identity key waiting for Accept or Reject, hex; null when none. */
   newIdentity: string | null;
   newSafetyNumber: string | null;
+  /**
+   * When the pinned key last moved by the contact's own signed statement (they changed their
+   * password, SPEC.md §5.5), ISO time; null if it never did or a later change was accepted by hand.
+   */
+  passwordChangedAt: string | null;
 }

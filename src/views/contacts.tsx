@@ -26,6 +26,12 @@ export function ContactsPage(p: { me: string; contacts: ContactView[]; error?: s
             <p>
               Safety number: <code class="safety">{c.safetyNumber}</code>
             </p>
+            {c.passwordChangedAt ? (
+              <p class="notice password-changed">
+                {c.user} changed their password on {c.passwordChangedAt.slice(0, 16).replace("T", " ")} UTC. Their old key
+                signed the new one, so their messages go on without a hold; the safety number above is the new one.
+              </p>
+            ) : null}
             {c.changed ? (
               <div class="warning" role="alert">
                 <p>

@@ -4,7 +4,7 @@
 
 import type { Settings } from "./mailbox-settings.ts";
 
-export function SettingsPage(p: { settings: Settings; saved: boolean }) {
+export function SettingsPage(p: { settings: Settings; saved: boolean; passwordError?: string }) {
   const s = p.settings;
   return (
     <section class="settings">
@@ -46,6 +46,32 @@ export function SettingsPage(p: { settings: Settings; saved: boolean }) {
         <button type="submit" class="primary">
           Save
         </button>
+      </form>
+      <form method="post" action="/settings/password" class="change-password">
+        <h2>Change password</h2>
+        <p class="hint">
+          Your keys come from your password, so a new password gives new keys: the relay and your contacts follow by
+          themselves (your contacts see that you changed your password, and your safety number with them changes). Every
+          browser then unlocks again with the new password. Connected to the relay only.
+        </p>
+        {p.passwordError ? (
+          <p class="notice error" role="alert">
+            Password not changed: {p.passwordError}
+          </p>
+        ) : null}
+        <div class="field">
+          <label for="current-password">Current password</label>
+          <input id="current-password" name="password" type="password" autocomplete="current-password" required />
+        </div>
+        <div class="field">
+          <label for="new-password">New password</label>
+          <input id="new-password" name="newPassword" type="password" autocomplete="new-password" required />
+        </div>
+        <div class="field">
+          <label for="new-password-again">New password again</label>
+          <input id="new-password-again" name="newPasswordAgain" type="password" autocomplete="new-password" required />
+        </div>
+        <button type="submit">Change password</button>
       </form>
     </section>
   );

@@ -543,7 +543,7 @@ describe("contacts", () => {
     expect(s.contact("bob")).toBeUndefined();
     s.pinIdentity("bob", A, 1_000);
     s.pinIdentity("bob", B, 2_000);
-    expect(s.contact("bob")).toEqual({ user: "bob", identity: A, firstSeen: 1_000, changedIdentity: null, changedAt: null });
+    expect(s.contact("bob")).toEqual({ user: "bob", identity: A, firstSeen: 1_000, changedIdentity: null, changedAt: null, passwordChangedAt: null });
   });
 
   test("a noted change is pending until acceptIdentity adopts it, and only the key that was checked", () => {
@@ -554,13 +554,13 @@ describe("contacts", () => {
     expect(s.acceptIdentity("bob", B)).toBe("none");
     expect(s.acceptIdentity("nobody", B)).toBe("none");
     s.noteIdentityChange("bob", B, 3_000);
-    expect(s.contact("bob")).toEqual({ user: "bob", identity: A, firstSeen: 1_000, changedIdentity: B, changedAt: 3_000 });
+    expect(s.contact("bob")).toEqual({ user: "bob", identity: A, firstSeen: 1_000, changedIdentity: B, changedAt: 3_000, passwordChangedAt: null });
     // The relay swaps in C after the person read B's safety number: accepting B adopts nothing.
     s.noteIdentityChange("bob", C, 4_000);
     expect(s.acceptIdentity("bob", B)).toBe("changed");
-    expect(s.contact("bob")).toEqual({ user: "bob", identity: A, firstSeen: 1_000, changedIdentity: C, changedAt: 4_000 });
+    expect(s.contact("bob")).toEqual({ user: "bob", identity: A, firstSeen: 1_000, changedIdentity: C, changedAt: 4_000, passwordChangedAt: null });
     expect(s.acceptIdentity("bob", C)).toBe("accepted");
-    expect(s.contact("bob")).toEqual({ user: "bob", identity: C, firstSeen: 1_000, changedIdentity: null, changedAt: null });
+    expect(s.contact("bob")).toEqual({ user: "bob", identity: C, firstSeen: 1_000, changedIdentity: null, changedAt: null, passwordChangedAt: null });
     expect(s.acceptIdentity("bob", C)).toBe("none");
     expect(s.contacts().map((c) => c.user)).toEqual(["bob", "carol"]);
   });

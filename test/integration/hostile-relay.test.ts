@@ -14,6 +14,7 @@ import { deliverOf, type Transfer } from "../support/hostile-relay.ts";
 import { HostileWorld, Victims, bytesOf, hexOf } from "../support/hostile-world.ts";
 import { makeImpostor, messagePlaintext } from "../support/impostor.ts";
 import { safetyNumber } from "../../src/protocol/keys.ts";
+import { signIdentityChange } from "../../src/protocol/identity-change.ts";
 import type { AckStatus, Message, MessageOf } from "../../src/protocol/messages.ts";
 import { STREAM_CHUNK } from "../../src/protocol/stream.ts";
 
@@ -21,7 +22,7 @@ const w = new HostileWorld();
 const { relay, send, flag, waitFlag, delivery, outcome, copies, received, control, contacts, identityOf } = w;
 const s = w.scratch;
 
-beforeAll(() => w.start(["alice", "bob", "carol", "dave", "erin", "frank"], ["mallory"]), 120_000);
+beforeAll(() => w.start(["alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank"], ["mallory"]), 120_000);
 afterAll(() => w.cleanup());
 beforeEach(() => {
   relay.hooks = {};
@@ -564,5 +565,35 @@ describe("what the relay sees", () => {
       expect(relay.saw(secret)).toBe(false);
       expect(relay.saw(secret, "raw")).toBe(false);
     }
+  }, 90_000);
+});
+
+describe("a hostile relay cannot forge a password change (SPEC.md §5.5)", () => {
+  test("statements not signed by the pinned key, or signed for another user, move no pin: the swapped key is held both ways", async () => {
+    await control("gina", "hank");
+    await control("hank", "gina");
+    const fake = relay.impostor("hank");
+    const real = identityOf("hank");
+    const mallory = w.keysOf("mallory").identity;
+    const now = Date.now();
+    const forged = signIdentityChange(fake.identity.seed, "hank", fake.identity.publicKey, real, now); // a real signature, by the wrong key...
+    relay.statements.set("hank", [
+      { ...forged, oldIdentityPub: real, newIdentityPub: fake.identity.publicKey }, // ...claimed to be hank's old key
+      signIdentityChange(mallory.seed, "mallory", mallory.publicKey, fake.identity.publicKey, now), // mallory's own, replayed for hank
+      signIdentityChange(fake.identity.seed, "hank", fake.identity.publicKey, mallory.publicKey, now), // a chain that does not start at the pin
+    ]);
+    relay.hooks = {
+      onGetKey: ({ asker, user, answer }) => (asker === "gina" && user === "hank" ? { status: "online", key: fake.key } : answer),
+    };
+    // gina writing to hank: the relay's key for him is held, not followed.
+    const held = await send("gina", "hank", "after a forged password change");
+    expect((await outcome("gina", held)).state).toBe("held");
+    // A message "from hank" sealed by the relay's key is refused as a changed identity.
+    const id = new Uint8Array(randomBytes(16));
+    relay.forge({ as: fake, to: "gina", id, plaintext: messagePlaintext({ v: 1, id: hexOf(id), from: "hank", to: ["gina"], date: now, subject: "forged", body: "forged", attachments: [] }) });
+    expect(await relay.answers("gina", hexOf(id))).toEqual(["identity-changed"]);
+    const view = (JSON.parse(await ok(["contacts", "--data", w.dir("gina"), "--json"])) as ContactView[]).find((c) => c.user === "hank")!;
+    expect(view).toMatchObject({ identity: hexOf(real), changed: true, newIdentity: hexOf(fake.identity.publicKey), passwordChangedAt: null });
+    expect(await copies("gina", hexOf(id))).toEqual([]);
   }, 90_000);
 });

@@ -95,6 +95,7 @@ describe("identity keys", () => {
       changed: true,
       newIdentity: Buffer.from(newBob).toString("hex"),
       newSafetyNumber: safetyNumber("alice", aliceKey, "bob", newBob),
+      passwordChangedAt: null,
     });
     const shown = JSON.parse(await ok(["show", held, "--data", s.path("alice"), "--json"])) as { deliveries: { state: string; error: string }[] };
     expect(shown.deliveries[0]).toMatchObject({ state: "held" });

@@ -20,6 +20,7 @@ import {
 } from "../../src/protocol/messages.ts";
 import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
 import { isUserId } from "../../src/protocol/user-id.ts";
+import type { IdentityChange } from "../../src/protocol/identity-change.ts";
 import { concat } from "../../src/protocol/bytes.ts";
 import { expectCode } from "./vectors.ts";
 
@@ -41,6 +42,12 @@ const signedKey: fc.Arbitrary<SignedSessionKey> = fc.record({
   sig: fc.uint8Array({ minLength: 64, maxLength: 64 }),
 });
 const users = fc.array(userId, { maxLength: 8 });
+const identityChange: fc.Arbitrary<IdentityChange> = fc.record({
+  oldIdentityPub: bytes32,
+  newIdentityPub: bytes32,
+  changedAt: u64,
+  sig: fc.uint8Array({ minLength: 64, maxLength: 64 }),
+});
 
 const LOGIN_STATUS = ["ok", "auth-failed", "rate-limited", "disabled", "busy"] as const;
 const ACK_STATUS = ["stored", "duplicate", "identity-changed", "rejected"] as const;
@@ -90,6 +97,10 @@ const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>>
   sendFailed: fc.record({ t: fc.constant("sendFailed" as const), id: msgId, reason: fc.constantFrom(...FAIL_REASON) }),
   abort: fc.record({ t: fc.constant("abort" as const), id: msgId }),
   error: fc.record({ t: fc.constant("error" as const), code: fc.constantFrom(...ERROR_CODE), reason: text }),
+  changeCode: fc.record({ t: fc.constant("changeCode" as const), req: u32, code: bytes32, change: identityChange }),
+  changeResult: fc.record({ t: fc.constant("changeResult" as const), req: u32, status: fc.constantFrom("ok" as const, "refused" as const), reason: text }),
+  getChanges: fc.record({ t: fc.constant("getChanges" as const), req: u32, user: userId }),
+  changes: fc.record({ t: fc.constant("changes" as const), req: u32, user: userId, changes: fc.array(identityChange, { maxLength: 16 }) }),
 };
 const anyMessage: fc.Arbitrary<Message> = fc.oneof(...Object.values(byVariant));
 const encodeMessageParts = (m: Message) => writeMessage(m).finishParts();

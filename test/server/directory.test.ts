@@ -118,8 +118,26 @@ describe("the directory owns relay.db", () => {
     const raw = new Database(join(dir, "relay.db"), { readonly: true });
     const tables = raw.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
     raw.close();
-    expect(tables.map((t) => t.name)).toEqual(["admin_logins", "invites", "pending", "users"]);
+    expect(tables.map((t) => t.name)).toEqual(["admin_logins", "identity_changes", "invites", "pending", "users"]);
     expect((d as unknown as Record<string, unknown>).db).toBeUndefined();
+  });
+
+  test("changeCode adopts the new code only from the current one, appends the statement (16 kept), drops pending; remove forgets the chain", () => {
+    d.add("alice", code(1), 0);
+    d.recordPending({ user: "alice", code: code(9), address: "127.0.0.1", time: 1 });
+    const st = (b: number) => new Uint8Array(136).fill(b);
+    expect(d.changeCode("alice", code(2), code(3), st(1))).toBe(false); // not the current code
+    expect(d.get("alice")!.code).toEqual(code(1));
+    expect(d.identityChanges("alice")).toEqual([]);
+    expect(d.changeCode("alice", code(1), code(2), st(1))).toBe(true);
+    expect(d.get("alice")!.code).toEqual(code(2));
+    expect(d.pending()).toEqual([]);
+    for (let i = 2; i <= 20; i++) expect(d.changeCode("alice", code(i), code(i + 1), st(i))).toBe(true);
+    expect(d.identityChanges("alice").map((c) => c[0])).toEqual(Array.from({ length: 16 }, (_, i) => i + 5));
+    d.setState("alice", "disabled");
+    expect(d.changeCode("alice", code(21), code(22), st(21))).toBe(false);
+    d.remove("alice");
+    expect(d.identityChanges("alice")).toEqual([]);
   });
 
   test("invites by hash: one per user, expired ones not listed, spent once, only for their own active user", () => {

@@ -5,6 +5,7 @@
 // replay or forge, or its `kem` setting tells it to strip, swap or corrupt the ML-KEM part of
 // the handshake (§3.1). It records every transport plaintext it decrypts, to search for leaks.
 
+import type { IdentityChange } from "../../src/protocol/identity-change.ts";
 import type { Socket, TCPSocketListener } from "bun";
 import { FramedSocket } from "../../src/net/framed-socket.ts";
 import { PREAMBLE, RelayHandshake, XxResponder, type RelayFirstAnswer } from "../../src/protocol/handshake.ts";
@@ -122,6 +123,8 @@ export class HostileRelay {
   /** Every ACK a client sent, whether or not it was forwarded. */
   readonly acks: { from: string; m: MessageOf<"ack"> }[] = [];
   readonly errors: string[] = [];
+  /** What it answers GET_CHANGES with, per user: a test puts forged statements here. */
+  readonly statements = new Map<string, IdentityChange[]>();
   #codes = new Map<string, Uint8Array>();
   #routes = new Map<string, Conn>();
   #conns = new Set<Conn>();
@@ -359,6 +362,8 @@ export class HostileRelay {
           a.status === "online" ? { t: "key", req: m.req, user: m.user, status: "online", key: a.key! } : { t: "key", req: m.req, user: m.user, status: a.status },
         );
       }
+      case "getChanges":
+        return c.post({ t: "changes", req: m.req, user: m.user, changes: this.statements.get(m.user) ?? [] });
       case "send":
         return this.#onSend(c, m);
       case "chunk":

@@ -35,7 +35,7 @@ export function mailboxContext(host: ClientHost, sessions: Sessions): Mailbox {
 export const SESSION_COOKIE = "smsg_session";
 
 /** A full page: the layout with the folder bar around `body`. */
-export function page(m: Mailbox, c: Context, active: LayoutProps["active"], title: string, body: Child) {
+export function page(m: Mailbox, c: Context, active: LayoutProps["active"], title: string, body: Child, status: 200 | 400 | 403 | 409 | 503 = 200) {
   const d = m.host.daemon;
   const st = m.host.status();
   const s = d.settings();
@@ -53,5 +53,6 @@ export function page(m: Mailbox, c: Context, active: LayoutProps["active"], titl
     >
       {body}
     </Layout>,
+    status,
   );
 }

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { SettingsPage } from "../../views/settings.tsx";
 import { form } from "../../web/form.ts";
 import { page, type Mailbox } from "./context.tsx";
+import { UserError } from "../user-error.ts";
 
 const checkbox = z.unknown().optional().transform((v) => v === "on");
 /** An integer in [min, max], or undefined (then the current value stays). */
@@ -16,6 +17,12 @@ const between = (min: number, max: number) =>
     const n = Number(v);
     return Number.isInteger(n) && n >= min && n <= max ? n : undefined;
   });
+
+const passwordForm = z.object({
+  password: z.string().min(1),
+  newPassword: z.string().min(1),
+  newPasswordAgain: z.string(),
+});
 
 const settingsForm = z.object({
   sound: checkbox,
@@ -42,6 +49,22 @@ export function settingsRoutes(m: Mailbox): Hono {
       notificationDetails: f.notificationDetails,
     });
     return c.redirect("/settings?saved=1", 303);
+  });
+
+  // A password change (CLIENT.md §1.6): on success every browser session ends (the lock
+  // event), so this one goes to Unlock, where only the new password works.
+  app.post("/settings/password", form(passwordForm), async (c) => {
+    const f = c.req.valid("form");
+    const again = (error: string, status: 400 | 403 | 409 | 503) =>
+      page(m, c, "settings", "Settings", <SettingsPage settings={host.daemon.settings()} saved={false} passwordError={error} />, status);
+    if (f.newPassword !== f.newPasswordAgain) return again("the two new passwords differ.", 400);
+    try {
+      await host.changePassword(f.password, f.newPassword);
+    } catch (e) {
+      if (e instanceof UserError) return again(`${e.message}.`, e.status === 404 || e.status === 423 ? 409 : e.status);
+      throw e;
+    }
+    return c.redirect("/", 303);
   });
 
   return app;

@@ -10,8 +10,8 @@ import { Directory, type DirectoryChange, type DirectoryRow, type DirectoryTable
 import { BUCKET, escapeUser, unescapeUser } from "./subjects.ts";
 import { ClusterError } from "./nats-connect.ts";
 
-const PREFIXES: Record<DirectoryTable, string> = { users: "u", pending: "p", invites: "i", admin_logins: "a" };
-const TABLES: Record<string, DirectoryTable> = { u: "users", p: "pending", i: "invites", a: "admin_logins" };
+const PREFIXES: Record<DirectoryTable, string> = { users: "u", pending: "p", invites: "i", admin_logins: "a", identity_changes: "c" };
+const TABLES: Record<string, DirectoryTable> = { u: "users", p: "pending", i: "invites", a: "admin_logins", c: "identity_changes" };
 const LOAD_DEADLINE_MS = 8000;
 
 /** The KV key of a directory row: "u.alice=smith" for user alice.smith, "i.<hex hash>". */
@@ -25,7 +25,7 @@ function parseKey(k: string): { table: DirectoryTable; key: string | Uint8Array 
   const table = TABLES[k.slice(0, dot)];
   if (dot < 0 || !table) return undefined;
   const rest = k.slice(dot + 1);
-  return { table, key: table === "users" || table === "pending" ? unescapeUser(rest) : new Uint8Array(Buffer.from(rest, "hex")) };
+  return { table, key: table === "users" || table === "pending" || table === "identity_changes" ? unescapeUser(rest) : new Uint8Array(Buffer.from(rest, "hex")) };
 }
 
 /** A row as JSON: byte fields as {"b64": "..."}. */
