@@ -60,7 +60,7 @@ try {
         break;
       }
       case "seal":
-        rows.push(...sealRows(ctx, relayRate));
+        rows.push(...(await sealRows(ctx, relayRate)));
         break;
       case "connections":
         rows.push(...(await connectionsRows(ctx)));

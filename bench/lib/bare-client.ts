@@ -11,6 +11,7 @@ import { Outgoing } from "../../src/net/outgoing.ts";
 import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
 import { signSessionKey } from "../../src/protocol/keys.ts";
 import { x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
+import { mlkemKeyGen, type MlkemKeyPair } from "../../src/protocol/mlkem.ts";
 
 export interface BareHandlers {
   onMessage?(m: Message): void;
@@ -135,17 +136,22 @@ export class BareClient {
     this.#framed.send(this.#transport!.send.encryptPartsWithAd(EMPTY, parts, length));
   }
 
-  /** A fresh signed session key, published as the real client does after login. */
-  publish(identity: { seed: Uint8Array; publicKey: Uint8Array }, now = Date.now()): { session: KeyPair; key: SignedSessionKey } {
+  /** A fresh signed hybrid session key (SPEC.md §5.1), published as the real client does after login. */
+  async publish(
+    identity: { seed: Uint8Array; publicKey: Uint8Array },
+    now = Date.now(),
+  ): Promise<{ session: KeyPair; sessionKem: MlkemKeyPair; key: SignedSessionKey }> {
     const session = x25519Generate();
+    const sessionKem = await mlkemKeyGen();
     const key: SignedSessionKey = {
       identityPub: identity.publicKey,
       sessionPub: session.publicKey,
+      sessionKemPub: sessionKem.encapsulationKey,
       issuedAt: now,
-      sig: signSessionKey(identity.seed, this.user, session.publicKey, now),
+      sig: signSessionKey(identity.seed, this.user, session.publicKey, sessionKem.encapsulationKey, now),
     };
     this.post({ t: "publishKey", key });
-    return { session, key };
+    return { session, sessionKem, key };
   }
 
   close(): void {

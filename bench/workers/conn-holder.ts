@@ -14,6 +14,7 @@ import { loginKey, type BenchUser } from "../lib/users.ts";
 import { serve, toRunner } from "../lib/worker.ts";
 import { signSessionKey } from "../../src/protocol/keys.ts";
 import { x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
+import { mlkemKeyGen } from "../../src/protocol/mlkem.ts";
 import type { SignedSessionKey } from "../../src/protocol/messages.ts";
 
 export interface ConnHolderConfig {
@@ -117,24 +118,32 @@ async function fillTcp(): Promise<void> {
   allUp();
 }
 
-function prepare(): void {
+async function prepare(): Promise<void> {
   const seed = new Uint8Array(Buffer.from(c.identity.seed, "hex"));
   const identityPub = new Uint8Array(Buffer.from(c.identity.pub, "hex"));
-  holders = c.users.map((user) => {
+  holders = [];
+  for (const user of c.users) {
     const keys: SignedSessionKey[] = [];
     for (let i = 0; i < c.keysAhead; i++) {
       const session = x25519Generate();
+      const kem = await mlkemKeyGen(); // the hybrid key's ML-KEM-768 half (SPEC.md §5.1), native
       const issuedAt = Date.now();
-      keys.push({ identityPub, sessionPub: session.publicKey, issuedAt, sig: signSessionKey(seed, user.user, session.publicKey, issuedAt) });
+      keys.push({
+        identityPub,
+        sessionPub: session.publicKey,
+        sessionKemPub: kem.encapsulationKey,
+        issuedAt,
+        sig: signSessionKey(seed, user.user, session.publicKey, kem.encapsulationKey, issuedAt),
+      });
     }
-    return { user, login: loginKey(user), keys, attempt: 0, nextBeat: 0 };
-  });
+    holders.push({ user, login: loginKey(user), keys, attempt: 0, nextBeat: 0 });
+  }
 }
 
 serve(async (m) => {
   if (m.t === "config") {
     c = m as unknown as ConnHolderConfig;
-    if (c.mode === "smsg") prepare();
+    if (c.mode === "smsg") await prepare();
     toRunner({ t: "ready" });
   } else if (m.t === "go") {
     await (c.mode === "smsg" ? fillSmsg() : fillTcp());

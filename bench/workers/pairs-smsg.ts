@@ -110,11 +110,11 @@ async function setup(c: PairsSmsgConfig): Promise<Pair[]> {
   for (const p of pairs) {
     p.rx = await BareClient.login({ host: c.host, port: c.rxPort ?? c.port, user: p.recipient.user, login: loginKey(p.recipient) });
     p.tx = await BareClient.login({ host: c.host, port: c.port, user: p.sender.user, login: loginKey(p.sender) });
-    const rxKey = p.rx.publish(identity);
-    const txKey = p.tx.publish(identity);
+    const rxKey = await p.rx.publish(identity);
+    const txKey = await p.tx.publish(identity);
     // The relay routes SEND only to a key it has: ask for it, as the real sender does.
     const key = await getKey(p.tx, p.recipient.user, rxKey.key.sessionPub);
-    sealPool(p, txKey.session, txKey.key, key, c.bodyBytes);
+    await sealPool(p, txKey.session, txKey.key, key, c.bodyBytes);
     const rx = p.rx;
     rx.handlers = {
       onPlaintext: (plain) => {
@@ -150,14 +150,14 @@ async function setup(c: PairsSmsgConfig): Promise<Pair[]> {
   return pairs;
 }
 
-function getKey(tx: BareClient, user: string, expect: Uint8Array): Promise<Uint8Array> {
+function getKey(tx: BareClient, user: string, expect: Uint8Array): Promise<SignedSessionKey> {
   return new Promise((resolve, reject) => {
     let tries = 0;
     const ask = () => tx.post({ t: "getKey", req: ++tries, user });
     tx.handlers = {
       onMessage: (m: Message) => {
         if (m.t !== "key") return;
-        if (m.status === "online" && m.key && Buffer.from(m.key.sessionPub).equals(Buffer.from(expect))) resolve(m.key.sessionPub);
+        if (m.status === "online" && m.key && Buffer.from(m.key.sessionPub).equals(Buffer.from(expect))) resolve(m.key);
         else if (tries > 200) reject(new Error(`${user} never came online at the relay`));
         else setTimeout(ask, 10);
       },
@@ -166,22 +166,23 @@ function getKey(tx: BareClient, user: string, expect: Uint8Array): Promise<Uint8
   });
 }
 
-function sealPool(p: Pair, session: KeyPair, senderKey: SignedSessionKey, recipientPub: Uint8Array, bodyBytes: number): void {
+async function sealPool(p: Pair, session: KeyPair, senderKey: SignedSessionKey, recipient: SignedSessionKey, bodyBytes: number): Promise<void> {
   const items: Uint8Array[] = [];
   for (let slot = 0; slot < POOL; slot++) {
     const id = randomBytes(16);
     new DataView(id.buffer).setUint32(0, slot);
     const hex = Buffer.from(id).toString("hex");
-    const { enc, streamKey } = sealEnvelopeKey({
+    const { enc, kemCiphertext, streamKey } = await sealEnvelopeKey({
       id,
       from: p.sender.user,
       to: p.recipient.user,
       senderSessionSecret: session.secretKey,
-      recipientSessionPub: recipientPub,
+      recipientSessionPub: recipient.sessionPub,
+      recipientSessionKemPub: recipient.sessionKemPub,
     });
     const plain = encodeHeader({ v: 1, id: hex, from: p.sender.user, to: [p.recipient.user], date: Date.now(), subject: "bench", body: "x".repeat(bodyBytes), attachments: [] });
     const data = new StreamSealer(streamKey).seal(plain, true);
-    items.push(item({ t: "send", id, to: p.recipient.user, size: data.length, senderKey, recipientSessionPub: recipientPub, enc }));
+    items.push(item({ t: "send", id, to: p.recipient.user, size: data.length, senderKey, recipientSessionPub: recipient.sessionPub, enc, kemCiphertext }));
     items.push(item({ t: "chunk", id, seq: 0, last: true, data }));
     p.acks.push(item({ t: "ack", id, status: "stored", receipt: ZERO_RECEIPT }));
   }

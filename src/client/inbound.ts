@@ -1,5 +1,6 @@
 // The receiving side (SPEC.md §5, §6, §8.2): check the sender's signed session key against
-// the pinned identity, open the HPKE envelope, decrypt STREAM chunks as they come, read the
+// the pinned identity, open the hybrid HPKE envelope (its ML-KEM-768 decapsulation is
+// asynchronous: CHUNKs that come meanwhile wait in order), decrypt STREAM chunks, read the
 // plaintext with protocol/plaintext.ts, re-encrypt attachments under fresh store keys, and
 // ACK only after the message is committed to disk.
 
@@ -18,10 +19,13 @@ import { explainIdentityChange } from "./identity-change.ts";
 
 interface Incoming {
   id: Uint8Array;
-  receiptKey: Uint8Array;
+  /** Both undefined until the envelope is open. */
+  receiptKey: Uint8Array | undefined;
+  opener: StreamOpener | undefined;
+  /** CHUNKs that came while the envelope was being opened, in order. */
+  early: MessageOf<"chunk">[];
   hex: string;
   from: string;
-  opener: StreamOpener;
   parser: PlaintextParser;
   chunks: number;
   header: EnvelopeHeader | undefined;
@@ -66,6 +70,12 @@ export class Inbound {
         }
         const inc = this.#incoming.get(idHex(m.id));
         if (!inc) return true; // a transfer we already refused or finished
+        if (!inc.opener) {
+          // An honest sender stays within the window; more is a relay flooding our memory.
+          if (inc.early.length >= WINDOW_CHUNKS) this.#reject(link, inc, new ProtocolError("malformed", "chunks beyond the window while the envelope opens"));
+          else inc.early.push(m);
+          return true;
+        }
         try {
           this.#chunk(link, inc, m);
         } catch (e) {
@@ -115,7 +125,7 @@ export class Inbound {
     if (this.#incoming.has(hex) || this.#checking.has(hex)) return this.#ack(link, m.id, "rejected");
     try {
       // The relay can say anything about who sent this; only the signature and the pin count.
-      verifySessionKey(m.senderKey.identityPub, m.from, m.senderKey.sessionPub, m.senderKey.issuedAt, m.senderKey.sig);
+      verifySessionKey(m.senderKey.identityPub, m.from, m.senderKey.sessionPub, m.senderKey.sessionKemPub, m.senderKey.issuedAt, m.senderKey.sig);
       if (!bytesEqual(m.recipientSessionPub, link.session.publicKey)) {
         throw new ProtocolError("malformed", "sealed to another session key");
       }
@@ -140,7 +150,6 @@ export class Inbound {
       }
       return this.#ack(link, m.id, "identity-changed");
     }
-    let keys: { streamKey: Uint8Array; receiptKey: Uint8Array };
     let inc: Incoming;
     try {
       const writers: AttachmentWriter[] = [];
@@ -153,32 +162,63 @@ export class Inbound {
         attachment: (i, bytes) => writers[i]!.write(bytes),
         attachmentEnd: (i) => void writers[i]!.finish(),
       });
-      keys = openEnvelopeKey({
-        id: m.id,
-        from: m.from,
-        to: this.#user,
-        enc: m.enc,
-        recipientSessionSecret: link.session.secretKey,
-        senderSessionPub: m.senderKey.sessionPub,
-      });
-      inc = { id: m.id, receiptKey: keys.receiptKey, hex, from: m.from, opener: new StreamOpener(keys.streamKey), parser, chunks: 0, header: undefined, writers };
+      inc = { id: m.id, receiptKey: undefined, opener: undefined, early: [], hex, from: m.from, parser, chunks: 0, header: undefined, writers };
     } catch (e) {
       this.#log(`refused message from ${m.from}: ${e instanceof ProtocolError ? e.code : "invalid"}`);
       return this.#ack(link, m.id, "rejected");
     }
+    // The id is taken from here on: a second DELIVER of it while this one opens is refused.
+    this.#incoming.set(hex, inc);
+    void this.#open(link, inc, m);
+  }
+
+  /** SPEC.md §5.2: both secrets, X25519 and ML-KEM-768, or nothing; then the early CHUNKs. */
+  async #open(link: Link, inc: Incoming, m: MessageOf<"deliver">): Promise<void> {
+    let keys: { streamKey: Uint8Array; receiptKey: Uint8Array };
+    try {
+      keys = await openEnvelopeKey({
+        id: m.id,
+        from: m.from,
+        to: this.#user,
+        enc: m.enc,
+        kemCiphertext: m.kemCiphertext,
+        recipientSessionSecret: link.session.secretKey,
+        recipientSessionKem: link.sessionKem,
+        senderSessionPub: m.senderKey.sessionPub,
+      });
+    } catch (e) {
+      if (this.#incoming.get(inc.hex) !== inc) return;
+      this.#incoming.delete(inc.hex);
+      this.#log(`refused message from ${m.from}: ${e instanceof ProtocolError ? e.code : "invalid"}`);
+      return this.#ack(link, m.id, "rejected");
+    }
+    if (this.#incoming.get(inc.hex) !== inc) return; // aborted, or the connection went, meanwhile
     // Already stored: acknowledge again (the first ACK may have been lost), with a receipt.
-    if (this.#store.hasIncoming(m.from, hex)) return this.#ack(link, m.id, "duplicate", keys.receiptKey);
+    if (this.#store.hasIncoming(m.from, inc.hex)) {
+      this.#incoming.delete(inc.hex);
+      return this.#ack(link, m.id, "duplicate", keys.receiptKey);
+    }
     // Ids are 128 random bits: another sender reusing one is trying to shadow a message.
-    if (this.#store.idTakenByOther(hex, m.from)) {
+    if (this.#store.idTakenByOther(inc.hex, m.from)) {
+      this.#incoming.delete(inc.hex);
       this.#log(`refused message from ${m.from}: its id belongs to another sender's message`);
       return this.#ack(link, m.id, "rejected");
     }
-    this.#incoming.set(hex, inc);
+    inc.receiptKey = keys.receiptKey;
+    inc.opener = new StreamOpener(keys.streamKey);
+    for (const c of inc.early.splice(0)) {
+      if (this.#incoming.get(inc.hex) !== inc) return; // refused or finished by an earlier one
+      try {
+        this.#chunk(link, inc, c);
+      } catch (e) {
+        this.#reject(link, inc, e);
+      }
+    }
   }
 
   #chunk(link: Link, inc: Incoming, m: MessageOf<"chunk">): void {
     if (m.seq !== inc.chunks) throw new ProtocolError("malformed", "chunk out of order");
-    inc.parser.push(inc.opener.open(m.data, m.last));
+    inc.parser.push(inc.opener!.open(m.data, m.last));
     inc.chunks++;
     if (!m.last) {
       if (inc.chunks % (WINDOW_CHUNKS / 2) === 0) link.post({ t: "window", id: inc.id, seq: inc.chunks });

@@ -14,6 +14,7 @@ import type { EventBus } from "./events.ts";
 import { bytesEqual } from "../protocol/bytes.ts";
 import { constantTimeEqual } from "../protocol/primitives.ts";
 import { explainIdentityChange } from "./identity-change.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 
 const MAX_CONCURRENT = 4;
 /** Transient refusals (busy, a key that just changed, a hiccup): soon, not in a hot loop. */
@@ -216,7 +217,7 @@ export class Outbox {
     if (k.status === "offline" || !k.key) return { kind: "queued", reason: `${recipient} is offline` };
     const key = k.key;
     try {
-      verifySessionKey(key.identityPub, recipient, key.sessionPub, key.issuedAt, key.sig);
+      verifySessionKey(key.identityPub, recipient, key.sessionPub, key.sessionKemPub, key.issuedAt, key.sig);
     } catch {
       return { kind: "queued", reason: `the relay gave a badly signed key for ${recipient}`, retryIn: RETRY_UNTRUSTED_MS };
     }
@@ -244,13 +245,25 @@ export class Outbox {
 
     const msg = this.#store.outgoing(rid);
     const idBytes = new Uint8Array(Buffer.from(id, "hex"));
-    const { enc, streamKey, receiptKey } = sealEnvelopeKey({
-      id: idBytes,
-      from: this.#user,
-      to: recipient,
-      senderSessionSecret: link.session.secretKey,
-      recipientSessionPub: key.sessionPub,
-    });
+    let sealed: Awaited<ReturnType<typeof sealEnvelopeKey>>;
+    try {
+      sealed = await sealEnvelopeKey({
+        id: idBytes,
+        from: this.#user,
+        to: recipient,
+        senderSessionSecret: link.session.secretKey,
+        recipientSessionPub: key.sessionPub,
+        recipientSessionKemPub: key.sessionKemPub,
+      });
+    } catch (e) {
+      // Signed, yet not an ML-KEM-768 key (FIPS 203 §7.2 modulus check): their client is
+      // broken, or their identity key is in other hands. Never sealed classically instead.
+      if (!(e instanceof ProtocolError)) throw e;
+      return { kind: "queued", reason: `the session key of ${recipient} is not a valid ML-KEM-768 key (${e.code})`, retryIn: RETRY_UNTRUSTED_MS };
+    }
+    // The encapsulation is asynchronous: the connection may have gone meanwhile.
+    if (link.closed) return { kind: "queued", reason: "connection lost" };
+    const { enc, kemCiphertext, streamKey, receiptKey } = sealed;
     const header = encodeHeader({
       v: 1,
       id,
@@ -290,7 +303,7 @@ export class Outbox {
     this.#active.set(id, active);
     active.touch();
     try {
-      link.post({ t: "send", id: idBytes, to: recipient, size, senderKey: link.sessionKey, recipientSessionPub: key.sessionPub, enc });
+      link.post({ t: "send", id: idBytes, to: recipient, size, senderKey: link.sessionKey, recipientSessionPub: key.sessionPub, enc, kemCiphertext });
       await this.#stream(link, active, idBytes, streamKey, rid, header, msg.content.attachments.length, total);
       const r = await result;
       // Give the relay back its transfer slot when we stop before the recipient answered.

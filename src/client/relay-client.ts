@@ -17,6 +17,7 @@ import {
 } from "../protocol/messages.ts";
 import { encodeRelayKey, signSessionKey } from "../protocol/keys.ts";
 import { x25519Generate, type KeyPair } from "../protocol/primitives.ts";
+import { mlkemEphemeral, type MlkemEphemeral } from "../protocol/mlkem.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { IdentityChange } from "../protocol/identity-change.ts";
 import { candidates, type Candidate, type HostPort } from "./relay-addresses.ts";
@@ -39,6 +40,7 @@ export class Link {
   readonly relayKey: Uint8Array;
   readonly hello: RelayHello;
   readonly session: KeyPair; // this connection's X25519 session key; dies with it
+  readonly sessionKem: MlkemEphemeral; // its ML-KEM-768 half (SPEC.md §5.1); dies with it too
   readonly sessionKey: SignedSessionKey;
   /** The keys this connection logged in with (during a password change, old or new). */
   readonly id: ClientIdentity;
@@ -48,13 +50,23 @@ export class Link {
   #waiting = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
   closed = false;
 
-  constructor(framed: FramedSocket, transport: Transport, relayKey: Uint8Array, hello: RelayHello, session: KeyPair, sessionKey: SignedSessionKey, id: ClientIdentity) {
+  constructor(
+    framed: FramedSocket,
+    transport: Transport,
+    relayKey: Uint8Array,
+    hello: RelayHello,
+    session: KeyPair,
+    sessionKem: MlkemEphemeral,
+    sessionKey: SignedSessionKey,
+    id: ClientIdentity,
+  ) {
     this.id = id;
     this.#framed = framed;
     this.#out = new Outgoing(transport, (record) => framed.send(record));
     this.relayKey = relayKey;
     this.hello = hello;
     this.session = session;
+    this.sessionKem = sessionKem;
     this.sessionKey = sessionKey;
   }
 
@@ -240,7 +252,7 @@ export class RelayClient {
     let phase: "msg2" | "keying" | "result" | "up" = "msg2";
     let hs: ClientHandshake | undefined;
     // What the handshake gave: set once message 3 is sent.
-    let shook: { hello: RelayHello; relayKey: Uint8Array; transport: Transport } | undefined;
+    let shook: { hello: RelayHello; relayKey: Uint8Array; transport: Transport; sessionKem: MlkemEphemeral } | undefined;
     let lastHeard = now();
     let failure: { error: string; retry: boolean; slow?: boolean } | undefined;
     let framed: FramedSocket;
@@ -275,14 +287,16 @@ export class RelayClient {
         }
         this.#invite = undefined; // spent, or not needed: the relay knows our code now
         const session = x25519Generate();
+        const sessionKem = shook!.sessionKem;
         const issuedAt = now();
         const sessionKey: SignedSessionKey = {
           identityPub: id.identity.publicKey,
           sessionPub: session.publicKey,
+          sessionKemPub: sessionKem.encapsulationKey,
           issuedAt,
-          sig: signSessionKey(id.identity.seed, id.user, session.publicKey, issuedAt),
+          sig: signSessionKey(id.identity.seed, id.user, session.publicKey, sessionKem.encapsulationKey, issuedAt),
         };
-        const link = new Link(framed, shook!.transport, shook!.relayKey, shook!.hello, session, sessionKey, id);
+        const link = new Link(framed, shook!.transport, shook!.relayKey, shook!.hello, session, sessionKem, sessionKey, id);
         link.post({ t: "publishKey", key: sessionKey });
         this.#link = link;
         this.#attempt = 0;
@@ -331,11 +345,13 @@ export class RelayClient {
       const mine = hs!;
       const pinned = o.pinned();
       try {
-        const reply = await mine.readReply(rec, pinned);
+        // The session key's ML-KEM-768 half is generated (natively, asynchronously) while
+        // message 2 is read, so that LOGIN_RESULT ok can be answered with PUBLISH_KEY at once.
+        const [reply, sessionKem] = await Promise.all([mine.readReply(rec, pinned), mlkemEphemeral()]);
         if (framed.closed) return; // given up or closed while decapsulating
         const login = mine.login(o.id.user, this.#invite);
         framed.send(login.record);
-        shook = { ...reply, transport: login.transport };
+        shook = { ...reply, transport: login.transport, sessionKem };
         hs = undefined;
         if (!pinned) o.pin(reply.relayKey);
         phase = "result";

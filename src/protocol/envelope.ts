@@ -1,15 +1,17 @@
-// The end-to-end message (SPEC.md §5): HPKE auth mode to the recipient's session key, its
-// exporter keying a STREAM over "u32 header length | header JSON | attachment bytes".
+// The end-to-end message (SPEC.md §5): HPKE mode_auth_psk to the recipient's hybrid session
+// key (X25519 in the DHKEM, the ML-KEM-768 shared secret as the PSK, its ciphertext as
+// psk_id), the exporter keying a STREAM over "u32 header length | header JSON | attachment bytes".
 // Everything a person wrote (subject, body, names, contents) is inside; the relay routes
 // on the outer SEND fields only.
 
 import { Writer, utf8 } from "./codec.ts";
 import { parseStrictJson } from "./strict-json.ts";
 import { ProtocolError } from "./errors.ts";
-import { setupAuthR, setupAuthS } from "./hpke.ts";
+import { setupAuthPSKR, setupAuthPSKS } from "./hpke.ts";
+import { MLKEM768_CT_LENGTH, mlkemEncaps, type MlkemEncapsulation } from "./mlkem.ts";
 import { STREAM_CHUNK } from "./stream.ts";
 import { isUserId } from "./user-id.ts";
-import { hmacSha256 } from "./primitives.ts";
+import { checkLength, hmacSha256 } from "./primitives.ts";
 
 export const LABEL_MESSAGE_INFO = "smsg/1 message";
 export const LABEL_STREAM_KEY = "smsg/1 stream key";
@@ -42,38 +44,82 @@ export function messageInfo(id: Uint8Array, from: string, to: string): Uint8Arra
   return new Writer().bytes(utf8(LABEL_MESSAGE_INFO)).u8(0).fixed(id, 16).str8(from).str8(to).finish();
 }
 
-export function sealEnvelopeKey(args: {
+/** ML-KEM.Encaps to the recipient's session key; vectors pass one with a fixed m. */
+export type KemEncapsulate = (encapsulationKey: Uint8Array) => Promise<MlkemEncapsulation> | MlkemEncapsulation;
+
+/** The recipient's half of its session ML-KEM-768 key: decapsulates and nothing else. */
+export interface KemDecapsulator {
+  decapsulate(ciphertext: Uint8Array): Promise<Uint8Array>;
+}
+
+export type EnvelopeKeys = { streamKey: Uint8Array; receiptKey: Uint8Array };
+
+function exportKeys(ctx: { export(context: Uint8Array, length: number): Uint8Array }): EnvelopeKeys {
+  return { streamKey: ctx.export(utf8(LABEL_STREAM_KEY), 32), receiptKey: ctx.export(utf8(LABEL_RECEIPT_KEY), 32) };
+}
+
+/**
+ * SPEC.md §5.2 on the sender's side: ML-KEM.Encaps to the recipient's sessionKemPub, then
+ * SetupAuthPSKS(pkR = recipientSessionPub, info, psk = the ML-KEM shared secret, psk_id =
+ * its ciphertext, skS = our session secret). The DHKEM's auth mode still authenticates
+ * the sender's session key as before; the PSK makes the keys need the ML-KEM secret too.
+ */
+export async function sealEnvelopeKey(args: {
   id: Uint8Array;
   from: string;
   to: string;
   senderSessionSecret: Uint8Array;
   recipientSessionPub: Uint8Array;
+  recipientSessionKemPub: Uint8Array;
   rand?: (n: number) => Uint8Array;
-}): { enc: Uint8Array; streamKey: Uint8Array; receiptKey: Uint8Array } {
-  const { enc, ctx } = setupAuthS(
-    args.recipientSessionPub,
-    messageInfo(args.id, args.from, args.to),
-    args.senderSessionSecret,
-    args.rand ? { rand: args.rand } : undefined,
-  );
-  return { enc, streamKey: ctx.export(utf8(LABEL_STREAM_KEY), 32), receiptKey: ctx.export(utf8(LABEL_RECEIPT_KEY), 32) };
+  encapsulate?: KemEncapsulate;
+}): Promise<EnvelopeKeys & { enc: Uint8Array; kemCiphertext: Uint8Array }> {
+  // Both public keys' lengths before any crypto (the encapsulation checks its own key).
+  checkLength(args.recipientSessionPub, 32, "HPKE recipient public key");
+  const info = messageInfo(args.id, args.from, args.to);
+  const kem = await (args.encapsulate ?? mlkemEncaps)(args.recipientSessionKemPub);
+  try {
+    const { enc, ctx } = setupAuthPSKS(
+      args.recipientSessionPub,
+      info,
+      kem.sharedSecret,
+      kem.ciphertext,
+      args.senderSessionSecret,
+      args.rand ? { rand: args.rand } : undefined,
+    );
+    return { enc, kemCiphertext: kem.ciphertext, ...exportKeys(ctx) };
+  } finally {
+    kem.sharedSecret.fill(0);
+  }
 }
 
-export function openEnvelopeKey(args: {
+/**
+ * SPEC.md §5.2 on the recipient's side: ML-KEM.Decaps of kemCiphertext with our session
+ * key, then SetupAuthPSKR. A ciphertext that does not decapsulate to the sender's secret
+ * is not refused here (FIPS 203's implicit rejection gives another secret): the keys come
+ * out wrong and the first STREAM chunk fails with bad-tag, like any other tampering.
+ */
+export async function openEnvelopeKey(args: {
   id: Uint8Array;
   from: string;
   to: string;
   enc: Uint8Array;
+  kemCiphertext: Uint8Array;
   recipientSessionSecret: Uint8Array;
+  recipientSessionKem: KemDecapsulator;
   senderSessionPub: Uint8Array;
-}): { streamKey: Uint8Array; receiptKey: Uint8Array } {
-  const ctx = setupAuthR(
-    args.enc,
-    args.recipientSessionSecret,
-    messageInfo(args.id, args.from, args.to),
-    args.senderSessionPub,
-  );
-  return { streamKey: ctx.export(utf8(LABEL_STREAM_KEY), 32), receiptKey: ctx.export(utf8(LABEL_RECEIPT_KEY), 32) };
+}): Promise<EnvelopeKeys> {
+  // Lengths first, before either secret is used.
+  checkLength(args.enc, 32, "HPKE enc");
+  checkLength(args.kemCiphertext, MLKEM768_CT_LENGTH, "ML-KEM-768 ciphertext");
+  checkLength(args.senderSessionPub, 32, "HPKE sender public key");
+  const info = messageInfo(args.id, args.from, args.to);
+  const psk = await args.recipientSessionKem.decapsulate(args.kemCiphertext);
+  try {
+    return exportKeys(setupAuthPSKR(args.enc, args.recipientSessionSecret, info, psk, args.kemCiphertext, args.senderSessionPub));
+  } finally {
+    psk.fill(0);
+  }
 }
 
 /**

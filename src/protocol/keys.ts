@@ -17,6 +17,7 @@ import {
   x25519PublicKey,
 } from "./primitives.ts";
 import type { Argon2Params, KeyPair } from "./primitives.ts";
+import { MLKEM768_EK_LENGTH } from "./mlkem.ts";
 
 /** RFC 9106 §4, second recommended option: 64 MiB, t = 3, p = 1, 32-byte tag. */
 export const ARGON2_PARAMS: Argon2Params = { memoryKiB: 65536, passes: 3, parallelism: 1, tagLength: 32 };
@@ -26,7 +27,9 @@ export const LABEL_ARGON2_SALT = "smsg/1 argon2id salt ";
 export const LABEL_LOGIN_KEY = "smsg/1 login key";
 export const LABEL_IDENTITY_KEY = "smsg/1 identity key";
 export const LABEL_STORE_KEY = "smsg/1 store key";
-export const LABEL_SESSION_KEY = "smsg/1 session key";
+/** "smsg/2": the hybrid announcement (X25519 and ML-KEM-768, SPEC.md §5.1); a signature over the
+ * classical "smsg/1 session key" layout can never verify as one of these. */
+export const LABEL_SESSION_KEY = "smsg/2 session key";
 export const LABEL_SAFETY_NUMBER = "smsg/1 safety number";
 
 export const REGISTRATION_CODE_HRP = "smsg";
@@ -126,18 +129,21 @@ export function decodeInvite(text: string): Uint8Array {
 }
 
 /**
- * The signed bytes of a session-key announcement:
- * utf8(LABEL_SESSION_KEY) || 0x00 || u8 len || utf8(user) || sessionPub(32) || u64be issuedAtMs.
- * The user is inside so a signature cannot be replayed as another user's announcement.
+ * The signed bytes of a session-key announcement (SPEC.md §5.1):
+ * utf8(LABEL_SESSION_KEY) || 0x00 || u8 len || utf8(user) || sessionPub(32) || sessionKemPub(1184)
+ * || u64be issuedAtMs. The user is inside so a signature cannot be replayed as another user's
+ * announcement; both halves of the hybrid key are inside so a relay cannot strip or swap the
+ * ML-KEM-768 one and keep the signature.
  */
-export function sessionKeyMessage(user: string, sessionPub: Uint8Array, issuedAtMs: number): Uint8Array {
+export function sessionKeyMessage(user: string, sessionPub: Uint8Array, sessionKemPub: Uint8Array, issuedAtMs: number): Uint8Array {
   const name = userBytes(user);
   checkLength(sessionPub, 32, "session public key");
+  checkLength(sessionKemPub, MLKEM768_EK_LENGTH, "session ML-KEM-768 encapsulation key");
   if (!Number.isSafeInteger(issuedAtMs) || issuedAtMs < 0) {
     throw new ProtocolError("malformed", "issuedAtMs must be a non-negative integer");
   }
   const label = utf8(LABEL_SESSION_KEY);
-  const out = new Uint8Array(label.length + 2 + name.length + 32 + 8);
+  const out = new Uint8Array(label.length + 2 + name.length + 32 + MLKEM768_EK_LENGTH + 8);
   out.set(label);
   let offset = label.length;
   out[offset++] = 0x00;
@@ -146,6 +152,8 @@ export function sessionKeyMessage(user: string, sessionPub: Uint8Array, issuedAt
   offset += name.length;
   out.set(sessionPub, offset);
   offset += 32;
+  out.set(sessionKemPub, offset);
+  offset += MLKEM768_EK_LENGTH;
   new DataView(out.buffer).setBigUint64(offset, BigInt(issuedAtMs), false);
   return out;
 }
@@ -154,9 +162,10 @@ export function signSessionKey(
   identitySeed: Uint8Array,
   user: string,
   sessionPub: Uint8Array,
+  sessionKemPub: Uint8Array,
   issuedAtMs: number,
 ): Uint8Array {
-  return ed25519Sign(identitySeed, sessionKeyMessage(user, sessionPub, issuedAtMs));
+  return ed25519Sign(identitySeed, sessionKeyMessage(user, sessionPub, sessionKemPub, issuedAtMs));
 }
 
 /**
@@ -168,13 +177,14 @@ export function verifySessionKey(
   identityPub: Uint8Array,
   user: string,
   sessionPub: Uint8Array,
+  sessionKemPub: Uint8Array,
   issuedAtMs: number,
   sig: Uint8Array,
   verify: typeof ed25519Verify = ed25519Verify,
 ): void {
   checkLength(identityPub, 32, "identity public key");
   checkLength(sig, 64, "signature");
-  if (!verify(identityPub, sessionKeyMessage(user, sessionPub, issuedAtMs), sig)) {
+  if (!verify(identityPub, sessionKeyMessage(user, sessionPub, sessionKemPub, issuedAtMs), sig)) {
     throw new ProtocolError("bad-signature", "session key signature did not verify");
   }
 }

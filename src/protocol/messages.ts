@@ -6,6 +6,7 @@ import { Reader, Writer } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { toHex } from "./bytes.ts";
 import { IDENTITY_CHANGE_LEN, MAX_CHANGES, decodeIdentityChange, encodeIdentityChange, type IdentityChange } from "./identity-change.ts";
+import { MLKEM768_CT_LENGTH, MLKEM768_EK_LENGTH } from "./mlkem.ts";
 
 export const MSG_ID_LEN = 16;
 export const RECEIPT_LEN = 32;
@@ -44,10 +45,11 @@ export const T = {
   changes: 0x23,
 } as const;
 
-/** A session key announcement, signed by the user's identity key (SPEC.md §5.1). */
+/** A hybrid session key announcement, signed by the user's identity key (SPEC.md §5.1). */
 export interface SignedSessionKey {
   identityPub: Uint8Array; // Ed25519, 32
   sessionPub: Uint8Array; // X25519, 32
+  sessionKemPub: Uint8Array; // ML-KEM-768 encapsulation key, 1184
   issuedAt: number; // ms since the epoch
   sig: Uint8Array; // Ed25519, 64
 }
@@ -105,6 +107,8 @@ export type Message =
       senderKey: SignedSessionKey;
       recipientSessionPub: Uint8Array;
       enc: Uint8Array;
+      /** The ML-KEM-768 encapsulation to the recipient's sessionKemPub, HPKE's psk_id (SPEC.md §5.2). */
+      kemCiphertext: Uint8Array;
     }
   | {
       t: "deliver";
@@ -114,6 +118,8 @@ export type Message =
       senderKey: SignedSessionKey;
       recipientSessionPub: Uint8Array;
       enc: Uint8Array;
+      /** The ML-KEM-768 encapsulation to the recipient's sessionKemPub, HPKE's psk_id (SPEC.md §5.2). */
+      kemCiphertext: Uint8Array;
     }
   | { t: "chunk"; id: Uint8Array; seq: number; last: boolean; data: Uint8Array }
   /** receipt: HMAC proving the recipient stored it (SPEC.md §6.4); zeros unless stored/duplicate. */
@@ -141,10 +147,10 @@ function enumAt<E extends string>(table: E[], i: number): E {
 }
 
 function writeKey(w: Writer, k: SignedSessionKey): void {
-  w.fixed(k.identityPub, 32).fixed(k.sessionPub, 32).u64(k.issuedAt).fixed(k.sig, 64);
+  w.fixed(k.identityPub, 32).fixed(k.sessionPub, 32).fixed(k.sessionKemPub, MLKEM768_EK_LENGTH).u64(k.issuedAt).fixed(k.sig, 64);
 }
 function readKey(r: Reader): SignedSessionKey {
-  return { identityPub: r.fixed(32), sessionPub: r.fixed(32), issuedAt: r.u64(), sig: r.fixed(64) };
+  return { identityPub: r.fixed(32), sessionPub: r.fixed(32), sessionKemPub: r.fixed(MLKEM768_EK_LENGTH), issuedAt: r.u64(), sig: r.fixed(64) };
 }
 function writeUsers(w: Writer, users: string[]): void {
   if (users.length > 0xffff) throw new ProtocolError("too-large", "over 65535 users");
@@ -232,7 +238,7 @@ export function writeMessage(m: Message): Writer {
     case "deliver":
       w.fixed(m.id, MSG_ID_LEN).user(m.t === "send" ? m.to : m.from).u64(m.size);
       writeKey(w, m.senderKey);
-      w.fixed(m.recipientSessionPub, 32).fixed(m.enc, 32);
+      w.fixed(m.recipientSessionPub, 32).fixed(m.enc, 32).fixed(m.kemCiphertext, MLKEM768_CT_LENGTH);
       break;
     case "chunk":
       w.fixed(m.id, MSG_ID_LEN).u32(m.seq).u8(m.last ? 1 : 0).bytes(m.data);
@@ -314,10 +320,11 @@ export function decodeMessage(b: Uint8Array): Message {
       const senderKey = readKey(r);
       const recipientSessionPub = r.fixed(32);
       const enc = r.fixed(32);
+      const kemCiphertext = r.fixed(MLKEM768_CT_LENGTH);
       m =
         b[0] === T.send
-          ? { t: "send", id, to: peer, size, senderKey, recipientSessionPub, enc }
-          : { t: "deliver", id, from: peer, size, senderKey, recipientSessionPub, enc };
+          ? { t: "send", id, to: peer, size, senderKey, recipientSessionPub, enc, kemCiphertext }
+          : { t: "deliver", id, from: peer, size, senderKey, recipientSessionPub, enc, kemCiphertext };
       break;
     }
     case T.chunk:

@@ -105,9 +105,10 @@ export async function mlkemDecaps(seed: Uint8Array, ciphertext: Uint8Array): Pro
 }
 
 /**
- * An ephemeral ML-KEM-768 key pair held as the runtime's key object (the `e1` key of the
- * handshake, SPEC.md §3.1): its decapsulation key never leaves WebCrypto and is imported
- * once, not exported and imported again for the one decapsulation it serves.
+ * An ephemeral ML-KEM-768 key pair held as the runtime's key object: the `e1` key of the
+ * handshake (SPEC.md §3.1), and the ML-KEM half of a connection's session key (§5.1), which
+ * decapsulates every message sealed to that connection. Its decapsulation key never leaves
+ * WebCrypto and is imported once, not exported and imported again for each decapsulation.
  */
 export interface MlkemEphemeral {
   readonly encapsulationKey: Uint8Array;
@@ -124,7 +125,7 @@ function ephemeralOf(dk: webcrypto.CryptoKey, encapsulationKey: Uint8Array): Mlk
   };
 }
 
-/** ML-KEM.KeyGen (FIPS 203 §7.1) for one handshake: non-extractable, used once. */
+/** ML-KEM.KeyGen (FIPS 203 §7.1) for one handshake or one connection: non-extractable, never stored. */
 export async function mlkemEphemeral(): Promise<MlkemEphemeral> {
   const pair = (await subtle.generateKey(ALG, false, ["encapsulateBits", "decapsulateBits"])) as webcrypto.CryptoKeyPair;
   return ephemeralOf(pair.privateKey, new Uint8Array(await subtle.exportKey("raw-public", pair.publicKey)));

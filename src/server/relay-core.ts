@@ -335,6 +335,7 @@ export class RelayCore {
       senderKey: m.senderKey,
       recipientSessionPub: m.recipientSessionPub,
       enc: m.enc,
+      kemCiphertext: m.kemCiphertext,
     });
   }
 
@@ -488,6 +489,12 @@ export function fingerprint(key: Uint8Array): string {
 }
 
 function sameKey(a: SignedSessionKey, b: SignedSessionKey): boolean {
-  return bytesEqual(a.identityPub, b.identityPub) && bytesEqual(a.sessionPub, b.sessionPub) && a.issuedAt === b.issuedAt && bytesEqual(a.sig, b.sig);
+  return (
+    bytesEqual(a.identityPub, b.identityPub) &&
+    bytesEqual(a.sessionPub, b.sessionPub) &&
+    bytesEqual(a.sessionKemPub, b.sessionKemPub) &&
+    a.issuedAt === b.issuedAt &&
+    bytesEqual(a.sig, b.sig)
+  );
 }
 

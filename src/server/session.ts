@@ -411,8 +411,9 @@ export class Session implements TransferEnd {
 
   #onPublishKey(m: MessageOf<"publishKey">): void {
     // The relay cannot check the identity key (it has no pin), but it can refuse garbage:
-    // a signature that does not verify, or a key for another user.
-    verifySessionKey(m.key.identityPub, this.user, m.key.sessionPub, m.key.issuedAt, m.key.sig, ed25519VerifyNative);
+    // a signature that does not verify, or a key for another user. The signature covers the
+    // ML-KEM-768 half too; whether that half is a valid key is the sender's check (SPEC.md §5.2).
+    verifySessionKey(m.key.identityPub, this.user, m.key.sessionPub, m.key.sessionKemPub, m.key.issuedAt, m.key.sig, ed25519VerifyNative);
     this.sessionKey = m.key;
     this.core.publish(this);
   }

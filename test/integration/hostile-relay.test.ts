@@ -17,6 +17,7 @@ import { safetyNumber } from "../../src/protocol/keys.ts";
 import { signIdentityChange } from "../../src/protocol/identity-change.ts";
 import type { AckStatus, Message, MessageOf } from "../../src/protocol/messages.ts";
 import { STREAM_CHUNK } from "../../src/protocol/stream.ts";
+import { mlkemEncaps, mlkemKeyGen } from "../../src/protocol/mlkem.ts";
 
 const w = new HostileWorld();
 const { relay, send, flag, waitFlag, delivery, outcome, copies, received, control, contacts, identityOf } = w;
@@ -165,7 +166,7 @@ describe("a hostile relay and identity keys", () => {
     // The other way round: a message the relay seals as "alice" for bob, who pinned the real alice.
     const forged = randomBytes(16).toString("hex");
     const header = { v: 1, id: forged, from: "alice", to: ["bob"], date: Date.now(), subject: "forged by the relay", body: "pay mallory", attachments: [] };
-    relay.forge({ as: relay.impostor("alice"), to: "bob", id: bytesOf(forged), plaintext: messagePlaintext(header) });
+    await relay.forge({ as: relay.impostor("alice"), to: "bob", id: bytesOf(forged), plaintext: messagePlaintext(header) });
     expect(await relay.answers("bob", forged)).toEqual(["identity-changed"]);
     expect((await contacts("bob")).alice).toEqual({ identity: hexOf(identityOf("alice")), changed: true });
 
@@ -189,8 +190,9 @@ describe("a hostile relay and identity keys", () => {
       // It reads what carol sealed to "dave", seals it again as "carol" to the real dave, and
       // answers carol with the receipt it can compute as the end of her HPKE context.
       onIntercept: ({ transfer, interception }) => {
-        relay.forge({ as: fakeCarol, to: "dave", id: transfer.id, plaintext: interception.plaintext! });
-        relay.forgeAck("carol", transfer.id, "stored", interception.receipt);
+        void relay
+          .forge({ as: fakeCarol, to: "dave", id: transfer.id, plaintext: interception.plaintext! })
+          .then(() => relay.forgeAck("carol", transfer.id, "stored", interception.receipt));
       },
     };
     const subject = `first contact ${randomBytes(4).toString("hex")}`;
@@ -296,13 +298,13 @@ describe("a hostile relay and one's own identity", () => {
   test("a message forged as the recipient itself is refused, and cannot shadow a message it sent", async () => {
     const sent = await control("bob", "alice");
     const as = relay.impostor("bob");
-    const forge = (id: string, subject: string): void => {
+    const forge = async (id: string, subject: string): Promise<void> => {
       const header = { v: 1, id, from: "bob", to: ["bob"], date: Date.now(), subject, body: "forged by the relay", attachments: [] };
-      relay.forge({ as, to: "bob", id: bytesOf(id), plaintext: messagePlaintext(header) });
+      await relay.forge({ as, to: "bob", id: bytesOf(id), plaintext: messagePlaintext(header) });
     };
     const fresh = randomBytes(16).toString("hex");
-    forge(fresh, "from yourself, really");
-    forge(sent, "what you wrote, really");
+    await forge(fresh, "from yourself, really");
+    await forge(sent, "what you wrote, really");
     expect(await relay.answers("bob", fresh)).toEqual(["rejected"]);
     expect(await relay.answers("bob", sent)).toEqual(["rejected"]);
     expect(await copies("bob", fresh)).toEqual([]);
@@ -537,6 +539,128 @@ describe("a hostile relay cannot make the handshake classical (SPEC.md §3.1)", 
     await waitConnected(w.dir("frank"));
     await relay.waitOnline("frank");
   }, 120_000);
+});
+
+describe("a hostile relay cannot make a message classical (SPEC.md §5.1-§5.2)", () => {
+  test("a KEY whose ML-KEM half is swapped or stripped: never sealed, shown; the real key then works", async () => {
+    await control("alice", "bob");
+    const pin = (await contacts("alice")).bob;
+    const own = await mlkemKeyGen(); // the relay's own ML-KEM-768 key
+    let trick: "swap" | "strip" | undefined;
+    let offlineOnce = false; // answer the next GET_KEY "offline", so that `send` queues
+    relay.hooks = {
+      onGetKey: ({ asker, user, answer }) => {
+        if (!trick || asker !== "alice" || user !== "bob" || answer.status !== "online") return answer;
+        if (offlineOnce) {
+          offlineOnce = false;
+          return { status: "offline" };
+        }
+        // Under bob's genuine signature: the ML-KEM half replaced, or the key in version 1's layout.
+        return trick === "swap" ? { status: "online", key: { ...answer.key!, sessionKemPub: own.encapsulationKey } } : { ...answer, classical: true };
+      },
+    };
+    trick = "swap";
+    const swapped = await send("alice", "bob", "to a swapped ML-KEM key");
+    const d = await outcome("alice", swapped);
+    expect(d.state).toBe("queued");
+    expect(d.error).toContain("badly signed key for bob");
+    expect(relay.transfersOf(swapped)).toEqual([]); // never sealed, not even to X25519 alone
+    expect((await contacts("alice")).bob).toEqual(pin!); // a bad signature, not a new identity: the pin is untouched
+
+    trick = "strip";
+    // `smsg send` asks for the key itself first: the KEY does not decode, the link drops, and
+    // the person is told, in one sentence, with nothing queued.
+    const refused = await cli(["send", "--data", w.dir("alice"), "--to", "bob", "--subject", "refused", "--body", "stripped"]);
+    expect([refused.code, refused.stderr.trim()]).toEqual([1, "smsg: the connection to the relay was lost; try again"]);
+    await waitConnected(w.dir("alice"));
+    // A message queued while bob looked offline: the outbox asks for his key, and it is stripped.
+    offlineOnce = true;
+    const stripped = await send("alice", "bob", "to a stripped key");
+    // The KEY does not decode: alice's client drops the link, says why, and keeps retrying.
+    const shown = await waitFor("alice's status to show the stripped key", async () => {
+      const st = await status(w.dir("alice"));
+      return st.error?.includes("bad data from the relay (malformed)") ? st : undefined;
+    }, 20_000, 50);
+    expect(shown.connected).toBe(false);
+    expect(relay.transfersOf(stripped)).toEqual([]);
+    expect(await flag("alice", stripped)).toBe("Q");
+
+    trick = undefined;
+    await waitConnected(w.dir("alice"));
+    await waitFlag("alice", stripped, "S");
+    expect(await copies("bob", stripped)).toHaveLength(1);
+    expect(relay.transfersOf(swapped)).toEqual([]);
+  }, 90_000);
+
+  test("a DELIVER with the sender's ML-KEM half swapped, or an ML-KEM ciphertext that does not decapsulate: rejected, nothing stored, the sender told", async () => {
+    type Attack = "key-swap" | "ct-flip" | "ct-other" | "ct-zero";
+    const own = await mlkemKeyGen();
+    const other = (await mlkemEncaps(own.encapsulationKey)).ciphertext; // a real ciphertext, for another key
+    const v = new Victims<Attack>(relay);
+    const tamper = (attack: Attack, m: MessageOf<"deliver">): MessageOf<"deliver"> => {
+      switch (attack) {
+        case "key-swap":
+          return { ...m, senderKey: { ...m.senderKey, sessionKemPub: own.encapsulationKey } };
+        case "ct-flip": {
+          const kemCiphertext = Uint8Array.from(m.kemCiphertext);
+          kemCiphertext[500]! ^= 0x10;
+          return { ...m, kemCiphertext };
+        }
+        case "ct-other":
+          return { ...m, kemCiphertext: other };
+        case "ct-zero":
+          return { ...m, kemCiphertext: new Uint8Array(m.kemCiphertext.length) };
+      }
+    };
+    relay.hooks = {
+      onSend: ({ transfer }) => (v.take(transfer), "pass"),
+      onDeliver: ({ transfer, m }) => {
+        const attack = v.tags.get(transfer.hex);
+        return [{ to: transfer.to, m: attack ? tamper(attack, m) : m }];
+      },
+    };
+    const ids: string[] = [];
+    for (const attack of ["key-swap", "ct-flip", "ct-other", "ct-zero"] as const) {
+      v.arm("alice", "bob", attack);
+      const id = await send("alice", "bob", `ML-KEM tampered: ${attack}`);
+      expect(await v.captured()).toBe(id);
+      expect(await relay.answers("bob", id)).toEqual(["rejected"]); // bob got it and refused it
+      expect((await outcome("alice", id)).error).toContain("rejected the message");
+      ids.push(id);
+    }
+    await control("alice", "bob"); // the path is live, untouched messages open
+    for (const id of ids) {
+      expect(await flag("alice", id)).toBe("Q");
+      expect(await copies("bob", id)).toEqual([]);
+      expect(relay.acksFrom("bob", id)).not.toContain("stored");
+    }
+  }, 90_000);
+
+  test("a DELIVER stripped to version 1's layout: the recipient drops the link and shows why, stores nothing; once the relay behaves it arrives", async () => {
+    await control("alice", "bob");
+    const v = new Victims<true>(relay);
+    let stripping = true;
+    relay.hooks = {
+      onSend: ({ transfer }) => (v.take(transfer), "pass"),
+      onDeliver: ({ transfer, m }) => [{ to: transfer.to, m, classical: stripping && v.tags.has(transfer.hex) }],
+    };
+    v.arm("alice", "bob", true);
+    const id = await send("alice", "bob", "its DELIVER stripped of ML-KEM");
+    expect(await v.captured()).toBe(id);
+    const shown = await waitFor("bob's status to show the stripped DELIVER", async () => {
+      const st = await status(w.dir("bob"));
+      return st.error?.includes("bad data from the relay (malformed)") ? st : undefined;
+    }, 20_000, 50);
+    expect(shown.connected).toBe(false);
+    expect(relay.acksFrom("bob", id)).toEqual([]); // nothing was opened, so nothing to answer
+    expect(await copies("bob", id)).toEqual([]);
+    expect(await flag("alice", id)).toBe("Q");
+
+    stripping = false;
+    await waitConnected(w.dir("bob"));
+    await waitFlag("alice", id, "S");
+    expect(await copies("bob", id)).toHaveLength(1);
+  }, 90_000);
 });
 
 describe("what the relay sees", () => {

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from "node:path";
 import { Scratch, ok, passwordFile, register, startRelay, waitFor, type RelayHandle } from "../support/harness.ts";
 import { RawClient, RawSocket } from "../support/raw-client.ts";
+import { MLKEM768_CT_LENGTH } from "../../src/protocol/mlkem.ts";
 import { deriveUserKeys, encodeRegistrationCode, type UserKeys } from "../../src/protocol/keys.ts";
 import { x25519Generate } from "../../src/protocol/primitives.ts";
 import type { Message } from "../../src/protocol/messages.ts";
@@ -164,7 +165,7 @@ describe("config file and limits", () => {
     const results: string[] = [];
     for (let i = 0; i < 3; i++) {
       const id = crypto.getRandomValues(new Uint8Array(16));
-      f.c.send({ t: "send", id, to: "gus", size: 10, senderKey: f.key, recipientSessionPub: g.session.publicKey, enc: new Uint8Array(32) });
+      f.c.send({ t: "send", id, to: "gus", size: 10, senderKey: f.key, recipientSessionPub: g.session.publicKey, enc: new Uint8Array(32), kemCiphertext: new Uint8Array(MLKEM768_CT_LENGTH) });
       if (i < 2) results.push((await g.c.next((m) => m.t === "deliver")).t);
       else results.push(((await f.c.next((m) => m.t === "sendFailed")) as Extract<Message, { t: "sendFailed" }>).reason);
     }
@@ -180,7 +181,7 @@ describe("graceful shutdown", () => {
     const i = await loggedIn(relay.port, "ivy", ivy);
     const idle = await loggedIn(relay.port, "jon", jon);
     const id = crypto.getRandomValues(new Uint8Array(16));
-    h.c.send({ t: "send", id, to: "ivy", size: 6, senderKey: h.key, recipientSessionPub: i.session.publicKey, enc: new Uint8Array(32) });
+    h.c.send({ t: "send", id, to: "ivy", size: 6, senderKey: h.key, recipientSessionPub: i.session.publicKey, enc: new Uint8Array(32), kemCiphertext: new Uint8Array(MLKEM768_CT_LENGTH) });
     await i.c.next((m) => m.t === "deliver");
     h.c.send({ t: "chunk", id, seq: 0, last: false, data: new Uint8Array(3) });
     await i.c.next((m) => m.t === "chunk");
@@ -215,7 +216,7 @@ describe("graceful shutdown", () => {
     const k = await loggedIn(relay.port, "kim", kim);
     const l = await loggedIn(relay.port, "lou", lou);
     const id = crypto.getRandomValues(new Uint8Array(16));
-    k.c.send({ t: "send", id, to: "lou", size: 100, senderKey: k.key, recipientSessionPub: l.session.publicKey, enc: new Uint8Array(32) });
+    k.c.send({ t: "send", id, to: "lou", size: 100, senderKey: k.key, recipientSessionPub: l.session.publicKey, enc: new Uint8Array(32), kemCiphertext: new Uint8Array(MLKEM768_CT_LENGTH) });
     await l.c.next((m) => m.t === "deliver");
     relay.proc.proc.kill("SIGTERM");
     expect(await k.c.next((m) => m.t === "error", 10_000)).toMatchObject({ code: "shutdown" });

@@ -19,6 +19,7 @@ import {
 import { RawClient, RawSocket } from "../support/raw-client.ts";
 import { PREAMBLE } from "../../src/protocol/handshake.ts";
 import { deriveUserKeys, type UserKeys } from "../../src/protocol/keys.ts";
+import { MLKEM768_CT_LENGTH } from "../../src/protocol/mlkem.ts";
 import { encodeHeader, sealEnvelopeKey } from "../../src/protocol/envelope.ts";
 import { STREAM_CHUNK, StreamSealer, streamCiphertextSize } from "../../src/protocol/stream.ts";
 import type { Message } from "../../src/protocol/messages.ts";
@@ -122,7 +123,7 @@ describe("malformed and oversized input closes only that connection", () => {
     })();
     expect(keyOfBob).toBeDefined();
     const id = randomBytes(16);
-    const base = { id, to: "bob", senderKey: session.key, recipientSessionPub: keyOfBob!.sessionPub, enc: randomBytes(32) };
+    const base = { id, to: "bob", senderKey: session.key, recipientSessionPub: keyOfBob!.sessionPub, enc: randomBytes(32), kemCiphertext: randomBytes(MLKEM768_CT_LENGTH) };
     c.send({ t: "send", ...base, size: c.maxMessageBytes + 1 });
     const failed = await c.next((m) => m.t === "sendFailed");
     expect(failed).toMatchObject({ t: "sendFailed", reason: "too-large" });
@@ -147,9 +148,16 @@ describe("duplicates", () => {
     const acks: string[] = [];
     for (let round = 0; round < 2; round++) {
       // A retry seals afresh (a new HPKE encapsulation), exactly as a real retry would.
-      const { enc, streamKey } = sealEnvelopeKey({ id, from: "mallory", to: "bob", senderSessionSecret: session.session.secretKey, recipientSessionPub: k.key!.sessionPub });
+      const { enc, kemCiphertext, streamKey } = await sealEnvelopeKey({
+        id,
+        from: "mallory",
+        to: "bob",
+        senderSessionSecret: session.session.secretKey,
+        recipientSessionPub: k.key!.sessionPub,
+        recipientSessionKemPub: k.key!.sessionKemPub,
+      });
       const ct = new StreamSealer(streamKey).seal(header, true);
-      c.send({ t: "send", id, to: "bob", size: streamCiphertextSize(header.length), senderKey: session.key, recipientSessionPub: k.key!.sessionPub, enc });
+      c.send({ t: "send", id, to: "bob", size: streamCiphertextSize(header.length), senderKey: session.key, recipientSessionPub: k.key!.sessionPub, enc, kemCiphertext });
       c.send({ t: "chunk", id, seq: 0, last: true, data: ct });
       const ack = await c.next((m) => m.t === "ack");
       acks.push(ack.t === "ack" ? ack.status : "?");

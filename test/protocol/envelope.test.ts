@@ -1,5 +1,6 @@
-// The end-to-end envelope (SPEC.md §5): HPKE auth-mode stream keys bound to id, sender and
-// recipient; every MUST-reject of the header; and the ciphertext/plaintext size relation.
+// The end-to-end envelope (SPEC.md §5): hybrid stream keys (HPKE mode_auth_psk over X25519,
+// the ML-KEM-768 secret as PSK) bound to id, sender and recipient; every MUST-reject of the
+// header; and the ciphertext/plaintext size relation.
 
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
@@ -8,6 +9,7 @@ import {
   MAX_NAME_BYTES,
   MAX_SUBJECT_CHARS,
   encodeHeader,
+  messageInfo,
   openEnvelopeKey,
   parseHeader,
   sealEnvelopeKey,
@@ -16,6 +18,10 @@ import {
 } from "../../src/protocol/envelope.ts";
 import type { EnvelopeHeader } from "../../src/protocol/envelope.ts";
 import { x25519Generate } from "../../src/protocol/primitives.ts";
+import { setupAuthPSKS, setupAuthS } from "../../src/protocol/hpke.ts";
+import { mlkemEphemeralFromSeed } from "../../src/protocol/mlkem.ts";
+import { ProtocolError } from "../../src/protocol/errors.ts";
+import { mlkemEncapsNoble } from "../support/noble-pq.ts";
 import { STREAM_CHUNK, StreamOpener, StreamSealer, streamCiphertextSize } from "../../src/protocol/stream.ts";
 import { expectCode } from "./vectors.ts";
 
@@ -23,6 +29,11 @@ const te = new TextEncoder();
 const sender = x25519Generate();
 const recipient = x25519Generate();
 const stranger = x25519Generate();
+// The recipient's session key is hybrid (SPEC.md §5.1): X25519 above, ML-KEM-768 here,
+// held as the client holds it (a native key object that only decapsulates).
+const recipientKemSeed = new Uint8Array(64).map((_, i) => 0x80 + i);
+const recipientKem = await mlkemEphemeralFromSeed(recipientKemSeed);
+const strangerKem = await mlkemEphemeralFromSeed(new Uint8Array(64).fill(0x99));
 const ID = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
 
 function seal(over: Partial<{ id: Uint8Array; from: string; to: string }> = {}) {
@@ -32,75 +43,175 @@ function seal(over: Partial<{ id: Uint8Array; from: string; to: string }> = {}) 
     to: over.to ?? "bob",
     senderSessionSecret: sender.secretKey,
     recipientSessionPub: recipient.publicKey,
+    recipientSessionKemPub: recipientKem.encapsulationKey,
   });
 }
 
 type OpenArgs = Parameters<typeof openEnvelopeKey>[0];
-function openArgs(enc: Uint8Array, over: Partial<OpenArgs> = {}): OpenArgs {
+function openArgs(sealed: { enc: Uint8Array; kemCiphertext: Uint8Array }, over: Partial<OpenArgs> = {}): OpenArgs {
   return {
     id: ID,
     from: "alice",
     to: "bob",
-    enc,
+    enc: sealed.enc,
+    kemCiphertext: sealed.kemCiphertext,
     recipientSessionSecret: recipient.secretKey,
+    recipientSessionKem: recipientKem,
     senderSessionPub: sender.publicKey,
     ...over,
   };
 }
 
-describe("envelope key", () => {
-  test("open(seal) gives the sender's stream key, and each seal is fresh", () => {
-    const a = seal();
-    const b = seal();
+function flip(bytes: Uint8Array, bit: number): Uint8Array {
+  const out = bytes.slice();
+  out[bit >> 3]! ^= 1 << (bit & 7);
+  return out;
+}
+
+describe("envelope key (HPKE mode_auth_psk with ML-KEM-768, SPEC.md §5.2)", () => {
+  test("open(seal) gives the sender's stream key, and each seal is fresh in both enc and the ML-KEM ciphertext", async () => {
+    const a = await seal();
+    const b = await seal();
     expect(a.streamKey.length).toBe(32);
     expect(a.enc.length).toBe(32);
-    expect(openEnvelopeKey(openArgs(a.enc))).toEqual({ streamKey: a.streamKey, receiptKey: a.receiptKey });
-    expect(openEnvelopeKey(openArgs(b.enc))).toEqual({ streamKey: b.streamKey, receiptKey: b.receiptKey });
+    expect(a.kemCiphertext.length).toBe(1088);
+    expect(await openEnvelopeKey(openArgs(a))).toEqual({ streamKey: a.streamKey, receiptKey: a.receiptKey });
+    expect(await openEnvelopeKey(openArgs(b))).toEqual({ streamKey: b.streamKey, receiptKey: b.receiptKey });
     expect(b.enc).not.toEqual(a.enc);
+    expect(b.kemCiphertext).not.toEqual(a.kemCiphertext);
     expect(b.streamKey).not.toEqual(a.streamKey);
   });
 
-  test("pinned randomness gives the same enc and key", () => {
+  test("pinned randomness (ikmE, and m through the noble twin) gives the same enc, ciphertext and keys", async () => {
     const rand = (n: number) => new Uint8Array(n).fill(7);
-    const args = { id: ID, from: "alice", to: "bob", senderSessionSecret: sender.secretKey, recipientSessionPub: recipient.publicKey, rand };
-    expect(sealEnvelopeKey(args)).toEqual(sealEnvelopeKey(args));
+    const encapsulate = (ek: Uint8Array) => mlkemEncapsNoble(ek, new Uint8Array(32).fill(8));
+    const args = {
+      id: ID,
+      from: "alice",
+      to: "bob",
+      senderSessionSecret: sender.secretKey,
+      recipientSessionPub: recipient.publicKey,
+      recipientSessionKemPub: recipientKem.encapsulationKey,
+      rand,
+      encapsulate,
+    };
+    expect(await sealEnvelopeKey(args)).toEqual(await sealEnvelopeKey(args));
+  });
+
+  test("it is RFC 9180 SetupAuthPSKS with psk = the ML-KEM secret and psk_id = its ciphertext", async () => {
+    const m = new Uint8Array(32).fill(0x6d);
+    const kem = mlkemEncapsNoble(recipientKem.encapsulationKey, m);
+    const ikmE = new Uint8Array(32).fill(0xc3);
+    const sealed = await sealEnvelopeKey({
+      id: ID,
+      from: "alice",
+      to: "bob",
+      senderSessionSecret: sender.secretKey,
+      recipientSessionPub: recipient.publicKey,
+      recipientSessionKemPub: recipientKem.encapsulationKey,
+      rand: () => ikmE,
+      encapsulate: (ek) => mlkemEncapsNoble(ek, m),
+    });
+    const { enc, ctx } = setupAuthPSKS(recipient.publicKey, messageInfo(ID, "alice", "bob"), kem.sharedSecret, kem.ciphertext, sender.secretKey, { ikmE });
+    expect(sealed.enc).toEqual(enc);
+    expect(sealed.kemCiphertext).toEqual(kem.ciphertext);
+    expect(sealed.streamKey).toEqual(ctx.export(te.encode("smsg/1 stream key"), 32));
+    // Not base, auth or psk mode: the X25519-only (version 1) context gives another key.
+    const { ctx: classical } = setupAuthS(recipient.publicKey, messageInfo(ID, "alice", "bob"), sender.secretKey, { ikmE });
+    expect(classical.export(te.encode("smsg/1 stream key"), 32)).not.toEqual(sealed.streamKey);
   });
 
   // HPKE's exporter never fails: a mismatch shows as a different key, which the first
   // STREAM chunk then refuses with bad-tag.
-  test("another id, from, to, recipient secret or sender pub derives a different key", () => {
-    const { enc, streamKey } = seal();
+  test("another id, from, to, either recipient secret, sender pub or ML-KEM ciphertext derives a different key", async () => {
+    const sealed = await seal();
+    const other = await seal();
     const otherId = ID.slice();
     otherId[15] = ID[15]! ^ 1;
     const rows: [string, Partial<OpenArgs>][] = [
       ["id", { id: otherId }],
       ["from", { from: "mallory" }],
       ["to", { to: "carol" }],
-      ["recipient secret", { recipientSessionSecret: stranger.secretKey }],
+      ["recipient X25519 secret", { recipientSessionSecret: stranger.secretKey }],
+      ["recipient ML-KEM key", { recipientSessionKem: strangerKem }],
       ["sender pub", { senderSessionPub: stranger.publicKey }],
+      ["another seal's ML-KEM ciphertext", { kemCiphertext: other.kemCiphertext }],
+      ["an all-zero ML-KEM ciphertext", { kemCiphertext: new Uint8Array(1088) }],
     ];
-    const chunk = new StreamSealer(streamKey).seal(te.encode("hello"), true);
-    expect(new StreamOpener(openEnvelopeKey(openArgs(enc)).streamKey).open(chunk, true)).toEqual(te.encode("hello"));
-    for (const [, over] of rows) {
-      const key = openEnvelopeKey(openArgs(enc, over)).streamKey;
-      expect(key).not.toEqual(streamKey);
+    const chunk = new StreamSealer(sealed.streamKey).seal(te.encode("hello"), true);
+    expect(new StreamOpener((await openEnvelopeKey(openArgs(sealed))).streamKey).open(chunk, true)).toEqual(te.encode("hello"));
+    for (const [what, over] of rows) {
+      const key = (await openEnvelopeKey(openArgs(sealed, over))).streamKey;
+      expect([what, key]).not.toEqual([what, sealed.streamKey]);
       expectCode(() => new StreamOpener(key).open(chunk, true), "bad-tag");
     }
   });
 
-  test("a flipped enc bit derives a different key", () => {
-    const { enc, streamKey } = seal();
-    for (const bit of [0, 77, 254]) {
-      const bad = enc.slice();
-      bad[bit >> 3] = enc[bit >> 3]! ^ (1 << (bit & 7));
-      expect(openEnvelopeKey(openArgs(bad)).streamKey).not.toEqual(streamKey);
-    }
+  test("a low-order enc is low-order; a wrong-length enc, ML-KEM ciphertext or key is malformed", async () => {
+    const sealed = await seal();
+    const refused = async (args: OpenArgs) => {
+      try {
+        await openEnvelopeKey(args);
+        return "ok";
+      } catch (e) {
+        return e instanceof ProtocolError ? e.code : String(e);
+      }
+    };
+    expect(await refused(openArgs({ ...sealed, enc: new Uint8Array(32) }))).toBe("low-order");
+    expect(await refused(openArgs({ ...sealed, enc: new Uint8Array(31).fill(9) }))).toBe("malformed");
+    expect(await refused(openArgs(sealed, { senderSessionPub: new Uint8Array(33) }))).toBe("malformed");
+    expect(await refused(openArgs({ ...sealed, kemCiphertext: sealed.kemCiphertext.subarray(1) }))).toBe("malformed");
+    expect(await refused(openArgs({ ...sealed, kemCiphertext: new Uint8Array(0) }))).toBe("malformed");
+    // The sender refuses a recipient key of the wrong length or one failing FIPS 203's modulus check.
+    const sealTo = async (ek: Uint8Array) => {
+      try {
+        await sealEnvelopeKey({ id: ID, from: "alice", to: "bob", senderSessionSecret: sender.secretKey, recipientSessionPub: recipient.publicKey, recipientSessionKemPub: ek });
+        return "ok";
+      } catch (e) {
+        return e instanceof ProtocolError ? e.code : String(e);
+      }
+    };
+    expect(await sealTo(recipientKem.encapsulationKey.subarray(1))).toBe("malformed");
+    expect(await sealTo(new Uint8Array(1184).fill(0xff))).toBe("malformed");
+  });
+});
+
+describe("envelope properties (fast-check)", () => {
+  const bytes = (max: number) => fc.uint8Array({ maxLength: max });
+  const id16 = fc.uint8Array({ minLength: 16, maxLength: 16 });
+  const userId = fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,31}$/);
+
+  test("open(seal(x)) = x for any plaintext, id, sender and recipient", async () => {
+    await fc.assert(
+      fc.asyncProperty(bytes(3000), id16, userId, userId, async (pt, id, from, to) => {
+        const sealed = await sealEnvelopeKey({
+          id,
+          from,
+          to,
+          senderSessionSecret: sender.secretKey,
+          recipientSessionPub: recipient.publicKey,
+          recipientSessionKemPub: recipientKem.encapsulationKey,
+        });
+        const ct = new StreamSealer(sealed.streamKey).seal(pt, true);
+        const opened = await openEnvelopeKey(openArgs(sealed, { id, from, to }));
+        expect(opened.receiptKey).toEqual(sealed.receiptKey);
+        expect(new StreamOpener(opened.streamKey).open(ct, true)).toEqual(pt);
+      }),
+      { numRuns: 40 },
+    );
   });
 
-  test("a low-order enc is low-order, a wrong-length one malformed", () => {
-    expectCode(() => openEnvelopeKey(openArgs(new Uint8Array(32))), "low-order");
-    expectCode(() => openEnvelopeKey(openArgs(new Uint8Array(31).fill(9))), "malformed");
-    expectCode(() => openEnvelopeKey(openArgs(seal().enc, { senderSessionPub: new Uint8Array(33) })), "malformed");
+  test("any flipped bit of the ML-KEM ciphertext or of enc: the message does not open (bad-tag)", async () => {
+    const sealed = await seal();
+    const ct = new StreamSealer(sealed.streamKey).seal(te.encode("both secrets or nothing"), true);
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.constant("kem" as const), fc.constant("enc" as const)), fc.nat(), async (which, n) => {
+        const over = which === "kem" ? { kemCiphertext: flip(sealed.kemCiphertext, n % (1088 * 8)) } : { enc: flip(sealed.enc, n % 256) };
+        const { streamKey } = await openEnvelopeKey(openArgs({ ...sealed, ...over }));
+        expectCode(() => new StreamOpener(streamKey).open(ct, true), "bad-tag");
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 

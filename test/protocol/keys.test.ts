@@ -18,7 +18,8 @@ import {
   signSessionKey,
   verifySessionKey,
 } from "../../src/protocol/keys.ts";
-import { argon2id, ed25519PublicKey, x25519, x25519PublicKey } from "../../src/protocol/primitives.ts";
+import { argon2id, ed25519PublicKey, ed25519Sign, x25519, x25519PublicKey } from "../../src/protocol/primitives.ts";
+import { mlkemKeyGenNoble } from "../support/noble-pq.ts";
 import { argon2idNoble } from "../support/noble-twins.ts";
 import { expectCode, hex, toHex } from "./vectors.ts";
 
@@ -154,45 +155,66 @@ describe("session key announcements", () => {
   const seed = hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
   const identityPub = ed25519PublicKey(seed);
   const sessionPub = x25519PublicKey(new Uint8Array(32).fill(8));
+  const kemPub = mlkemKeyGenNoble(new Uint8Array(64).fill(9)).encapsulationKey;
   const issuedAt = 1_700_000_000_123;
 
-  test("message layout", () => {
-    const m = sessionKeyMessage("bob", sessionPub, issuedAt);
-    const label = new TextEncoder().encode("smsg/1 session key");
+  test("message layout: smsg/2 label, user, both halves of the hybrid key, issuedAt", () => {
+    const m = sessionKeyMessage("bob", sessionPub, kemPub, issuedAt);
+    const label = new TextEncoder().encode("smsg/2 session key");
     expect(m.subarray(0, label.length)).toEqual(label);
     expect(Array.from(m.subarray(label.length, label.length + 5))).toEqual([0, 3, 98, 111, 98]);
     expect(m.subarray(label.length + 5, label.length + 37)).toEqual(sessionPub);
-    expect(toHex(m.subarray(label.length + 37))).toBe(issuedAt.toString(16).padStart(16, "0"));
-    expect(m.length).toBe(label.length + 2 + 3 + 32 + 8);
+    expect(m.subarray(label.length + 37, label.length + 37 + 1184)).toEqual(kemPub);
+    expect(toHex(m.subarray(label.length + 37 + 1184))).toBe(issuedAt.toString(16).padStart(16, "0"));
+    expect(m.length).toBe(label.length + 2 + 3 + 32 + 1184 + 8);
   });
 
-  test("a signature verifies and fails under any changed field", () => {
-    const sig = signSessionKey(seed, "bob", sessionPub, issuedAt);
+  test("a signature verifies and fails under any changed field, the ML-KEM key's included", () => {
+    const sig = signSessionKey(seed, "bob", sessionPub, kemPub, issuedAt);
     expect(sig.length).toBe(64);
-    verifySessionKey(identityPub, "bob", sessionPub, issuedAt, sig);
+    verifySessionKey(identityPub, "bob", sessionPub, kemPub, issuedAt, sig);
     const otherKey = Uint8Array.from(sessionPub);
     otherKey[0]! ^= 1;
     const otherIdentity = ed25519PublicKey(new Uint8Array(32).fill(1));
-    expectCode(() => verifySessionKey(identityPub, "bob2", sessionPub, issuedAt, sig), "bad-signature");
-    expectCode(() => verifySessionKey(identityPub, "Bob", sessionPub, issuedAt, sig), "bad-signature");
-    expectCode(() => verifySessionKey(identityPub, "bob", otherKey, issuedAt, sig), "bad-signature");
-    expectCode(() => verifySessionKey(identityPub, "bob", sessionPub, issuedAt + 1, sig), "bad-signature");
-    expectCode(() => verifySessionKey(otherIdentity, "bob", sessionPub, issuedAt, sig), "bad-signature");
+    expectCode(() => verifySessionKey(identityPub, "bob2", sessionPub, kemPub, issuedAt, sig), "bad-signature");
+    expectCode(() => verifySessionKey(identityPub, "Bob", sessionPub, kemPub, issuedAt, sig), "bad-signature");
+    expectCode(() => verifySessionKey(identityPub, "bob", otherKey, kemPub, issuedAt, sig), "bad-signature");
+    expectCode(() => verifySessionKey(identityPub, "bob", sessionPub, kemPub, issuedAt + 1, sig), "bad-signature");
+    expectCode(() => verifySessionKey(otherIdentity, "bob", sessionPub, kemPub, issuedAt, sig), "bad-signature");
+    // A relay that swaps the ML-KEM half for its own key, or zeroes it, breaks the signature.
+    const swapped = mlkemKeyGenNoble(new Uint8Array(64).fill(10)).encapsulationKey;
+    expectCode(() => verifySessionKey(identityPub, "bob", sessionPub, swapped, issuedAt, sig), "bad-signature");
+    expectCode(() => verifySessionKey(identityPub, "bob", sessionPub, new Uint8Array(1184), issuedAt, sig), "bad-signature");
+    for (const bit of [0, 4000, 1184 * 8 - 1]) {
+      const bad = Uint8Array.from(kemPub);
+      bad[bit >> 3]! ^= 1 << (bit & 7);
+      expectCode(() => verifySessionKey(identityPub, "bob", sessionPub, bad, issuedAt, sig), "bad-signature");
+    }
     for (let bit = 0; bit < 512; bit += 5) {
       const bad = Uint8Array.from(sig);
       bad[bit >> 3]! ^= 1 << (bit & 7);
-      expectCode(() => verifySessionKey(identityPub, "bob", sessionPub, issuedAt, bad), "bad-signature");
+      expectCode(() => verifySessionKey(identityPub, "bob", sessionPub, kemPub, issuedAt, bad), "bad-signature");
     }
   });
 
+  test("a classical (smsg/1, X25519-only) announcement's signature is not one of these", () => {
+    // What version 1 signed for the same key: a relay cannot pass it off with the ML-KEM half added.
+    const label = new TextEncoder().encode("smsg/1 session key");
+    const v1 = new Uint8Array([...label, 0, 3, 98, 111, 98, ...sessionPub, ...sessionKeyMessage("bob", sessionPub, kemPub, issuedAt).subarray(-8)]);
+    const sig = ed25519Sign(seed, v1);
+    expectCode(() => verifySessionKey(identityPub, "bob", sessionPub, kemPub, issuedAt, sig), "bad-signature");
+  });
+
   test("wrong lengths and bad fields are malformed", () => {
-    const sig = signSessionKey(seed, "bob", sessionPub, issuedAt);
-    expectCode(() => verifySessionKey(identityPub, "bob", sessionPub, issuedAt, sig.subarray(0, 63)), "malformed");
-    expectCode(() => verifySessionKey(identityPub.subarray(1), "bob", sessionPub, issuedAt, sig), "malformed");
-    expectCode(() => sessionKeyMessage("bob", sessionPub.subarray(1), issuedAt), "malformed");
-    expectCode(() => sessionKeyMessage("", sessionPub, issuedAt), "malformed");
-    expectCode(() => sessionKeyMessage("bob", sessionPub, -1), "malformed");
-    expectCode(() => sessionKeyMessage("bob", sessionPub, 2 ** 53), "malformed");
+    const sig = signSessionKey(seed, "bob", sessionPub, kemPub, issuedAt);
+    expectCode(() => verifySessionKey(identityPub, "bob", sessionPub, kemPub, issuedAt, sig.subarray(0, 63)), "malformed");
+    expectCode(() => verifySessionKey(identityPub.subarray(1), "bob", sessionPub, kemPub, issuedAt, sig), "malformed");
+    expectCode(() => verifySessionKey(identityPub, "bob", sessionPub, kemPub.subarray(1), issuedAt, sig), "malformed");
+    expectCode(() => verifySessionKey(identityPub, "bob", sessionPub, new Uint8Array(0), issuedAt, sig), "malformed");
+    expectCode(() => sessionKeyMessage("bob", sessionPub.subarray(1), kemPub, issuedAt), "malformed");
+    expectCode(() => sessionKeyMessage("", sessionPub, kemPub, issuedAt), "malformed");
+    expectCode(() => sessionKeyMessage("bob", sessionPub, kemPub, -1), "malformed");
+    expectCode(() => sessionKeyMessage("bob", sessionPub, kemPub, 2 ** 53), "malformed");
   });
 });
 

@@ -38,9 +38,11 @@ const text = fc.oneof(
 const signedKey: fc.Arbitrary<SignedSessionKey> = fc.record({
   identityPub: bytes32,
   sessionPub: bytes32,
+  sessionKemPub: fc.uint8Array({ minLength: 1184, maxLength: 1184 }),
   issuedAt: u64,
   sig: fc.uint8Array({ minLength: 64, maxLength: 64 }),
 });
+const kemCiphertext = fc.uint8Array({ minLength: 1088, maxLength: 1088 });
 const users = fc.array(userId, { maxLength: 8 });
 const identityChange: fc.Arbitrary<IdentityChange> = fc.record({
   oldIdentityPub: bytes32,
@@ -75,6 +77,7 @@ const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>>
     senderKey: signedKey,
     recipientSessionPub: bytes32,
     enc: bytes32,
+    kemCiphertext,
   }),
   deliver: fc.record({
     t: fc.constant("deliver" as const),
@@ -84,6 +87,7 @@ const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>>
     senderKey: signedKey,
     recipientSessionPub: bytes32,
     enc: bytes32,
+    kemCiphertext,
   }),
   chunk: fc.record({
     t: fc.constant("chunk" as const),
@@ -120,12 +124,41 @@ function tryDecode(b: Uint8Array): { ok: true; m: Message } | { ok: false; code:
 const KEY: SignedSessionKey = {
   identityPub: new Uint8Array(32).fill(1),
   sessionPub: new Uint8Array(32).fill(2),
+  sessionKemPub: new Uint8Array(1184).fill(4),
   issuedAt: 1_700_000_000_000,
   sig: new Uint8Array(64).fill(3),
 };
 const ID = new Uint8Array(MSG_ID_LEN).fill(0xab);
 
 describe("message codec", () => {
+  test("the hybrid session key's sizes are SPEC §4's: key 1320, PUBLISH_KEY 1321, KEY 7 + n + 1320, SEND/DELIVER 2498 + n", () => {
+    const kemCiphertext = new Uint8Array(1088).fill(5);
+    expect(encodeMessage({ t: "publishKey", key: KEY }).length).toBe(1321);
+    expect(encodeMessage({ t: "key", req: 1, user: "bob", status: "online", key: KEY }).length).toBe(7 + 3 + 1320);
+    const fields = { id: ID, size: 1, senderKey: KEY, recipientSessionPub: KEY.sessionPub, enc: KEY.sessionPub, kemCiphertext };
+    const send = encodeMessage({ t: "send", to: "bob", ...fields });
+    expect(send.length).toBe(2498 + 3);
+    expect(encodeMessage({ t: "deliver", from: "alice", ...fields }).length).toBe(2498 + 5);
+    // The ML-KEM ciphertext is the last field, after enc.
+    expect(send.subarray(-1088)).toEqual(kemCiphertext);
+    expect(send.subarray(-1088 - 32, -1088)).toEqual(KEY.sessionPub);
+    expect(decodeMessage(send)).toEqual({ t: "send", to: "bob", ...fields });
+  });
+
+  test("a key or SEND without its ML-KEM half (version 1's layout) is malformed, as is one byte short or over", () => {
+    const publish = encodeMessage({ t: "publishKey", key: KEY });
+    // identityPub || sessionPub || issuedAt || sig: the classical 136-byte key.
+    const classical = new Uint8Array([T.publishKey, ...KEY.identityPub, ...KEY.sessionPub, ...publish.subarray(-72)]);
+    expect(classical.length).toBe(137);
+    expectCode(() => decodeMessage(classical), "malformed");
+    expectCode(() => decodeMessage(publish.subarray(0, publish.length - 1)), "malformed");
+    expectCode(() => decodeMessage(new Uint8Array([...publish, 0])), "malformed");
+    const send = encodeMessage({ t: "send", id: ID, to: "bob", size: 1, senderKey: KEY, recipientSessionPub: KEY.sessionPub, enc: KEY.sessionPub, kemCiphertext: new Uint8Array(1088) });
+    expectCode(() => decodeMessage(send.subarray(0, send.length - 1088)), "malformed");
+    expectCode(() => encodeMessage({ t: "send", id: ID, to: "bob", size: 1, senderKey: KEY, recipientSessionPub: KEY.sessionPub, enc: KEY.sessionPub, kemCiphertext: new Uint8Array(1087) }), "malformed");
+    expectCode(() => encodeMessage({ t: "publishKey", key: { ...KEY, sessionKemPub: new Uint8Array(32) } }), "malformed");
+  });
+
   test("the type table is one byte per variant, all distinct", () => {
     const codes = Object.values(T);
     expect(new Set(codes).size).toBe(codes.length);
@@ -231,7 +264,7 @@ describe("message codec", () => {
     }
     // A user id inside a list, and in the SEND/DELIVER peer field.
     expectCode(() => decodeMessage(Uint8Array.of(T.whoReply, 0, 0, 0, 1, 0, 1, 1, 0xff)), "malformed");
-    const send = encodeMessage({ t: "send", id: ID, to: "bob", size: 1, senderKey: KEY, recipientSessionPub: KEY.sessionPub, enc: KEY.sessionPub });
+    const send = encodeMessage({ t: "send", id: ID, to: "bob", size: 1, senderKey: KEY, recipientSessionPub: KEY.sessionPub, enc: KEY.sessionPub, kemCiphertext: new Uint8Array(1088) });
     const badSend = send.slice();
     badSend[1 + MSG_ID_LEN + 1] = 0x42; // "bob" -> "Bob"
     expectCode(() => decodeMessage(badSend), "malformed");
@@ -270,10 +303,10 @@ describe("message codec", () => {
     const pk = encodeMessage({ t: "publishKey", key: { ...KEY, issuedAt: Number.MAX_SAFE_INTEGER } });
     expect(decodeMessage(pk)).toEqual({ t: "publishKey", key: { ...KEY, issuedAt: Number.MAX_SAFE_INTEGER } });
     const over = pk.slice();
-    over.set([0x00, 0x20, 0, 0, 0, 0, 0, 0], 1 + 64); // 2^53
+    over.set([0x00, 0x20, 0, 0, 0, 0, 0, 0], 1 + 64 + 1184); // 2^53, issuedAt after both halves of the key
     expectCode(() => decodeMessage(over), "malformed");
     const huge = pk.slice();
-    huge.fill(0xff, 1 + 64, 1 + 72);
+    huge.fill(0xff, 1 + 64 + 1184, 1 + 72 + 1184);
     expectCode(() => decodeMessage(huge), "malformed");
   });
 

@@ -17,13 +17,15 @@ import {
   encodeRelayKey,
   safetyNumber,
   sessionKeyMessage,
+  verifySessionKey,
 } from "../../src/protocol/keys.ts";
 import { decodeLogin, decodeRelayHello, decodeTransportPlaintext, encodeBatchParts, encodeLogin, encodeMessage, encodeRelayHello, writeMessage } from "../../src/protocol/messages.ts";
 import { ClientHandshake, PREAMBLE, RelayHandshake } from "../../src/protocol/handshake.ts";
 import { NATIVE_KEM } from "../../src/protocol/noise.ts";
-import { mlkemEphemeralFromSeed } from "../../src/protocol/mlkem.ts";
+import { mlkemEphemeralFromSeed, mlkemKeyGenFromSeed } from "../../src/protocol/mlkem.ts";
+import { setupAuthPSKR } from "../../src/protocol/hpke.ts";
 import { mlkemEncapsNoble } from "../support/noble-pq.ts";
-import { ed25519Verify, ed25519VerifyNative, x25519PublicKey } from "../../src/protocol/primitives.ts";
+import { ed25519Verify, ed25519VerifyNative, sha256, x25519PublicKey } from "../../src/protocol/primitives.ts";
 import { StreamOpener, StreamSealer } from "../../src/protocol/stream.ts";
 import { checkUserId } from "../../src/protocol/user-id.ts";
 import { hex, loadVectors, toHex } from "./vectors.ts";
@@ -64,10 +66,14 @@ const run: Record<string, (c: Case) => void | Promise<void>> = {
     expect(safetyNumber(user_a, hex(identity_a), user_b, hex(identity_b))).toBe(c.output.safety_number);
     expect(safetyNumber(user_b, hex(identity_b), user_a, hex(identity_a))).toBe(c.output.safety_number);
   },
-  "session-key-message"(c) {
-    expect(toHex(sessionKeyMessage(c.input.user, hex(c.input.session_pub), c.input.issued_at))).toBe(c.output.message);
+  async "session-key-message"(c) {
+    // The ML-KEM half from its seed through the native key generation, then the message.
+    expect(toHex((await mlkemKeyGenFromSeed(hex(c.input.session_kem_seed))).encapsulationKey)).toBe(c.input.session_kem_pub);
+    const m = sessionKeyMessage(c.input.user, hex(c.input.session_pub), hex(c.input.session_kem_pub), c.input.issued_at);
+    expect(toHex(m)).toBe(c.output.message);
+    expect(toHex(sha256(m))).toBe(c.output.message_sha256);
   },
-  seal(c) {
+  async seal(c) {
     const i = c.input;
     const id = hex(i.id);
     const skS = hex(i.sender_session_sk);
@@ -77,12 +83,39 @@ const run: Record<string, (c: Case) => void | Promise<void>> = {
     expect(toHex(pkS)).toBe(c.output.sender_session_pk);
     expect(toHex(pkR)).toBe(c.output.recipient_session_pk);
     expect(toHex(messageInfo(id, i.from, i.to))).toBe(c.output.info);
-    const sealed = sealEnvelopeKey({ id, from: i.from, to: i.to, senderSessionSecret: skS, recipientSessionPub: pkR, rand: () => hex(i.ikm_e) });
+    // The recipient's session ML-KEM key from its seed, natively; the fixed-m encapsulation
+    // through the noble twin (the native one draws m itself).
+    const kem = await mlkemEphemeralFromSeed(hex(i.recipient_session_kem_seed));
+    expect(toHex(kem.encapsulationKey)).toBe(c.output.recipient_session_kem_pk);
+    const sealed = await sealEnvelopeKey({
+      id,
+      from: i.from,
+      to: i.to,
+      senderSessionSecret: skS,
+      recipientSessionPub: pkR,
+      recipientSessionKemPub: kem.encapsulationKey,
+      rand: () => hex(i.ikm_e),
+      encapsulate: (ek) => mlkemEncapsNoble(ek, hex(i.kem_m)),
+    });
     expect(toHex(sealed.enc)).toBe(c.output.enc);
+    expect(toHex(sealed.kemCiphertext)).toBe(c.output.kem_ciphertext);
+    expect(toHex(await kem.decapsulate(sealed.kemCiphertext))).toBe(c.output.kem_shared_secret);
     expect(toHex(sealed.streamKey)).toBe(c.output.stream_key);
     expect(toHex(sealed.receiptKey)).toBe(c.output.receipt_key);
     expect(toHex(receiptFor(sealed.receiptKey, id))).toBe(c.output.receipt);
-    const opened = openEnvelopeKey({ id, from: i.from, to: i.to, enc: sealed.enc, recipientSessionSecret: skR, senderSessionPub: pkS });
+    // The key schedule's intermediate values, as RFC 9180 names them.
+    const ctx = setupAuthPSKR(sealed.enc, skR, hex(c.output.info), hex(c.output.kem_shared_secret), hex(c.output.kem_ciphertext), pkS);
+    expect(toHex(ctx.exporterSecret)).toBe(c.output.exporter_secret);
+    const opened = await openEnvelopeKey({
+      id,
+      from: i.from,
+      to: i.to,
+      enc: sealed.enc,
+      kemCiphertext: sealed.kemCiphertext,
+      recipientSessionSecret: skR,
+      recipientSessionKem: kem,
+      senderSessionPub: pkS,
+    });
     expect(toHex(opened.streamKey)).toBe(c.output.stream_key);
     const header = utf8(i.header);
     const plaintext = concat(new Writer().u32(header.length).finish(), header);
@@ -92,6 +125,48 @@ const run: Record<string, (c: Case) => void | Promise<void>> = {
     expect(toHex(new StreamOpener(opened.streamKey).open(ct, true))).toBe(toHex(plaintext));
     expect(parseHeader(plaintext.subarray(4)).id).toBe(i.id);
     expect(toHex(encodeMessage({ t: "chunk", id, seq: 0, last: true, data: ct }))).toStartWith(c.output.chunk_prefix);
+  },
+  "session-key-verify"(c) {
+    const i = c.input;
+    const verdict = outcome(() =>
+      verifySessionKey(hex(i.identity_pub), i.user, hex(i.session_pub), hex(i.session_kem_pub), i.issued_at, hex(i.sig)),
+    );
+    expect(verdict === "ok" ? "valid" : verdict).toBe(c.expect);
+  },
+  async "seal-open-tampered"(c) {
+    // B.3's DELIVER with another kemCiphertext: it opens to other keys, and B.3's chunk fails.
+    const i = B3.input;
+    const kem = await mlkemEphemeralFromSeed(hex(i.recipient_session_kem_seed));
+    const opened = await openEnvelopeKey({
+      id: hex(i.id),
+      from: i.from,
+      to: i.to,
+      enc: hex(B3.output.enc),
+      kemCiphertext: hex(c.input.kem_ciphertext),
+      recipientSessionSecret: hex(i.recipient_session_sk),
+      recipientSessionKem: kem,
+      senderSessionPub: hex(B3.output.sender_session_pk),
+    });
+    expect(toHex(opened.streamKey)).not.toBe(B3.output.stream_key);
+    expect(outcome(() => new StreamOpener(opened.streamKey).open(hex(B3.output.ciphertext), true))).toBe(c.expect);
+  },
+  async "seal-to-key"(c) {
+    const i = B3.input;
+    let verdict = "ok";
+    try {
+      await sealEnvelopeKey({
+        id: hex(i.id),
+        from: i.from,
+        to: i.to,
+        senderSessionSecret: hex(i.sender_session_sk),
+        recipientSessionPub: hex(B3.output.recipient_session_pk),
+        recipientSessionKemPub: hex(c.input.session_kem_pub),
+      });
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      verdict = e.code;
+    }
+    expect(verdict).toBe(c.expect);
   },
   "transport-plaintext"(c) {
     const bytes = hex(c.input);

@@ -12,6 +12,7 @@ import { OUTPUT_LOW_WATER } from "../../src/server/output-budget.ts";
 import { MAX_REQUESTS_UNPUBLISHED, type Session } from "../../src/server/session.ts";
 import { ed25519PublicKey, x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
 import type { Message } from "../../src/protocol/messages.ts";
+import { MLKEM768_CT_LENGTH } from "../../src/protocol/mlkem.ts";
 import { RawClient } from "../support/raw-client.ts";
 import { tempDir, waitFor } from "../support/harness.ts";
 
@@ -110,7 +111,7 @@ describe("output budgets", () => {
     for (const { c, key } of senders) {
       for (let t = 0; t < 8; t++) {
         const id = new Uint8Array(randomBytes(16));
-        c.send({ t: "send", id, to: "bob", size: CHUNKS * chunk.length, senderKey: key!.key, recipientSessionPub: bob.key!.key.sessionPub, enc: new Uint8Array(32) });
+        c.send({ t: "send", id, to: "bob", size: CHUNKS * chunk.length, senderKey: key!.key, recipientSessionPub: bob.key!.key.sessionPub, enc: new Uint8Array(32), kemCiphertext: new Uint8Array(MLKEM768_CT_LENGTH) });
         for (let seq = 0; seq < CHUNKS; seq++) c.send({ t: "chunk", id, seq, last: seq === CHUNKS - 1, data: chunk });
         sent += CHUNKS;
       }

@@ -3,7 +3,9 @@
 // against registration codes it is given, WHO, WATCH, GET_KEY, routed transfers, heartbeats)
 // and routes like the honest relay unless a test's hooks tell it to drop, alter, re-route,
 // replay or forge, or its `kem` setting tells it to strip, swap or corrupt the ML-KEM part of
-// the handshake (§3.1). It records every transport plaintext it decrypts, to search for leaks.
+// the handshake (§3.1); hooks can also post a KEY or DELIVER with the ML-KEM half of the
+// hybrid session key and seal stripped (§5.1-§5.2, `classical`). It records every transport
+// plaintext it decrypts, to search for leaks.
 
 import type { IdentityChange } from "../../src/protocol/identity-change.ts";
 import type { Socket, TCPSocketListener } from "bun";
@@ -13,7 +15,8 @@ import { NATIVE_KEM, type HandshakeKem } from "../../src/protocol/noise.ts";
 import { mlkemEncaps, mlkemKeyGen } from "../../src/protocol/mlkem.ts";
 import type { Transport } from "../../src/protocol/transport.ts";
 import { PROTOCOL_VERSION } from "../../src/protocol/framing.ts";
-import { decodeTransportPlaintext, encodeLogin, encodeMessage, encodeRelayHello, WINDOW_CHUNKS, type AckStatus, type KeyStatus, type Message, type MessageOf, type SignedSessionKey, idHex } from "../../src/protocol/messages.ts";
+import { Writer } from "../../src/protocol/codec.ts";
+import { decodeTransportPlaintext, encodeLogin, encodeMessage, encodeRelayHello, T, WINDOW_CHUNKS, type AckStatus, type KeyStatus, type Message, type MessageOf, type SignedSessionKey, idHex } from "../../src/protocol/messages.ts";
 import { decodeRegistrationCode, encodeRelayKey, verifySessionKey } from "../../src/protocol/keys.ts";
 import { x25519Generate } from "../../src/protocol/primitives.ts";
 import { Interception, makeImpostor, sealAs, type Impostor } from "./impostor.ts";
@@ -25,6 +28,8 @@ const EMPTY = new Uint8Array(0);
 export interface KeyAnswer {
   status: KeyStatus;
   key?: SignedSessionKey;
+  /** Send the key in version 1's classical layout, its ML-KEM-768 half stripped (encodeClassical). */
+  classical?: boolean;
 }
 
 /** One SEND the relay accepted from a sender, whatever it then did with it. */
@@ -44,6 +49,8 @@ export interface Transfer {
 export interface Post {
   to: string;
   m: Message;
+  /** A DELIVER in version 1's classical layout: no ML-KEM key, no ML-KEM ciphertext (encodeClassical). */
+  classical?: boolean;
 }
 
 /**
@@ -77,6 +84,8 @@ interface Route {
   transfer: Transfer;
   sender: Conn;
   targets: Set<Conn>;
+  /** An interception's CHUNKs, in order behind its asynchronous opening. */
+  queue?: Promise<void>;
 }
 
 class Conn {
@@ -97,8 +106,12 @@ class Conn {
   }
 
   post(m: Message): void {
+    this.postPlaintext(encodeMessage(m));
+  }
+
+  /** Any transport plaintext, well-formed or not. */
+  postPlaintext(pt: Uint8Array): void {
     if (this.state !== "authed" || this.framed.closed) return;
-    const pt = encodeMessage(m);
     this.#relay.plaintexts.push(pt);
     const record = this.transport!.send.encryptWithAd(EMPTY, pt);
     this.#relay.rawRecords.push(record);
@@ -196,10 +209,10 @@ export class HostileRelay {
   }
 
   /** A whole message sealed by an impostor to `to`'s current session key, posted to them. */
-  forge(args: { as: Impostor; to: string; id: Uint8Array; plaintext: Uint8Array }): { receipt: Uint8Array } {
+  async forge(args: { as: Impostor; to: string; id: Uint8Array; plaintext: Uint8Array }): Promise<{ receipt: Uint8Array }> {
     const recipientKey = this.publishedKey(args.to);
     if (!recipientKey) throw new Error(`${args.to} is not online at the hostile relay`);
-    const { deliver, chunks, receipt } = sealAs({ ...args, recipientKey });
+    const { deliver, chunks, receipt } = await sealAs({ ...args, recipientKey });
     if (chunks.length > WINDOW_CHUNKS) throw new Error("forge: keep forged messages within one window of chunks");
     this.post(args.to, deliver);
     for (const c of chunks) this.post(args.to, c);
@@ -358,9 +371,9 @@ export class HostileRelay {
           ? { status: "online", key: route.key }
           : { status: this.#codes.has(m.user) ? "offline" : "unknown" };
         const a = this.hooks.onGetKey?.({ asker: c.user, user: m.user, answer: honest }) ?? honest;
-        return c.post(
-          a.status === "online" ? { t: "key", req: m.req, user: m.user, status: "online", key: a.key! } : { t: "key", req: m.req, user: m.user, status: a.status },
-        );
+        const key: MessageOf<"key"> =
+          a.status === "online" ? { t: "key", req: m.req, user: m.user, status: "online", key: a.key! } : { t: "key", req: m.req, user: m.user, status: a.status };
+        return a.classical ? c.postPlaintext(encodeClassical(key)) : c.post(key);
       }
       case "getChanges":
         return c.post({ t: "changes", req: m.req, user: m.user, changes: this.statements.get(m.user) ?? [] });
@@ -387,7 +400,7 @@ export class HostileRelay {
   }
 
   #onPublish(c: Conn, key: SignedSessionKey): void {
-    verifySessionKey(key.identityPub, c.user, key.sessionPub, key.issuedAt, key.sig);
+    verifySessionKey(key.identityPub, c.user, key.sessionPub, key.sessionKemPub, key.issuedAt, key.sig);
     c.key = key;
     const old = this.#routes.get(c.user);
     if (old === c) return;
@@ -415,7 +428,11 @@ export class HostileRelay {
     if (verdict === "drop") return;
     const impostor = [...this.#impostors.values()].find((i) => bytesEqual(i.session.publicKey, m.recipientSessionPub));
     if (impostor) {
-      t.interception = new Interception(c.user, m, impostor);
+      // Opening needs an ML-KEM decapsulation (asynchronous): CHUNKs queue behind it.
+      r.queue = Interception.open(c.user, m, impostor).then(
+        (ic) => void (t.interception = ic),
+        (e: unknown) => void this.errors.push(`${c.user}: interception failed: ${e instanceof Error ? e.message : String(e)}`),
+      );
       return;
     }
     const fail = (reason: MessageOf<"sendFailed">["reason"]): void => {
@@ -435,7 +452,8 @@ export class HostileRelay {
       if (!target) continue;
       target.incoming.set(t.hex, r);
       r.targets.add(target);
-      target.post(p.m);
+      if (p.classical && p.m.t === "deliver") target.postPlaintext(encodeClassical(p.m));
+      else target.post(p.m);
     }
   }
 
@@ -444,7 +462,10 @@ export class HostileRelay {
     if (!r) return;
     const t = r.transfer;
     t.chunks.push(m);
-    if (t.interception) return this.#intercept(r, m);
+    if (r.queue) {
+      r.queue = r.queue.then(() => this.#intercept(r, m));
+      return;
+    }
     if (r.targets.size === 0) return; // dropped
     const out = this.hooks.onChunk?.({ transfer: t, m }) ?? [m];
     for (const target of r.targets) for (const o of out) target.post(o);
@@ -452,7 +473,8 @@ export class HostileRelay {
 
   /** The relay is the recipient: it opens the chunks, keeps the window going, and reads it all. */
   #intercept(r: Route, m: MessageOf<"chunk">): void {
-    const ic = r.transfer.interception!;
+    const ic = r.transfer.interception;
+    if (!ic) return; // it did not open
     let done: boolean;
     try {
       done = ic.chunk(m);
@@ -507,7 +529,31 @@ export class HostileRelay {
 /** The DELIVER the honest relay makes of a SEND (SPEC.md §6.2). */
 export function deliverOf(t: Transfer): MessageOf<"deliver"> {
   const s = t.send;
-  return { t: "deliver", id: s.id, from: t.from, size: s.size, senderKey: s.senderKey, recipientSessionPub: s.recipientSessionPub, enc: s.enc };
+  return {
+    t: "deliver",
+    id: s.id,
+    from: t.from,
+    size: s.size,
+    senderKey: s.senderKey,
+    recipientSessionPub: s.recipientSessionPub,
+    enc: s.enc,
+    kemCiphertext: s.kemCiphertext,
+  };
+}
+
+/**
+ * A KEY (online) or DELIVER as version 1 laid it out, with the ML-KEM-768 half stripped: the
+ * key without sessionKemPub (136 bytes), the DELIVER without kemCiphertext. What a relay that
+ * wants a message sealed, or opened, with X25519 alone would have to send (SPEC.md §5.1).
+ */
+export function encodeClassical(m: MessageOf<"key"> | MessageOf<"deliver">): Uint8Array {
+  const key = (w: Writer, k: SignedSessionKey): Writer => w.fixed(k.identityPub, 32).fixed(k.sessionPub, 32).u64(k.issuedAt).fixed(k.sig, 64);
+  if (m.t === "key") {
+    if (m.status !== "online" || !m.key) throw new Error("encodeClassical: only an online KEY has a key to strip");
+    return key(new Writer().u8(T.key).u32(m.req).user(m.user).u8(0), m.key).finish();
+  }
+  const w = key(new Writer().u8(T.deliver).fixed(m.id, 16).user(m.from).u64(m.size), m.senderKey);
+  return w.fixed(m.recipientSessionPub, 32).fixed(m.enc, 32).finish();
 }
 
 

@@ -7,6 +7,8 @@ import { encodeHeader, openEnvelopeKey, parseHeader, receiptFor, sealEnvelopeKey
 import { signSessionKey } from "../../src/protocol/keys.ts";
 import type { MessageOf, SignedSessionKey } from "../../src/protocol/messages.ts";
 import { ed25519PublicKey, randomBytes, x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
+import { MLKEM768_SEED_LENGTH, mlkemDecaps, type MlkemKeyPair } from "../../src/protocol/mlkem.ts";
+import { mlkemKeyGenNoble } from "./noble-pq.ts";
 import { STREAM_CHUNK, StreamOpener, StreamSealer, streamCiphertextSize } from "../../src/protocol/stream.ts";
 import { concat } from "../../src/protocol/bytes.ts";
 
@@ -15,20 +17,23 @@ export interface Impostor {
   user: string;
   identity: { seed: Uint8Array; publicKey: Uint8Array };
   session: KeyPair;
+  sessionKem: MlkemKeyPair;
   key: SignedSessionKey;
 }
 
 /** A session key for `user`, signed by an identity key that is not theirs (ours, or mallory's seed). */
 export function makeImpostor(user: string, identitySeed: Uint8Array = randomBytes(32), now = Date.now()): Impostor {
   const session = x25519Generate();
+  const { seed, encapsulationKey } = mlkemKeyGenNoble(randomBytes(MLKEM768_SEED_LENGTH));
   const identity = { seed: identitySeed, publicKey: ed25519PublicKey(identitySeed) };
   const key: SignedSessionKey = {
     identityPub: identity.publicKey,
     sessionPub: session.publicKey,
+    sessionKemPub: encapsulationKey,
     issuedAt: now,
-    sig: signSessionKey(identitySeed, user, session.publicKey, now),
+    sig: signSessionKey(identitySeed, user, session.publicKey, encapsulationKey, now),
   };
-  return { user, identity, session, key };
+  return { user, identity, session, sessionKem: { seed, encapsulationKey }, key };
 }
 
 /** The plaintext stream of §5.3: u32 header length, header JSON, attachment bytes. */
@@ -37,19 +42,20 @@ export function messagePlaintext(h: EnvelopeHeader, attachments: Uint8Array[] = 
 }
 
 /** A whole message sealed by `as` to `recipientKey`: the DELIVER and its CHUNKs, ready to post. */
-export function sealAs(args: {
+export async function sealAs(args: {
   as: Impostor;
   to: string;
   recipientKey: SignedSessionKey;
   id: Uint8Array;
   plaintext: Uint8Array;
-}): { deliver: MessageOf<"deliver">; chunks: MessageOf<"chunk">[]; receipt: Uint8Array } {
-  const { enc, streamKey, receiptKey } = sealEnvelopeKey({
+}): Promise<{ deliver: MessageOf<"deliver">; chunks: MessageOf<"chunk">[]; receipt: Uint8Array }> {
+  const { enc, kemCiphertext, streamKey, receiptKey } = await sealEnvelopeKey({
     id: args.id,
     from: args.as.user,
     to: args.to,
     senderSessionSecret: args.as.session.secretKey,
     recipientSessionPub: args.recipientKey.sessionPub,
+    recipientSessionKemPub: args.recipientKey.sessionKemPub,
   });
   const pt = args.plaintext;
   const sealer = new StreamSealer(streamKey);
@@ -68,6 +74,7 @@ export function sealAs(args: {
     senderKey: args.as.key,
     recipientSessionPub: args.recipientKey.sessionPub,
     enc,
+    kemCiphertext,
   };
   return { deliver, chunks, receipt: receiptFor(receiptKey, args.id) };
 }
@@ -85,20 +92,27 @@ export class Interception {
   #opener: StreamOpener;
   #parts: Uint8Array[] = [];
 
-  constructor(from: string, send: MessageOf<"send">, as: Impostor) {
+  private constructor(from: string, send: MessageOf<"send">, as: Impostor, keys: { streamKey: Uint8Array; receiptKey: Uint8Array }) {
     this.from = from;
     this.send = send;
     this.as = as;
-    const { streamKey, receiptKey } = openEnvelopeKey({
+    this.#opener = new StreamOpener(keys.streamKey);
+    this.receipt = receiptFor(keys.receiptKey, send.id);
+  }
+
+  /** Opens the envelope with the impostor's two session secrets, as the recipient would. */
+  static async open(from: string, send: MessageOf<"send">, as: Impostor): Promise<Interception> {
+    const keys = await openEnvelopeKey({
       id: send.id,
       from,
       to: send.to,
       enc: send.enc,
+      kemCiphertext: send.kemCiphertext,
       recipientSessionSecret: as.session.secretKey,
+      recipientSessionKem: { decapsulate: (ct) => mlkemDecaps(as.sessionKem.seed, ct) },
       senderSessionPub: send.senderKey.sessionPub,
     });
-    this.#opener = new StreamOpener(streamKey);
-    this.receipt = receiptFor(receiptKey, send.id);
+    return new Interception(from, send, as, keys);
   }
 
   /** Returns true once the last chunk has opened and the header is parsed. */

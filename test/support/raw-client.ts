@@ -7,7 +7,9 @@ import { ClientHandshake } from "../../src/protocol/handshake.ts";
 import { encode, type Transport } from "../../src/protocol/transport.ts";
 import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
 import { signSessionKey } from "../../src/protocol/keys.ts";
-import { x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
+import { randomBytes, x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
+import { MLKEM768_SEED_LENGTH, type MlkemKeyPair } from "../../src/protocol/mlkem.ts";
+import { mlkemKeyGenNoble } from "./noble-pq.ts";
 import { waitFor } from "./harness.ts";
 
 /** A raw TCP connection that records what it receives and whether it was closed. */
@@ -112,16 +114,26 @@ export class RawClient {
     }, timeoutMs, 10);
   }
 
-  /** Publish a fresh signed session key, as the real client does after login. */
-  publish(user: string, identitySeed: Uint8Array, identityPub: Uint8Array, now = Date.now()): { session: KeyPair; key: SignedSessionKey } {
+  /**
+   * Publish a fresh signed hybrid session key (SPEC.md §5.1), as the real client does after
+   * login. The ML-KEM-768 half comes from the noble twin so that this stays synchronous.
+   */
+  publish(
+    user: string,
+    identitySeed: Uint8Array,
+    identityPub: Uint8Array,
+    now = Date.now(),
+  ): { session: KeyPair; sessionKem: MlkemKeyPair; key: SignedSessionKey } {
     const session = x25519Generate();
+    const { seed, encapsulationKey } = mlkemKeyGenNoble(randomBytes(MLKEM768_SEED_LENGTH));
     const key: SignedSessionKey = {
       identityPub,
       sessionPub: session.publicKey,
+      sessionKemPub: encapsulationKey,
       issuedAt: now,
-      sig: signSessionKey(identitySeed, user, session.publicKey, now),
+      sig: signSessionKey(identitySeed, user, session.publicKey, encapsulationKey, now),
     };
     this.send({ t: "publishKey", key });
-    return { session, key };
+    return { session, sessionKem: { seed, encapsulationKey }, key };
   }
 }

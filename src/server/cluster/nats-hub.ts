@@ -32,6 +32,7 @@ interface PresenceEntry {
 interface WireKey {
   identityPub: string; // base64
   sessionPub: string;
+  sessionKemPub: string; // the ML-KEM-768 half, 1184 bytes (SPEC.md §5.1)
   issuedAt: number;
   sig: string;
 }
@@ -66,8 +67,20 @@ interface NodeView {
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString("base64");
 const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "base64"));
-const toWire = (k: SignedSessionKey): WireKey => ({ identityPub: b64(k.identityPub), sessionPub: b64(k.sessionPub), issuedAt: k.issuedAt, sig: b64(k.sig) });
-const fromWire = (k: WireKey): SignedSessionKey => ({ identityPub: unb64(k.identityPub), sessionPub: unb64(k.sessionPub), issuedAt: k.issuedAt, sig: unb64(k.sig) });
+const toWire = (k: SignedSessionKey): WireKey => ({
+  identityPub: b64(k.identityPub),
+  sessionPub: b64(k.sessionPub),
+  sessionKemPub: b64(k.sessionKemPub),
+  issuedAt: k.issuedAt,
+  sig: b64(k.sig),
+});
+const fromWire = (k: WireKey): SignedSessionKey => ({
+  identityPub: unb64(k.identityPub),
+  sessionPub: unb64(k.sessionPub),
+  sessionKemPub: unb64(k.sessionKemPub),
+  issuedAt: k.issuedAt,
+  sig: unb64(k.sig),
+});
 const json = (o: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(o));
 
 /** A user on another node: what this node posts to them goes there over NATS. */
