@@ -598,13 +598,14 @@ export class Store {
   }
 
   /**
-   * Forget a draft. `keepAttachments`: its uploads went into a sent message (they are that
-   * message's now); otherwise they go with it, rows then files.
+   * Forget a draft and its uploads, rows then files, except those in `keep` (sent with the
+   * message it became: they are that message's now). False if there was no such draft.
    */
-  deleteDraft(id: string, keepAttachments = false): boolean {
+  deleteDraft(id: string, keep: Iterable<string> = []): boolean {
     const d = this.draft(id);
     if (!d) return false;
-    const atts = keepAttachments ? [] : d.attachments.map((a) => a.att).filter((att) => this.draftSize(att) !== undefined);
+    const kept = new Set(keep);
+    const atts = d.attachments.map((a) => a.att).filter((att) => !kept.has(att) && this.draftSize(att) !== undefined);
     this.db.transaction(() => {
       this.db.query("DELETE FROM drafts WHERE id = ?").run(id);
       for (const att of atts) this.db.query("DELETE FROM attachments WHERE att = ? AND state = 'draft'").run(att);

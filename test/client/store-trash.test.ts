@@ -183,14 +183,17 @@ describe("drafts", () => {
     expect(existsSync(join(attachmentsDir(path), up.att))).toBe(false);
   });
 
-  test("sending keeps the uploads: deleteDraft(id, true) leaves them to the message", () => {
+  test("sending keeps the uploads it took: deleteDraft(id, keep) leaves those to the message, removes the rest", () => {
     const s = openStore();
     const id = newId();
     const up = upload(s, te.encode("goes with the message"));
-    s.saveDraft(id, { to: "bob", subject: "s", body: "b", attachments: [{ ...up, name: "a.txt" }] }, 1_000);
+    const dropped = upload(s, te.encode("left out of the message"));
+    s.saveDraft(id, { to: "bob", subject: "s", body: "b", attachments: [{ ...up, name: "a.txt" }, { ...dropped, name: "b.txt" }] }, 1_000);
     const rid = s.saveOutgoing({ id: newId(), from: "alice", to: ["bob"], date: 2_000, subject: "s", body: "b", attachments: [{ ...up, name: "a.txt" }] });
-    expect(s.deleteDraft(id, true)).toBe(true);
+    expect(s.deleteDraft(id, [up.att])).toBe(true);
     expect(Buffer.concat([...s.readAttachment(rid, 0)]).toString()).toBe("goes with the message");
+    expect(s.draftSize(dropped.att)).toBeUndefined();
+    expect(existsSync(join(attachmentsDir(path), dropped.att))).toBe(false);
   });
 });
 

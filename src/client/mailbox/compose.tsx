@@ -15,6 +15,7 @@ import { ComposeForm, ConnectedUsers, SentNotice, type ComposeProps } from "../.
 import { form, repeated, text } from "../../web/form.ts";
 import { WebError } from "../../web/web-error.ts";
 import { page, type Mailbox } from "./context.tsx";
+import { quoteOf, replySubject } from "../drafting.ts";
 
 /** The recipients of a To field as the daemon reads them: comma-separated, trimmed, lowercase, once each. */
 const recipients = (to: string): string[] => [...new Set(to.split(",").map((u) => u.trim().toLowerCase()).filter((u) => u !== ""))];
@@ -128,16 +129,11 @@ export function composeRoutes(m: Mailbox): Hono {
 export function replyDraft(
   m: { from: string; subject: string; body: string; date: number },
   posting: "top" | "bottom",
+  to: string = m.from,
 ): Pick<ComposeProps, "to" | "subject" | "body" | "cursor"> {
-  const subject = `Re: ${m.subject.replace(/^(\s*re\s*:\s*)+/i, "")}`;
-  const quote =
-    `On ${new Date(m.date).toISOString().replace("T", " ").slice(0, 16)}, ${m.from} wrote:\n` +
-    m.body
-      .replace(/\n+$/, "")
-      .split("\n")
-      .map((l) => `> ${l}`)
-      .join("\n");
+  const subject = replySubject(m.subject);
+  const quote = quoteOf(m);
   return posting === "top"
-    ? { to: m.from, subject, body: `\n\n${quote}\n`, cursor: "start" }
-    : { to: m.from, subject, body: `${quote}\n\n`, cursor: "end" };
+    ? { to, subject, body: `\n\n${quote}\n`, cursor: "start" }
+    : { to, subject, body: `${quote}\n\n`, cursor: "end" };
 }
