@@ -15,7 +15,7 @@ import { attachmentIndex, downloadResponse, uploadDraft } from "./attachment-htt
 import { daemonProof } from "./daemon-proof.ts";
 import { hostCheck } from "../web/loopback-host.ts";
 import * as actions from "./mail-actions.ts";
-import { textStream } from "./eml.ts";
+import { exportHeaders, textStream } from "./eml.ts";
 import { WebError } from "../web/web-error.ts";
 
 const sendSchema = z.object({
@@ -172,17 +172,6 @@ const draftSchema = z.object({
   body: z.string().default(""),
   attachments: z.array(z.object({ att: z.string().regex(/^[0-9a-f]{32}$/), name: z.string() })).default([]),
 });
-
-/** A plaintext export as a file to save, never as something a browser would render. */
-export function exportHeaders(filename: string, type: string): Record<string, string> {
-  return {
-    "content-type": type,
-    "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(filename)}`,
-    "x-content-type-options": "nosniff",
-    "content-security-policy": "default-src 'none'; sandbox",
-    "cache-control": "no-store",
-  };
-}
 
 function publicDraft(d: { id: string; updated: number; to: string; subject: string; body: string; attachments: { att: string; name: string; size: number }[] }) {
   return { id: d.id, updated: new Date(d.updated).toISOString(), to: d.to, subject: d.subject, body: d.body, attachments: d.attachments };

@@ -161,3 +161,14 @@ export function textStream(pieces: Iterator<string>): ReadableStream<Uint8Array>
     },
   });
 }
+
+/** A plaintext export as a file to save, never as something a browser would render. */
+export function exportHeaders(filename: string, type: string): Record<string, string> {
+  return {
+    "content-type": type,
+    "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(filename)}`,
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "default-src 'none'; sandbox",
+    "cache-control": "no-store",
+  };
+}
