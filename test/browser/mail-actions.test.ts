@@ -129,22 +129,20 @@ describe("Delete, Trash, Restore, Empty Trash, Mark as unread", () => {
     const p = await page("bob");
     await p.locator("tr", { hasText: "Trash me" }).getByRole("link").click();
     const pane = p.getByRole("region", { name: "Reading pane" });
-    await pane.getByRole("button", { name: "Mark as unread" }).click();
-    await p.waitForURL(/\/inbox$/);
+    // The page is /inbox already: wait for the new document the form post leads to.
+    await Promise.all([p.waitForEvent("load"), pane.getByRole("button", { name: "Mark as unread" }).click()]);
     await ready(p);
     await p.locator("tr.unread", { hasText: "Trash me" }).waitFor();
 
     await p.locator("tr", { hasText: "Trash me" }).getByRole("link").click();
-    await pane.getByRole("button", { name: "Delete" }).click();
-    await p.waitForURL(/\/inbox$/);
+    await Promise.all([p.waitForEvent("load"), pane.getByRole("button", { name: "Delete" }).click()]);
     await ready(p);
     expect(await p.locator("tr", { hasText: "Trash me" }).count()).toBe(0);
     await p.getByRole("link", { name: "Trash" }).click();
     await p.waitForURL(/\/trash$/);
     await ready(p);
     await p.locator("tr", { hasText: "Trash me" }).getByRole("link").click();
-    await pane.getByRole("button", { name: "Restore" }).click();
-    await p.waitForURL(/\/trash$/);
+    await Promise.all([p.waitForEvent("load"), pane.getByRole("button", { name: "Restore" }).click()]);
     await ready(p);
     expect(await p.locator("tr", { hasText: "Trash me" }).count()).toBe(0);
     expect((await inbox(s.path("bob"))).some((m) => m.id === id)).toBe(true);
@@ -154,14 +152,12 @@ describe("Delete, Trash, Restore, Empty Trash, Mark as unread", () => {
     await p.locator("tr", { hasText: "Trash me" }).getByRole("link").click();
     await pane.getByRole("heading", { name: "Trash me" }).waitFor();
     await p.locator("body").click({ position: { x: 5, y: 5 } });
-    await p.keyboard.press("#");
-    await p.waitForURL(/\/inbox$/);
+    await Promise.all([p.waitForEvent("load"), p.keyboard.press("#")]);
     await ready(p);
     expect(await p.locator("tr", { hasText: "Trash me" }).count()).toBe(0);
     await open(p, c.bob!.url + "/trash");
     await p.locator("tr", { hasText: "Trash me" }).waitFor();
-    await p.getByRole("button", { name: "Empty Trash" }).click();
-    await p.waitForURL(/\/trash$/);
+    await Promise.all([p.waitForEvent("load"), p.getByRole("button", { name: "Empty Trash" }).click()]);
     await ready(p);
     await p.getByText("No messages.").waitFor();
     const gone = await ok(["show", id, "--data", s.path("bob"), "--json"]).catch((e: Error) => e.message);
