@@ -29,6 +29,7 @@ import { HostPortError, parseHostPort as parseHostPortText } from "./net/host-po
 import { readInvite } from "./client/invite-source.ts";
 import { terminalSafe as t } from "./client/terminal-text.ts";
 import { startClusterDemo } from "./cluster-demo.ts";
+import { addMailCommands } from "./client-mail-commands.ts";
 
 const out = (line: string) => console.log(line);
 
@@ -311,6 +312,8 @@ program
     await api.post(`/api/contacts/${encodeURIComponent(c.user)}/accept`, { key });
     out(`accepted the new identity of ${c.user}`);
   });
+
+addMailCommands(program, out);
 
 program
   .command("passwd")

@@ -83,7 +83,10 @@ export class ApiClient {
   async download(path: string): Promise<Response> {
     await this.#prove();
     const res = await fetch(this.url + path, { headers: { authorization: `Bearer ${this.#token}` } });
-    if (!res.ok) throw new CliError(`download failed (${res.status})`);
+    if (!res.ok) {
+      const err = (await res.json().catch(() => ({}))) as { error?: string };
+      throw new CliError(err.error ?? `download failed (${res.status})`);
+    }
     return res;
   }
 }

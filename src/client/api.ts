@@ -14,6 +14,8 @@ import { ACCEPT_KEY, contactView } from "./contact-list.ts";
 import { attachmentIndex, downloadResponse, uploadDraft } from "./attachment-http.ts";
 import { daemonProof } from "./daemon-proof.ts";
 import { hostCheck } from "../web/loopback-host.ts";
+import * as actions from "./mail-actions.ts";
+import { exportHeaders, textStream } from "./eml.ts";
 import { WebError } from "../web/web-error.ts";
 
 const sendSchema = z.object({
@@ -21,6 +23,8 @@ const sendSchema = z.object({
   subject: z.string(),
   body: z.string(),
   attachments: z.array(z.object({ att: z.string().regex(/^[0-9a-f]{32}$/), name: z.string() })).default([]),
+  /** The draft this message was written in: removed once it is sent (CLIENT.md §2.8). */
+  draft: z.string().optional(),
 });
 
 const acceptSchema = z.object({ key: z.string().regex(ACCEPT_KEY, "the changed identity key, 64 hex digits") });
@@ -91,7 +95,7 @@ export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>
   app.post("/api/attachments", async (c) => c.json(await uploadDraft(host.daemon.store, c.req.raw.body, Date.now())));
 
   app.post("/api/send", zValidator("json", sendSchema, validationHook), async (c) => {
-    return c.json(await host.daemon.send(c.req.valid("json")));
+    return c.json(await actions.sendDraft(host.daemon, c.req.valid("json")));
   });
 
   app.get("/api/inbox", zValidator("query", pageSchema, validationHook), (c) => {
@@ -129,7 +133,59 @@ export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>
     return c.json({ ok: true });
   });
 
+  // --- Trash, Forward, drafts, unread, export (CLIENT.md §2.8) ---
+  app.get("/api/trash", zValidator("query", pageSchema, validationHook), (c) => {
+    const q = c.req.valid("query");
+    return c.json(host.daemon.store.listTrash({ limit: q.limit, offset: q.offset }).map(publicSummary));
+  });
+  app.post("/api/messages/:id/delete", (c) => {
+    actions.deleteMessage(host.daemon, c.req.param("id"));
+    return c.json({ ok: true });
+  });
+  app.post("/api/messages/:id/restore", (c) => {
+    actions.restoreMessage(host.daemon, c.req.param("id"));
+    return c.json({ ok: true });
+  });
+  app.post("/api/messages/:id/unread", (c) => {
+    actions.markUnread(host.daemon, c.req.param("id"));
+    return c.json({ ok: true });
+  });
+  app.post("/api/trash/empty", (c) => c.json({ removed: actions.emptyTrash(host.daemon) }));
+  app.post("/api/forward", zValidator("json", forwardSchema, validationHook), async (c) => c.json(await actions.forward(host.daemon, c.req.valid("json"))));
+  app.get("/api/drafts", (c) => c.json(host.daemon.store.drafts().map(publicDraft)));
+  app.post("/api/drafts", zValidator("json", draftSchema, validationHook), (c) => c.json({ id: actions.saveDraft(host.daemon, c.req.valid("json")) }));
+  app.get("/api/drafts/:id", (c) => {
+    const d = host.daemon.store.draft(c.req.param("id"));
+    if (!d) throw new UserError(`no draft ${c.req.param("id")}`, 404);
+    return c.json(publicDraft(d));
+  });
+  app.post("/api/drafts/:id/delete", (c) => {
+    actions.deleteDraft(host.daemon, c.req.param("id"));
+    return c.json({ ok: true });
+  });
+  app.get("/api/messages/:id/eml", (c) => {
+    const id = c.req.param("id");
+    return new Response(textStream(actions.emlOf(host.daemon, id)), { headers: exportHeaders(`${id}.eml`, "message/rfc822") });
+  });
+  app.get("/api/export/mbox", zValidator("query", z.object({ folder: z.enum(actions.EXPORT_FOLDERS).optional() }), validationHook), (c) => {
+    const { count, pieces } = actions.mboxOf(host.daemon, c.req.valid("query").folder);
+    return new Response(textStream(pieces), { headers: { ...exportHeaders("smsg.mbox", "application/mbox"), "x-smsg-messages": String(count) } });
+  });
+
   return app;
+}
+
+const forwardSchema = z.object({ id: z.string().min(1), to: z.array(z.string()).min(1), body: z.string().optional() });
+const draftSchema = z.object({
+  id: z.string().optional(),
+  to: z.string().default(""),
+  subject: z.string().default(""),
+  body: z.string().default(""),
+  attachments: z.array(z.object({ att: z.string().regex(/^[0-9a-f]{32}$/), name: z.string() })).default([]),
+});
+
+function publicDraft(d: { id: string; updated: number; to: string; subject: string; body: string; attachments: { att: string; name: string; size: number }[] }) {
+  return { id: d.id, updated: new Date(d.updated).toISOString(), to: d.to, subject: d.subject, body: d.body, attachments: d.attachments };
 }
 
 function validationHook(result: { success: boolean; error?: unknown }, c: Context): Response | undefined {

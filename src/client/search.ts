@@ -64,6 +64,13 @@ export class SearchIndex {
     return { rids: hits.slice(offset, offset + limit).map((e) => e.rid), more: hits.length > offset + limit };
   }
 
+  /** Drop removed messages (an emptied Trash): their text must not outlive them, even in memory. */
+  forget(rids: number[]): void {
+    if (rids.length === 0) return;
+    const gone = new Set(rids);
+    this.#entries = this.#entries.filter((e) => !gone.has(e.rid));
+  }
+
   get size(): number {
     return this.#entries.length;
   }

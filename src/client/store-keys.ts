@@ -10,6 +10,7 @@ import { aesGcmOpen, aesGcmSeal, randomBytes } from "../protocol/primitives.ts";
 export const LABEL_STORE_VERIFIER = "smsg/1 store verifier";
 export const LABEL_STORE_WRAP = "smsg/1 store wrap ";
 export const LABEL_STORE_HEADER = "smsg/1 store header ";
+export const LABEL_STORE_DRAFT = "smsg/1 store draft ";
 
 const NONCE = 12;
 
@@ -90,6 +91,18 @@ export class StoreKeys {
     const out = target.#wrap(kind, id, key);
     key.fill(0);
     return out;
+  }
+
+  /** A draft's content (DraftContent as JSON) under a fresh key: the row's `wrapped_key` and `box`. */
+  sealDraft(id: string, content: unknown): { wrapped: Uint8Array; box: Uint8Array } {
+    const key = randomBytes(32);
+    const box = sealBox(key, utf8(`${LABEL_STORE_DRAFT}${id}`), utf8(JSON.stringify(content)));
+    return { wrapped: this.#wrap("draft", id, key), box };
+  }
+
+  openDraft<T>(id: string, wrapped: Uint8Array, box: Uint8Array): T {
+    const key = openBox(this.#key, this.#wrapAad("draft", id), wrapped);
+    return JSON.parse(new TextDecoder().decode(openBox(key, utf8(`${LABEL_STORE_DRAFT}${id}`), box))) as T;
   }
 
   #wrap(kind: string, id: string, key: Uint8Array): Uint8Array {

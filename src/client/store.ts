@@ -26,6 +26,8 @@ export type DeliveryState = "queued" | "delivered" | "held" | "failed";
 export interface MessageSummary {
   id: string;
   folder: Folder;
+  /** In the Trash (CLIENT.md §1.2 `trashed`): listed there only, until restored or emptied. */
+  trashed: boolean;
   from: string;
   to: string[];
   subject: string;
@@ -51,7 +53,23 @@ export interface Contact {
 }
 
 /** The columns of `messages` a MessageRow holds, for every query that reads one. */
-const MESSAGE_COLUMNS = "rid, id, folder, sender, recipients, date, unread, wrapped_key, header";
+const MESSAGE_COLUMNS = "rid, id, folder, sender, recipients, date, unread, trashed, wrapped_key, header";
+
+/** The schema version this code writes (`PRAGMA user_version`); older stores are migrated at open. */
+export const SCHEMA_VERSION = 1;
+
+/** A saved Send Mail form (CLIENT.md §1.2 `drafts`): everything typed, and the uploads it holds. */
+export interface DraftContent {
+  to: string;
+  subject: string;
+  body: string;
+  attachments: { att: string; name: string; size: number }[];
+}
+
+export interface Draft extends DraftContent {
+  id: string;
+  updated: number;
+}
 
 interface MessageRow {
   rid: number;
@@ -61,6 +79,7 @@ interface MessageRow {
   recipients: string;
   date: number;
   unread: number;
+  trashed: number | null;
   wrapped_key: Uint8Array;
   header: Uint8Array;
 }
@@ -99,6 +118,9 @@ export class Store {
     db.exec("PRAGMA synchronous = FULL"); // an ACK promises the message survives a crash
     db.exec("PRAGMA busy_timeout = 5000");
     db.exec("PRAGMA foreign_keys = ON");
+    // Deleted rows (an emptied Trash, a discarded draft) are overwritten with zeros in the
+    // database file instead of left in free pages (CLIENT.md §1.5, SECURITY.md §8).
+    db.exec("PRAGMA secure_delete = ON");
     db.exec(`
       CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
       CREATE TABLE IF NOT EXISTS messages (
@@ -112,6 +134,7 @@ export class Store {
         unread INTEGER NOT NULL DEFAULT 0,
         wrapped_key BLOB NOT NULL,
         header BLOB NOT NULL,
+        trashed INTEGER,
         UNIQUE (folder, sender, id)
       );
       CREATE INDEX IF NOT EXISTS messages_by_date ON messages (folder, date DESC, rid DESC);
@@ -145,10 +168,17 @@ export class Store {
         changed_identity BLOB,
         changed_at INTEGER
       );
+      CREATE TABLE IF NOT EXISTS drafts (
+        id TEXT PRIMARY KEY,
+        updated INTEGER NOT NULL,
+        wrapped_key BLOB NOT NULL,
+        box BLOB NOT NULL
+      );
     `);
     // When a contact's key change was explained by their signed statement (SPEC.md §5.5).
     const cols = db.query<{ name: string }, []>("PRAGMA table_info(contacts)").all();
     if (!cols.some((c) => c.name === "password_changed_at")) db.exec("ALTER TABLE contacts ADD COLUMN password_changed_at INTEGER");
+    migrate(db);
     const store = new Store(db, storeKey, new AttachmentFiles(attachmentsDir(path)));
     const verifier = store.getMeta("verifier");
     if (!verifier) store.setMeta("verifier", store.#keys.newVerifier());
@@ -230,6 +260,9 @@ export class Store {
       const atts = this.db.query<{ att: string; wrapped_key: Uint8Array }, []>("SELECT att, wrapped_key FROM attachments").all();
       const setAtt = this.db.query("UPDATE attachments SET wrapped_key = ? WHERE att = ?");
       for (const a of atts) setAtt.run(this.#keys.rewrap(next, "attachment", a.att, a.wrapped_key), a.att);
+      const drafts = this.db.query<{ id: string; wrapped_key: Uint8Array }, []>("SELECT id, wrapped_key FROM drafts").all();
+      const setDraft = this.db.query("UPDATE drafts SET wrapped_key = ? WHERE id = ?");
+      for (const d of drafts) setDraft.run(this.#keys.rewrap(next, "draft", d.id, d.wrapped_key), d.id);
       this.setMeta("verifier", this.getMeta(CHANGE_META.verifier)!);
       for (const k of Object.values(CHANGE_META)) this.db.query("DELETE FROM meta WHERE k = ?").run(k);
     })();
@@ -336,12 +369,16 @@ export class Store {
       .get(att)?.size;
   }
 
-  /** Drop drafts never sent; they are only useful for minutes. */
+  /**
+   * Drop uploads never sent and older than `olderThan`: alone they are only useful for
+   * minutes. Those a saved draft holds stay as long as it does.
+   */
   pruneDrafts(olderThan: number): void {
+    const held = new Set(this.drafts().flatMap((d) => d.attachments.map((a) => a.att)));
     const old = this.db
       .query<{ att: string }, [number]>("SELECT att FROM attachments WHERE state = 'draft' AND created < ?")
       .all(olderThan);
-    for (const { att } of old) this.discardAttachment(att);
+    for (const { att } of old) if (!held.has(att)) this.discardAttachment(att);
   }
 
   /** Plaintext of attachment idx of a message, chunk by chunk. */
@@ -480,6 +517,7 @@ export class Store {
     return {
       id: row.id,
       folder: row.folder,
+      trashed: row.trashed !== null,
       from: row.sender,
       to: JSON.parse(row.recipients) as string[],
       subject: c.subject,
@@ -493,7 +531,7 @@ export class Store {
     const rows = this.db
       .query<MessageRow, [string, number, number]>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages
-         WHERE folder = ? ORDER BY date DESC, rid DESC LIMIT ? OFFSET ?`,
+         WHERE folder = ? AND trashed IS NULL ORDER BY date DESC, rid DESC LIMIT ? OFFSET ?`,
       )
       .all(folder, opts.limit ?? -1, opts.offset ?? 0);
     return this.#summaries(rows);
@@ -504,7 +542,7 @@ export class Store {
     const rows = this.db
       .query<MessageRow, [number, number]>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages m
-         WHERE folder = 'out' AND EXISTS (SELECT 1 FROM deliveries d WHERE d.rid = m.rid AND d.state IN ('queued', 'held'))
+         WHERE folder = 'out' AND trashed IS NULL AND EXISTS (SELECT 1 FROM deliveries d WHERE d.rid = m.rid AND d.state IN ('queued', 'held'))
          ORDER BY date DESC, rid DESC LIMIT ? OFFSET ?`,
       )
       .all(opts.limit ?? -1, opts.offset ?? 0);
@@ -539,7 +577,7 @@ export class Store {
   count(folder: Folder, unreadOnly = false): number {
     return this.db
       .query<{ n: number }, [string]>(
-        `SELECT count(*) AS n FROM messages WHERE folder = ?${unreadOnly ? " AND unread = 1" : ""}`,
+        `SELECT count(*) AS n FROM messages WHERE folder = ? AND trashed IS NULL${unreadOnly ? " AND unread = 1" : ""}`,
       )
       .get(folder)!.n;
   }
@@ -565,6 +603,133 @@ export class Store {
 
   markRead(rid: number): void {
     this.db.query("UPDATE messages SET unread = 0 WHERE rid = ?").run(rid);
+  }
+
+  /** Received mail only: sent copies have no unread state. False when there is no such row. */
+  markUnread(rid: number): boolean {
+    return this.db.query("UPDATE messages SET unread = 1 WHERE rid = ? AND folder = 'in'").run(rid).changes === 1;
+  }
+
+  // --- the Trash (CLIENT.md §1.2 `trashed`, §1.5 "Emptying the Trash") ---
+
+  /** Move a message to the Trash; false if it was already there. */
+  trash(rid: number, now: number): boolean {
+    return this.db.query("UPDATE messages SET trashed = ? WHERE rid = ? AND trashed IS NULL").run(now, rid).changes === 1;
+  }
+
+  /** Back to the folder it came from (its `folder` never changed); false if it was not in the Trash. */
+  restore(rid: number): boolean {
+    return this.db.query("UPDATE messages SET trashed = NULL WHERE rid = ? AND trashed IS NOT NULL").run(rid).changes === 1;
+  }
+
+  /** The Trash, most recently deleted first. */
+  listTrash(opts: { limit?: number; offset?: number } = {}): MessageSummary[] {
+    const rows = this.db
+      .query<MessageRow, [number, number]>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages
+         WHERE trashed IS NOT NULL ORDER BY trashed DESC, rid DESC LIMIT ? OFFSET ?`,
+      )
+      .all(opts.limit ?? -1, opts.offset ?? 0);
+    return this.#summaries(rows);
+  }
+
+  /**
+   * Remove every message in the Trash for good: in one transaction its row (and with it its
+   * wrapped key, header box, deliveries and attachment rows with their wrapped keys), then
+   * each attachment's file. secure_delete zeroes the freed pages; the checkpoint then
+   * truncates the WAL, whose frames held copies of them. Returns the rids removed.
+   */
+  emptyTrash(): number[] {
+    const { rids, atts } = this.db.transaction(() => {
+      const rids = this.db.query<{ rid: number }, []>("SELECT rid FROM messages WHERE trashed IS NOT NULL").all().map((r) => r.rid);
+      const atts = this.db
+        .query<{ att: string }, []>("SELECT att FROM attachments WHERE rid IN (SELECT rid FROM messages WHERE trashed IS NOT NULL)")
+        .all()
+        .map((a) => a.att);
+      this.db.query("DELETE FROM messages WHERE trashed IS NOT NULL").run();
+      return { rids, atts };
+    })();
+    this.#forgetFiles(atts);
+    return rids;
+  }
+
+  /** Unlink attachment files whose rows are gone, make that durable, and shrink the WAL. */
+  #forgetFiles(atts: string[]): void {
+    for (const att of atts) {
+      try {
+        this.#attachments.remove(att);
+      } catch {
+        // Still open elsewhere (Windows): with its row gone, the next open removes it as stray.
+      }
+    }
+    if (atts.length > 0) this.#attachments.syncDir();
+    this.db.query("PRAGMA wal_checkpoint(TRUNCATE)").get();
+  }
+
+  // --- drafts of the Send Mail form (CLIENT.md §1.2 `drafts`) ---
+
+  /** Save a draft (new, or over the one with this id). */
+  saveDraft(id: string, content: DraftContent, now: number): void {
+    const { wrapped, box } = this.#keys.sealDraft(id, content);
+    this.db
+      .query("INSERT OR REPLACE INTO drafts (id, updated, wrapped_key, box) VALUES (?, ?, ?, ?)")
+      .run(id, now, wrapped, box);
+  }
+
+  draft(id: string): Draft | undefined {
+    const r = this.db
+      .query<{ id: string; updated: number; wrapped_key: Uint8Array; box: Uint8Array }, [string]>("SELECT id, updated, wrapped_key, box FROM drafts WHERE id = ?")
+      .get(id);
+    return r ? { id: r.id, updated: r.updated, ...this.#keys.openDraft<DraftContent>(r.id, r.wrapped_key, r.box) } : undefined;
+  }
+
+  /** Every draft, most recently saved first. */
+  drafts(): Draft[] {
+    return this.db
+      .query<{ id: string }, []>("SELECT id FROM drafts ORDER BY updated DESC, id")
+      .all()
+      .map((r) => this.draft(r.id)!);
+  }
+
+  /**
+   * Forget a draft and its uploads, rows then files, except those in `keep` (sent with the
+   * message it became: they are that message's now). False if there was no such draft.
+   */
+  deleteDraft(id: string, keep: Iterable<string> = []): boolean {
+    const d = this.draft(id);
+    if (!d) return false;
+    const kept = new Set(keep);
+    const atts = d.attachments.map((a) => a.att).filter((att) => !kept.has(att) && this.draftSize(att) !== undefined);
+    this.db.transaction(() => {
+      this.db.query("DELETE FROM drafts WHERE id = ?").run(id);
+      for (const att of atts) this.db.query("DELETE FROM attachments WHERE att = ? AND state = 'draft'").run(att);
+    })();
+    this.#forgetFiles(atts);
+    return true;
+  }
+
+  /** Plaintext of a draft upload (an unsent attachment), chunk by chunk. */
+  *readDraftAttachment(att: string): Generator<Uint8Array> {
+    const a = this.db
+      .query<{ wrapped_key: Uint8Array; size: number }, [string]>("SELECT wrapped_key, size FROM attachments WHERE att = ? AND state = 'draft'")
+      .get(att);
+    if (!a) throw new Error("no such draft attachment");
+    yield* this.#attachments.read(att, this.#keys.unwrapAttachmentKey(att, a.wrapped_key), a.size);
+  }
+
+  /**
+   * A stored attachment copied into a new draft upload, re-encrypted under a fresh key: what
+   * Forward sends without the person uploading it again (CLIENT.md §2.1).
+   */
+  copyAttachment(rid: number, idx: number, now: number): { att: string; size: number } {
+    const w = this.newAttachment("draft", now);
+    try {
+      for (const chunk of this.readAttachment(rid, idx)) w.write(chunk);
+      return { att: w.att, size: w.finish() };
+    } catch (e) {
+      this.discardAttachment(w.att);
+      throw e;
+    }
   }
 
   // --- deliveries (the outbox queue) ---
@@ -711,6 +876,21 @@ export class Store {
     if (done) return "accepted";
     return this.contact(user)?.changedIdentity ? "changed" : "none";
   }
+}
+
+/**
+ * Bring an older store's schema to SCHEMA_VERSION, in one transaction. Version 0 (no
+ * user_version) had no Trash: its messages get `trashed` NULL, i.e. none is in the Trash.
+ * (`drafts` is created above for every store.)
+ */
+function migrate(db: Database): void {
+  const version = db.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version;
+  if (version >= SCHEMA_VERSION) return;
+  db.transaction(() => {
+    const cols = db.query<{ name: string }, []>("PRAGMA table_info(messages)").all().map((c) => c.name);
+    if (!cols.includes("trashed")) db.exec("ALTER TABLE messages ADD COLUMN trashed INTEGER");
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+  })();
 }
 
 /** U for unread mail; for sent mail S when every recipient has it, else H, F or Q (SPEC.md §7.1). */

@@ -1,7 +1,10 @@
 /** @jsxImportSource hono/jsx */
 // The Send Mail form: To, Subject and Message are required, with the messages
 // next to their fields; Get Connected Users fills To; attachments upload (with progress)
-// before Send, which stays disabled until they are in.
+// before Send, which stays disabled until they are in; app.js saves it as a draft as it is
+// typed. And the Drafts folder.
+
+import { formatDate } from "./message-list.tsx";
 
 export interface ComposeProps {
   to: string;
@@ -11,6 +14,8 @@ export interface ComposeProps {
   errors: Partial<Record<"to" | "subject" | "body" | "form", string>>;
   /** Where the cursor goes in the text: the empty top (top-posting) or the end. */
   cursor: "start" | "end";
+  /** The draft this form saves into (app.js fills it after the first save); "" for none yet. */
+  draft: string;
 }
 
 function FieldError(p: { id: string; text: string | undefined }) {
@@ -25,6 +30,10 @@ export function ComposeForm(p: ComposeProps) {
   return (
     <form id="compose" class="compose" method="post" action="/send" hx-post="/send" hx-target="#compose" hx-swap="outerHTML" data-cursor={p.cursor}>
       <h1>Send Mail</h1>
+      <input type="hidden" name="draft" id="draft" value={p.draft} />
+      <p id="draft-state" class="hint" role="status" aria-live="polite">
+        {p.draft ? "Draft saved." : ""}
+      </p>
       <FieldError id="form-error" text={p.errors.form} />
       <div class="field">
         <label for="to">To</label>
@@ -100,5 +109,54 @@ export function ConnectedUsers(p: { users: string[]; error?: string }) {
         </li>
       ))}
     </ul>
+  );
+}
+
+export function DraftsPage(p: { drafts: { id: string; to: string; subject: string; updated: number; attachments: unknown[] }[] }) {
+  return (
+    <>
+      <div class="folder-head">
+        <h1>Drafts</h1>
+      </div>
+      <section id="list" class="list">
+        {p.drafts.length === 0 ? (
+          <p class="empty">No drafts.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">To</th>
+                <th scope="col">Subject</th>
+                <th scope="col">Saved</th>
+                <th scope="col">
+                  <span class="sr">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {p.drafts.map((d) => (
+                <tr data-id={d.id}>
+                  <td dir="auto">{d.to}</td>
+                  <td dir="auto">
+                    <a class="open" href={`/compose?draft=${d.id}`}>
+                      {d.subject === "" ? "(no subject)" : d.subject}
+                    </a>
+                    {d.attachments.length > 0 ? <span class="clip" aria-label={`${d.attachments.length} attachment(s)`}>📎</span> : null}
+                  </td>
+                  <td class="date">{formatDate(d.updated)}</td>
+                  <td>
+                    <form method="post" action={`/drafts/${d.id}/delete`} class="inline">
+                      <button type="submit" aria-label={`Delete draft ${d.subject === "" ? "(no subject)" : d.subject}`}>
+                        Delete draft
+                      </button>
+                    </form>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
   );
 }

@@ -13,7 +13,7 @@ export interface Conn {
 export interface LayoutProps {
   title: string;
   user: string;
-  active: "inbox" | "outbox" | "queued" | "contacts" | "settings" | "compose" | "message";
+  active: "inbox" | "outbox" | "queued" | "drafts" | "trash" | "contacts" | "settings" | "compose" | "message";
   conn: Conn;
   unread: number;
   popupReturnSeconds: number;
@@ -27,6 +27,8 @@ const FOLDERS = [
   ["inbox", "/inbox", "Inbox"],
   ["outbox", "/outbox", "Outbox"],
   ["queued", "/queued", "Queued"],
+  ["drafts", "/drafts", "Drafts"],
+  ["trash", "/trash", "Trash"],
   ["contacts", "/contacts", "Contacts"],
   ["settings", "/settings", "Settings"],
 ] as const;
@@ -84,8 +86,46 @@ export function Layout(p: LayoutProps) {
           </a>
         </div>
         <audio id="popup-sound" src="/assets/new-message.wav" preload="auto"></audio>
+        <KeyboardHelp />
       </body>
     </html>
+  );
+}
+
+/** The keyboard shortcuts (app.js acts on them), shown by `?` and closed by Escape or Close. */
+export const SHORTCUTS: [string, string][] = [
+  ["j", "next message"],
+  ["k", "previous message"],
+  ["o or Enter", "open the selected message"],
+  ["r", "reply"],
+  ["a", "reply all"],
+  ["f", "forward"],
+  ["#", "delete (move to the Trash)"],
+  ["c", "compose a new message"],
+  ["/", "search this folder"],
+  ["?", "show or hide this help"],
+];
+
+function KeyboardHelp() {
+  return (
+    <div id="help" class="help" role="dialog" aria-modal="true" aria-labelledby="help-title" hidden>
+      <h2 id="help-title">Keyboard shortcuts</h2>
+      <table>
+        <tbody>
+          {SHORTCUTS.map(([key, what]) => (
+            <tr>
+              <th scope="row">
+                <kbd>{key}</kbd>
+              </th>
+              <td>{what}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <button type="button" id="help-close">
+        Close
+      </button>
+    </div>
   );
 }
 
@@ -125,4 +165,30 @@ export function connText(s: { state: string; relay: string; user: string; error:
     default:
       return { state: s.state, text: s.error ?? s.state };
   }
+}
+
+/** A page without the folder bar: the print view of a message (its Print button is app.js's). */
+export function Bare(p: { title: string; children: Child }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{`${p.title} — smsg`}</title>
+        <link rel="icon" href="data:," />
+        <link rel="stylesheet" href="/assets/app.css" />
+        <script src="/assets/htmx.min.js" defer></script>
+        <script src="/assets/session.js" defer></script>
+        <script src="/assets/app.js" defer></script>
+      </head>
+      <body class="bare">
+        <p class="no-print">
+          <button type="button" id="print">
+            Print
+          </button>
+        </p>
+        {p.children}
+      </body>
+    </html>
+  );
 }

@@ -1,7 +1,8 @@
 /** @jsxImportSource hono/jsx */
 // A folder's message list: sender or recipients, subject, date, attachment mark,
 // unread in bold; pages of 50; the search box filters in memory. Returned whole as a page
-// or alone as the #list fragment for htmx.
+// (beside the reading pane, which app.js fills on a wide window) or alone as the #list
+// fragment for htmx.
 
 export interface ListItem {
   id: string;
@@ -14,7 +15,7 @@ export interface ListItem {
 }
 
 export interface ListProps {
-  folder: "inbox" | "outbox" | "queued";
+  folder: "inbox" | "outbox" | "queued" | "trash";
   items: ListItem[];
   page: number;
   more: boolean;
@@ -41,6 +42,13 @@ function href(folder: string, page: number, q: string): string {
   return `/${folder}${s ? `?${s}` : ""}`;
 }
 
+/** Who a row names: the sender in the Inbox, the recipients of sent mail, both in the Trash. */
+function who(folder: ListProps["folder"], m: ListItem): string {
+  if (folder === "inbox") return m.from;
+  if (folder === "trash") return `${m.from} → ${m.to.join(", ")}`;
+  return m.to.join(", ");
+}
+
 export function MessageList(p: ListProps) {
   const incoming = p.folder === "inbox";
   return (
@@ -51,7 +59,7 @@ export function MessageList(p: ListProps) {
         <table>
           <thead>
             <tr>
-              <th scope="col">{incoming ? "From" : "To"}</th>
+              <th scope="col">{incoming ? "From" : p.folder === "trash" ? "From → To" : "To"}</th>
               <th scope="col">Subject</th>
               <th scope="col">Date</th>
               <th scope="col">
@@ -61,10 +69,12 @@ export function MessageList(p: ListProps) {
           </thead>
           <tbody>
             {p.items.map((m) => (
-              <tr class={m.flags.includes("U") ? "unread" : ""}>
-                <td dir="auto">{incoming ? m.from : m.to.join(", ")}</td>
+              <tr class={m.flags.includes("U") ? "unread" : ""} data-id={m.id}>
+                <td dir="auto">{who(p.folder, m)}</td>
                 <td dir="auto">
-                  <a href={`/messages/${m.id}`}>{m.subject}</a>
+                  <a class="open" href={`/messages/${m.id}`}>
+                    {m.subject}
+                  </a>
                   {m.attachments > 0 ? (
                     <span class="clip" title={`${m.attachments} attachment(s)`} aria-label={`${m.attachments} attachment(s)`}>
                       📎
@@ -119,7 +129,18 @@ export function FolderPage(p: ListProps & { title: string }) {
           />
         </form>
       </div>
-      <MessageList {...p} />
+      {p.folder === "trash" ? (
+        <form method="post" action="/trash/empty" class="inline empty-trash">
+          <button type="submit">Empty Trash</button>{" "}
+          <span class="hint">removes every message here for good, with its attachments</span>
+        </form>
+      ) : null}
+      <div class="reading">
+        <MessageList {...p} />
+        <section id="pane" class="pane" aria-label="Reading pane" aria-live="polite">
+          <p class="empty">Select a message to read it here.</p>
+        </section>
+      </div>
     </>
   );
 }

@@ -109,7 +109,7 @@ describe("messages", () => {
     const rid = s.saveOutgoing({ id, from: "alice", to: ["bob", "carol"], date: 5_000, subject, body, attachments: [] });
     const list = s.list("out");
     expect(list.length).toBe(1);
-    expect(list[0]).toEqual({ id, folder: "out", from: "alice", to: ["bob", "carol"], subject, date: 5_000, flags: "Q", attachments: [] });
+    expect(list[0]).toEqual({ id, folder: "out", trashed: false, from: "alice", to: ["bob", "carol"], subject, date: 5_000, flags: "Q", attachments: [] });
     expect(s.list("in")).toEqual([]);
     const found = s.find(id);
     expect(found?.rid).toBe(rid);

@@ -26,6 +26,12 @@ const COMMANDS = [
   ["users"],
   ["contacts"],
   ["accept"],
+  ["delete"],
+  ["trash"],
+  ["restore"],
+  ["empty-trash"],
+  ["forward"],
+  ["export"],
   ["demo"],
 ];
 
@@ -44,8 +50,8 @@ describe("the command line", () => {
   });
 
   test("no client running for a data dir: one sentence, exit 1", async () => {
-    for (const cmd of ["status", "inbox", "outbox", "users", "contacts"]) {
-      const r = await cli([cmd, "--data", s.path("nothing-here")]);
+    for (const cmd of [["status"], ["inbox"], ["outbox"], ["users"], ["contacts"], ["trash"], ["empty-trash"], ["delete", "0"], ["restore", "0"], ["forward", "0", "--to", "bob"], ["export", "--mbox", s.path("x.mbox")]]) {
+      const r = await cli([...cmd, "--data", s.path("nothing-here")]);
       expect(r.code).toBe(1);
       oneSentence(r.stderr);
       expect(r.stderr).toContain("no client is running for");

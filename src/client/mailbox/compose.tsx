@@ -1,6 +1,7 @@
 /** @jsxImportSource hono/jsx */
-// Writing mail in the mailbox (CLIENT.md §2.6–§2.7): the Send Mail form and reply drafts, the
-// connected users, attachment uploads, and Send. The form's checks are its schema, each
+// Writing mail in the mailbox (CLIENT.md §2.6–§2.8): the Send Mail form with Reply, Reply All
+// and Forward prefilled, drafts (saved as typed, listed, resumed), the connected users,
+// attachment uploads, and Send. The form's checks are its schema, each
 // failure tied to its field, so the form comes back with the sentence beside To, Subject or
 // Message; the daemon then checks again (it is the authority, for the API too).
 
@@ -11,10 +12,12 @@ import { uploadDraft } from "../attachment-http.ts";
 import { isUserId } from "../../protocol/user-id.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { MAX_ATTACHMENTS, MAX_SUBJECT_CHARS, encodeHeader, subjectLength, validateName } from "../../protocol/envelope.ts";
-import { ComposeForm, ConnectedUsers, SentNotice, type ComposeProps } from "../../views/compose.tsx";
+import { ComposeForm, ConnectedUsers, DraftsPage, SentNotice, type ComposeProps } from "../../views/compose.tsx";
+import * as actions from "../mail-actions.ts";
 import { form, repeated, text } from "../../web/form.ts";
 import { WebError } from "../../web/web-error.ts";
 import { page, type Mailbox } from "./context.tsx";
+import { forwardBody, forwardSubject, quoteOf, replyAllRecipients, replySubject } from "../drafting.ts";
 
 /** The recipients of a To field as the daemon reads them: comma-separated, trimmed, lowercase, once each. */
 const recipients = (to: string): string[] => [...new Set(to.split(",").map((u) => u.trim().toLowerCase()).filter((u) => u !== ""))];
@@ -22,7 +25,7 @@ const recipients = (to: string): string[] => [...new Set(to.split(",").map((u) =
 /** The Send Mail form: `to` (comma-separated), `subject`, `body`, and `att` / `att_name` in pairs. */
 function sendForm(m: Mailbox) {
   return z
-    .object({ to: text, subject: text, body: text, att: repeated, att_name: repeated })
+    .object({ to: text, subject: text, body: text, att: repeated, att_name: repeated, draft: text })
     .superRefine((f, ctx) => {
       const fail = (field: "to" | "subject" | "body" | "form", message: string) => ctx.addIssue({ code: "custom", path: [field], message });
       const to = recipients(f.to);
@@ -76,13 +79,41 @@ export function composeRoutes(m: Mailbox): Hono {
   const app = new Hono();
 
   app.get("/compose", (c) => {
-    const replyTo = c.req.query("reply");
-    let props: ComposeProps = { to: c.req.query("to") ?? "", subject: "", body: "", attachments: [], errors: {}, cursor: "start" };
-    if (replyTo) {
-      const msg = host.daemon.store.find(replyTo);
-      if (msg) props = { ...props, ...replyDraft(msg, host.daemon.settings().posting) };
+    const q = (k: string) => c.req.query(k);
+    const d = host.daemon;
+    let props: ComposeProps = { to: q("to") ?? "", subject: "", body: "", attachments: [], errors: {}, cursor: "start", draft: "" };
+    const original = (id: string | undefined) => (id ? d.store.find(id) : undefined);
+    const posting = d.settings().posting;
+    let msg;
+    if ((msg = original(q("reply")))) props = { ...props, ...replyDraft(msg, posting) };
+    else if ((msg = original(q("replyall")))) props = { ...props, ...replyDraft(msg, posting, replyAllRecipients(msg, host.user).join(", ")) };
+    else if ((msg = original(q("forward")))) {
+      // The attachments are copied from the store now, so the form lists them like uploads (§2.8).
+      props = { ...props, to: "", subject: forwardSubject(msg.subject), body: `\n\n${forwardBody("", msg)}`, attachments: actions.copyAttachments(d, msg), cursor: "start" };
+    } else if (q("draft")) {
+      const dr = d.store.draft(q("draft")!);
+      if (!dr) throw new UserError(`no draft ${q("draft")}`, 404);
+      props = { ...props, to: dr.to, subject: dr.subject, body: dr.body, attachments: dr.attachments, cursor: "end", draft: dr.id };
     }
     return page(m, c, "compose", "Send Mail", <ComposeForm {...props} />);
+  });
+
+  // Drafts (§2.8): the form saves itself here as it is typed and when the page is left.
+  app.post("/drafts", form(z.object({ draft: text, to: text, subject: text, body: text, att: repeated, att_name: repeated })), (c) => {
+    const f = c.req.valid("form");
+    const id = actions.saveDraft(host.daemon, {
+      id: f.draft === "" ? undefined : f.draft,
+      to: f.to,
+      subject: f.subject,
+      body: f.body,
+      attachments: f.att.map((att, i) => ({ att, name: f.att_name[i] ?? "attachment" })),
+    });
+    return c.json({ draft: id });
+  });
+  app.get("/drafts", (c) => page(m, c, "drafts", "Drafts", <DraftsPage drafts={host.daemon.store.drafts()} />));
+  app.post("/drafts/:id/delete", (c) => {
+    actions.deleteDraft(host.daemon, c.req.param("id"));
+    return c.redirect("/drafts", 303);
   });
 
   app.get("/users", async (c) => {
@@ -103,7 +134,7 @@ export function composeRoutes(m: Mailbox): Hono {
     const attachments = attachmentsOf(m, { att: raw.getAll("att").map(String), att_name: raw.getAll("att_name").map(String) });
     const status = err.status === 503 ? 503 : 400;
     return c.html(
-      <ComposeForm to={field("to")} subject={field("subject")} body={field("body")} attachments={attachments} errors={err.fields} cursor="end" />,
+      <ComposeForm to={field("to")} subject={field("subject")} body={field("body")} attachments={attachments} errors={err.fields} cursor="end" draft={field("draft")} />,
       status,
     );
   };
@@ -111,7 +142,13 @@ export function composeRoutes(m: Mailbox): Hono {
   app.post("/send", form(sendForm(m), (err, c) => again(c, err)), async (c) => {
     const f = c.req.valid("form");
     try {
-      const r = await host.daemon.send({ to: f.to.split(","), subject: f.subject, body: f.body, attachments: attachmentsOf(m, f).map(({ att, name }) => ({ att, name })) });
+      const r = await actions.sendDraft(host.daemon, {
+        to: f.to.split(","),
+        subject: f.subject,
+        body: f.body,
+        attachments: attachmentsOf(m, f).map(({ att, name }) => ({ att, name })),
+        draft: f.draft,
+      });
       return c.html(<SentNotice id={r.id} queued={r.queued} delivered={recipients(f.to).filter((u) => !r.queued.includes(u))} />);
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
@@ -128,16 +165,12 @@ export function composeRoutes(m: Mailbox): Hono {
 export function replyDraft(
   m: { from: string; subject: string; body: string; date: number },
   posting: "top" | "bottom",
+  to: string = m.from,
 ): Pick<ComposeProps, "to" | "subject" | "body" | "cursor"> {
-  const subject = `Re: ${m.subject.replace(/^(\s*re\s*:\s*)+/i, "")}`;
-  const quote =
-    `On ${new Date(m.date).toISOString().replace("T", " ").slice(0, 16)}, ${m.from} wrote:\n` +
-    m.body
-      .replace(/\n+$/, "")
-      .split("\n")
-      .map((l) => `> ${l}`)
-      .join("\n");
+  // Reply All passes its list as `to`; Reply answers the sender.
+  const subject = replySubject(m.subject);
+  const quote = quoteOf(m);
   return posting === "top"
-    ? { to: m.from, subject, body: `\n\n${quote}\n`, cursor: "start" }
-    : { to: m.from, subject, body: `${quote}\n\n`, cursor: "end" };
+    ? { to, subject, body: `\n\n${quote}\n`, cursor: "start" }
+    : { to, subject, body: `${quote}\n\n`, cursor: "end" };
 }
