@@ -5,7 +5,8 @@
 
 import { openEnvelopeKey, receiptFor, streamPlaintextSize, type EnvelopeHeader } from "../protocol/envelope.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
-import { RECEIPT_LEN, WINDOW_CHUNKS, type AckStatus, type Message, type MessageOf, idHex } from "../protocol/messages.ts";
+import { WindowGrant } from "./window-grant.ts";
+import { RECEIPT_LEN, type AckStatus, type Message, type MessageOf, idHex } from "../protocol/messages.ts";
 import { StreamOpener } from "../protocol/stream.ts";
 import { PlaintextParser } from "../protocol/plaintext.ts";
 import { ProtocolError } from "../protocol/errors.ts";
@@ -24,6 +25,7 @@ interface Incoming {
   opener: StreamOpener;
   parser: PlaintextParser;
   chunks: number;
+  window: WindowGrant;
   header: EnvelopeHeader | undefined;
   writers: AttachmentWriter[];
 }
@@ -161,7 +163,7 @@ export class Inbound {
         recipientSessionSecret: link.session.secretKey,
         senderSessionPub: m.senderKey.sessionPub,
       });
-      inc = { id: m.id, receiptKey: keys.receiptKey, hex, from: m.from, opener: new StreamOpener(keys.streamKey), parser, chunks: 0, header: undefined, writers };
+      inc = { id: m.id, receiptKey: keys.receiptKey, hex, from: m.from, opener: new StreamOpener(keys.streamKey), parser, chunks: 0, window: new WindowGrant(), header: undefined, writers };
     } catch (e) {
       this.#log(`refused message from ${m.from}: ${e instanceof ProtocolError ? e.code : "invalid"}`);
       return this.#ack(link, m.id, "rejected");
@@ -181,7 +183,8 @@ export class Inbound {
     inc.parser.push(inc.opener.open(m.data, m.last));
     inc.chunks++;
     if (!m.last) {
-      if (inc.chunks % (WINDOW_CHUNKS / 2) === 0) link.post({ t: "window", id: inc.id, seq: inc.chunks });
+      const w = inc.window.consumed(inc.chunks, this.#now());
+      if (w) link.post({ t: "window", id: inc.id, seq: w.seq, limit: w.limit });
       return;
     }
     inc.parser.end();
