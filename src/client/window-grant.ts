@@ -20,7 +20,9 @@ export class WindowGrant {
 
   /**
    * Chunks 0 .. seq−1 are consumed, the last at `now`. Returns the WINDOW to send, if one is
-   * due: every eighth of the credit, and at least every WINDOW_CHUNKS / 2 chunks' worth.
+   * due: every WINDOW_CHUNKS / 2 chunks, whatever the credit. The relay may grant less than
+   * asked (down to the base window), and the recipient does not learn what it granted: only
+   * a WINDOW within every base window keeps a sender so held from waiting for good.
    */
   consumed(seq: number, now: number): { seq: number; limit: number } | undefined {
     this.#times.push(now);
@@ -30,7 +32,7 @@ export class WindowGrant {
       this.#head = 0;
     }
     const credit = Math.max(WINDOW_CHUNKS, Math.min(MAX_GRANT_CHUNKS, 2 * (this.#times.length - this.#head)));
-    if (seq - this.#sentSeq < Math.max(WINDOW_CHUNKS / 2, credit >> 3)) return undefined;
+    if (seq - this.#sentSeq < WINDOW_CHUNKS / 2) return undefined;
     this.#sentSeq = seq;
     // The limit never moves back: the sender may already have sent up to the last one.
     this.#limit = Math.max(this.#limit, seq + credit);
