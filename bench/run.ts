@@ -8,6 +8,7 @@ import { attachmentRows } from "./figures/attachment.ts";
 import { clusterRows } from "./figures/cluster.ts";
 import { connectionsRows } from "./figures/connections.ts";
 import { handshakeRows } from "./figures/handshake.ts";
+import { longPathRows } from "./figures/long-path.ts";
 import { mailboxRows } from "./figures/mailbox.ts";
 import { relayRateRows } from "./figures/relay-rate.ts";
 import { sealRows } from "./figures/seal.ts";
@@ -16,7 +17,7 @@ import { describeMachine, machineLine } from "./lib/machine.ts";
 import type { Row } from "./lib/row.ts";
 import { formatTable } from "./lib/table.ts";
 
-const FIGURES = ["relay", "seal", "connections", "handshake", "attachment", "mailbox", "cluster"] as const;
+const FIGURES = ["relay", "seal", "connections", "handshake", "attachment", "long-path", "mailbox", "cluster"] as const;
 type Figure = (typeof FIGURES)[number];
 
 function parseArgs(argv: string[]): { quick: boolean; json?: string; only: Figure[] } {
@@ -35,7 +36,7 @@ function parseArgs(argv: string[]): { quick: boolean; json?: string; only: Figur
       if (bad.length || list.length === 0) throw new Error(`--only takes a list of ${FIGURES.join(",")}`);
       only = list as Figure[];
     } else if (a === "--help" || a === "-h") {
-      console.log("usage: bun bench/run.ts [--quick] [--json FILE] [--only relay,seal,connections,handshake,attachment,mailbox,cluster]");
+      console.log("usage: bun bench/run.ts [--quick] [--json FILE] [--only relay,seal,connections,handshake,attachment,long-path,mailbox,cluster]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -70,6 +71,9 @@ try {
         break;
       case "attachment":
         rows.push(...(await attachmentRows(ctx)));
+        break;
+      case "long-path":
+        rows.push(...(await longPathRows(ctx)));
         break;
       case "mailbox":
         rows.push(...(await mailboxRows(ctx)));

@@ -138,6 +138,8 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
       maxOutputPerSession: settings.max_output_per_session_kb * 1024,
       maxOutputPerUser: settings.max_output_per_user_kb * 1024,
       maxOutputTotal: settings.max_output_total_mb * 1024 * 1024,
+      maxWindowPerTransfer: settings.max_window_per_transfer_mb * 1024 * 1024,
+      maxWindowTotal: settings.max_window_total_mb * 1024 * 1024,
     },
   }).catch((e: Error) => {
     log.close();

@@ -6,6 +6,7 @@
 
 import { openEnvelopeKey, receiptFor, streamPlaintextSize, type EnvelopeHeader } from "../protocol/envelope.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
+import { WindowGrant } from "./window-grant.ts";
 import { RECEIPT_LEN, WINDOW_CHUNKS, type AckStatus, type Message, type MessageOf, idHex } from "../protocol/messages.ts";
 import { StreamOpener } from "../protocol/stream.ts";
 import { PlaintextParser } from "../protocol/plaintext.ts";
@@ -28,6 +29,7 @@ interface Incoming {
   from: string;
   parser: PlaintextParser;
   chunks: number;
+  window: WindowGrant;
   header: EnvelopeHeader | undefined;
   writers: AttachmentWriter[];
 }
@@ -162,7 +164,7 @@ export class Inbound {
         attachment: (i, bytes) => writers[i]!.write(bytes),
         attachmentEnd: (i) => void writers[i]!.finish(),
       });
-      inc = { id: m.id, receiptKey: undefined, opener: undefined, early: [], hex, from: m.from, parser, chunks: 0, header: undefined, writers };
+      inc = { id: m.id, receiptKey: undefined, opener: undefined, early: [], hex, from: m.from, parser, chunks: 0, window: new WindowGrant(), header: undefined, writers };
     } catch (e) {
       this.#log(`refused message from ${m.from}: ${e instanceof ProtocolError ? e.code : "invalid"}`);
       return this.#ack(link, m.id, "rejected");
@@ -221,7 +223,8 @@ export class Inbound {
     inc.parser.push(inc.opener!.open(m.data, m.last));
     inc.chunks++;
     if (!m.last) {
-      if (inc.chunks % (WINDOW_CHUNKS / 2) === 0) link.post({ t: "window", id: inc.id, seq: inc.chunks });
+      const w = inc.window.consumed(inc.chunks, this.#now());
+      if (w) link.post({ t: "window", id: inc.id, seq: w.seq, limit: w.limit });
       return;
     }
     inc.parser.end();

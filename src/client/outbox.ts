@@ -38,6 +38,8 @@ type Result = MessageOf<"ack" | "sendFailed"> | "down" | "stalled";
 
 interface Active {
   window: number;
+  /** Chunks < limit may be sent: the last WINDOW's limit, WINDOW_CHUNKS before any (SPEC.md §6.3). */
+  limit: number;
   wake: (() => void) | undefined;
   result: Promise<Result>;
   settle: (m: Result) => void;
@@ -93,9 +95,14 @@ export class Outbox {
     switch (m.t) {
       case "window": {
         const a = this.#active.get(idHex(m.id));
-        if (a && m.seq > a.window) {
+        if (!a) return true;
+        // The silence timer restarts only when the recipient consumed more (SPEC.md §7.1).
+        if (m.seq > a.window) {
           a.window = m.seq;
           a.touch();
+        }
+        if (m.limit > a.limit) {
+          a.limit = m.limit;
           a.wake?.();
         }
         return true;
@@ -285,6 +292,7 @@ export class Outbox {
     let stall: ReturnType<typeof setTimeout> | undefined;
     const active: Active = {
       window: 0,
+      limit: WINDOW_CHUNKS,
       wake: undefined,
       result,
       settled: false,
@@ -336,7 +344,7 @@ export class Outbox {
     /** Post the chunks sealed so far as the window allows; false once the transfer is over. */
     const send = async (): Promise<boolean> => {
       for (const c of sealed.splice(0)) {
-        while (!a.settled && seq >= a.window + WINDOW_CHUNKS) {
+        while (!a.settled && seq >= a.limit) {
           await new Promise<void>((r) => (a.wake = r));
           a.wake = undefined;
         }

@@ -10,7 +10,11 @@ import { MLKEM768_CT_LENGTH, MLKEM768_EK_LENGTH } from "./mlkem.ts";
 
 export const MSG_ID_LEN = 16;
 export const RECEIPT_LEN = 32;
-/** Chunks a sender may have in flight beyond the last WINDOW (SPEC.md §6). */
+/**
+ * The base window (SPEC.md §6.3): chunks a sender may always have in flight beyond the last
+ * WINDOW's `seq`, and the least a WINDOW's `limit` may grant. Credit beyond it is the
+ * recipient's to grant and the relay's to cap.
+ */
 export const WINDOW_CHUNKS = 16;
 
 /** A message id as text: the key of its transfer, delivery and row at every end (§1.4). */
@@ -124,7 +128,7 @@ export type Message =
   | { t: "chunk"; id: Uint8Array; seq: number; last: boolean; data: Uint8Array }
   /** receipt: HMAC proving the recipient stored it (SPEC.md §6.4); zeros unless stored/duplicate. */
   | { t: "ack"; id: Uint8Array; status: AckStatus; receipt: Uint8Array }
-  | { t: "window"; id: Uint8Array; seq: number }
+  | { t: "window"; id: Uint8Array; seq: number; limit: number }
   | { t: "sendFailed"; id: Uint8Array; reason: FailReason }
   | { t: "abort"; id: Uint8Array }
   | { t: "error"; code: ErrorCode; reason: string }
@@ -247,7 +251,7 @@ export function writeMessage(m: Message): Writer {
       w.fixed(m.id, MSG_ID_LEN).u8(enumIndex(ACK_STATUS, m.status)).fixed(m.receipt, RECEIPT_LEN);
       break;
     case "window":
-      w.fixed(m.id, MSG_ID_LEN).u32(m.seq);
+      w.fixed(m.id, MSG_ID_LEN).u32(m.seq).u32(m.limit);
       break;
     case "sendFailed":
       w.fixed(m.id, MSG_ID_LEN).u8(enumIndex(FAIL_REASON, m.reason));
@@ -334,7 +338,7 @@ export function decodeMessage(b: Uint8Array): Message {
       m = { t: "ack", id: r.fixed(MSG_ID_LEN), status: enumAt(ACK_STATUS, r.u8()), receipt: r.fixed(RECEIPT_LEN) };
       break;
     case T.window:
-      m = { t: "window", id: r.fixed(MSG_ID_LEN), seq: r.u32() };
+      m = { t: "window", id: r.fixed(MSG_ID_LEN), seq: r.u32(), limit: r.u32() };
       break;
     case T.sendFailed:
       m = { t: "sendFailed", id: r.fixed(MSG_ID_LEN), reason: enumAt(FAIL_REASON, r.u8()) };

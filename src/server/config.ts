@@ -42,6 +42,9 @@ export const SETTINGS = [
   { key: "max_output_per_session_kb", kind: "int", help: "unread output one session may have at the relay before it is no longer read from, in KiB", min: 128, max: 1_048_576, default: 1024 },
   { key: "max_output_per_user_kb", kind: "int", help: "unread output of all sessions of one user together, in KiB", min: 128, max: 16_777_216, default: 4096 },
   { key: "max_output_total_mb", kind: "int", help: "unread output of all sessions together, in MiB", min: 1, max: 1_048_576, default: 256 },
+  // Window credit (SPEC.md §6.3, §6.5): how far a transfer's window may grow beyond 16 chunks.
+  { key: "max_window_per_transfer_mb", kind: "int", help: "window credit one transfer may have beyond its base window of 16 chunks, in MiB", min: 0, max: 4096, default: 16 },
+  { key: "max_window_total_mb", kind: "int", help: "window credit of all transfers together beyond their base windows, in MiB", min: 0, max: 1_048_576, default: 256 },
   // A cluster of relay nodes on NATS (README "A cluster of relays", SPEC.md §11): none of
   // these given, the relay is on its own, as always.
   { key: "nats", kind: "strings", help: "run as a node of a relay cluster on these NATS servers: URL[,URL...] (nats:// or tls://)" },
@@ -77,6 +80,8 @@ export type Settings = {
   max_output_per_session_kb: number;
   max_output_per_user_kb: number;
   max_output_total_mb: number;
+  max_window_per_transfer_mb: number;
+  max_window_total_mb: number;
   nats?: string[];
   node?: string;
   nats_user?: string;

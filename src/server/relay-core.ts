@@ -12,9 +12,10 @@ import type { Session } from "./session.ts";
 import { MAX_INCOMING_PER_SESSION, MAX_TRANSFERS_PER_SESSION, TRANSFER_IDLE_MS, type Transfer, type TransferEnd } from "./transfer.ts";
 import type { KeyPair } from "./relay-key.ts";
 import { OutputBudget } from "./output-budget.ts";
+import { WindowBudget } from "./window-budget.ts";
 import type { LoginStatus, MessageOf, SignedSessionKey } from "../protocol/messages.ts";
 import { bytesEqual } from "../protocol/bytes.ts";
-import { idHex } from "../protocol/messages.ts";
+import { idHex, WINDOW_CHUNKS } from "../protocol/messages.ts";
 import { ed25519VerifyNative, sha256 } from "../protocol/primitives.ts";
 import { encodeIdentityChange, verifyIdentityChange } from "../protocol/identity-change.ts";
 import { crashPoint } from "../net/crash-point.ts";
@@ -41,6 +42,9 @@ export interface RelayOptions {
   maxOutputPerSession: number;
   maxOutputPerUser: number;
   maxOutputTotal: number;
+  /** Window credit beyond the base window, bytes (SPEC.md §6.3): per transfer, in total. */
+  maxWindowPerTransfer: number;
+  maxWindowTotal: number;
 }
 
 export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
@@ -61,6 +65,8 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   maxOutputPerSession: 1024 * 1024,
   maxOutputPerUser: 4 * 1024 * 1024,
   maxOutputTotal: 256 * 1024 * 1024,
+  maxWindowPerTransfer: 16 * 1024 * 1024,
+  maxWindowTotal: 256 * 1024 * 1024,
 };
 
 /** Connections over a limit kept just long enough to be told so; beyond this, cut at once. */
@@ -93,6 +99,7 @@ export class RelayCore {
   readonly sessions = new Set<Session>();
   readonly stats: RelayStats = { connections: 0, logins: 0, failedLogins: 0, messages: 0, bytes: 0 };
   readonly output: OutputBudget;
+  readonly windows: WindowBudget;
   /** Set by drain(): no new transfers; sessions close as their transfers end. */
   draining = false;
   #limiter: FailureLimiter;
@@ -123,6 +130,7 @@ export class RelayCore {
     this.log = deps.log;
     this.now = deps.now;
     this.output = new OutputBudget({ perSession: this.opts.maxOutputPerSession, perUser: this.opts.maxOutputPerUser, total: this.opts.maxOutputTotal });
+    this.windows = new WindowBudget({ perTransfer: this.opts.maxWindowPerTransfer, total: this.opts.maxWindowTotal, unpausable: this.opts.maxOutputPerSession });
     this.#limiter = new FailureLimiter({ burst: this.opts.failedLoginsBurst, perMinute: this.opts.failedLoginsPerMinute });
     this.#userLimiter = new FailureLimiter({ burst: this.opts.failedLoginsPerUserBurst, perMinute: this.opts.failedLoginsPerUserPerHour / 60 });
     this.#sendLimiter = new FailureLimiter({ burst: Math.max(1, Math.floor(this.opts.messagesPerMinute)), perMinute: this.opts.messagesPerMinute });
@@ -323,7 +331,7 @@ export class RelayCore {
     }
     if (!ep.sessionKey || !bytesEqual(ep.sessionKey.sessionPub, m.recipientSessionPub)) return fail("stale-key");
     if (ep.incoming.has(key) || ep.incoming.size >= MAX_INCOMING_PER_SESSION) return fail("busy");
-    const t: Transfer = { id: m.id, key, from, to: ep, size: m.size, received: 0, nextSeq: 0, window: 0, done: false, last: this.now() };
+    const t: Transfer = { id: m.id, key, from, to: ep, size: m.size, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: this.now() };
     from.outgoing.set(key, t);
     ep.incoming.set(key, t);
     this.stats.messages++;
@@ -340,6 +348,7 @@ export class RelayCore {
   }
 
   endTransfer(t: Transfer): void {
+    this.windows.release(t);
     t.from.outgoing.delete(t.key);
     t.to.incoming.delete(t.key);
     if (this.draining) {

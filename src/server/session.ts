@@ -17,6 +17,7 @@ import type { Hub } from "./hub.ts";
 import type { Directory } from "./directory.ts";
 import type { KeyPair } from "./relay-key.ts";
 import type { Log } from "./log.ts";
+import type { WindowBudget } from "./window-budget.ts";
 import { OUTPUT_LOW_WATER, type OutputBudget, type UserOutput } from "./output-budget.ts";
 import { type Transfer, type TransferEnd } from "./transfer.ts";
 
@@ -36,6 +37,7 @@ export interface SessionCore {
   readonly log: Log;
   readonly now: () => number;
   readonly output: OutputBudget;
+  readonly windows: WindowBudget;
   readonly stats: { bytes: number };
   checkLogin(user: string, loginKey: Uint8Array, address: string, invite?: Uint8Array): { status: LoginStatus; reason: string };
   publish(s: Session): void;
@@ -59,6 +61,7 @@ export class Session implements TransferEnd {
   readonly core: SessionCore;
   readonly sock: FramedSocket;
   readonly address: string;
+  readonly pausable = true;
   readonly opened: number;
   state: State = "hello";
   user = "";
@@ -375,11 +378,16 @@ export class Session implements TransferEnd {
         if (!t) return; // the transfer ended meanwhile (sender gone): nothing to route
         if (m.t === "window") {
           if (m.seq < t.window || m.seq > t.nextSeq) throw new ProtocolError("malformed", "window out of range");
+          if (m.limit < m.seq + WINDOW_CHUNKS) throw new ProtocolError("malformed", "window limit below the base window");
           t.window = m.seq;
           t.last = this.core.now();
-        } else {
-          this.core.endTransfer(t);
+          // The sender gets what the relay's budgets grant of what the recipient asked for,
+          // and is held to exactly that (SPEC.md §6.3).
+          t.limit = this.core.windows.grant(t, m.seq, m.limit, this.overSince !== undefined, t.from.pausable);
+          this.forward(t.from, t.limit === m.limit ? m : { t: "window", id: m.id, seq: m.seq, limit: t.limit });
+          return;
         }
+        this.core.endTransfer(t);
         this.forward(t.from, m);
         return;
       }
@@ -433,7 +441,7 @@ export class Session implements TransferEnd {
     const t = this.outgoing.get(idHex(m.id));
     if (!t) return; // aborted or failed transfer: late chunks are dropped
     if (t.done || m.seq !== t.nextSeq) throw new ProtocolError("malformed", "chunk out of order");
-    if (m.seq >= t.window + WINDOW_CHUNKS) {
+    if (m.seq >= t.limit) {
       this.fail("window", "chunk beyond the window");
       return;
     }

@@ -14,6 +14,8 @@ export interface TransferEnd extends Endpoint {
   readonly outgoing: Map<string, Transfer>;
   /** Transfers coming in to this end, by hex id. */
   readonly incoming: Map<string, Transfer>;
+  /** Whether the relay can hold this end back by not reading it (a session of its own, not a node). */
+  readonly pausable: boolean;
   /** Tell the peer why (ERROR code) and close. */
   fail(code: ErrorCode, reason: string): void;
   /**
@@ -36,6 +38,8 @@ export interface Transfer {
   received: number; // ciphertext bytes seen so far
   nextSeq: number;
   window: number; // chunks the recipient has consumed
+  limit: number; // the sender may send chunks < limit: the last WINDOW limit forwarded to it (SPEC.md §6.3)
+  extra: number; // chunks of limit beyond window + WINDOW_CHUNKS, counted in the relay's WindowBudget
   done: boolean; // last chunk forwarded
   last: number; // when anything moved: a transfer idle past TRANSFER_IDLE_MS is ended
 }

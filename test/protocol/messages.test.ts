@@ -97,7 +97,7 @@ const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>>
     data: fc.uint8Array({ maxLength: 200 }),
   }),
   ack: fc.record({ t: fc.constant("ack" as const), id: msgId, status: fc.constantFrom(...ACK_STATUS), receipt: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
-  window: fc.record({ t: fc.constant("window" as const), id: msgId, seq: u32 }),
+  window: fc.record({ t: fc.constant("window" as const), id: msgId, seq: u32, limit: u32 }),
   sendFailed: fc.record({ t: fc.constant("sendFailed" as const), id: msgId, reason: fc.constantFrom(...FAIL_REASON) }),
   abort: fc.record({ t: fc.constant("abort" as const), id: msgId }),
   error: fc.record({ t: fc.constant("error" as const), code: fc.constantFrom(...ERROR_CODE), reason: text }),
@@ -350,7 +350,7 @@ describe("SPEC.md Appendix B.4 encodings", () => {
   const cases: [string, Message, string][] = [
     ["HEARTBEAT", { t: "heartbeat" }, "00"],
     ["PRESENCE", { t: "presence", user: "bob", online: true }, "06 03626f62 01"],
-    ["WINDOW", { t: "window", id, seq: 8 }, "14 000102030405060708090a0b0c0d0e0f 00000008"],
+    ["WINDOW", { t: "window", id, seq: 8, limit: 24 }, "14 000102030405060708090a0b0c0d0e0f 00000008 00000018"],
     ["ACK stored", { t: "ack", id, status: "stored", receipt }, "13 000102030405060708090a0b0c0d0e0f 00" + toHex(receipt)],
     ["ACK rejected", { t: "ack", id, status: "rejected", receipt: new Uint8Array(32) }, "13 000102030405060708090a0b0c0d0e0f 03" + "00".repeat(32)],
     ["ERROR", { t: "error", code: "replaced", reason: "" }, "17 05 0000"],
@@ -361,11 +361,11 @@ describe("SPEC.md Appendix B.4 encodings", () => {
       expect(decodeMessage(hex(bytes))).toEqual(m);
     });
   }
-  test("BATCH(HEARTBEAT, WINDOW(id, 8)) is 18 0001 00 0015 14 <id> 00000008", () => {
-    const batch = "18 0001 00 0015 14 000102030405060708090a0b0c0d0e0f 00000008";
-    const { parts } = encodeBatchParts([writeMessage({ t: "heartbeat" }), writeMessage({ t: "window", id, seq: 8 })]);
+  test("BATCH(HEARTBEAT, WINDOW(id, 8, 24)) is 18 0001 00 0019 14 <id> 00000008 00000018", () => {
+    const batch = "18 0001 00 0019 14 000102030405060708090a0b0c0d0e0f 00000008 00000018";
+    const { parts } = encodeBatchParts([writeMessage({ t: "heartbeat" }), writeMessage({ t: "window", id, seq: 8, limit: 24 })]);
     expect(toHex(concat(...parts))).toBe(batch.replace(/\s+/g, ""));
-    expect(decodeTransportPlaintext(hex(batch))).toEqual([{ t: "heartbeat" }, { t: "window", id, seq: 8 }]);
+    expect(decodeTransportPlaintext(hex(batch))).toEqual([{ t: "heartbeat" }, { t: "window", id, seq: 8, limit: 24 }]);
   });
 });
 

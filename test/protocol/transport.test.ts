@@ -12,7 +12,7 @@ import { MESSAGE_ID, chunkOf, transportPair } from "../support/transports.ts";
 describe("sealAll", () => {
   test("a message alone is a record of itself, not a batch of one", () => {
     const { sender, receiver, plaintext } = transportPair();
-    const m: Message = { t: "window", id: MESSAGE_ID, seq: 8 };
+    const m: Message = { t: "window", id: MESSAGE_ID, seq: 8, limit: 24 };
     const records = sender.sealAll([encode(m)]);
     expect(records).toHaveLength(1);
     expect(plaintext(records[0]!)).toEqual(encodeMessage(m));

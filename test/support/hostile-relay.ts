@@ -485,7 +485,7 @@ export class HostileRelay {
       return;
     }
     if (!done) {
-      if (r.transfer.chunks.length % (WINDOW_CHUNKS / 2) === 0) r.sender.post({ t: "window", id: m.id, seq: r.transfer.chunks.length });
+      if (r.transfer.chunks.length % (WINDOW_CHUNKS / 2) === 0) r.sender.post({ t: "window", id: m.id, seq: r.transfer.chunks.length, limit: r.transfer.chunks.length + WINDOW_CHUNKS });
       return;
     }
     this.#end(r);

@@ -98,6 +98,8 @@ export class RemoteEnd implements TransferEnd {
     private readonly send: (node: string, user: string, m: Message) => void,
   ) {}
 
+  readonly pausable = false;
+
   get address(): string {
     return `node:${this.node}`;
   }
@@ -423,7 +425,7 @@ export class NatsHub implements Hub<TransferEnd> {
       case "chunk": {
         const t = local?.incoming.get(idHex(m.id));
         if (!t || !viaNode(t.from)) return;
-        const bad = t.done || m.seq !== t.nextSeq || m.seq >= t.window + WINDOW_CHUNKS || t.received + m.data.length > t.size || (m.last && t.received + m.data.length !== t.size);
+        const bad = t.done || m.seq !== t.nextSeq || m.seq >= t.limit || t.received + m.data.length > t.size || (m.last && t.received + m.data.length !== t.size);
         if (bad) return this.#abort(t, "a chunk between nodes out of order or lost");
         t.received += m.data.length;
         t.nextSeq++;
@@ -437,8 +439,12 @@ export class NatsHub implements Hub<TransferEnd> {
         const t = local?.outgoing.get(idHex(m.id));
         if (!t || !viaNode(t.to)) return;
         if (m.t === "window") {
-          if (m.seq < t.window || m.seq > t.nextSeq) return this.#abort(t, "a window between nodes out of range");
+          // The recipient's node granted this limit from its budgets; here it is only held to.
+          if (m.seq < t.window || m.seq > t.nextSeq || m.limit < t.limit || m.limit < m.seq + WINDOW_CHUNKS) {
+            return this.#abort(t, "a window between nodes out of range");
+          }
           t.window = m.seq;
+          t.limit = m.limit;
           t.last = core.now();
         } else core.endTransfer(t);
         t.from.post(m);
@@ -480,7 +486,7 @@ export class NatsHub implements Hub<TransferEnd> {
     if (!to) return fail("offline");
     if (!to.sessionKey || Buffer.compare(Buffer.from(to.sessionKey.sessionPub), Buffer.from(m.recipientSessionPub)) !== 0) return fail("stale-key");
     if (to.incoming.has(key) || to.incoming.size >= MAX_INCOMING_PER_SESSION || from.outgoing.has(key)) return fail("busy");
-    const t: Transfer = { id: m.id, key, from, to, size: m.size, received: 0, nextSeq: 0, window: 0, done: false, last: core.now() };
+    const t: Transfer = { id: m.id, key, from, to, size: m.size, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: core.now() };
     from.outgoing.set(key, t);
     to.incoming.set(key, t);
     to.post(m);
