@@ -2,13 +2,17 @@
 // 1 KiB pairs as the relay rate figure, run twice on the same cluster: every pair on node A
 // (local routing, the baseline), and every sender on node A with its recipient on node B
 // (each message, chunk and ACK crosses NATS). Message rate, delivery latency p50/p99, and
-// the relays' CPU per message (both nodes' together for the cross-node run).
+// the relays' CPU per message (both nodes' together for the cross-node run). Then failover:
+// 1,000 connection holders given both nodes, all on node A, A killed with SIGKILL, and the
+// seconds until every one of them is logged in at B, moving as the real client moves.
 
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { BenchContext } from "../lib/context.ts";
 import { driveWorkers, type RateResult } from "../lib/drive.ts";
 import { Child, freePort, waitForPort } from "../lib/procs.ts";
+import { allReady, Worker, type WorkerMessage } from "../lib/worker.ts";
+import { loadavg } from "node:os";
 import { startRelayProcess, type RelayProcess } from "../lib/relay-process.ts";
 import { row, type Row } from "../lib/row.ts";
 import { benchIdentity, makeUsers, type BenchUser } from "../lib/users.ts";
@@ -16,13 +20,16 @@ import { connectNats, type ClusterSettings } from "../../src/server/cluster/nats
 import { DirectoryReplica } from "../../src/server/cluster/directory-replica.ts";
 
 const WORKERS = resolve(import.meta.dir, "../workers");
+const HOLDER = resolve(WORKERS, "conn-holder.ts");
 const WINDOW = 8;
+/** Seconds within which a killed node's clients must be on another (issue: under 10 s). */
+const FAILOVER_TARGET_S = 10;
 const PAYLOAD = 1024;
 
 function plan(ctx: BenchContext) {
   return ctx.quick
-    ? { pairs: 4, workers: 2, warmupMs: 300, measureMs: 700, rounds: 1 }
-    : { pairs: 50, workers: 2, warmupMs: 1500, measureMs: 5000, rounds: 3 };
+    ? { pairs: 4, workers: 2, warmupMs: 300, measureMs: 700, rounds: 1, failoverClients: 40 }
+    : { pairs: 50, workers: 2, warmupMs: 1500, measureMs: 5000, rounds: 3, failoverClients: 1000 };
 }
 
 function median<R extends RateResult>(rounds: R[]): R {
@@ -51,6 +58,79 @@ async function register(cluster: ClusterSettings, users: BenchUser[]): Promise<v
     r.close();
   } finally {
     await nc.close();
+  }
+}
+
+type AllIn = WorkerMessage & { phase: number; at: number; on: Record<string, number> };
+
+/** Every holder's all-in message of this phase: the latest time, and how many are on each address. */
+async function allIn(workers: Worker[], phase: number, timeoutMs: number): Promise<{ at: number; on: Record<string, number> }> {
+  let at = 0;
+  const on: Record<string, number> = {};
+  for (const w of workers) {
+    for (;;) {
+      const m = await w.next<AllIn>("all-in", timeoutMs);
+      if (m.phase !== phase) continue;
+      at = Math.max(at, m.at);
+      for (const [k, n] of Object.entries(m.on)) on[k] = (on[k] ?? 0) + n;
+      break;
+    }
+  }
+  return { at, on };
+}
+
+interface Failover {
+  seconds: number;
+  fillSeconds: number;
+  load: number[];
+}
+
+/**
+ * n holders given both nodes (A first, so the first round puts them all on A), A killed,
+ * and the time from the kill until all n are logged in (and published) at B.
+ */
+async function failover(ctx: BenchContext, base: ClusterSettings, a: RelayProcess, b: RelayProcess, n: number): Promise<Failover> {
+  const users = makeUsers("f", n);
+  await register(base, users);
+  const identity = benchIdentity();
+  const servers = [a, b].map((r) => ({ host: "127.0.0.1", port: r.port }));
+  const [labelA, labelB] = servers.map((s) => `${s.host}:${s.port}`);
+  const workers = [0, 1].map((i) => new Worker(`failover holder ${i}`, HOLDER, { fileLimit: 65_536 }));
+  const each = Math.ceil(n / workers.length);
+  try {
+    await allReady(
+      workers,
+      workers.map((_, i) => ({
+        t: "config",
+        mode: "smsg",
+        host: servers[0]!.host,
+        port: servers[0]!.port,
+        servers,
+        users: users.slice(i * each, (i + 1) * each),
+        count: 0,
+        identity,
+        concurrency: 20,
+        heartbeatMs: 10_000,
+        maxBackoffMs: 30_000,
+        keysAhead: 2,
+      })),
+      300_000,
+    );
+    const go = Date.now();
+    for (const w of workers) w.send({ t: "go" });
+    const filled = await allIn(workers, 1, 300_000);
+    if (filled.on[labelA!] !== n) throw new Error(`failover: ${JSON.stringify(filled.on)} before the kill, not all ${n} on node A`);
+    ctx.log(`cluster failover: ${n} clients on node A; killing it (SIGKILL)`);
+    const load = loadavg();
+    a.child.proc.kill("SIGKILL");
+    const killed = Date.now();
+    const moved = await allIn(workers, 2, 120_000);
+    if (moved.on[labelB!] !== n) throw new Error(`failover: ${JSON.stringify(moved.on)} after the kill, not all ${n} on node B`);
+    return { seconds: (moved.at - killed) / 1000, fillSeconds: (filled.at - go) / 1000, load };
+  } finally {
+    for (const w of workers) w.send({ t: "stop" });
+    await Promise.all(workers.map((w) => w.next("stopped", 30_000).catch(() => undefined)));
+    await Promise.all(workers.map((w) => w.stop()));
   }
 }
 
@@ -97,6 +177,9 @@ export async function clusterRows(ctx: BenchContext): Promise<Row[]> {
     }
     const l = median(local);
     const c = median(cross);
+    // Last: it kills node A.
+    const f = await failover(ctx, base, nodes[0]!, nodes[1]!, p.failoverClients);
+    ctx.log(`cluster failover: all ${p.failoverClients} on node B ${f.seconds.toFixed(2)} s after the kill (load average ${f.load.map((x) => x.toFixed(2)).join(" ")})`);
     const sameName = `the same ${p.pairs} pairs on one node`;
     return [
       row({
@@ -115,6 +198,13 @@ export async function clusterRows(ctx: BenchContext): Promise<Row[]> {
         target: { text: "<= 2x same-node", check: (_v, r) => r !== null && r <= 2 },
       }),
       row({ name: "cluster relay CPU per message, cross-node (both nodes) vs local", value: c.serverCpuUs, unit: "us/msg", baseline: { name: "one node, local routing", value: l.serverCpuUs } }),
+      row({
+        name: `cluster failover: all ${p.failoverClients.toLocaleString("en-US")} clients of a killed node (SIGKILL) logged in at the other`,
+        value: f.seconds,
+        unit: "s",
+        baseline: { name: `their first login, 40 at a time`, value: f.fillSeconds },
+        target: { text: `< ${FAILOVER_TARGET_S} s`, check: (v) => v < FAILOVER_TARGET_S },
+      }),
     ];
   } finally {
     for (const n of nodes) await n.stop();

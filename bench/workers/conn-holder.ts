@@ -4,6 +4,11 @@
 // When the relay goes away each connection comes back by itself with the real client's
 // backoff (SPEC.md §7.3: 0.5 s x 2^attempt, jittered to 50-100 %, at most maxBackoff).
 // Session keys are signed ahead of time: signing is the client's cost, not the relay's.
+// Given `servers` (the nodes of a relay cluster), a connection moves between them as the
+// real client does (src/client/relay-client.ts, SPEC.md §7.3): each round tries every
+// address in random order, the one that just failed last, the next at once after a failed
+// connect, and backs off only when a round is used up or a live connection was lost. The
+// first round is in the given order, so that a figure can put every client on one node.
 //
 // In "tcp" mode it opens plain connections that send nothing, for the baseline of what an
 // idle socket costs a Bun server.
@@ -11,6 +16,7 @@
 import type { Socket } from "bun";
 import { BareClient } from "../lib/bare-client.ts";
 import { loginKey, type BenchUser } from "../lib/users.ts";
+import { candidates, type Candidate } from "../../src/client/relay-addresses.ts";
 import { serve, toRunner } from "../lib/worker.ts";
 import { signSessionKey } from "../../src/protocol/keys.ts";
 import { x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
@@ -22,6 +28,8 @@ export interface ConnHolderConfig {
   mode: "smsg" | "tcp";
   host: string;
   port: number;
+  /** smsg: the addresses of every node, instead of host and port alone */
+  servers?: { host: string; port: number }[];
   users: BenchUser[]; // smsg: one connection each
   count: number; // tcp: how many connections
   identity: { seed: string; pub: string };
@@ -39,6 +47,9 @@ interface Holder {
   client?: BareClient;
   attempt: number;
   nextBeat: number;
+  round: Candidate[]; // this round's addresses not tried yet
+  lastFailed?: string;
+  on?: string; // the address it is logged in at now
 }
 
 let c: ConnHolderConfig;
@@ -50,18 +61,30 @@ const sockets: Socket<unknown>[] = [];
 
 function allUp(): void {
   phase++;
-  toRunner({ t: "all-in", phase, at: Date.now(), up });
+  const on: Record<string, number> = {};
+  for (const h of holders) if (h.on) on[h.on] = (on[h.on] ?? 0) + 1;
+  toRunner({ t: "all-in", phase, at: Date.now(), up, on });
 }
 
-function connect(h: Holder): Promise<void> {
+async function connect(h: Holder): Promise<void> {
+  const servers = c.servers ?? [{ host: c.host, port: c.port }];
+  if (h.round.length === 0) {
+    h.round = phase === 0 && h.lastFailed === undefined
+      ? servers.map((s) => ({ ...s, label: `${s.host}:${s.port}` }))
+      : await candidates(servers, h.lastFailed);
+  }
+  const at = h.round.shift()!;
   return BareClient.login({
-    host: c.host,
-    port: c.port,
+    host: at.host,
+    port: at.port,
     user: h.user.user,
     login: h.login,
     handlers: {
       onClose: () => {
         h.client = undefined;
+        h.on = undefined;
+        h.lastFailed = at.label;
+        h.round = [];
         up--;
         if (!stopping) retry(h);
       },
@@ -70,13 +93,19 @@ function connect(h: Holder): Promise<void> {
     (client) => {
       h.client = client;
       h.attempt = 0;
+      h.on = at.label;
       const key = h.keys.shift() ?? h.keys[0];
       if (!key) throw new Error("no session key left");
       client.post({ t: "publishKey", key });
       h.nextBeat = Date.now() + Math.random() * c.heartbeatMs;
       if (++up === holders.length) allUp();
     },
-    () => retry(h),
+    () => {
+      h.lastFailed = at.label;
+      // Another address of this round at once: a node down is no reason to wait.
+      if (h.round.length > 0) void connect(h);
+      else retry(h);
+    },
   );
 }
 
@@ -136,7 +165,7 @@ async function prepare(): Promise<void> {
         sig: signSessionKey(seed, user.user, session.publicKey, kem.encapsulationKey, issuedAt),
       });
     }
-    holders.push({ user, login: loginKey(user), keys, attempt: 0, nextBeat: 0 });
+    holders.push({ user, login: loginKey(user), keys, attempt: 0, nextBeat: 0, round: [] });
   }
 }
 

@@ -50,6 +50,8 @@ export async function startNats(opts: {
   cluster?: { port: number; routes: number[] };
   tls?: TlsFiles;
   password?: string;
+  /** The largest message the server takes, in bytes (NATS's default is 1 MiB). */
+  maxPayload?: number;
 }): Promise<NatsServer> {
   const name = opts.name ?? "n1";
   const port = opts.port ?? freePort();
@@ -64,6 +66,7 @@ export async function startNats(opts: {
     conf,
     `listen: 127.0.0.1:${port}
 server_name: ${name}
+${opts.maxPayload ? `max_payload: ${opts.maxPayload}` : ""}
 jetstream { store_dir: "${store}", max_memory_store: 64MB, max_file_store: 256MB }
 ${cluster}
 ${tls}

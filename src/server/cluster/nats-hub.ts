@@ -15,6 +15,7 @@ import { MAX_INCOMING_PER_SESSION, type Transfer, type TransferEnd } from "../tr
 import { idHex } from "../../protocol/messages.ts";
 import { decodeMessage, encodeMessage, WINDOW_CHUNKS, type ErrorCode, type Message, type MessageOf, type SignedSessionKey } from "../../protocol/messages.ts";
 import { isUserId } from "../../protocol/user-id.ts";
+import { DEFAULT_MAX_PAYLOAD, requestSnapshot, snapshotParts, type PresenceEntry, type Snapshot, type WireKey } from "./presence-snapshot.ts";
 import { HEARTBEAT, PRESENCE, routeSubject, routeWildcard, snapshotSubject, unescapeUser } from "./subjects.ts";
 
 /** Every node says it is alive this often... */
@@ -24,18 +25,6 @@ export const NODE_TIMEOUT_MS = 4000;
 const SNAPSHOT_TIMEOUT_MS = 3000;
 
 /** What the hub needs of the relay it routes for (RelayCore implements it). */
-interface PresenceEntry {
-  user: string;
-  at: number; // when the session published its key, the node's clock: the newer one wins
-  key: WireKey;
-}
-interface WireKey {
-  identityPub: string; // base64
-  sessionPub: string;
-  sessionKemPub: string; // the ML-KEM-768 half, 1184 bytes (SPEC.md §5.1)
-  issuedAt: number;
-  sig: string;
-}
 interface PresenceChange extends Partial<PresenceEntry> {
   node: string;
   epoch: string;
@@ -48,12 +37,6 @@ interface Heartbeat {
   epoch: string;
   seq: number;
 }
-interface Snapshot {
-  epoch: string;
-  seq: number;
-  users: PresenceEntry[];
-}
-
 /** Another node as this one sees it. */
 interface NodeView {
   name: string;
@@ -144,7 +127,7 @@ export class NatsHub implements Hub<TransferEnd> {
     this.#subs.push(
       nc.subscribe(HEARTBEAT, { callback: (_e, m) => this.#guard(() => this.#onHeartbeat(m.json<Heartbeat>())) }),
       nc.subscribe(PRESENCE, { callback: (_e, m) => this.#guard(() => this.#onPresence(m.json<PresenceChange>())) }),
-      nc.subscribe(snapshotSubject(this.node), { callback: (_e, m) => this.#guard(() => m.respond(json(this.#snapshot()))) }),
+      nc.subscribe(snapshotSubject(this.node), { callback: (_e, m) => this.#guard(() => this.#sendSnapshot(m)) }),
       nc.subscribe(routeWildcard(this.node), { callback: (_e, m) => this.#guard(() => this.#onRoute(m)) }),
     );
     this.#timer = setInterval(() => this.#tick(), HEARTBEAT_MS);
@@ -246,10 +229,12 @@ export class NatsHub implements Hub<TransferEnd> {
     this.#nc.publish(HEARTBEAT, json(hb));
   }
 
-  #snapshot(): Snapshot {
+  /** The reply to a snapshot request: every session here now, in as many parts as NATS needs. */
+  #sendSnapshot(m: Msg): void {
     const users: PresenceEntry[] = [];
     for (const [user, { end, at }] of this.#local) if (end.sessionKey) users.push({ user, at, key: toWire(end.sessionKey) });
-    return { epoch: this.epoch, seq: this.#seq, users };
+    const snap: Snapshot = { epoch: this.epoch, seq: this.#seq, users };
+    for (const part of snapshotParts(snap, this.#nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD)) m.respond(part);
   }
 
   #tick(): void {
@@ -311,8 +296,7 @@ export class NatsHub implements Hub<TransferEnd> {
     v.syncing = true;
     let snap: Snapshot;
     try {
-      const reply = await this.#nc.request(snapshotSubject(v.name), new Uint8Array(0), { timeout: SNAPSHOT_TIMEOUT_MS });
-      snap = reply.json<Snapshot>();
+      snap = await requestSnapshot(this.#nc, snapshotSubject(v.name), SNAPSHOT_TIMEOUT_MS);
     } catch (e) {
       v.syncing = false;
       this.#log.warn("snapshot-failed", { node: v.name, err: (e as Error).message });
