@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { dirname } from "node:path";
-import { Browser, open, shot, unlock } from "../support/browser.ts";
+import { Browser, open, shot, unlock, unlockAfterRefusal } from "../support/browser.ts";
 import {
   Scratch,
   inbox,
@@ -75,22 +75,8 @@ describe("unlock", () => {
     await page.getByLabel("Password").fill("not the password");
     await page.getByRole("button", { name: "Unlock" }).click();
     await expect(page.getByRole("alert").textContent()).resolves.toBe("Wrong password.");
-    // A failure makes the next attempt wait (0.5 s after the first, CLIENT.md §2.6); until then
-    // the page answers 429 and says so. Submit the right password until it is taken.
-    let refused = 0;
-    await waitFor("the right password to be taken", async () => {
-      await page.getByLabel("Password").fill(password.alice!);
-      const [res] = await Promise.all([
-        page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/unlock"),
-        page.getByRole("button", { name: "Unlock" }).click(),
-      ]);
-      if (res.status() === 429) {
-        refused++;
-        await page.getByRole("alert").filter({ hasText: "Too many wrong passwords: wait a few seconds and try again." }).waitFor();
-        return undefined;
-      }
-      return res.status() === 303 || undefined;
-    }, 10_000, 100);
+    // A failure makes the next attempt wait; the right password is taken once it has passed.
+    const refused = await unlockAfterRefusal(page, password.alice!);
     expect(refused).toBeLessThan(10); // the wait is half a second, not more
     await page.waitForURL(/\/inbox$/);
     expect(await page.locator("#conn").textContent()).toContain("Connected to");

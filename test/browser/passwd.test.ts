@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { Browser, open, shot, unlock } from "../support/browser.ts";
+import { Browser, open, shot, unlock, unlockAfterRefusal } from "../support/browser.ts";
 import { Scratch, ok, outboxFlag, passwordFile, register, startClient, startRelay, waitConnected, type ClientHandle, type RelayHandle } from "../support/harness.ts";
 
 const s = new Scratch();
@@ -62,7 +62,7 @@ describe("Settings -> Change password", () => {
     await page.getByRole("button", { name: "Unlock" }).click();
     await page.getByRole("alert").waitFor();
     expect(page.url()).toMatch(/\/unlock$/);
-    await unlock(page, c.alice!.url, next);
+    await unlockAfterRefusal(page, next); // the wrong try makes the next one wait a moment
     await waitConnected(s.path("alice"));
 
     // bob writes again: his client follows alice's signed statement, nothing is held.

@@ -5,7 +5,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT } from "./harness.ts";
+import { ROOT, waitFor } from "./harness.ts";
 
 export const ARTIFACTS = join(ROOT, "test-artifacts");
 
@@ -60,6 +60,31 @@ export async function unlock(page: Page, url: string, password: string): Promise
   await page.getByRole("button", { name: "Unlock" }).click();
   await page.waitForURL(/\/inbox$/);
   await ready(page);
+}
+
+/**
+ * The right password on an Unlock page that has just refused a wrong one: the next attempt
+ * must wait (0.5 s after the first failure, CLIENT.md §2.6) and until then the page answers
+ * 429 and says so, so submit until it is taken. Returns how many times it was told to wait.
+ */
+export async function unlockAfterRefusal(page: Page, password: string): Promise<number> {
+  let refused = 0;
+  await waitFor("the right password to be taken", async () => {
+    await page.getByLabel("Password").fill(password);
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/unlock"),
+      page.getByRole("button", { name: "Unlock" }).click(),
+    ]);
+    if (res.status() === 429) {
+      refused++;
+      await page.getByRole("alert").filter({ hasText: "Too many wrong passwords: wait a few seconds and try again." }).waitFor();
+      return undefined;
+    }
+    return res.status() === 303 || undefined;
+  }, 10_000, 100);
+  await page.waitForURL(/\/inbox$/);
+  await ready(page);
+  return refused;
 }
 
 /**
