@@ -4,9 +4,13 @@
 // at 50 connections per address, 200 handshakes at once or 120 messages per user per minute. It measures what
 // the relay can carry, not its policy. Its log goes to DATA_DIR/relay.log, one write per
 // line, as a relay run as a service writes its log file. Stops gracefully on SIGTERM.
+// With SMSG_BENCH_STATS=1 in its environment and an IPC channel (the soak, bench/soak.ts),
+// it answers {t: "stats"} with the JS heap's figures (bun:jsc heapStats, memoryUsage): a
+// side channel that exists only in the benchmark's relay, not in `smsg relay`.
 //
 // usage: bun bench/servers/relay.ts DATA_DIR PORT [HEARTBEAT_TIMEOUT]
 
+import { heapStats } from "bun:jsc";
 import { openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { startRelay } from "../../src/server/relay.ts";
@@ -40,3 +44,21 @@ const stop = async () => {
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
+
+if (process.env.SMSG_BENCH_STATS === "1" && process.send) {
+  process.on("message", (m: { t?: string }) => {
+    if (m?.t !== "stats") return;
+    const h = heapStats();
+    const u = process.memoryUsage();
+    process.send!({
+      t: "stats",
+      heapSize: h.heapSize,
+      heapCapacity: h.heapCapacity,
+      extraMemorySize: h.extraMemorySize,
+      objectCount: h.objectCount,
+      rss: u.rss,
+      external: u.external,
+      arrayBuffers: u.arrayBuffers,
+    });
+  });
+}

@@ -8,6 +8,8 @@
 // relay, which never sees inside, they are indistinguishable from fresh ones. Recipients ACK
 // on arrival without opening (opening costs what sealing does) and send a zero receipt:
 // the relay forwards ACKs without reading them.
+//
+// The soak's paced worker (soak-pairs.ts) reuses the pairs' setup from here.
 
 import { BareClient } from "../lib/bare-client.ts";
 import { loginKey, type BenchUser } from "../lib/users.ts";
@@ -27,10 +29,10 @@ export interface PairsSmsgConfig {
   window: number;
 }
 
-const POOL = 16;
-const ZERO_RECEIPT = new Uint8Array(RECEIPT_LEN);
+export const POOL = 16;
+export const ZERO_RECEIPT = new Uint8Array(RECEIPT_LEN);
 
-interface Pair {
+export interface Pair {
   sender: BenchUser;
   recipient: BenchUser;
   tx?: BareClient;
@@ -44,7 +46,7 @@ interface Pair {
 const win = new RateWindow();
 let windowSize = 8;
 
-function slotOf(id: Uint8Array): number {
+export function slotOf(id: Uint8Array): number {
   return ((id[0]! << 24) | (id[1]! << 16) | (id[2]! << 8) | id[3]!) >>> 0;
 }
 
@@ -60,7 +62,7 @@ function pump(p: Pair): void {
   }
 }
 
-async function setup(c: PairsSmsgConfig): Promise<Pair[]> {
+export async function setup(c: PairsSmsgConfig): Promise<Pair[]> {
   windowSize = c.window;
   const identity = { seed: new Uint8Array(Buffer.from(c.identity.seed, "hex")), publicKey: new Uint8Array(Buffer.from(c.identity.pub, "hex")) };
   const pairs: Pair[] = c.pairs.map((x) => ({ ...x, pool: [], sentAt: new Float64Array(POOL), next: 0, inflight: 0 }));
@@ -136,11 +138,14 @@ function sealPool(p: Pair, session: KeyPair, senderKey: SignedSessionKey, recipi
   return pool;
 }
 
-servePairs<PairsSmsgConfig, Pair>(win, {
-  setup,
-  pump,
-  end: (p) => {
-    p.tx?.close();
-    p.rx?.close();
-  },
-});
+// Run as a worker; imported (by soak-pairs.ts) it only lends its setup.
+if (import.meta.main) {
+  servePairs<PairsSmsgConfig, Pair>(win, {
+    setup,
+    pump,
+    end: (p) => {
+      p.tx?.close();
+      p.rx?.close();
+    },
+  });
+}
