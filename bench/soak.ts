@@ -91,7 +91,36 @@ function fds(pid: number): number {
   }
 }
 
-function saveMaps(pid: number, tag: string): void {
+/** The relay's allocator statistics (mimalloc's, printed on its stderr), as lines. */
+async function allocatorDump(): Promise<string[]> {
+  const from = relay.child.count;
+  await new Promise<void>((done) => {
+    const t = setTimeout(done, 5000);
+    dumpWaiter = () => (clearTimeout(t), (dumpWaiter = undefined), done());
+    relay.child.send({ t: "mimalloc" });
+  });
+  // stderr and the IPC answer travel apart: wait for the dump's last section.
+  for (let i = 0; i < 50 && !relay.child.lines.slice(-(relay.child.count - from)).some((l) => /^\s*process\s*:/.test(l)); i++) await Bun.sleep(20);
+  const n = Math.min(relay.child.count - from, relay.child.lines.length);
+  return n > 0 ? relay.child.lines.slice(-n) : [];
+}
+
+const UNIT: Record<string, number> = { B: 1, Ki: 1024, KiB: 1024, Mi: MIB, MiB: MIB, Gi: 1024 * MIB, GiB: 1024 * MIB };
+
+/** From a dump: bytes malloc'ed and not freed ("total", current) and committed by its arenas. */
+function allocatorFigures(lines: string[]): { liveMiB: number; committedMiB: number } {
+  const current = (label: string): number => {
+    const l = lines.find((x) => new RegExp(`^\\s*${label}\\s*:`).test(x));
+    const vals = [...(l?.matchAll(/(-?[\d.]+)\s*(B|Ki|KiB|Mi|MiB|Gi|GiB)?\b/g) ?? [])];
+    const v = vals[2]; // peak, total, current
+    return v ? (Number(v[1]) * (UNIT[v[2] ?? "B"] ?? 1)) / MIB : NaN;
+  };
+  return { liveMiB: current("total"), committedMiB: current("committed") };
+}
+
+/** The relay's memory maps and its allocator's statistics, into out. */
+async function saveMaps(pid: number, tag: string): Promise<void> {
+  writeFileSync(join(out, `${tag}.mimalloc.txt`), (await allocatorDump()).join("\n") + "\n");
   for (const f of ["smaps_rollup", "smaps"]) {
     try {
       writeFileSync(join(out, `${tag}.${f}`), readFileSync(`/proc/${pid}/${f}`));
@@ -110,9 +139,12 @@ interface HeapStats {
   objectCount: number;
   external: number;
   arrayBuffers: number;
+  objectTypeCounts?: Record<string, number>;
 }
 
 let statsWaiter: ((s: HeapStats) => void) | undefined;
+let dumpWaiter: (() => void) | undefined;
+let gcWaiter: (() => void) | undefined;
 const relayData = ctx.dir("relay");
 const relay = await startRelayProcess({
   dataDir: relayData,
@@ -121,16 +153,37 @@ const relay = await startRelayProcess({
   env: { SMSG_BENCH_STATS: "1", ...opts.relayEnv },
   ipc: (m) => {
     if ((m as WorkerMessage).t === "stats") statsWaiter?.(m as HeapStats);
+    if ((m as WorkerMessage).t === "mimalloc") dumpWaiter?.();
+    if ((m as WorkerMessage).t === "gc") gcWaiter?.();
   },
 });
 const pid = relay.child.pid;
 
-function relayHeap(): Promise<HeapStats | undefined> {
+function relayHeap(types = false): Promise<HeapStats | undefined> {
   return new Promise((done) => {
     const t = setTimeout(() => ((statsWaiter = undefined), done(undefined)), 5000);
     statsWaiter = (s) => (clearTimeout(t), (statsWaiter = undefined), done(s));
-    relay.child.send({ t: "stats" });
+    relay.child.send({ t: "stats", types });
   });
+}
+
+/** A full garbage collection in the relay: what is left afterwards is held, not garbage. */
+function relayGc(): Promise<void> {
+  return new Promise((done) => {
+    const t = setTimeout(done, 30_000);
+    gcWaiter = () => (clearTimeout(t), (gcWaiter = undefined), done());
+    relay.child.send({ t: "gc" });
+  });
+}
+
+/** The object types whose count grew most between two heap readings, as lines. */
+function objectGrowth(a: HeapStats | undefined, b: HeapStats | undefined): string[] {
+  const x = a?.objectTypeCounts ?? {};
+  const y = b?.objectTypeCounts ?? {};
+  return Object.keys({ ...x, ...y })
+    .map((k) => [k, (y[k] ?? 0) - (x[k] ?? 0), x[k] ?? 0, y[k] ?? 0] as const)
+    .sort((p, q) => q[1] - p[1])
+    .map(([k, d, n0, n1]) => `${k}: ${n0} -> ${n1} (${d >= 0 ? "+" : ""}${d})`);
 }
 
 /** RSS once the relay is left alone: at least minMs, then until 5 s apart within 0.25 MiB. */
@@ -289,7 +342,7 @@ async function holderCounts(): Promise<{ up: number; logins: number; loginFailur
 
 const COLUMNS = [
   "t_s", "rss_mib", "rss_low_mib", "rss_anon_mib", "rss_file_mib", "heap_mib", "heap_capacity_mib", "heap_extra_mib", "heap_objects",
-  "external_mib", "array_buffers_mib", "cpu_pct", "fds", "sent", "delivered", "failed", "inflight", "idle_up", "churn_logins",
+  "external_mib", "array_buffers_mib", "malloc_live_mib", "malloc_committed_mib", "cpu_pct", "fds", "sent", "delivered", "failed", "inflight", "idle_up", "churn_logins",
   "login_failures", "attachments_ok", "attachments_failed",
 ] as const;
 
@@ -306,7 +359,9 @@ try {
   ctx.log(machineLine(describeMachine()));
   ctx.log(`soak: ${opts.minutes} min, ${opts.rate} msg/s over ${PAIRS} pairs, ${opts.idle} idle connections (${opts.churn}/min replaced), attachment every ${opts.attachmentEvery || "-"} min; out ${out}`);
   const before = await settled(2000, 30_000);
-  saveMaps(pid, "before-clients");
+  await relayGc();
+  const heapBefore = await relayHeap(true);
+  await saveMaps(pid, "before-clients");
   ctx.log(`relay RSS before any client: ${(before.kib / 1024).toFixed(1)} MiB`);
   await startHolders();
   ctx.log(`${opts.idle} idle connections in`);
@@ -348,6 +403,7 @@ try {
     if (now >= nextSample) {
       nextSample += SAMPLE_MS;
       const heap = await relayHeap();
+      const mi = allocatorFigures(await allocatorDump());
       const p = await pairTotals("sample");
       latencies.push(...p.latenciesMs);
       const h = holders.length ? await holderCounts() : { up: 0, logins: 0, loginFailures: 0 };
@@ -359,19 +415,19 @@ try {
       const bmib = (b: number | undefined) => (b === undefined ? "" : (b / MIB).toFixed(2));
       const row = [
         sec.toFixed(0), mib(rss), mib(rowLow), mib(st.RssAnon), mib(st.RssFile), bmib(heap?.heapSize), bmib(heap?.heapCapacity),
-        bmib(heap?.extraMemorySize), heap?.objectCount ?? "", bmib(heap?.external), bmib(heap?.arrayBuffers), cpuPct.toFixed(1), fds(pid),
+        bmib(heap?.extraMemorySize), heap?.objectCount ?? "", bmib(heap?.external), bmib(heap?.arrayBuffers), mi.liveMiB.toFixed(2), mi.committedMiB.toFixed(2), cpuPct.toFixed(1), fds(pid),
         p.sent, p.delivered, p.failed + p.closed, p.inflight, h.up, h.logins, h.loginFailures, attach?.ok ?? 0, attach?.failed ?? 0,
       ];
       writeFileSync(csvPath, row.join(",") + "\n", { flag: "a" });
       rowLow = Infinity;
       if (Math.round(sec) % 60 < 10) {
-        ctx.log(`t=${(sec / 60).toFixed(1)} min: RSS ${mib(rss)} MiB, heap ${bmib(heap?.heapSize)} MiB, CPU ${cpuPct.toFixed(0)}%, fds ${fds(pid)}, sent ${p.sent}, delivered ${p.delivered}, failed ${p.failed + p.closed}, idle up ${h.up}`);
+        ctx.log(`t=${(sec / 60).toFixed(1)} min: RSS ${mib(rss)} MiB, heap ${bmib(heap?.heapSize)} MiB, malloc ${mi.liveMiB.toFixed(1)} MiB live, CPU ${cpuPct.toFixed(0)}%, fds ${fds(pid)}, sent ${p.sent}, delivered ${p.delivered}, failed ${p.failed + p.closed}, idle up ${h.up}`);
       }
     }
   }
 
   // --- the end: drain, everyone leaves, the relay settles ----------------------------------
-  saveMaps(pid, "end-of-load");
+  await saveMaps(pid, "end-of-load");
   const totals = await pairTotals("drain");
   latencies.push(...totals.latenciesMs);
   if (attach?.running) await attach.running;
@@ -382,8 +438,16 @@ try {
   for (const c of clients.splice(0)) await c.stop();
   ctx.log("all clients gone; waiting for the relay's RSS to settle");
   const after = await settled(10_000, opts.settleDeadline * 1000);
-  saveMaps(pid, "after-clients");
+  await saveMaps(pid, "after-clients");
   const fdsAfter = fds(pid);
+  // Then a full collection: what it leaves is held by the relay, not garbage waiting.
+  await relayGc();
+  const heapAfter = await relayHeap(true);
+  const miAfterGc = allocatorFigures(await allocatorDump());
+  const rssAfterGc = (await settled(2000, 20_000)).kib;
+  await saveMaps(pid, "after-clients-gc");
+  const growth = objectGrowth(heapBefore, heapAfter);
+  writeFileSync(join(out, "objects-after-clients.txt"), growth.join("\n") + "\n");
 
   // --- figures -----------------------------------------------------------------------------
   const full = Math.floor((opts.minutes * 60) / bucketS); // buckets wholly inside the run
@@ -420,8 +484,11 @@ try {
   console.log(`idle connections: ${opts.idle}, ${h.logins} logins after churn, ${h.loginFailures} failed; attachments: ${attach?.ok ?? 0} of ${attachments} byte-identical`);
   console.log(`RSS low point per ${bucketS} s, minutes ${f(first, 2)}-${f(last, 2)}: slope ${f(fit.slope, 4)} MiB/min, R² ${f(fit.r2, 3)} (${fit.n} points, least squares)`);
   console.log(`relay RSS: ${(before.kib / 1024).toFixed(1)} MiB before any client, ${(after.kib / 1024).toFixed(1)} MiB after all clients left${after.settled ? "" : " (not settled by the deadline)"}; ${fdsAfter} fds open`);
+  console.log(
+    `after a full GC: RSS ${(rssAfterGc / 1024).toFixed(1)} MiB, JS heap ${((heapAfter?.heapSize ?? NaN) / MIB).toFixed(1)} MiB (${heapAfter?.objectCount} objects; ${((heapBefore?.heapSize ?? NaN) / MIB).toFixed(1)} MiB, ${heapBefore?.objectCount} before any client), malloc ${miAfterGc.liveMiB.toFixed(1)} MiB live; most grown object types: ${growth.slice(0, 5).join(", ")}`,
+  );
   console.log(`csv: ${csvPath}\nplot: ${svgPath}`);
-  summary = `soak: minutes=${opts.minutes} sent=${totals.sent} delivered=${totals.delivered} failed=${failed} lost=${lost} p50_ms=${f(percentile(latencies, 50), 3)} p99_ms=${f(percentile(latencies, 99), 3)} slope_mib_per_min=${f(fit.slope, 5)} r2=${f(fit.r2, 4)} rss_after_mib=${(after.kib / 1024).toFixed(2)} rss_before_mib=${(before.kib / 1024).toFixed(2)} attachments=${attach?.ok ?? 0}/${attachments}`;
+  summary = `soak: minutes=${opts.minutes} sent=${totals.sent} delivered=${totals.delivered} failed=${failed} lost=${lost} p50_ms=${f(percentile(latencies, 50), 3)} p99_ms=${f(percentile(latencies, 99), 3)} slope_mib_per_min=${f(fit.slope, 5)} r2=${f(fit.r2, 4)} rss_after_mib=${(after.kib / 1024).toFixed(2)} rss_before_mib=${(before.kib / 1024).toFixed(2)} rss_after_gc_mib=${(rssAfterGc / 1024).toFixed(2)} attachments=${attach?.ok ?? 0}/${attachments}`;
   console.log(summary);
   exitCode = lost === 0 && failed === 0 ? 0 : 1;
   if (exitCode) console.log("soak: something was lost or failed");

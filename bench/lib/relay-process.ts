@@ -28,7 +28,7 @@ export async function startRelayProcess(opts: {
   const prof = process.env.BENCH_PROFILE ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const args = [BUN, ...prof, resolve(import.meta.dir, "../servers/relay.ts"), opts.dataDir, String(opts.port)];
   if (opts.heartbeatTimeout) args.push(String(opts.heartbeatTimeout));
-  const child = new Child("relay", withFileLimit(args, opts.fileLimit ?? 65536), { keepLines: 200, env: opts.env, ipc: opts.ipc });
+  const child = new Child("relay", withFileLimit(args, opts.fileLimit ?? 65536), { keepLines: 500, env: opts.env, ipc: opts.ipc });
   const key = (await child.line(/^relay key: (smsgrelay1\w+)/))[1]!;
   const port = Number((await child.line(/^listening on .*:(\d+)$/))[1]);
   return { child, port, key, publicKey: decodeRelayKey(key), stop: () => child.stop() };

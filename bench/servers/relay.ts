@@ -6,7 +6,10 @@
 // line, as a relay run as a service writes its log file. Stops gracefully on SIGTERM.
 // With SMSG_BENCH_STATS=1 in its environment and an IPC channel (the soak, bench/soak.ts),
 // it answers {t: "stats"} with the JS heap's figures (bun:jsc heapStats, memoryUsage): a
-// side channel that exists only in the benchmark's relay, not in `smsg relay`.
+// side channel that exists only in the benchmark's relay, not in `smsg relay`. {t: "mimalloc"}
+// prints the allocator's statistics on stderr (Bun.unsafe.mimallocDump) and then answers;
+// {t: "gc"} runs a full, synchronous garbage collection first (what is left is live).
+// {t: "stats", types: true} adds the heap's object counts per type.
 //
 // usage: bun bench/servers/relay.ts DATA_DIR PORT [HEARTBEAT_TIMEOUT]
 
@@ -46,7 +49,17 @@ process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
 
 if (process.env.SMSG_BENCH_STATS === "1" && process.send) {
-  process.on("message", (m: { t?: string }) => {
+  process.on("message", (m: { t?: string; types?: boolean }) => {
+    if (m?.t === "mimalloc") {
+      Bun.unsafe.mimallocDump();
+      process.send!({ t: "mimalloc" });
+      return;
+    }
+    if (m?.t === "gc") {
+      Bun.gc(true);
+      process.send!({ t: "gc" });
+      return;
+    }
     if (m?.t !== "stats") return;
     const h = heapStats();
     const u = process.memoryUsage();
@@ -59,6 +72,7 @@ if (process.env.SMSG_BENCH_STATS === "1" && process.send) {
       rss: u.rss,
       external: u.external,
       arrayBuffers: u.arrayBuffers,
+      ...(m.types ? { objectTypeCounts: h.objectTypeCounts } : {}),
     });
   });
 }

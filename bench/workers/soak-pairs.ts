@@ -15,6 +15,9 @@ import { POOL, setup, slotOf, ZERO_RECEIPT, type Pair, type PairsSmsgConfig } fr
 /** Latencies kept per reporting period: enough for a p99 of the whole run. */
 const SAMPLES_PER_PERIOD = 2000;
 const TICK_MS = 5;
+/** The real client's heartbeat period: at a low --rate a pair may send nothing for longer
+ * than the relay's heartbeat timeout. */
+const HEARTBEAT_MS = 10_000;
 
 let pairs: Pair[] = [];
 let rate = 0;
@@ -26,6 +29,7 @@ let nextPair = 0;
 const totals = { sent: 0, delivered: 0, failed: 0, closed: 0 };
 let period = new Reservoir(SAMPLES_PER_PERIOD);
 let ticker: ReturnType<typeof setInterval> | undefined;
+let beater: ReturnType<typeof setInterval> | undefined;
 
 function inflight(): number {
   return pairs.reduce((n, p) => n + p.inflight, 0);
@@ -97,11 +101,15 @@ serve(async (m) => {
     sending = true;
     started = performance.now();
     ticker = setInterval(tick, TICK_MS);
+    beater = setInterval(() => {
+      for (const p of pairs) for (const c of [p.tx!, p.rx!]) c.post({ t: "heartbeat" });
+    }, HEARTBEAT_MS);
   } else if (m.t === "sample") {
     toRunner(report("sample"));
   } else if (m.t === "drain") {
     sending = false;
     clearInterval(ticker);
+    clearInterval(beater);
     const deadline = Date.now() + Number(m.timeoutMs ?? 30_000);
     while (inflight() > 0 && Date.now() < deadline) await Bun.sleep(20);
     toRunner(report("drained"));
