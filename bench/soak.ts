@@ -485,7 +485,7 @@ try {
   console.log(`RSS low point per ${bucketS} s, minutes ${f(first, 2)}-${f(last, 2)}: slope ${f(fit.slope, 4)} MiB/min, R² ${f(fit.r2, 3)} (${fit.n} points, least squares)`);
   console.log(`relay RSS: ${(before.kib / 1024).toFixed(1)} MiB before any client, ${(after.kib / 1024).toFixed(1)} MiB after all clients left${after.settled ? "" : " (not settled by the deadline)"}; ${fdsAfter} fds open`);
   console.log(
-    `after a full GC: RSS ${(rssAfterGc / 1024).toFixed(1)} MiB, JS heap ${((heapAfter?.heapSize ?? NaN) / MIB).toFixed(1)} MiB (${heapAfter?.objectCount} objects; ${((heapBefore?.heapSize ?? NaN) / MIB).toFixed(1)} MiB, ${heapBefore?.objectCount} before any client), malloc ${miAfterGc.liveMiB.toFixed(1)} MiB live; most grown object types: ${growth.slice(0, 5).join(", ")}`,
+    `after a full GC: RSS ${(rssAfterGc / 1024).toFixed(1)} MiB, JS heap ${((heapAfter?.heapSize ?? NaN) / MIB).toFixed(1)} MiB in ${((heapAfter?.heapCapacity ?? NaN) / MIB).toFixed(1)} MiB of blocks (${heapAfter?.objectCount} objects; ${((heapBefore?.heapSize ?? NaN) / MIB).toFixed(1)} MiB, ${heapBefore?.objectCount} before any client), malloc ${miAfterGc.liveMiB.toFixed(1)} MiB live; most grown object types: ${growth.slice(0, 5).join(", ")}`,
   );
   console.log(`csv: ${csvPath}\nplot: ${svgPath}`);
   summary = `soak: minutes=${opts.minutes} sent=${totals.sent} delivered=${totals.delivered} failed=${failed} lost=${lost} p50_ms=${f(percentile(latencies, 50), 3)} p99_ms=${f(percentile(latencies, 99), 3)} slope_mib_per_min=${f(fit.slope, 5)} r2=${f(fit.r2, 4)} rss_after_mib=${(after.kib / 1024).toFixed(2)} rss_before_mib=${(before.kib / 1024).toFixed(2)} rss_after_gc_mib=${(rssAfterGc / 1024).toFixed(2)} attachments=${attach?.ok ?? 0}/${attachments}`;

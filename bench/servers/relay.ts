@@ -9,7 +9,8 @@
 // side channel that exists only in the benchmark's relay, not in `smsg relay`. {t: "mimalloc"}
 // prints the allocator's statistics on stderr (Bun.unsafe.mimallocDump) and then answers;
 // {t: "gc"} runs a full, synchronous garbage collection first (what is left is live).
-// {t: "stats", types: true} adds the heap's object counts per type.
+// {t: "stats", types: true} adds the heap's object counts per type. SMSG_BENCH_GC_EVERY=S
+// runs a full collection every S seconds (an experiment: is a rise garbage or held?).
 //
 // usage: bun bench/servers/relay.ts DATA_DIR PORT [HEARTBEAT_TIMEOUT]
 
@@ -76,3 +77,6 @@ if (process.env.SMSG_BENCH_STATS === "1" && process.send) {
     });
   });
 }
+
+const gcEvery = Number(process.env.SMSG_BENCH_GC_EVERY ?? 0);
+if (gcEvery > 0) setInterval(() => Bun.gc(true), gcEvery * 1000);
