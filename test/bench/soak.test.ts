@@ -21,7 +21,7 @@ test("npm run soak -- --minutes 0.5 writes its CSV, its plot and a summary line"
     const line = stdout.split("\n").find((l) => l.startsWith("soak: minutes="));
     expect(line).toBeDefined();
     const fields = Object.fromEntries(line!.slice("soak: ".length).split(" ").map((kv) => kv.split("=") as [string, string]));
-    for (const k of ["sent", "delivered", "failed", "lost", "p50_ms", "p99_ms", "rss_after_mib", "rss_before_mib"]) {
+    for (const k of ["sent", "delivered", "failed", "lost", "p50_ms", "p99_ms", "rss_after_mib", "rss_before_mib", "rss_after_gc_mib"]) {
       expect(Number.isFinite(Number(fields[k]))).toBe(true);
     }
     // Three 10 s buckets in half a minute: the last two thirds give a slope and its fit.
