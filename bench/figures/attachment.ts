@@ -24,7 +24,7 @@ const TARGET_PEAK_MB = 150;
 const MB = 1e6;
 
 /** A file of random bytes; returns its SHA-256. */
-function makeFile(path: string, size: number): string {
+export function makeFile(path: string, size: number): string {
   const fd = openSync(path, "w", 0o600);
   const hash = createHash("sha256");
   const block = new Uint8Array(16 * 1024 * 1024);
@@ -92,7 +92,8 @@ interface EndToEnd {
   idleKiB: { relay: number; a: number; b: number };
 }
 
-async function user(ctx: BenchContext, name: string, relayData: string): Promise<{ passwordFile: string; dataDir: string }> {
+/** A user registered at the relay with a password-derived login key, and its client's folders. */
+export async function clientUser(ctx: BenchContext, name: string, relayData: string): Promise<{ passwordFile: string; dataDir: string }> {
   const password = `bench password of ${name}`;
   const keys = await deriveUserKeys(name, password);
   registerUsers(relayData, [{ user: name, secret: "", pub: Buffer.from(keys.login.publicKey).toString("hex") }]);
@@ -102,14 +103,14 @@ async function user(ctx: BenchContext, name: string, relayData: string): Promise
   return { passwordFile, dataDir: join(dir, "data") };
 }
 
-async function connected(c: ClientProcess): Promise<void> {
+export async function connected(c: ClientProcess): Promise<void> {
   await waitFor(`${c.child.name} to connect`, async () => (await api<{ connected: boolean }>(c, "GET", "/api/status")).value.connected, 60_000, 50);
 }
 
 export async function endToEnd(ctx: BenchContext, file: string, size: number, sha256: string): Promise<EndToEnd> {
   const relayData = ctx.dir("attachment-relay");
-  const ua = await user(ctx, "a", relayData);
-  const ub = await user(ctx, "b", relayData);
+  const ua = await clientUser(ctx, "a", relayData);
+  const ub = await clientUser(ctx, "b", relayData);
   const relay = await startRelayProcess({ dataDir: relayData, port: freePort() });
   const clients: ClientProcess[] = [];
   try {

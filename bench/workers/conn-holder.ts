@@ -12,6 +12,10 @@
 //
 // In "tcp" mode it opens plain connections that send nothing, for the baseline of what an
 // idle socket costs a Bun server.
+//
+// The soak (bench/soak.ts) also sends "churn" (close N connections that are up: each logs in
+// again by itself, as a client that went away and came back) and "counts" (how many are up,
+// logins since the first fill, failed login attempts).
 
 import type { Socket } from "bun";
 import { BareClient } from "../lib/bare-client.ts";
@@ -57,6 +61,8 @@ let holders: Holder[] = [];
 let up = 0; // logged in and published now
 let phase = 0; // how many times all have been up
 let stopping = false;
+let filled = false; // the first fill is done: logins after it are churn
+const counts = { logins: 0, loginFailures: 0 };
 const sockets: Socket<unknown>[] = [];
 
 function allUp(): void {
@@ -94,14 +100,17 @@ async function connect(h: Holder): Promise<void> {
       h.client = client;
       h.attempt = 0;
       h.on = at.label;
-      const key = h.keys.shift() ?? h.keys[0];
+      // One key per expected login; the last one is used again (the relay accepts it).
+      const key = h.keys.length > 1 ? h.keys.shift() : h.keys[0];
       if (!key) throw new Error("no session key left");
       client.post({ t: "publishKey", key });
       h.nextBeat = Date.now() + Math.random() * c.heartbeatMs;
+      if (filled) counts.logins++;
       if (++up === holders.length) allUp();
     },
     () => {
       h.lastFailed = at.label;
+      if (filled) counts.loginFailures++;
       // Another address of this round at once: a node down is no reason to wait.
       if (h.round.length > 0) void connect(h);
       else retry(h);
@@ -131,7 +140,19 @@ async function fillSmsg(): Promise<void> {
     while (next < holders.length) await connect(holders[next++]!);
   };
   await Promise.all(Array.from({ length: c.concurrency }, lane));
+  filled = true;
   setInterval(heartbeats, 100);
+}
+
+/** Close n connections that are up, chosen at random; each comes back by itself. */
+function churn(n: number): void {
+  const live = holders.filter((h) => h.client && !h.client.closed);
+  for (let i = 0; i < n && live.length > 0; i++) {
+    const j = Math.floor(Math.random() * live.length);
+    live[j]!.client!.close();
+    live[j] = live[live.length - 1]!;
+    live.pop();
+  }
 }
 
 async function fillTcp(): Promise<void> {
@@ -176,6 +197,10 @@ serve(async (m) => {
     toRunner({ t: "ready" });
   } else if (m.t === "go") {
     await (c.mode === "smsg" ? fillSmsg() : fillTcp());
+  } else if (m.t === "churn") {
+    churn(Number(m.n));
+  } else if (m.t === "counts") {
+    toRunner({ t: "counts", up, ...counts });
   } else if (m.t === "stop") {
     stopping = true;
     for (const h of holders) h.client?.close();

@@ -9,11 +9,12 @@
 // on arrival without opening (opening costs what sealing does) and send a zero receipt:
 // the relay forwards ACKs without reading them.
 //
-// The generator must cost less than the relay it measures (issue 15), so after login it
+// The generator must cost less than the relay it measures, so after login it
 // decodes nothing: the pool's SEND and CHUNK are encoded once, as BATCH items (SPEC.md §4.4),
 // and whatever the window frees is sent as one record of those bytes; a read record is
 // decrypted (it must be: the ids are inside) and only its items' type bytes are looked at,
 // with a CHUNK's id for its pre-encoded ACK. Every ACK a record asks for leaves in one record.
+// The soak's paced worker (soak-pairs.ts) reuses the pairs' setup from here.
 
 import { BareClient } from "../lib/bare-client.ts";
 import { loginKey, type BenchUser } from "../lib/users.ts";
@@ -35,13 +36,13 @@ export interface PairsSmsgConfig {
   window: number;
 }
 
-const POOL = 16;
-const ZERO_RECEIPT = new Uint8Array(RECEIPT_LEN);
-const BATCH = Uint8Array.of(T.batch);
+export const POOL = 16;
+export const ZERO_RECEIPT = new Uint8Array(RECEIPT_LEN);
+export const BATCH = Uint8Array.of(T.batch);
 /** A CHUNK's id follows its type byte (SPEC.md §4). */
 const ID_AT = 1;
 
-interface Pair {
+export interface Pair {
   sender: BenchUser;
   recipient: BenchUser;
   tx?: BareClient;
@@ -61,7 +62,7 @@ const win = new RateWindow();
 let windowSize = 8;
 
 /** A pool message's slot: the first 4 bytes of its id. */
-function slotOf(b: Uint8Array, at: number): number {
+export function slotOf(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
@@ -103,7 +104,7 @@ function item(m: Message): Uint8Array {
   return out;
 }
 
-async function setup(c: PairsSmsgConfig): Promise<Pair[]> {
+export async function setup(c: PairsSmsgConfig): Promise<Pair[]> {
   windowSize = c.window;
   const identity = { seed: new Uint8Array(Buffer.from(c.identity.seed, "hex")), publicKey: new Uint8Array(Buffer.from(c.identity.pub, "hex")) };
   const pairs: Pair[] = c.pairs.map((x) => ({ ...x, items: new Uint8Array(0), itemAt: [], acks: [], sentAt: new Float64Array(POOL), next: 0, inflight: 0 }));
@@ -191,11 +192,14 @@ async function sealPool(p: Pair, session: KeyPair, senderKey: SignedSessionKey, 
   p.items = Buffer.concat(items);
 }
 
-servePairs<PairsSmsgConfig, Pair>(win, {
-  setup,
-  pump,
-  end: (p) => {
-    p.tx?.close();
-    p.rx?.close();
-  },
-});
+// Run as a worker; imported (by soak-pairs.ts) it only lends its setup.
+if (import.meta.main) {
+  servePairs<PairsSmsgConfig, Pair>(win, {
+    setup,
+    pump,
+    end: (p) => {
+      p.tx?.close();
+      p.rx?.close();
+    },
+  });
+}
