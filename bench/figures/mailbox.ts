@@ -92,6 +92,8 @@ async function timed(client: ClientProcess, n: number): Promise<Measured> {
     const cookie = await mailboxSession(client, PASSWORD);
     const inbox = await page(client, "/inbox", cookie);
     if (inbox.status !== 200) throw new Error(`GET /inbox: ${inbox.status}`);
+    // A page without rows would be the session's shell (no page token): not the figure.
+    if (!/number \d+/.test(inbox.html)) throw new Error("GET /inbox gave no message rows");
     htmlFirstMs = inbox.ms;
     const s1 = await page(client, `/inbox?q=${SEARCH_WORD}`, cookie);
     if (s1.status !== 200) throw new Error(`GET /inbox?q=: ${s1.status}`);

@@ -46,7 +46,12 @@ export async function api<T>(c: ClientProcess, method: string, path: string, bod
 }
 
 /** Log in to the HTML mailbox through its unlock form; returns the session cookie. */
-export async function mailboxSession(c: ClientProcess, password: string): Promise<string> {
+/**
+ * A mailbox session as a browser gets one: the cookie, and the page token the unlock's
+ * redirect hands over in its fragment (`/inbox#t=...`), which every request must carry
+ * (CLIENT.md §2.5); with the cookie alone a page is only the shell, without data.
+ */
+export async function mailboxSession(c: ClientProcess, password: string): Promise<{ cookie: string; token: string }> {
   const res = await fetch(c.url + "/unlock", {
     method: "POST",
     redirect: "manual",
@@ -55,14 +60,15 @@ export async function mailboxSession(c: ClientProcess, password: string): Promis
   });
   await res.text();
   const cookie = res.headers.getSetCookie().map((s) => s.split(";")[0]!).join("; ");
-  if (res.status !== 303 || !cookie) throw new Error(`mailbox unlock form: ${res.status}`);
-  return cookie;
+  const token = /#t=([^&]+)/.exec(res.headers.get("location") ?? "")?.[1];
+  if (res.status !== 303 || !cookie || !token) throw new Error(`mailbox unlock form: ${res.status}`);
+  return { cookie, token: decodeURIComponent(token) };
 }
 
 /** A page of the HTML mailbox: its status, length and milliseconds, body read included. */
-export async function page(c: ClientProcess, path: string, cookie: string): Promise<{ ms: number; status: number; html: string }> {
+export async function page(c: ClientProcess, path: string, session: { cookie: string; token: string }): Promise<{ ms: number; status: number; html: string }> {
   const t0 = performance.now();
-  const res = await fetch(c.url + path, { headers: { cookie }, redirect: "manual" });
+  const res = await fetch(c.url + path, { headers: { cookie: session.cookie, "x-smsg-token": session.token }, redirect: "manual" });
   const html = await res.text();
   return { ms: performance.now() - t0, status: res.status, html };
 }
