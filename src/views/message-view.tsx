@@ -73,17 +73,26 @@ function MessageActions(p: ViewProps) {
   );
 }
 
+/** From, To and Date as rows of the message's header list (the message page and its print view). */
+function HeaderRows(p: Pick<ViewProps, "from" | "to" | "date">) {
+  return (
+    <>
+      <dt>From</dt>
+      <dd dir="auto">{p.from}</dd>
+      <dt>To</dt>
+      <dd dir="auto">{p.to.join(", ")}</dd>
+      <dt>Date</dt>
+      <dd>{formatDate(p.date)}</dd>
+    </>
+  );
+}
+
 export function MessageView(p: ViewProps) {
   return (
     <article class="message">
       <h1 dir="auto">{p.subject}</h1>
       <dl class="headers">
-        <dt>From</dt>
-        <dd dir="auto">{p.from}</dd>
-        <dt>To</dt>
-        <dd dir="auto">{p.to.join(", ")}</dd>
-        <dt>Date</dt>
-        <dd>{formatDate(p.date)}</dd>
+        <HeaderRows {...p} />
       </dl>
       <MessageActions {...p} />
       <div class="body" dir="auto">
@@ -134,12 +143,7 @@ export function PrintView(p: Pick<ViewProps, "subject" | "from" | "to" | "date" 
     <article class="message print-view">
       <h1 dir="auto">{p.subject}</h1>
       <dl class="headers">
-        <dt>From</dt>
-        <dd dir="auto">{p.from}</dd>
-        <dt>To</dt>
-        <dd dir="auto">{p.to.join(", ")}</dd>
-        <dt>Date</dt>
-        <dd>{formatDate(p.date)}</dd>
+        <HeaderRows {...p} />
         {p.attachments.length > 0 ? (
           <>
             <dt>Attachments</dt>
