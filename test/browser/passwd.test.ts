@@ -60,7 +60,7 @@ describe("Settings -> Change password", () => {
     // The old password no longer unlocks; the new one does.
     await page.getByLabel("Password").fill(password.alice!);
     await page.getByRole("button", { name: "Unlock" }).click();
-    await page.getByRole("alert").waitFor();
+    await page.getByRole("alert").filter({ hasText: "Wrong password." }).waitFor();
     expect(page.url()).toMatch(/\/unlock$/);
     await unlockAfterRefusal(page, next); // the wrong try makes the next one wait a moment
     await waitConnected(s.path("alice"));
