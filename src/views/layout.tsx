@@ -33,21 +33,28 @@ const FOLDERS = [
   ["settings", "/settings", "Settings"],
 ] as const;
 
+/** The head every mailbox page and the shell share: served assets only, no inline script. */
+function PageHead(p: { title: string }) {
+  return (
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <meta name="htmx-config" content='{"includeIndicatorCSS": false}' />
+      <title>{p.title}</title>
+      <link rel="icon" href="data:," />
+      <link rel="stylesheet" href="/assets/app.css" />
+      <script src="/assets/htmx.min.js" defer></script>
+      <script src="/assets/session.js" defer></script>
+      <script src="/assets/app.js" defer></script>
+    </head>
+  );
+}
+
 export function Layout(p: LayoutProps) {
   const title = `${p.unread > 0 ? `(${p.unread}) ` : ""}${p.title} — smsg`;
   return (
     <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="htmx-config" content='{"includeIndicatorCSS": false}' />
-        <title>{title}</title>
-        <link rel="icon" href="data:," />
-        <link rel="stylesheet" href="/assets/app.css" />
-        <script src="/assets/htmx.min.js" defer></script>
-        <script src="/assets/session.js" defer></script>
-        <script src="/assets/app.js" defer></script>
-      </head>
+      <PageHead title={title} />
       <body data-popup-return={String(p.popupReturnSeconds)} data-sound={p.sound ? "on" : "off"} data-notify={p.notificationDetails ? "details" : "plain"} data-title={p.title}>
         <header class="top">
           <span class="brand">smsg</span>
@@ -136,17 +143,7 @@ function KeyboardHelp() {
 export function Shell() {
   return (
     <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="htmx-config" content='{"includeIndicatorCSS": false}' />
-        <title>smsg</title>
-        <link rel="icon" href="data:," />
-        <link rel="stylesheet" href="/assets/app.css" />
-        <script src="/assets/htmx.min.js" defer></script>
-        <script src="/assets/session.js" defer></script>
-        <script src="/assets/app.js" defer></script>
-      </head>
+      <PageHead title="smsg" />
       <body data-shell=""></body>
     </html>
   );
