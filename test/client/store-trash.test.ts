@@ -12,6 +12,10 @@ import { SCHEMA_VERSION, Store } from "../../src/client/store.ts";
 import { attachmentsDir } from "../../src/client/attachment-files.ts";
 
 const KEY = new Uint8Array(32).fill(0x11);
+/** A store before version 2: its two message indexes in place of the ones that leave the Trash out. */
+const OLD_INDEXES =
+  "DROP INDEX messages_listed; DROP INDEX messages_unread_listed; " +
+  "CREATE INDEX messages_by_date ON messages (folder, date DESC, rid DESC); CREATE INDEX messages_unread ON messages (folder) WHERE unread = 1";
 const te = new TextEncoder();
 
 let dir: string;
@@ -127,9 +131,9 @@ describe("the Trash", () => {
     const s = openStore();
     const m = incoming(s, { subject: "from before" });
     s.close();
-    // The old schema, exactly: no `trashed` column, no `drafts` table, user_version 0.
+    // The old schema, exactly: no `trashed` column, no `drafts` table, its two indexes, user_version 0.
     const raw = new Database(path);
-    raw.exec("ALTER TABLE messages DROP COLUMN trashed; DROP TABLE drafts; PRAGMA user_version = 0");
+    raw.exec(`${OLD_INDEXES}; ALTER TABLE messages DROP COLUMN trashed; DROP TABLE drafts; PRAGMA user_version = 0`);
     expect(raw.query("PRAGMA table_info(messages)").all().map((c) => (c as { name: string }).name)).not.toContain("trashed");
     raw.close();
 
@@ -140,6 +144,31 @@ describe("the Trash", () => {
     expect(t.listTrash().map((x) => x.subject)).toEqual(["from before"]);
     t.saveDraft(newId(), { to: "", subject: "draft after migration", body: "", attachments: [] }, 9_001);
     expect(t.drafts().map((d) => d.subject)).toEqual(["draft after migration"]);
+  });
+
+  test("a store of version 1 gets indexes that leave the Trash out: a folder's page and its counts never read the table", () => {
+    const s = openStore();
+    const kept = incoming(s, { subject: "kept" });
+    const binned = incoming(s, { subject: "binned" });
+    expect(s.trash(binned.rid, 9_000)).toBe(true);
+    s.close();
+    const raw = new Database(path);
+    raw.exec(`${OLD_INDEXES}; PRAGMA user_version = 1`);
+    raw.close();
+
+    const t = openStore();
+    expect(t.db.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version).toBe(SCHEMA_VERSION);
+    const indexes = t.db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL").all();
+    expect(indexes.map((i) => i.name).sort()).toEqual(["messages_by_id", "messages_listed", "messages_unread_listed"]);
+    // The queries of list() and count(), planned on the migrated store: the index alone.
+    const plan = (sql: string) => t.db.query<{ detail: string }, []>(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => r.detail).join("; ");
+    expect(plan("SELECT count(*) FROM messages WHERE folder = 'in' AND trashed IS NULL AND unread = 1")).toContain("COVERING INDEX messages_unread_listed");
+    expect(plan("SELECT count(*) FROM messages WHERE folder = 'in' AND trashed IS NULL")).toContain("COVERING INDEX messages_listed");
+    expect(plan("SELECT rid, header FROM messages WHERE folder = 'in' AND trashed IS NULL ORDER BY date DESC, rid DESC LIMIT 50")).not.toContain("TEMP B-TREE");
+    expect([t.count("in"), t.count("in", true)]).toEqual([1, 1]);
+    expect(t.list("in").map((m) => m.id)).toEqual([kept.id]);
+    expect(t.restore(binned.rid)).toBe(true);
+    expect([t.count("in"), t.count("in", true)]).toEqual([2, 2]);
   });
 
   test("mark as unread: received mail only", () => {

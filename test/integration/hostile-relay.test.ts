@@ -126,6 +126,9 @@ describe("a hostile relay cannot fake a delivery", () => {
     expect(out).toContain("offline: carol");
     const id = (target = out.match(/[0-9a-f]{32}/)![0]);
     expect(await relay.answers("bob", id)).toEqual(["stored"]);
+    // The outbox heard "offline" for carol too before she comes online: were her presence to
+    // arrive while that GET_KEY was still in flight, the outbox would wait for her for good.
+    expect(await outcome("alice", id, "carol")).toMatchObject({ state: "queued", error: "carol is offline" });
     carolOffline = false;
     relay.post("alice", { t: "presence", user: "carol", online: true });
     const d = await outcome("alice", id, "carol", "is offline");
@@ -556,15 +559,16 @@ describe("a hostile relay cannot make a message classical (SPEC.md §5.1-§5.2)"
     await control("alice", "bob");
     const pin = (await contacts("alice")).bob;
     const own = await mlkemKeyGen(); // the relay's own ML-KEM-768 key
-    let trick: "swap" | "strip" | undefined;
-    let offlineOnce = false; // answer the next GET_KEY "offline", so that `send` queues
+    // Every GET_KEY alice makes for bob gets the same answer, whoever asks (the CLI's send, this
+    // test's outbox attempt, or a retry of an earlier test's message): the phases are ordered by
+    // what the outbox has recorded, never by which GET_KEY happens to come first.
+    let trick: "swap" | "offline" | "strip" | undefined;
+    const strips: number[] = []; // relay.logins at each stripped KEY answered
     relay.hooks = {
       onGetKey: ({ asker, user, answer }) => {
         if (!trick || asker !== "alice" || user !== "bob" || answer.status !== "online") return answer;
-        if (offlineOnce) {
-          offlineOnce = false;
-          return { status: "offline" };
-        }
+        if (trick === "offline") return { status: "offline" };
+        if (trick === "strip") strips.push(relay.logins);
         // Under bob's genuine signature: the ML-KEM half replaced, or the key in version 1's layout.
         return trick === "swap" ? { status: "online", key: { ...answer.key!, sessionKemPub: own.encapsulationKey } } : { ...answer, classical: true };
       },
@@ -577,29 +581,38 @@ describe("a hostile relay cannot make a message classical (SPEC.md §5.1-§5.2)"
     expect(relay.transfersOf(swapped)).toEqual([]); // never sealed, not even to X25519 alone
     expect((await contacts("alice")).bob).toEqual(pin!); // a bad signature, not a new identity: the pin is untouched
 
+    // A message queued while bob looks offline. Its outbox attempt hears "offline" too, and then
+    // asks nothing more about bob until his presence or a new link.
+    trick = "offline";
+    const queued = await ok(["send", "--data", w.dir("alice"), "--to", "bob", "--subject", "to a stripped key", "--body", "stripped later"]);
+    expect(queued).toContain("offline: bob");
+    const stripped = queued.match(/[0-9a-f]{32}/)![0];
+    expect(await outcome("alice", stripped)).toMatchObject({ state: "queued", error: "bob is offline" });
+
     trick = "strip";
-    // `smsg send` asks for the key itself first: the KEY does not decode, the link drops, and
-    // the person is told, in one sentence, with nothing queued.
+    // `smsg send` asks for the key itself first (the only GET_KEY for bob now): the KEY does not
+    // decode, the link drops, and the person is told, in one sentence, with nothing queued.
     const refused = await cli(["send", "--data", w.dir("alice"), "--to", "bob", "--subject", "refused", "--body", "stripped"]);
     expect([refused.code, refused.stderr.trim()]).toEqual([1, "smsg: the connection to the relay was lost; try again"]);
-    await waitConnected(w.dir("alice"));
-    // A message queued while bob looked offline: the outbox asks for his key, and it is stripped.
-    offlineOnce = true;
-    const stripped = await send("alice", "bob", "to a stripped key");
-    // The KEY does not decode: alice's client drops the link, says why, and keeps retrying.
+    expect(strips.length).toBeGreaterThanOrEqual(1);
+    // On the new link the outbox asks for bob's key again, and it is stripped: alice's client
+    // drops that link too (it logs in again after it), says why, and keeps retrying.
+    await waitFor("the outbox to ask for bob's key on a new link", () => strips.length >= 2 || undefined, 20_000, 20);
+    await waitFor("alice to log in again after the stripped KEY", () => relay.logins > strips[1]! || undefined, 20_000, 20);
     const shown = await waitFor("alice's status to show the stripped key", async () => {
       const st = await status(w.dir("alice"));
       return st.error?.includes("bad data from the relay (malformed)") ? st : undefined;
     }, 20_000, 50);
     expect(shown.connected).toBe(false);
-    expect(relay.transfersOf(stripped)).toEqual([]);
     expect(await flag("alice", stripped)).toBe("Q");
+    // Nothing was sealed while the relay lied, to either key.
+    expect(relay.transfersOf(stripped)).toEqual([]);
+    expect(relay.transfersOf(swapped)).toEqual([]);
 
     trick = undefined;
     await waitConnected(w.dir("alice"));
     await waitFlag("alice", stripped, "S");
     expect(await copies("bob", stripped)).toHaveLength(1);
-    expect(relay.transfersOf(swapped)).toEqual([]);
   }, 90_000);
 
   test("a DELIVER with the sender's ML-KEM half swapped, or an ML-KEM ciphertext that does not decapsulate: rejected, nothing stored, the sender told", async () => {
