@@ -347,8 +347,9 @@ export class Outbox {
     attachments: number,
     total: number,
   ): Promise<void> {
-    const sealed: { data: Uint8Array; last: boolean }[] = [];
-    const writer = new StreamWriter(streamKey, ([data], last) => sealed.push({ data: data!, last }));
+    // In pieces (ciphertext, tag): sealing does not join them, the socket's writer does once.
+    const sealed: { data: Uint8Array[]; last: boolean }[] = [];
+    const writer = new StreamWriter(streamKey, (data, last) => sealed.push({ data, last }), { parts: true });
     let seq = 0;
     /** Post the chunks sealed so far as the window allows; false once the transfer is over. */
     const send = async (): Promise<boolean> => {
@@ -359,7 +360,7 @@ export class Outbox {
         }
         while (!a.settled && !link.closed && link.queuedBytes >= SEND_QUEUE_BYTES) await link.written();
         if (a.settled || link.closed) return false; // acked early (duplicate) or failed
-        link.post({ t: "chunk", id, seq, last: c.last, data: c.data });
+        link.postChunk(id, seq, c.last, c.data);
         this.peakQueuedBytes = Math.max(this.peakQueuedBytes, link.queuedBytes);
         seq++;
       }

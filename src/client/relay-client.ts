@@ -10,6 +10,7 @@ import type { Transport } from "../protocol/transport.ts";
 import { Outgoing } from "../net/outgoing.ts";
 import { PROTOCOL_VERSION } from "../protocol/framing.ts";
 import {
+  writeChunk,
   type Message,
   type MessageOf,
   type RelayHello,
@@ -94,6 +95,13 @@ export class Link {
     const waiting = this.#written;
     this.#written = [];
     for (const r of waiting) r();
+  }
+
+  /** Queue a CHUNK whose data is in pieces (writeChunk): posted as post() posts. */
+  postChunk(id: Uint8Array, seq: number, last: boolean, data: readonly Uint8Array[]): boolean {
+    if (this.closed) return false;
+    this.#out.postEncoded(writeChunk(id, seq, last, data));
+    return true;
   }
 
   /** Settles answers to who/getKey; returns true when m was such an answer. */
