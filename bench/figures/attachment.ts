@@ -139,6 +139,9 @@ export async function endToEnd(ctx: BenchContext, file: string, size: number, sh
     const t1 = performance.now();
     const c1 = cpu();
     const f1 = faults();
+    // Which leg makes the peak: the high-water marks as the upload ends.
+    const hwm = (pid: number) => `${(((memoryOf(pid)?.hwmKiB ?? NaN) * 1024) / MB).toFixed(1)} MB`;
+    ctx.log(`attachment: peak memory when the upload ended: relay ${hwm(pids.relay)}, a ${hwm(pids.a)}, b ${hwm(pids.b)}`);
     await waitFor(
       "A's outbox to show the attachment delivered",
       async () => (await api<{ flags: string }[]>(a, "GET", "/api/outbox?limit=1")).value[0]?.flags === "S",
