@@ -14,6 +14,7 @@ import { runClient, type RunningClient } from "./client/run-client.ts";
 import { startTray } from "./client/tray/start-tray.ts";
 import { ApiClient } from "./client/api-client.ts";
 import { CliError } from "./cli/cli-error.ts";
+import { LONG_LIVED_COMMANDS, restartWithAllocatorEnv } from "./cli/allocator-env.ts";
 import { confirm, promptHidden, readPassword } from "./client/password.ts";
 import { ACCEPT_KEY } from "./client/contact-list.ts";
 import type { ContactView } from "./views/contact-view.ts";
@@ -437,6 +438,7 @@ function report(e: unknown): number {
 }
 
 if (import.meta.main) {
+  if (LONG_LIVED_COMMANDS.has(process.argv[2] ?? "")) restartWithAllocatorEnv();
   const code = await main(process.argv);
   if (code !== 0) process.exit(code);
 }

@@ -213,6 +213,16 @@ export function cpuSeconds(pid: number): number {
   return t.user + t.system;
 }
 
+/** Minor page faults of a process so far: pages the kernel mapped in on first touch. */
+export function minorFaults(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]); // minflt, the 10th field
+  } catch {
+    return NaN;
+  }
+}
+
 /** CPU seconds a process spent in user space (its code, the runtime) and in the kernel (sockets). */
 export function cpuTimes(pid: number): { user: number; system: number } {
   try {

@@ -20,8 +20,13 @@ import { openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { startRelay } from "../../src/server/relay.ts";
 import { streamLog } from "../../src/server/log.ts";
+import { restartWithAllocatorEnv } from "../../src/cli/allocator-env.ts";
 import type { RelayOptions } from "../../src/server/relay-core.ts";
 import type { ClusterSettings } from "../../src/server/cluster/nats-connect.ts";
+
+// As `smsg relay` does (src/cli/allocator-env.ts); not with an IPC channel (the soak), whose
+// descriptor a second start would not be given.
+if (!process.send) restartWithAllocatorEnv();
 
 const [dataDir, port, heartbeat] = process.argv.slice(2);
 if (!dataDir || !port) throw new Error("usage: relay.ts DATA_DIR PORT [HEARTBEAT_TIMEOUT]");

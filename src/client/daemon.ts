@@ -128,6 +128,16 @@ export class Daemon {
     });
   }
 
+  /** The most bytes of outgoing chunks that waited on the link at once (a test reads it). */
+  get peakSendQueueBytes(): number {
+    return this.#outbox.peakQueuedBytes;
+  }
+
+  /** Bytes waiting on the link to the relay now: posted, not yet taken by the kernel. */
+  get sendQueueBytes(): number {
+    return this.relay.link?.queuedBytes ?? 0;
+  }
+
   /** A password change is under way: both passwords open the store until it is done. */
   get changing(): boolean {
     return this.#change !== undefined;

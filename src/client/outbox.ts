@@ -26,6 +26,13 @@ const MAX_RETRY_MS = 3600_000;
 const RATE_LIMITED_MS = 15_000;
 /** A transfer with no word from the relay or recipient for this long is given up and retried. */
 const STALL_MS = 120_000;
+/**
+ * A chunk is sealed and posted only while less than this waits for the kernel on the link,
+ * whatever window the relay granted (up to 16 MiB, SPEC.md §6.3): what the kernel has not
+ * taken is the daemon's own memory, and a full window of it raised its peak by as much.
+ * The socket's buffer and the path hold what is in flight; this only has to keep write() fed.
+ */
+export const SEND_QUEUE_BYTES = 1024 * 1024;
 
 type Outcome =
   | { kind: "delivered" }
@@ -65,6 +72,8 @@ export class Outbox {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
   #log: (line: string) => void;
+  /** The most bytes waiting on the link right after a chunk was posted (tests read it). */
+  peakQueuedBytes = 0;
 
   constructor(deps: { store: Store; user: string; identity: Uint8Array; events: EventBus; now: () => number; log: (line: string) => void }) {
     this.#log = deps.log;
@@ -338,8 +347,9 @@ export class Outbox {
     attachments: number,
     total: number,
   ): Promise<void> {
-    const sealed: { data: Uint8Array; last: boolean }[] = [];
-    const writer = new StreamWriter(streamKey, ([data], last) => sealed.push({ data: data!, last }));
+    // In pieces (ciphertext, tag): sealing does not join them, the socket's writer does once.
+    const sealed: { data: Uint8Array[]; last: boolean }[] = [];
+    const writer = new StreamWriter(streamKey, (data, last) => sealed.push({ data, last }), { parts: true });
     let seq = 0;
     /** Post the chunks sealed so far as the window allows; false once the transfer is over. */
     const send = async (): Promise<boolean> => {
@@ -348,8 +358,10 @@ export class Outbox {
           await new Promise<void>((r) => (a.wake = r));
           a.wake = undefined;
         }
+        while (!a.settled && !link.closed && link.queuedBytes >= SEND_QUEUE_BYTES) await link.written();
         if (a.settled || link.closed) return false; // acked early (duplicate) or failed
-        link.post({ t: "chunk", id, seq, last: c.last, data: c.data });
+        link.postChunk(id, seq, c.last, c.data);
+        this.peakQueuedBytes = Math.max(this.peakQueuedBytes, link.queuedBytes);
         seq++;
       }
       return true;

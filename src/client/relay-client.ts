@@ -10,6 +10,7 @@ import type { Transport } from "../protocol/transport.ts";
 import { Outgoing } from "../net/outgoing.ts";
 import { PROTOCOL_VERSION } from "../protocol/framing.ts";
 import {
+  writeChunk,
   type Message,
   type MessageOf,
   type RelayHello,
@@ -48,6 +49,7 @@ export class Link {
   #out: Outgoing;
   #req = 1;
   #waiting = new Map<number, { resolve: (m: Message) => void; reject: (e: Error) => void }>();
+  #written: (() => void)[] = [];
   closed = false;
 
   constructor(
@@ -74,6 +76,31 @@ export class Link {
   post(m: Message): boolean {
     if (this.closed) return false;
     this.#out.post(m);
+    return true;
+  }
+
+  /** Bytes posted and not yet taken by the kernel: still to seal, sealed, or refused by write(). */
+  get queuedBytes(): number {
+    return this.#out.waitingBytes + this.#framed.queuedBytes;
+  }
+
+  /** Resolves when the kernel next takes queued bytes, or when the link is gone. */
+  written(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((r) => this.#written.push(r));
+  }
+
+  /** The socket's writer handed bytes to the kernel (or the link closed): wake who waits. */
+  wroteSome(): void {
+    const waiting = this.#written;
+    this.#written = [];
+    for (const r of waiting) r();
+  }
+
+  /** Queue a CHUNK whose data is in pieces (writeChunk): posted as post() posts. */
+  postChunk(id: Uint8Array, seq: number, last: boolean, data: readonly Uint8Array[]): boolean {
+    if (this.closed) return false;
+    this.#out.postEncoded(writeChunk(id, seq, last, data));
     return true;
   }
 
@@ -135,6 +162,7 @@ export class Link {
     // Never answer for the relay: a lost link is "not connected", not "no such user".
     for (const w of this.#waiting.values()) w.reject(new Error("the connection to the relay was lost"));
     this.#waiting.clear();
+    this.wroteSome();
   }
 
   close(): void {
@@ -397,7 +425,7 @@ export class RelayClient {
       port: c.port,
       socket: {
         open: (socket) => {
-          framed = new FramedSocket(socket as Socket<unknown>, { onRecord, onClose });
+          framed = new FramedSocket(socket as Socket<unknown>, { onRecord, onClose, onWritten: () => this.#link?.wroteSome() });
           socket.data = { framed };
           this.#framed = framed;
           const mine = (hs = new ClientHandshake({ login: id.login }));

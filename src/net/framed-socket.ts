@@ -5,7 +5,8 @@
 // A large join goes into one buffer shared by every socket of the process: the kernel copies
 // it during write(), and what it does not take is copied out. A fresh 60 KiB buffer per
 // chunk record, freed at once, kept the allocator giving memory back to the system and
-// faulting it in again (bench/README.md).
+// faulting it in again (bench/README.md). More than the shared buffer holds goes out in
+// turns of its size.
 // Reading can be paused (the relay does so while a peer's unread output is over its budget,
 // SPEC.md §6.5): the kernel's buffer then fills and the peer's writes block, and records
 // already read are kept and handed over on resume, in order.
@@ -184,20 +185,30 @@ export class FramedSocket {
       }
       this.#backlog = null;
     }
-    if (this.#pending.length > 0) {
-      const shared = this.#pending.length > 1 && this.#pendingBytes >= SHARED_MIN && this.#pendingBytes <= SHARED_MAX;
-      const buf =
-        this.#pending.length === 1 ? (this.#pending[0] as Uint8Array) : joinAll(this.#pending, this.#pendingBytes, shared ? sharedBuffer() : undefined);
-      this.#pending = [];
-      this.#pendingBytes = 0;
+    // Over SHARED_MAX, in turns of at most SHARED_MAX through the shared buffer: a fresh
+    // buffer of megabytes per flush (a sender's whole queue, a relay's backlog after a drain)
+    // was new memory faulted in page by page each time.
+    let at = 0;
+    while (at < this.#pending.length) {
+      let end = at;
+      let bytes = 0;
+      while (end < this.#pending.length && (end === at || bytes + this.#pending[end]!.length <= SHARED_MAX)) bytes += this.#pending[end++]!.length;
+      const one = end - at === 1;
+      const shared = !one && bytes >= SHARED_MIN;
+      const buf = one ? this.#pending[at]! : joinAll(this.#pending, at, end, bytes, shared ? sharedBuffer() : undefined);
+      at = end;
+      this.#pendingBytes -= bytes;
       const n = this.socket.write(buf);
       if (n < buf.length) {
-        // The shared buffer is the next flush's: keep a copy of what is left.
+        // The shared buffer is the next join's: keep a copy of what is left.
         this.#backlog = shared ? buf.slice(Math.max(n, 0)) : buf.subarray(Math.max(n, 0));
+        this.#pending = this.#pending.slice(at);
         this.#handlers.onWritten?.();
         return;
       }
     }
+    this.#pending = [];
+    this.#pendingBytes = 0;
     this.#handlers.onWritten?.();
     if (this.#closeAfterFlush) {
       this.#finish();
@@ -221,12 +232,13 @@ function sharedBuffer(): Uint8Array {
   return shared;
 }
 
-function joinAll(parts: Uint8Array[], total: number, into?: Uint8Array): Uint8Array {
+/** parts[from..to) joined, into `into` when given (it holds at least total bytes). */
+function joinAll(parts: Uint8Array[], from: number, to: number, total: number, into?: Uint8Array): Uint8Array {
   const out = into ? into.subarray(0, total) : new Uint8Array(total);
   let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
+  for (let i = from; i < to; i++) {
+    out.set(parts[i]!, off);
+    off += parts[i]!.length;
   }
   return out;
 }

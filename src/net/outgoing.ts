@@ -4,7 +4,7 @@
 
 import type { Writer } from "../protocol/codec.ts";
 import type { Message } from "../protocol/messages.ts";
-import { ITEM_HEAD, encode, type Transport } from "../protocol/transport.ts";
+import { ITEM_HEAD, checkEncoded, encode, type Transport } from "../protocol/transport.ts";
 
 /**
  * The messages one side posts during one turn of the event loop leave together at its end,
@@ -29,7 +29,12 @@ export class Outgoing {
   }
 
   post(m: Message): void {
-    const w = encode(m);
+    this.postEncoded(encode(m));
+  }
+
+  /** A message encoded by the caller (writeChunk), checked as `encode` checks. */
+  postEncoded(w: Writer): void {
+    checkEncoded(w);
     this.#waiting.push(w);
     // At what it takes in a BATCH, so that what is counted when posted is what the record
     // brings (short only of the tag, the record's length and the BATCH byte): for small

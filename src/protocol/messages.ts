@@ -203,6 +203,21 @@ export function decodeTransportPlaintext(b: Uint8Array): Message[] {
 }
 
 /** A Message's encoding, not yet joined: its length is known before it is sealed. */
+/**
+ * A CHUNK whose data comes as pieces written one after another (a STREAM chunk's ciphertext
+ * and its tag, as aesGcmSealParts gives them): the same bytes as writeMessage of the joined
+ * data, without joining them (the socket's writer joins once).
+ */
+export function writeChunk(id: Uint8Array, seq: number, last: boolean, data: readonly Uint8Array[]): Writer {
+  return writeChunkFields(new Writer().u8(T.chunk), id, seq, last, data);
+}
+
+function writeChunkFields(w: Writer, id: Uint8Array, seq: number, last: boolean, data: readonly Uint8Array[]): Writer {
+  w.fixed(id, MSG_ID_LEN).u32(seq).u8(last ? 1 : 0);
+  for (const d of data) w.bytes(d);
+  return w;
+}
+
 export function writeMessage(m: Message): Writer {
   const w = new Writer().u8(T[m.t]);
   switch (m.t) {
@@ -245,7 +260,7 @@ export function writeMessage(m: Message): Writer {
       w.fixed(m.recipientSessionPub, 32).fixed(m.enc, 32).fixed(m.kemCiphertext, MLKEM768_CT_LENGTH);
       break;
     case "chunk":
-      w.fixed(m.id, MSG_ID_LEN).u32(m.seq).u8(m.last ? 1 : 0).bytes(m.data);
+      writeChunkFields(w, m.id, m.seq, m.last, [m.data]);
       break;
     case "ack":
       w.fixed(m.id, MSG_ID_LEN).u8(enumIndex(ACK_STATUS, m.status)).fixed(m.receipt, RECEIPT_LEN);

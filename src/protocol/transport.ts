@@ -66,7 +66,11 @@ export class Transport {
 
 /** A Message encoded for sealAll; too-large here, where the caller can still hear it. */
 export function encode(m: Message): Writer {
-  const w = writeMessage(m);
+  return checkEncoded(writeMessage(m));
+}
+
+/** A message written by the caller is sent only if it fits in a record. */
+export function checkEncoded(w: Writer): Writer {
   if (w.length > MAX_PLAINTEXT) throw new ProtocolError("too-large", `message of ${w.length} bytes`);
   return w;
 }

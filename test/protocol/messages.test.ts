@@ -16,6 +16,7 @@ import {
   encodeLogin,
   encodeMessage,
   encodeRelayHello,
+  writeChunk,
   writeMessage,
 } from "../../src/protocol/messages.ts";
 import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
@@ -495,5 +496,19 @@ describe("login payload", () => {
       expectCode(() => decodeLogin(concat(encodeLogin("alice"), new Uint8Array(n))), "malformed");
     }
     expectCode(() => encodeLogin("alice", new Uint8Array(31)), "malformed");
+  });
+});
+
+describe("writeChunk", () => {
+  test("data in pieces is the same CHUNK as the pieces joined, and decodes to it", () => {
+    fc.assert(
+      fc.property(msgId, fc.nat({ max: 0xffffffff }), fc.boolean(), fc.array(fc.uint8Array({ maxLength: 5000 }), { maxLength: 4 }), (id, seq, last, pieces) => {
+        const data = concat(...pieces);
+        const whole = writeMessage({ t: "chunk", id, seq, last, data }).finish();
+        expect(writeChunk(id, seq, last, pieces).finish()).toEqual(whole);
+        expect(decodeMessage(whole)).toEqual({ t: "chunk", id, seq, last, data });
+      }),
+      { numRuns: 100 },
+    );
   });
 });
