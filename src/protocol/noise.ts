@@ -5,7 +5,7 @@
 // plain XX among them, exist for the cacophony vectors.
 
 import { ProtocolError } from "./errors.ts";
-import { concat } from "./bytes.ts";
+import { concat, copyBytes } from "./bytes.ts";
 import {
   aesGcmOpen,
   aesGcmSeal,
@@ -78,7 +78,7 @@ export class CipherState {
 
   initializeKey(key: Uint8Array | undefined): void {
     if (key !== undefined) checkLength(key, 32, "cipher key");
-    this.#k = key === undefined ? undefined : Uint8Array.from(key);
+    this.#k = key === undefined ? undefined : copyBytes(key);
     this.#hi = 0;
     this.#lo = 0;
   }
@@ -110,7 +110,7 @@ export class CipherState {
   }
 
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    if (this.#k === undefined) return Uint8Array.from(plaintext);
+    if (this.#k === undefined) return copyBytes(plaintext);
     if (plaintext.length > NOISE_MAX_MESSAGE - TAGLEN) {
       throw new ProtocolError("too-large", "Noise message over 65535 bytes");
     }
@@ -130,7 +130,7 @@ export class CipherState {
 
   /** On a bad tag the nonce is not advanced (Noise §5.1); callers abort the session anyway. */
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
-    if (this.#k === undefined) return Uint8Array.from(ciphertext);
+    if (this.#k === undefined) return copyBytes(ciphertext);
     if (ciphertext.length > NOISE_MAX_MESSAGE) {
       throw new ProtocolError("too-large", "Noise message over 65535 bytes");
     }
@@ -162,7 +162,7 @@ export class SymmetricState {
     } else {
       this.#h = sha256(name);
     }
-    this.#ck = Uint8Array.from(this.#h);
+    this.#ck = copyBytes(this.#h);
   }
 
   mixKey(inputKeyMaterial: Uint8Array): void {
@@ -183,7 +183,7 @@ export class SymmetricState {
   }
 
   getHandshakeHash(): Uint8Array {
-    return Uint8Array.from(this.#h);
+    return copyBytes(this.#h);
   }
 
   encryptAndHash(plaintext: Uint8Array): Uint8Array {
@@ -268,7 +268,7 @@ export type HandshakeOptions = {
 function checkKeyPair(pair: KeyPair, what: string): KeyPair {
   checkLength(pair.secretKey, DHLEN, `${what} secret key`);
   checkLength(pair.publicKey, DHLEN, `${what} public key`);
-  return { secretKey: Uint8Array.from(pair.secretKey), publicKey: Uint8Array.from(pair.publicKey) };
+  return { secretKey: copyBytes(pair.secretKey), publicKey: copyBytes(pair.publicKey) };
 }
 
 /**
@@ -319,8 +319,8 @@ export class HandshakeState {
     this.#pinnedE = options.e && checkKeyPair(options.e, "local ephemeral");
     if (options.rs) checkLength(options.rs, DHLEN, "remote static key");
     if (options.re) checkLength(options.re, DHLEN, "remote ephemeral key");
-    this.#rs = options.rs && Uint8Array.from(options.rs);
-    this.#re = options.re && Uint8Array.from(options.re);
+    this.#rs = options.rs && copyBytes(options.rs);
+    this.#re = options.re && copyBytes(options.re);
     this.#rand = options.rand ?? randomBytes;
     this.#kem = options.kem ?? NATIVE_KEM;
 
@@ -361,7 +361,7 @@ export class HandshakeState {
   }
 
   remoteStatic(): Uint8Array | undefined {
-    return this.#rs && Uint8Array.from(this.#rs);
+    return this.#rs && copyBytes(this.#rs);
   }
 
   handshakeHash(): Uint8Array {
@@ -535,7 +535,7 @@ export class HandshakeState {
       if (t === "ekem1") break;
       if (t === "e") {
         if (this.#re) throw new ProtocolError("handshake", "remote ephemeral key already set");
-        this.#re = message.slice(offset, offset + DHLEN);
+        this.#re = copyBytes(message.subarray(offset, offset + DHLEN)); // Buffer's slice would be a view
         offset += DHLEN;
         this.#ss.mixHash(this.#re);
       } else if (t === "s") {
@@ -546,7 +546,7 @@ export class HandshakeState {
       } else if (t === "e1") {
         if (this.#re1) throw new ProtocolError("handshake", "remote KEM key already set");
         const length = MLKEM768_EK_LENGTH + (this.#ss.cipherState.hasKey() ? TAGLEN : 0);
-        this.#re1 = Uint8Array.from(this.#ss.decryptAndHash(message.subarray(offset, offset + length)));
+        this.#re1 = this.#ss.decryptAndHash(message.subarray(offset, offset + length)); // a private copy either way
         offset += length;
       } else {
         this.#ss.mixKey(this.#dh(t));

@@ -18,6 +18,7 @@ import {
 } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { ProtocolError } from "./errors.ts";
+import { copyBytes } from "./bytes.ts";
 
 /** Source of randomness; a parameter everywhere so tests can pin it. */
 export type Rand = (n: number) => Uint8Array;
@@ -98,7 +99,7 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject {
   der.set(SPKI_PREFIX);
   der.set(publicKey, SPKI_PREFIX.length);
   const key = createPublicKey({ key: der, format: "der", type: "spki" });
-  publicKeys.set(publicKey, { bytes: Uint8Array.from(publicKey), key });
+  publicKeys.set(publicKey, { bytes: copyBytes(publicKey), key });
   return key;
 }
 
