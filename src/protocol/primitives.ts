@@ -11,6 +11,7 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
+  hkdfSync,
   randomFillSync,
   verify as cryptoVerify,
   timingSafeEqual,
@@ -254,6 +255,18 @@ export function hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array 
   const h = createHmac("sha256", key);
   for (const p of parts) h.update(p);
   return toBytes(h.digest());
+}
+
+/**
+ * RFC 5869 HKDF-SHA256 (Extract then Expand) in one native call: a third of the cost of
+ * the HMACs done one by one, which matters in Noise's HKDF (five per login at the relay).
+ * The salt may be empty (the RFC's 32 zero bytes), and so may ikm (Noise's Split).
+ */
+export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isSafeInteger(length) || length < 1 || length > 255 * 32) {
+    throw new ProtocolError("malformed", "HKDF output length out of range");
+  }
+  return new Uint8Array(hkdfSync("sha256", ikm, salt, info, length));
 }
 
 /** RFC 5869 HKDF-Extract with SHA-256; an empty salt is the RFC's 32 zero bytes (HMAC pads the key with zeros). */
