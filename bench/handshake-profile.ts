@@ -10,7 +10,8 @@
 // least is the figure other processes disturbed least.
 
 import { ClientHandshake, RelayHandshake } from "../src/protocol/handshake.ts";
-import { sha256, hmacSha256, x25519, x25519Generate, aesGcmSeal, aesGcmOpen } from "../src/protocol/primitives.ts";
+import { sha256, hkdfSha256, hmacSha256, x25519, x25519Generate, aesGcmSeal, aesGcmOpen } from "../src/protocol/primitives.ts";
+import { copyBytes } from "../src/protocol/bytes.ts";
 import { mlkemEncaps, mlkemEphemeral } from "../src/protocol/mlkem.ts";
 
 const logins = Number(process.argv[2] ?? 3000);
@@ -123,5 +124,13 @@ await timeOp("sha256 (32 + 1184 bytes)", n, () => sha256(k32, big));
 await timeOp("hmacSha256 (32-byte key, 32 bytes)", n, () => hmacSha256(k32, k32));
 await timeOp("aesGcmSeal (64 bytes)", n, () => aesGcmSeal(k32, nonce, k32, small));
 await timeOp("aesGcmOpen (64 bytes)", n, () => aesGcmOpen(k32, nonce, k32, sealed));
-await timeOp("Uint8Array.from (1184 bytes)", n, () => Uint8Array.from(big));
-await timeOp("slice (1184 bytes)", n, () => big.slice());
+const read = asRead(big);
+const empty = new Uint8Array(0);
+await timeOp("Noise HKDF, 2 outputs, as three HMACs", n, () => {
+  const temp = hmacSha256(k32, k32);
+  const o1 = hmacSha256(temp, Uint8Array.of(1));
+  return hmacSha256(temp, o1, Uint8Array.of(2));
+});
+await timeOp("Noise HKDF, 2 outputs, hkdfSha256", n, () => hkdfSha256(k32, k32, empty, 64));
+await timeOp("Uint8Array.from (a Buffer's 1184 bytes)", n, () => Uint8Array.from(read));
+await timeOp("copyBytes (a Buffer's 1184 bytes)", n, () => copyBytes(read));
