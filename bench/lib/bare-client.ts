@@ -6,6 +6,7 @@
 import type { Socket } from "bun";
 import { FramedSocket } from "../../src/net/framed-socket.ts";
 import { ClientHandshake } from "../../src/protocol/handshake.ts";
+import type { HandshakeKem } from "../../src/protocol/noise.ts";
 import type { Transport } from "../../src/protocol/transport.ts";
 import { Outgoing } from "../../src/net/outgoing.ts";
 import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
@@ -35,10 +36,13 @@ export class BareClient {
     this.#handlers = handlers;
   }
 
-  /** Connect, handshake and log in; resolves once LOGIN_RESULT says ok. */
-  static async login(o: { host: string; port: number; user: string; login: KeyPair; handlers?: BareHandlers }): Promise<BareClient> {
+  /**
+   * Connect, handshake and log in; resolves once LOGIN_RESULT says ok. `kem` replaces the
+   * client's ML-KEM (a generator's pool of pre-made e1 keys: bench/workers/login-churn.ts).
+   */
+  static async login(o: { host: string; port: number; user: string; login: KeyPair; handlers?: BareHandlers; kem?: HandshakeKem }): Promise<BareClient> {
     const c = new BareClient(o.user, o.handlers ?? {});
-    let hs: ClientHandshake | undefined = new ClientHandshake({ login: o.login });
+    let hs: ClientHandshake | undefined = new ClientHandshake({ login: o.login, kem: o.kem });
     const first = await hs.start(); // the ML-KEM key pair, before the connection exists
     return new Promise<BareClient>((resolve, reject) => {
       let loggedIn = false;

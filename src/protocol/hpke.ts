@@ -3,7 +3,7 @@
 // it (SPEC.md "End-to-end encryption"); names follow RFC 9180 §4-§5.
 
 import { ProtocolError } from "./errors.ts";
-import { concat } from "./bytes.ts";
+import { concat, copyBytes } from "./bytes.ts";
 import { utf8 } from "./codec.ts";
 import {
   aesGcmOpen,
@@ -137,7 +137,7 @@ export class HpkeContext {
   }
 
   #computeNonce(): Uint8Array {
-    const nonce = Uint8Array.from(this.baseNonce);
+    const nonce = copyBytes(this.baseNonce);
     let seq = this.#seq;
     for (let i = N_N - 1; i >= 0 && seq > 0n; i--) {
       nonce[i]! ^= Number(seq & 0xffn);

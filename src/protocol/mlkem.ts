@@ -4,6 +4,7 @@
 
 import { webcrypto } from "node:crypto";
 import { ProtocolError } from "./errors.ts";
+import { copyBytes } from "./bytes.ts";
 import { checkLength } from "./primitives.ts";
 
 /** FIPS 203 Table 3, ML-KEM-768: encapsulation key ek. */
@@ -33,7 +34,7 @@ const subtle = webcrypto.subtle;
 // WebCrypto takes only views of a plain ArrayBuffer; a caller's array may be a view of a
 // shared one. A private copy also fixes the bytes between our checks and their use.
 function ownCopy(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(bytes);
+  return copyBytes(bytes);
 }
 
 async function importSeed(seed: Uint8Array): Promise<webcrypto.CryptoKey> {
@@ -66,7 +67,7 @@ export async function mlkemKeyGenFromSeed(seed: Uint8Array): Promise<MlkemKeyPai
   const dk = await importSeed(seed);
   const ek = await subtle.getPublicKey(dk, ["encapsulateBits"]);
   const encapsulationKey = new Uint8Array(await subtle.exportKey("raw-public", ek));
-  return { seed: Uint8Array.from(seed), encapsulationKey };
+  return { seed: copyBytes(seed), encapsulationKey };
 }
 
 /**

@@ -5,13 +5,13 @@
 // plain XX among them, exist for the cacophony vectors.
 
 import { ProtocolError } from "./errors.ts";
-import { concat } from "./bytes.ts";
+import { concat, copyBytes } from "./bytes.ts";
 import {
   aesGcmOpen,
   aesGcmSeal,
   aesGcmSealParts,
   checkLength,
-  hmacSha256,
+  hkdfSha256,
   randomBytes,
   sha256,
   x25519,
@@ -33,17 +33,19 @@ const EMPTY = new Uint8Array(0);
 const MAX_NONCE = 2n ** 64n - 1n;
 
 
-/** Noise §4.3 HKDF(chaining_key, input_key_material, num_outputs), num_outputs 2 or 3. */
+/**
+ * Noise §4.3 HKDF(chaining_key, input_key_material, num_outputs), num_outputs 2 or 3: with
+ * zero-length info, output1..3 are exactly RFC 5869's T(1)..T(3) for salt = chaining_key
+ * (temp_key is HKDF-Extract, output_i = HMAC(temp_key, output_{i-1} || i)), so one native
+ * HKDF call replaces the three HMACs; the cacophony vectors check it.
+ */
 function hkdf(chainingKey: Uint8Array, inputKeyMaterial: Uint8Array, numOutputs: 2 | 3): Uint8Array[] {
-  const tempKey = hmacSha256(chainingKey, inputKeyMaterial);
-  const output1 = hmacSha256(tempKey, ONE);
-  const output2 = hmacSha256(tempKey, output1, TWO);
-  if (numOutputs === 2) return [output1, output2];
-  return [output1, output2, hmacSha256(tempKey, output2, THREE)];
+  const okm = hkdfSha256(inputKeyMaterial, chainingKey, EMPTY, numOutputs * HASHLEN);
+  const outputs = [okm.slice(0, HASHLEN), okm.slice(HASHLEN, 2 * HASHLEN)];
+  if (numOutputs === 3) outputs.push(okm.slice(2 * HASHLEN));
+  okm.fill(0);
+  return outputs;
 }
-const ONE = Uint8Array.of(0x01);
-const TWO = Uint8Array.of(0x02);
-const THREE = Uint8Array.of(0x03);
 
 /** Noise §12.3 AESGCM nonce: 32 zero bits, then the 64-bit counter big-endian. */
 function aesGcmNonce(n: bigint): Uint8Array {
@@ -78,7 +80,7 @@ export class CipherState {
 
   initializeKey(key: Uint8Array | undefined): void {
     if (key !== undefined) checkLength(key, 32, "cipher key");
-    this.#k = key === undefined ? undefined : Uint8Array.from(key);
+    this.#k = key === undefined ? undefined : copyBytes(key);
     this.#hi = 0;
     this.#lo = 0;
   }
@@ -110,7 +112,7 @@ export class CipherState {
   }
 
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    if (this.#k === undefined) return Uint8Array.from(plaintext);
+    if (this.#k === undefined) return copyBytes(plaintext);
     if (plaintext.length > NOISE_MAX_MESSAGE - TAGLEN) {
       throw new ProtocolError("too-large", "Noise message over 65535 bytes");
     }
@@ -130,7 +132,7 @@ export class CipherState {
 
   /** On a bad tag the nonce is not advanced (Noise §5.1); callers abort the session anyway. */
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
-    if (this.#k === undefined) return Uint8Array.from(ciphertext);
+    if (this.#k === undefined) return copyBytes(ciphertext);
     if (ciphertext.length > NOISE_MAX_MESSAGE) {
       throw new ProtocolError("too-large", "Noise message over 65535 bytes");
     }
@@ -162,7 +164,7 @@ export class SymmetricState {
     } else {
       this.#h = sha256(name);
     }
-    this.#ck = Uint8Array.from(this.#h);
+    this.#ck = copyBytes(this.#h);
   }
 
   mixKey(inputKeyMaterial: Uint8Array): void {
@@ -183,7 +185,7 @@ export class SymmetricState {
   }
 
   getHandshakeHash(): Uint8Array {
-    return Uint8Array.from(this.#h);
+    return copyBytes(this.#h);
   }
 
   encryptAndHash(plaintext: Uint8Array): Uint8Array {
@@ -268,7 +270,7 @@ export type HandshakeOptions = {
 function checkKeyPair(pair: KeyPair, what: string): KeyPair {
   checkLength(pair.secretKey, DHLEN, `${what} secret key`);
   checkLength(pair.publicKey, DHLEN, `${what} public key`);
-  return { secretKey: Uint8Array.from(pair.secretKey), publicKey: Uint8Array.from(pair.publicKey) };
+  return { secretKey: copyBytes(pair.secretKey), publicKey: copyBytes(pair.publicKey) };
 }
 
 /**
@@ -319,8 +321,8 @@ export class HandshakeState {
     this.#pinnedE = options.e && checkKeyPair(options.e, "local ephemeral");
     if (options.rs) checkLength(options.rs, DHLEN, "remote static key");
     if (options.re) checkLength(options.re, DHLEN, "remote ephemeral key");
-    this.#rs = options.rs && Uint8Array.from(options.rs);
-    this.#re = options.re && Uint8Array.from(options.re);
+    this.#rs = options.rs && copyBytes(options.rs);
+    this.#re = options.re && copyBytes(options.re);
     this.#rand = options.rand ?? randomBytes;
     this.#kem = options.kem ?? NATIVE_KEM;
 
@@ -361,7 +363,7 @@ export class HandshakeState {
   }
 
   remoteStatic(): Uint8Array | undefined {
-    return this.#rs && Uint8Array.from(this.#rs);
+    return this.#rs && copyBytes(this.#rs);
   }
 
   handshakeHash(): Uint8Array {
@@ -535,7 +537,7 @@ export class HandshakeState {
       if (t === "ekem1") break;
       if (t === "e") {
         if (this.#re) throw new ProtocolError("handshake", "remote ephemeral key already set");
-        this.#re = message.slice(offset, offset + DHLEN);
+        this.#re = copyBytes(message.subarray(offset, offset + DHLEN)); // Buffer's slice would be a view
         offset += DHLEN;
         this.#ss.mixHash(this.#re);
       } else if (t === "s") {
@@ -546,7 +548,7 @@ export class HandshakeState {
       } else if (t === "e1") {
         if (this.#re1) throw new ProtocolError("handshake", "remote KEM key already set");
         const length = MLKEM768_EK_LENGTH + (this.#ss.cipherState.hasKey() ? TAGLEN : 0);
-        this.#re1 = Uint8Array.from(this.#ss.decryptAndHash(message.subarray(offset, offset + length)));
+        this.#re1 = this.#ss.decryptAndHash(message.subarray(offset, offset + length)); // a private copy either way
         offset += length;
       } else {
         this.#ss.mixKey(this.#dh(t));

@@ -11,6 +11,7 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
+  hkdfSync,
   randomFillSync,
   verify as cryptoVerify,
   timingSafeEqual,
@@ -18,6 +19,7 @@ import {
 } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { ProtocolError } from "./errors.ts";
+import { copyBytes } from "./bytes.ts";
 
 /** Source of randomness; a parameter everywhere so tests can pin it. */
 export type Rand = (n: number) => Uint8Array;
@@ -98,7 +100,7 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject {
   der.set(SPKI_PREFIX);
   der.set(publicKey, SPKI_PREFIX.length);
   const key = createPublicKey({ key: der, format: "der", type: "spki" });
-  publicKeys.set(publicKey, { bytes: Uint8Array.from(publicKey), key });
+  publicKeys.set(publicKey, { bytes: copyBytes(publicKey), key });
   return key;
 }
 
@@ -253,6 +255,18 @@ export function hmacSha256(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array 
   const h = createHmac("sha256", key);
   for (const p of parts) h.update(p);
   return toBytes(h.digest());
+}
+
+/**
+ * RFC 5869 HKDF-SHA256 (Extract then Expand) in one native call: a third of the cost of
+ * the HMACs done one by one, which matters in Noise's HKDF (five per login at the relay).
+ * The salt may be empty (the RFC's 32 zero bytes), and so may ikm (Noise's Split).
+ */
+export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isSafeInteger(length) || length < 1 || length > 255 * 32) {
+    throw new ProtocolError("malformed", "HKDF output length out of range");
+  }
+  return new Uint8Array(hkdfSync("sha256", ikm, salt, info, length));
 }
 
 /** RFC 5869 HKDF-Extract with SHA-256; an empty salt is the RFC's 32 zero bytes (HMAC pads the key with zeros). */

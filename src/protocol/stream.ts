@@ -3,6 +3,7 @@
 // which one is last, so chunks cannot be reordered, dropped or cut off. SPEC.md "Message body".
 
 import { ProtocolError } from "./errors.ts";
+import { copyBytes } from "./bytes.ts";
 import { aesGcmOpen, aesGcmSeal, aesGcmSealParts, AES_GCM_TAG_LENGTH, checkLength } from "./primitives.ts";
 
 /** Plaintext bytes per full chunk: 60 KiB, so chunk + tag + frame header fit in one 65535-byte Noise message. */
@@ -40,7 +41,7 @@ export class StreamSealer {
 
   constructor(key: Uint8Array) {
     checkLength(key, 32, "STREAM key");
-    this.#key = Uint8Array.from(key);
+    this.#key = copyBytes(key);
   }
 
   seal(chunk: Uint8Array, last: boolean): Uint8Array {
@@ -80,7 +81,7 @@ export class StreamOpener {
 
   constructor(key: Uint8Array) {
     checkLength(key, 32, "STREAM key");
-    this.#key = Uint8Array.from(key);
+    this.#key = copyBytes(key);
   }
 
   open(ciphertext: Uint8Array, last: boolean): Uint8Array {

@@ -2,7 +2,7 @@
 // uses for long ones print every byte as Node's hex does, for views at any offset too.
 
 import { expect, test } from "bun:test";
-import { toHex } from "../../src/protocol/bytes.ts";
+import { copyBytes, toHex } from "../../src/protocol/bytes.ts";
 
 test("toHex prints lowercase hex, two digits a byte, for short and long arrays and views", () => {
   const all = Uint8Array.from({ length: 300 }, (_, i) => (i * 37 + 11) & 0xff);
@@ -15,4 +15,14 @@ test("toHex prints lowercase hex, two digits a byte, for short and long arrays a
   expect(toHex(Uint8Array.of(0x00, 0x0a, 0xff, 0x10))).toBe("000aff10");
   // Every byte value, through the table.
   for (let v = 0; v < 256; v++) expect(toHex(Uint8Array.of(v))).toBe(v.toString(16).padStart(2, "0"));
+});
+
+test("copyBytes gives a plain array with its own memory, also for a Buffer's subarray (what the socket delivers)", () => {
+  const socketRead = Buffer.from([0, 1, 2, 3, 4, 5, 6, 7]);
+  const copy = copyBytes(socketRead.subarray(2, 6));
+  expect(Object.getPrototypeOf(copy)).toBe(Uint8Array.prototype);
+  expect(copy.byteOffset).toBe(0);
+  expect(copy.buffer.byteLength).toBe(4);
+  socketRead.fill(0xff);
+  expect([...copy]).toEqual([2, 3, 4, 5]);
 });

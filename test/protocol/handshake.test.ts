@@ -154,6 +154,25 @@ describe("SPEC.md's worked example (Appendix A, B.4)", () => {
   });
 });
 
+describe("keys read from a record are the handshake's own", () => {
+  test("a relay whose record buffer (a Buffer, as the socket gives it) is reused after message 1 still finishes the same handshake", async () => {
+    // Buffer's slice is a view: a key kept as one would change with the buffer.
+    const c = client();
+    const r = relay();
+    const record = Buffer.from(await c.start());
+    const answer = r.readFirst(record);
+    record.fill(0);
+    const second = await answer;
+    if (second.kind !== "message2") throw new Error("no message 2");
+    const { hello } = await c.readReply(second.record, RELAY.publicKey);
+    expect(hello.version).toBe(2);
+    const third = Buffer.from(c.login("alice").record);
+    const { user, loginKey } = r.readLogin(third);
+    expect(user).toBe("alice");
+    expect(toHex(loginKey)).toBe(toHex(ALICE.publicKey));
+  });
+});
+
 describe("the ML-KEM part of Noise_XXhfs (SPEC.md §3.1): no classical handshake to fall back to", () => {
   /** A full handshake; the client's transport's first HEARTBEAT record, which depends on every key. */
   async function run(c: ClientHandshake, r: RelayHandshake): Promise<{ second: Uint8Array; third: Uint8Array; beat: string }> {

@@ -8,6 +8,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import {
   hkdfExpand as P_hkdfExpand,
+  hkdfSha256 as P_hkdfSha256,
   hkdfExtract as P_hkdfExtract,
   hmacSha256 as P_hmacSha256,
   sha256 as P_sha256,
@@ -290,7 +291,21 @@ describe("native SHA-256, HMAC and HKDF agree with @noble/hashes and RFC 5869", 
       const prk = P_hkdfExtract(hex(t.salt), hex(t.ikm));
       expect(toHex(prk)).toBe(t.prk);
       expect(toHex(P_hkdfExpand(prk, hex(t.info), t.length))).toBe(t.okm);
+      expect(toHex(P_hkdfSha256(hex(t.ikm), hex(t.salt), hex(t.info), t.length))).toBe(t.okm);
     }
+  });
+
+  test("the one-call HKDF takes an empty ikm and salt (Noise's Split) and refuses lengths out of range", () => {
+    const ck = new Uint8Array(32).fill(7);
+    const empty = new Uint8Array(0);
+    expect(P_hkdfSha256(empty, ck, empty, 64)).toEqual(hkdf(sha256, empty, ck, empty, 64));
+    expect(P_hkdfSha256(ck, empty, empty, 96)).toEqual(hkdf(sha256, ck, empty, empty, 96));
+    // Noise §4.3 written out: temp_key = HMAC(ck, ikm), output1 = HMAC(temp_key, 0x01), output2 = HMAC(temp_key, output1 || 0x02).
+    const temp = hmac(sha256, ck, ck);
+    const o1 = hmac(sha256, temp, Uint8Array.of(1));
+    const o2 = hmac(sha256, temp, new Uint8Array([...o1, 2]));
+    expect(P_hkdfSha256(ck, ck, empty, 64)).toEqual(new Uint8Array([...o1, ...o2]));
+    for (const bad of [0, -1, 255 * 32 + 1, 1.5]) expect(() => P_hkdfSha256(ck, ck, empty, bad)).toThrow("HKDF output length out of range");
   });
 
   test("random inputs: native equals noble (fast-check)", () => {
@@ -302,6 +317,7 @@ describe("native SHA-256, HMAC and HKDF agree with @noble/hashes and RFC 5869", 
         const prk = P_hkdfExtract(a, b);
         expect(prk).toEqual(extract(sha256, b, a));
         expect(P_hkdfExpand(prk, c, len)).toEqual(expand(sha256, prk, c, len));
+        expect(P_hkdfSha256(b, a, c, len)).toEqual(hkdf(sha256, b, a, c, len));
       }),
       { numRuns: 300 },
     );
