@@ -123,13 +123,15 @@ function wire(p: SoakPair): void {
     onMessage: (m) => {
       if (m.t !== "chunk") return;
       const slot = slotOf(m.id, 0);
-      if (p.undelivered[slot]) {
+      const first = p.undelivered[slot] === 1;
+      if (first) {
         p.undelivered[slot] = 0;
         totals.delivered++;
         period.add(performance.now() - p.sentAt[slot]!);
       } else totals.duplicates++;
-      // The real recipient ACKs a message it already has as stored again (SPEC.md §6.6).
-      rx.post({ t: "ack", id: m.id, status: "stored", receipt: ZERO_RECEIPT });
+      // The real recipient stores a message once and answers a resend of it `duplicate`,
+      // which its sender takes as `stored` (SPEC.md §6.6).
+      rx.post({ t: "ack", id: m.id, status: first ? "stored" : "duplicate", receipt: ZERO_RECEIPT });
     },
     onClose: () => lost(p),
   };
