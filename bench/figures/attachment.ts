@@ -14,7 +14,7 @@ import { api, startClientProcess, type ClientProcess } from "../lib/client-proce
 import { BUN, Child, cpuSeconds, freePort, MAIN, memoryOf, minorFaults, PeakSampler } from "../lib/procs.ts";
 import { startRelayProcess } from "../lib/relay-process.ts";
 import { row, type Row } from "../lib/row.ts";
-import { registerUsers } from "../lib/users.ts";
+import { registerUsers, type BenchUser } from "../lib/users.ts";
 import { waitFor } from "../../test/support/harness.ts";
 import { deriveUserKeys } from "../../src/protocol/keys.ts";
 import { STREAM_CHUNK } from "../../src/protocol/stream.ts";
@@ -95,10 +95,18 @@ interface EndToEnd {
 }
 
 /** A user registered at the relay with a password-derived login key, and its client's folders. */
-export async function clientUser(ctx: BenchContext, name: string, relayData: string): Promise<{ passwordFile: string; dataDir: string }> {
+/** A client user's password file and data dir, the user registered in relayData's directory or by `register` (a cluster's). */
+export async function clientUser(
+  ctx: BenchContext,
+  name: string,
+  relayData: string,
+  register?: (users: BenchUser[]) => Promise<void>,
+): Promise<{ passwordFile: string; dataDir: string }> {
   const password = `bench password of ${name}`;
   const keys = await deriveUserKeys(name, password);
-  registerUsers(relayData, [{ user: name, secret: "", pub: Buffer.from(keys.login.publicKey).toString("hex") }]);
+  const user = { user: name, secret: "", pub: Buffer.from(keys.login.publicKey).toString("hex") };
+  if (register) await register([user]);
+  else registerUsers(relayData, [user]);
   const dir = ctx.dir(`client-${name}`);
   const passwordFile = join(dir, "password");
   writeFileSync(passwordFile, password + "\n", { mode: 0o600 });

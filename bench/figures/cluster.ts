@@ -36,7 +36,7 @@ function median<R extends RateResult>(rounds: R[]): R {
   return [...rounds].sort((a, b) => a.rate - b.rate)[Math.floor(rounds.length / 2)]!;
 }
 
-async function startNatsServer(dir: string): Promise<{ child: Child; url: string; passwordFile: string }> {
+export async function startNatsServer(dir: string): Promise<{ child: Child; url: string; passwordFile: string }> {
   const port = freePort();
   const password = "bench-nats-password";
   writeFileSync(join(dir, "password"), password + "\n", { mode: 0o600 });
@@ -49,7 +49,7 @@ async function startNatsServer(dir: string): Promise<{ child: Child; url: string
   return { child, url: `nats://127.0.0.1:${port}`, passwordFile: join(dir, "password") };
 }
 
-async function register(cluster: ClusterSettings, users: BenchUser[]): Promise<void> {
+export async function register(cluster: ClusterSettings, users: BenchUser[]): Promise<void> {
   const nc = await connectNats(cluster, "bench");
   try {
     const r = await DirectoryReplica.open(nc, 1);

@@ -30,7 +30,7 @@ export interface PairsSmsgConfig {
   port: number;
   /** The recipients' relay port when it is another node of a cluster (bench/figures/cluster.ts). */
   rxPort?: number;
-  pairs: { sender: BenchUser; recipient: BenchUser }[];
+  pairs: { sender: BenchUser; recipient: BenchUser; ids?: Uint8Array[] }[];
   identity: { seed: string; pub: string };
   bodyBytes: number;
   window: number;
@@ -53,6 +53,8 @@ export interface Pair {
   itemAt: number[];
   /** Each slot's ACK as a BATCH item. */
   acks: Uint8Array[];
+  /** Each slot's message id: kept when a pair is set up again, so that a resend is the same message. */
+  ids: Uint8Array[];
   sentAt: Float64Array;
   next: number;
   inflight: number;
@@ -107,7 +109,7 @@ function item(m: Message): Uint8Array {
 export async function setup(c: PairsSmsgConfig): Promise<Pair[]> {
   windowSize = c.window;
   const identity = { seed: new Uint8Array(Buffer.from(c.identity.seed, "hex")), publicKey: new Uint8Array(Buffer.from(c.identity.pub, "hex")) };
-  const pairs: Pair[] = c.pairs.map((x) => ({ ...x, items: new Uint8Array(0), itemAt: [], acks: [], sentAt: new Float64Array(POOL), next: 0, inflight: 0 }));
+  const pairs: Pair[] = c.pairs.map((x) => ({ ...x, items: new Uint8Array(0), itemAt: [], acks: [], ids: x.ids ?? [], sentAt: new Float64Array(POOL), next: 0, inflight: 0 }));
   for (const p of pairs) {
     p.rx = await BareClient.login({ host: c.host, port: c.rxPort ?? c.port, user: p.recipient.user, login: loginKey(p.recipient) });
     p.tx = await BareClient.login({ host: c.host, port: c.port, user: p.sender.user, login: loginKey(p.sender) });
@@ -151,7 +153,7 @@ export async function setup(c: PairsSmsgConfig): Promise<Pair[]> {
   return pairs;
 }
 
-function getKey(tx: BareClient, user: string, expect: Uint8Array): Promise<SignedSessionKey> {
+export function getKey(tx: BareClient, user: string, expect: Uint8Array): Promise<SignedSessionKey> {
   return new Promise((resolve, reject) => {
     let tries = 0;
     const ask = () => tx.post({ t: "getKey", req: ++tries, user });
@@ -167,11 +169,16 @@ function getKey(tx: BareClient, user: string, expect: Uint8Array): Promise<Signe
   });
 }
 
-async function sealPool(p: Pair, session: KeyPair, senderKey: SignedSessionKey, recipient: SignedSessionKey, bodyBytes: number): Promise<void> {
+export async function sealPool(p: Pair, session: KeyPair, senderKey: SignedSessionKey, recipient: SignedSessionKey, bodyBytes: number): Promise<void> {
   const items: Uint8Array[] = [];
+  p.acks = [];
   for (let slot = 0; slot < POOL; slot++) {
-    const id = randomBytes(16);
-    new DataView(id.buffer).setUint32(0, slot);
+    let id = p.ids[slot];
+    if (!id) {
+      id = randomBytes(16);
+      new DataView(id.buffer).setUint32(0, slot);
+      p.ids[slot] = id;
+    }
     const hex = Buffer.from(id).toString("hex");
     const { enc, kemCiphertext, streamKey } = await sealEnvelopeKey({
       id,
