@@ -24,6 +24,8 @@ const RETRY_UNTRUSTED_MS = 30_000;
 const MAX_RETRY_MS = 3600_000;
 /** The relay's per-user message rate (SPEC.md §6.5) refills over a minute. */
 const RATE_LIMITED_MS = 15_000;
+/** The recipient's mailbox at the relay is full, or the relay's disk: not before it can have changed. */
+const MAILBOX_FULL_MS = 15 * 60_000;
 /** A transfer with no word from the relay or recipient for this long is given up and retried. */
 const STALL_MS = 120_000;
 
@@ -405,6 +407,12 @@ function outcomeOf(r: Result, recipient: string, receipt: Uint8Array): Outcome {
     case "busy":
     case "aborted":
       return { kind: "queued", reason: `the relay said ${r.reason}; retrying`, retryIn: RETRY_SOON_MS };
+    case "over-quota":
+      return { kind: "queued", reason: `${recipient}'s mailbox at the relay is full; retrying later`, retryIn: MAILBOX_FULL_MS };
+    case "relay-full":
+      return { kind: "queued", reason: "the relay's disk is full; retrying later", retryIn: MAILBOX_FULL_MS };
+    case "no-mailbox":
+      return { kind: "queued", reason: `${recipient} is offline` };
   }
 }
 
