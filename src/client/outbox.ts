@@ -6,7 +6,8 @@
 import { Buffer } from "node:buffer";
 import { encodeHeader, receiptFor, sealEnvelopeKey } from "../protocol/envelope.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
-import { WINDOW_CHUNKS, type Message, type MessageOf, idHex } from "../protocol/messages.ts";
+import { verifyPrekey } from "../protocol/prekeys.ts";
+import { WINDOW_CHUNKS, type Message, type MessageOf, type SignedSessionKey, idHex } from "../protocol/messages.ts";
 import { STREAM_CHUNK, StreamWriter, streamCiphertextSize } from "../protocol/stream.ts";
 import type { Link } from "./relay-client.ts";
 import { DISK_FULL, isDiskFull, type Store } from "./store.ts";
@@ -34,9 +35,11 @@ type Outcome =
   /** retryIn: ms until the next attempt; absent means "when the relay says they are online". */
   | { kind: "queued"; reason: string; retryIn?: number }
   | { kind: "held"; reason: string }
-  | { kind: "failed"; reason: string };
+  | { kind: "failed"; reason: string }
+  /** In the recipient's mailbox at the relay (SPEC.md §12.5): receipt is what their ACK must carry. */
+  | { kind: "waiting"; receipt: Uint8Array };
 
-type Result = MessageOf<"ack" | "sendFailed"> | "down" | "stalled";
+type Result = MessageOf<"ack" | "sendFailed" | "held"> | "down" | "stalled";
 
 interface Active {
   window: number;
@@ -111,7 +114,11 @@ export class Outbox {
       }
       case "ack":
       case "sendFailed":
+      case "held":
         this.#active.get(idHex(m.id))?.settle(m);
+        return true;
+      case "notice":
+        this.#notice(m);
         return true;
       case "presence":
         if (m.online && this.#offline.delete(m.user)) this.kick();
@@ -119,6 +126,37 @@ export class Outbox {
       default:
         return false;
     }
+  }
+
+  /**
+   * What became of mail that waited at the relay (SPEC.md §12.5): recorded, then NOTICE_DONE,
+   * so that a crash in between gets the notice again.
+   */
+  #notice(m: MessageOf<"notice">): void {
+    const hex = idHex(m.id);
+    const w = this.#store.waitingDelivery(hex, m.to);
+    if (w) {
+      let state: "delivered" | "queued" | "failed";
+      let reason: string | null = null;
+      if (m.kind === "expired") {
+        state = "failed";
+        reason = "expired at the relay";
+      } else if ((m.status === "stored" || m.status === "duplicate") && constantTimeEqual(m.receipt, w.receipt)) {
+        state = "delivered";
+      } else {
+        state = "queued";
+        reason = m.status === "stored" || m.status === "duplicate" ? `the relay claimed ${m.to} stored it, without proof` : `${m.to} did not store it (${m.status})`;
+      }
+      try {
+        this.#store.setDelivery(w.rid, m.to, state, reason, this.#now());
+      } catch (e) {
+        this.#log(`could not record the notice for ${hex} to ${m.to}: ${isDiskFull(e) ? DISK_FULL : String(e)}`);
+        return; // no NOTICE_DONE: the relay tells us again next time
+      }
+      this.#events.emit({ type: "delivery", id: hex, recipient: m.to, state });
+      if (state === "queued") this.kick();
+    }
+    this.#link?.post({ t: "noticeDone", id: m.id, to: m.to });
   }
 
   /** Look at the queue again soon; cheap to call often. */
@@ -163,7 +201,8 @@ export class Outbox {
     const state = outcome.kind;
     const key = `${id} ${recipient}`;
     try {
-      this.#store.setDelivery(rid, recipient, state, state === "delivered" ? null : outcome.reason, this.#now());
+      if (outcome.kind === "waiting") this.#store.setWaiting(rid, recipient, outcome.receipt, this.#now());
+      else this.#store.setDelivery(rid, recipient, outcome.kind, outcome.kind === "delivered" ? null : outcome.reason, this.#now());
     } catch (e) {
       // Not recorded (a full disk): on disk it is still queued, so it goes again later; if
       // it was delivered, the recipient answers "duplicate" and that is recorded then.
@@ -223,12 +262,32 @@ export class Outbox {
     const k = await link.getKey(recipient);
     if (link.closed) return { kind: "queued", reason: "connection lost" };
     if (k.status === "unknown") return { kind: "failed", reason: `${recipient} is not a user of this relay` };
-    if (k.status === "offline" || !k.key) return { kind: "queued", reason: `${recipient} is offline` };
-    const key = k.key;
-    try {
-      verifySessionKey(key.identityPub, recipient, key.sessionPub, key.sessionKemPub, key.issuedAt, key.sig);
-    } catch {
-      return { kind: "queued", reason: `the relay gave a badly signed key for ${recipient}`, retryIn: RETRY_UNTRUSTED_MS };
+    let key: SignedSessionKey;
+    let mode: "send" | "post" = "send";
+    if (k.status === "offline" || !k.key) {
+      // Offline: seal to a prekey they left at the relay, and leave it there (SPEC.md §12.5).
+      const b = await link.getBundle(recipient);
+      if (link.closed) return { kind: "queued", reason: "connection lost" };
+      if (b.status === "unknown") return { kind: "failed", reason: `${recipient} is not a user of this relay` };
+      if (b.status !== "ok" || !b.signed) return { kind: "queued", reason: `${recipient} is offline` };
+      try {
+        verifyPrekey("signed", recipient, b.signed);
+        if (b.oneTime) {
+          verifyPrekey("one-time", recipient, b.oneTime);
+          if (!bytesEqual(b.oneTime.identityPub, b.signed.identityPub)) throw new ProtocolError("bad-signature", "prekeys of two identities");
+        }
+      } catch {
+        return { kind: "queued", reason: `the relay gave badly signed prekeys for ${recipient}`, retryIn: RETRY_UNTRUSTED_MS };
+      }
+      key = b.oneTime ?? b.signed;
+      mode = "post";
+    } else {
+      key = k.key;
+      try {
+        verifySessionKey(key.identityPub, recipient, key.sessionPub, key.sessionKemPub, key.issuedAt, key.sig);
+      } catch {
+        return { kind: "queued", reason: `the relay gave a badly signed key for ${recipient}`, retryIn: RETRY_UNTRUSTED_MS };
+      }
     }
     // A note to self: we know our own identity key, so a key for our own user id signed by
     // another one is the relay's, not a first contact (it would read the note).
@@ -313,7 +372,7 @@ export class Outbox {
     this.#active.set(id, active);
     active.touch();
     try {
-      link.post({ t: "send", id: idBytes, to: recipient, size, senderKey: link.sessionKey, recipientSessionPub: key.sessionPub, enc, kemCiphertext });
+      link.post({ t: mode, id: idBytes, to: recipient, size, senderKey: link.sessionKey, recipientSessionPub: key.sessionPub, enc, kemCiphertext });
       await this.#stream(link, active, idBytes, streamKey, rid, header, msg.content.attachments.length, total);
       const r = await result;
       // Give the relay back its transfer slot when we stop before the recipient answered.
@@ -377,6 +436,7 @@ export class Outbox {
 function outcomeOf(r: Result, recipient: string, receipt: Uint8Array): Outcome {
   if (r === "down") return { kind: "queued", reason: "connection to the relay lost" };
   if (r === "stalled") return { kind: "queued", reason: `no answer from ${recipient} in ${STALL_MS / 1000} s`, retryIn: RETRY_SOON_MS };
+  if (r.t === "held") return { kind: "waiting", receipt };
   if (r.t === "ack") {
     switch (r.status) {
       case "stored":

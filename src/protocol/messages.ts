@@ -212,6 +212,19 @@ function readUsers(r: Reader): string[] {
   return out;
 }
 
+/** A `key` field on its own (1320 bytes): how a relay keeps a prekey (SPEC.md §12.3). */
+export function encodeSignedKey(k: SignedSessionKey): Uint8Array {
+  const w = new Writer();
+  writeKey(w, k);
+  return w.finish();
+}
+export function decodeSignedKey(b: Uint8Array): SignedSessionKey {
+  const r = new Reader(b);
+  const k = readKey(r);
+  r.end();
+  return k;
+}
+
 export function encodeMessage(m: Message): Uint8Array {
   return writeMessage(m).finish();
 }
