@@ -377,6 +377,9 @@ export class HostileRelay {
       }
       case "getChanges":
         return c.post({ t: "changes", req: m.req, user: m.user, changes: this.statements.get(m.user) ?? [] });
+      // A relay without a mailbox (SPEC.md §12): mail to someone offline waits at the sender.
+      case "getBundle":
+        return c.post({ t: "bundle", req: m.req, user: m.user, status: "unavailable" });
       case "send":
         return this.#onSend(c, m);
       case "chunk":
