@@ -19,6 +19,7 @@ import {
   type SignedSessionKey,
 } from "../protocol/messages.ts";
 import type { Log } from "./log.ts";
+import { crashPoint } from "../net/crash-point.ts";
 import type { MailboxStore, Notice, Upload, WaitingMail } from "./mailbox-store.ts";
 
 /** A full STREAM chunk's ciphertext (SPEC.md §5.4): waiting mail is read back in these. */
@@ -200,6 +201,8 @@ export class Mailbox {
     ups.delete(key);
     this.#log.info("mail-held", { from: s.user, to: u.to, bytes: u.size });
     s.post({ t: "held", id: m.id });
+    // Test hook: SIGKILL once HELD has been handed to the socket (the posting turn's flush).
+    if (process.env.SMSG_TEST_CRASH_AT) setTimeout(() => crashPoint("relay-held"), 0);
     const r = this.#find(u.to);
     const rs = r && this.#receivers.get(r);
     if (r && rs) {
