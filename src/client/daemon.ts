@@ -167,6 +167,7 @@ export class Daemon {
   stop(): void {
     this.relay.stop();
     this.#outbox.stop();
+    this.#prekeys.stop();
   }
 
   #onState(s: LinkState): void {

@@ -20,6 +20,7 @@ export class Prekeys {
   #now: () => number;
   #log: (line: string) => void;
   #busy = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(deps: { store: Store; now: () => number; log: (line: string) => void }) {
     this.#store = deps.store;
@@ -63,7 +64,24 @@ export class Prekeys {
       this.#log(`could not publish prekeys: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       this.#busy = false;
+      this.#rotateLater(link, m);
     }
+  }
+
+  /** A connection that lasts past the signed prekey's week rotates it then, not at the next login. */
+  #rotateLater(link: Link, m: MessageOf<"prekeyState">): void {
+    clearTimeout(this.#timer);
+    const signed = this.#store.currentPrekeys().find((k) => k.kind === "signed");
+    if (!signed || link.closed) return;
+    const due = Math.max(1000, signed.issued + SIGNED_PREKEY_LIFETIME_MS - this.#now());
+    this.#timer = setTimeout(() => {
+      if (!link.closed) void this.onState(link, m);
+    }, Math.min(due, 2 ** 31 - 1));
+    this.#timer.unref?.();
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
   }
 
   async #make(link: Link, kind: PrekeyKind, n: number, now: number): Promise<void> {
