@@ -154,7 +154,8 @@ export class Outbox {
         return; // no NOTICE_DONE: the relay tells us again next time
       }
       this.#events.emit({ type: "delivery", id: hex, recipient: m.to, state });
-      if (state === "queued") this.kick();
+      // A refusal or a receipt without proof, as for an ACK (SPEC.md §7.1): retried with backoff.
+      if (state === "queued") this.#refused(`${hex} ${m.to}`, RETRY_UNTRUSTED_MS);
     }
     this.#link?.post({ t: "noticeDone", id: m.id, to: m.to });
   }
@@ -211,18 +212,24 @@ export class Outbox {
       return;
     }
     if (outcome.kind === "queued" && outcome.retryIn !== undefined) {
-      // Refused again and again (a recipient that rejects it, a relay that loses it):
-      // back off up to an hour instead of resending the whole message every few seconds.
-      const n = (this.#failures.get(key) ?? 0) + 1;
-      this.#failures.set(key, n);
-      // Per message: one refused message must not hold back other mail to the same person.
-      this.#later(key, Math.min(MAX_RETRY_MS, outcome.retryIn * 2 ** Math.min(n - 1, 12)));
+      this.#refused(key, outcome.retryIn);
     } else {
       this.#failures.delete(key);
       this.#notBefore.delete(key);
       if (outcome.kind === "queued") this.#offline.add(recipient);
     }
     this.#events.emit({ type: "delivery", id, recipient, state });
+  }
+
+  /**
+   * Refused again and again (a recipient that rejects it, a relay that loses it): back off up
+   * to an hour instead of resending the whole message every few seconds. Per message: one
+   * refused message must not hold back other mail to the same person.
+   */
+  #refused(key: string, base: number): void {
+    const n = (this.#failures.get(key) ?? 0) + 1;
+    this.#failures.set(key, n);
+    this.#later(key, Math.min(MAX_RETRY_MS, base * 2 ** Math.min(n - 1, 12)));
   }
 
   /** Skip this delivery ("id recipient") for delayMs, then look at the queue again. */
