@@ -10,6 +10,7 @@ import { connectionsRows } from "./figures/connections.ts";
 import { handshakeRows } from "./figures/handshake.ts";
 import { longPathRows } from "./figures/long-path.ts";
 import { mailboxRows } from "./figures/mailbox.ts";
+import { offlineRows } from "./figures/offline.ts";
 import { relayRateRows } from "./figures/relay-rate.ts";
 import { sealRows } from "./figures/seal.ts";
 import { BenchContext } from "./lib/context.ts";
@@ -17,7 +18,7 @@ import { describeMachine, machineLine } from "./lib/machine.ts";
 import type { Row } from "./lib/row.ts";
 import { formatTable } from "./lib/table.ts";
 
-const FIGURES = ["relay", "seal", "connections", "handshake", "attachment", "long-path", "mailbox", "cluster"] as const;
+const FIGURES = ["relay", "seal", "connections", "handshake", "attachment", "long-path", "mailbox", "offline", "cluster"] as const;
 type Figure = (typeof FIGURES)[number];
 
 function parseArgs(argv: string[]): { quick: boolean; json?: string; only: Figure[] } {
@@ -36,7 +37,7 @@ function parseArgs(argv: string[]): { quick: boolean; json?: string; only: Figur
       if (bad.length || list.length === 0) throw new Error(`--only takes a list of ${FIGURES.join(",")}`);
       only = list as Figure[];
     } else if (a === "--help" || a === "-h") {
-      console.log("usage: bun bench/run.ts [--quick] [--json FILE] [--only relay,seal,connections,handshake,attachment,long-path,mailbox,cluster]");
+      console.log("usage: bun bench/run.ts [--quick] [--json FILE] [--only relay,seal,connections,handshake,attachment,long-path,mailbox,offline,cluster]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -77,6 +78,9 @@ try {
         break;
       case "mailbox":
         rows.push(...(await mailboxRows(ctx)));
+        break;
+      case "offline":
+        rows.push(...(await offlineRows(ctx)));
         break;
       case "cluster":
         rows.push(...(await clusterRows(ctx)));

@@ -114,6 +114,9 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
   } catch (e) {
     throw new CliError(`cannot write the log in ${logDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  const offlineMail = settings.offline_mail;
+  if (offlineMail !== "on" && offlineMail !== "off") throw new CliError(`--offline-mail must be on or off, not ${JSON.stringify(offlineMail)}`);
+  if (cluster && offlineMail === "on") say("offline mail: not available in a cluster yet; mail to offline users waits in the senders' outboxes");
   const relay = await startRelay({
     listen,
     dataDir,
@@ -140,6 +143,9 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
       maxOutputTotal: settings.max_output_total_mb * 1024 * 1024,
       maxWindowPerTransfer: settings.max_window_per_transfer_mb * 1024 * 1024,
       maxWindowTotal: settings.max_window_total_mb * 1024 * 1024,
+      offlineMail: offlineMail === "on",
+      mailboxQuotaBytes: Math.floor(settings.mailbox_quota_mb * 1024 * 1024),
+      mailboxRetentionMs: Math.round(settings.mailbox_retention_days * 86400_000),
     },
   }).catch((e: Error) => {
     log.close();

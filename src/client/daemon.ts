@@ -21,6 +21,7 @@ import type { IdentityChange } from "../protocol/identity-change.ts";
 import { crashPoint } from "../net/crash-point.ts";
 import { Outbox } from "./outbox.ts";
 import { Inbound } from "./inbound.ts";
+import { Prekeys } from "./prekeys.ts";
 import type { EventBus } from "./events.ts";
 import type { MessageSummary, Store } from "./store.ts";
 import { SearchIndex } from "./search.ts";
@@ -65,6 +66,7 @@ export class Daemon {
   readonly relay: RelayClient;
   #outbox: Outbox;
   #inbound: Inbound;
+  #prekeys: Prekeys;
   #now: () => number;
   #log: (line: string) => void;
   #opts: DaemonOptions;
@@ -95,6 +97,7 @@ export class Daemon {
     const self = { user: this.id.user, identity: this.id.identity.publicKey };
     this.#outbox = new Outbox({ store: this.store, ...self, events: this.events, now: this.#now, log: deps.log });
     this.#inbound = new Inbound({ store: this.store, ...self, events: this.events, now: this.#now, log: deps.log });
+    this.#prekeys = new Prekeys({ store: this.store, now: this.#now, log: deps.log });
     this.relay = new RelayClient({
       host: deps.opts.host,
       port: deps.opts.port,
@@ -120,6 +123,7 @@ export class Daemon {
       },
       onMessage: (link, m) => {
         if (this.#inbound.handle(link, m)) return;
+        if (m.t === "prekeyState") return void this.#prekeys.onState(link, m);
         const mine = this.#outbox.handle(m);
         if (m.t === "presence") this.events.emit({ type: "presence", user: m.user, online: m.online });
         else if (!mine) this.#log(`unexpected ${m.t} from the relay`);
@@ -173,6 +177,7 @@ export class Daemon {
   stop(): void {
     this.relay.stop();
     this.#outbox.stop();
+    this.#prekeys.stop();
   }
 
   #onState(s: LinkState): void {

@@ -13,7 +13,8 @@ import { PlaintextParser } from "../protocol/plaintext.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Link } from "./relay-client.ts";
 import type { AttachmentWriter } from "./attachment-writer.ts";
-import { DISK_FULL, isDiskFull, type Store } from "./store.ts";
+import { DISK_FULL, isDiskFull, type PrekeySecret, type Store } from "./store.ts";
+import { mlkemDecaps } from "../protocol/mlkem.ts";
 import type { EventBus } from "./events.ts";
 import { bytesEqual } from "../protocol/bytes.ts";
 import { explainIdentityChange } from "./identity-change.ts";
@@ -30,6 +31,8 @@ interface Incoming {
   parser: PlaintextParser;
   chunks: number;
   window: WindowGrant;
+  /** Sealed to a prekey (mail that waited at the relay, SPEC.md §12.5), not to the session key. */
+  prekey: PrekeySecret | undefined;
   header: EnvelopeHeader | undefined;
   writers: AttachmentWriter[];
 }
@@ -125,11 +128,14 @@ export class Inbound {
   #begin(link: Link, m: MessageOf<"deliver">, explained = false): void {
     const hex = idHex(m.id);
     if (this.#incoming.has(hex) || this.#checking.has(hex)) return this.#ack(link, m.id, "rejected");
+    let prekey: PrekeySecret | undefined;
     try {
       // The relay can say anything about who sent this; only the signature and the pin count.
       verifySessionKey(m.senderKey.identityPub, m.from, m.senderKey.sessionPub, m.senderKey.sessionKemPub, m.senderKey.issuedAt, m.senderKey.sig);
       if (!bytesEqual(m.recipientSessionPub, link.session.publicKey)) {
-        throw new ProtocolError("malformed", "sealed to another session key");
+        // Mail that waited at the relay is sealed to one of our prekeys, if we still hold it.
+        prekey = this.#store.prekeySecret(m.recipientSessionPub);
+        if (!prekey) throw new ProtocolError("malformed", "sealed to another session key or a prekey no longer held");
       }
       // "From" ourselves: only our own identity key may sign it. Trusting it on first use
       // would let the relay forge messages from us to us, and shadow our sent copies,
@@ -164,7 +170,7 @@ export class Inbound {
         attachment: (i, bytes) => writers[i]!.write(bytes),
         attachmentEnd: (i) => void writers[i]!.finish(),
       });
-      inc = { id: m.id, receiptKey: undefined, opener: undefined, early: [], hex, from: m.from, parser, chunks: 0, window: new WindowGrant(), header: undefined, writers };
+      inc = { id: m.id, receiptKey: undefined, opener: undefined, early: [], hex, from: m.from, parser, chunks: 0, window: new WindowGrant(), prekey, header: undefined, writers };
     } catch (e) {
       this.#log(`refused message from ${m.from}: ${e instanceof ProtocolError ? e.code : "invalid"}`);
       return this.#ack(link, m.id, "rejected");
@@ -184,8 +190,8 @@ export class Inbound {
         to: this.#user,
         enc: m.enc,
         kemCiphertext: m.kemCiphertext,
-        recipientSessionSecret: link.session.secretKey,
-        recipientSessionKem: link.sessionKem,
+        recipientSessionSecret: inc.prekey?.secret ?? link.session.secretKey,
+        recipientSessionKem: inc.prekey ? { decapsulate: (ct) => mlkemDecaps(inc.prekey!.kemSeed, ct) } : link.sessionKem,
         senderSessionPub: m.senderKey.sessionPub,
       });
     } catch (e) {
@@ -198,6 +204,7 @@ export class Inbound {
     // Already stored: acknowledge again (the first ACK may have been lost), with a receipt.
     if (this.#store.hasIncoming(m.from, inc.hex)) {
       this.#incoming.delete(inc.hex);
+      this.#usedPrekey(inc);
       return this.#ack(link, m.id, "duplicate", keys.receiptKey);
     }
     // Ids are 128 random bits: another sender reusing one is trying to shadow a message.
@@ -240,8 +247,19 @@ export class Inbound {
       attachments: inc.writers.map((w, i) => ({ att: w.att, name: h.attachments[i]!.name, size: w.size })),
     });
     this.#incoming.delete(inc.hex);
+    this.#usedPrekey(inc);
     this.#ack(link, inc.id, stored ? "stored" : "duplicate", inc.receiptKey);
     if (stored) this.#events.emit({ type: "message", id: inc.hex, from: inc.from, subject: h.subject });
+  }
+
+  /** A one-time prekey opened its message, now stored: its secret goes (SPEC.md §12.1). */
+  #usedPrekey(inc: Incoming): void {
+    if (inc.prekey?.kind !== "one-time") return;
+    try {
+      this.#store.deletePrekey(inc.prekey.pub);
+    } catch (e) {
+      this.#log(`could not delete a used one-time prekey yet: ${isDiskFull(e) ? DISK_FULL : String(e)}`);
+    }
   }
 
   /**

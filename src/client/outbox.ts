@@ -6,7 +6,8 @@
 import { Buffer } from "node:buffer";
 import { encodeHeader, receiptFor, sealEnvelopeKey } from "../protocol/envelope.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
-import { WINDOW_CHUNKS, type Message, type MessageOf, idHex } from "../protocol/messages.ts";
+import { verifyPrekey } from "../protocol/prekeys.ts";
+import { WINDOW_CHUNKS, type Message, type MessageOf, type SignedSessionKey, idHex } from "../protocol/messages.ts";
 import { STREAM_CHUNK, StreamWriter, streamCiphertextSize } from "../protocol/stream.ts";
 import type { Link } from "./relay-client.ts";
 import { DISK_FULL, isDiskFull, type Store } from "./store.ts";
@@ -24,6 +25,8 @@ const RETRY_UNTRUSTED_MS = 30_000;
 const MAX_RETRY_MS = 3600_000;
 /** The relay's per-user message rate (SPEC.md §6.5) refills over a minute. */
 const RATE_LIMITED_MS = 15_000;
+/** The recipient's mailbox at the relay is full, or the relay's disk: not before it can have changed. */
+const MAILBOX_FULL_MS = 15 * 60_000;
 /** A transfer with no word from the relay or recipient for this long is given up and retried. */
 const STALL_MS = 120_000;
 /**
@@ -39,9 +42,11 @@ type Outcome =
   /** retryIn: ms until the next attempt; absent means "when the relay says they are online". */
   | { kind: "queued"; reason: string; retryIn?: number }
   | { kind: "held"; reason: string }
-  | { kind: "failed"; reason: string };
+  | { kind: "failed"; reason: string }
+  /** In the recipient's mailbox at the relay (SPEC.md §12.5): receipt is what their ACK must carry. */
+  | { kind: "waiting"; receipt: Uint8Array };
 
-type Result = MessageOf<"ack" | "sendFailed"> | "down" | "stalled";
+type Result = MessageOf<"ack" | "sendFailed" | "held"> | "down" | "stalled";
 
 interface Active {
   window: number;
@@ -118,7 +123,11 @@ export class Outbox {
       }
       case "ack":
       case "sendFailed":
+      case "held":
         this.#active.get(idHex(m.id))?.settle(m);
+        return true;
+      case "notice":
+        this.#notice(m);
         return true;
       case "presence":
         if (m.online && this.#offline.delete(m.user)) this.kick();
@@ -126,6 +135,38 @@ export class Outbox {
       default:
         return false;
     }
+  }
+
+  /**
+   * What became of mail that waited at the relay (SPEC.md §12.5): recorded, then NOTICE_DONE,
+   * so that a crash in between gets the notice again.
+   */
+  #notice(m: MessageOf<"notice">): void {
+    const hex = idHex(m.id);
+    const w = this.#store.waitingDelivery(hex, m.to);
+    if (w) {
+      let state: "delivered" | "queued" | "failed";
+      let reason: string | null = null;
+      if (m.kind === "expired") {
+        state = "failed";
+        reason = "expired at the relay";
+      } else if ((m.status === "stored" || m.status === "duplicate") && constantTimeEqual(m.receipt, w.receipt)) {
+        state = "delivered";
+      } else {
+        state = "queued";
+        reason = m.status === "stored" || m.status === "duplicate" ? `the relay claimed ${m.to} stored it, without proof` : `${m.to} did not store it (${m.status})`;
+      }
+      try {
+        this.#store.setDelivery(w.rid, m.to, state, reason, this.#now());
+      } catch (e) {
+        this.#log(`could not record the notice for ${hex} to ${m.to}: ${isDiskFull(e) ? DISK_FULL : String(e)}`);
+        return; // no NOTICE_DONE: the relay tells us again next time
+      }
+      this.#events.emit({ type: "delivery", id: hex, recipient: m.to, state });
+      // A refusal or a receipt without proof, as for an ACK (SPEC.md §7.1): retried with backoff.
+      if (state === "queued") this.#refused(`${hex} ${m.to}`, RETRY_UNTRUSTED_MS);
+    }
+    this.#link?.post({ t: "noticeDone", id: m.id, to: m.to });
   }
 
   /** Look at the queue again soon; cheap to call often. */
@@ -170,7 +211,8 @@ export class Outbox {
     const state = outcome.kind;
     const key = `${id} ${recipient}`;
     try {
-      this.#store.setDelivery(rid, recipient, state, state === "delivered" ? null : outcome.reason, this.#now());
+      if (outcome.kind === "waiting") this.#store.setWaiting(rid, recipient, outcome.receipt, this.#now());
+      else this.#store.setDelivery(rid, recipient, outcome.kind, outcome.kind === "delivered" ? null : outcome.reason, this.#now());
     } catch (e) {
       // Not recorded (a full disk): on disk it is still queued, so it goes again later; if
       // it was delivered, the recipient answers "duplicate" and that is recorded then.
@@ -179,18 +221,24 @@ export class Outbox {
       return;
     }
     if (outcome.kind === "queued" && outcome.retryIn !== undefined) {
-      // Refused again and again (a recipient that rejects it, a relay that loses it):
-      // back off up to an hour instead of resending the whole message every few seconds.
-      const n = (this.#failures.get(key) ?? 0) + 1;
-      this.#failures.set(key, n);
-      // Per message: one refused message must not hold back other mail to the same person.
-      this.#later(key, Math.min(MAX_RETRY_MS, outcome.retryIn * 2 ** Math.min(n - 1, 12)));
+      this.#refused(key, outcome.retryIn);
     } else {
       this.#failures.delete(key);
       this.#notBefore.delete(key);
       if (outcome.kind === "queued") this.#offline.add(recipient);
     }
     this.#events.emit({ type: "delivery", id, recipient, state });
+  }
+
+  /**
+   * Refused again and again (a recipient that rejects it, a relay that loses it): back off up
+   * to an hour instead of resending the whole message every few seconds. Per message: one
+   * refused message must not hold back other mail to the same person.
+   */
+  #refused(key: string, base: number): void {
+    const n = (this.#failures.get(key) ?? 0) + 1;
+    this.#failures.set(key, n);
+    this.#later(key, Math.min(MAX_RETRY_MS, base * 2 ** Math.min(n - 1, 12)));
   }
 
   /** Skip this delivery ("id recipient") for delayMs, then look at the queue again. */
@@ -230,12 +278,32 @@ export class Outbox {
     const k = await link.getKey(recipient);
     if (link.closed) return { kind: "queued", reason: "connection lost" };
     if (k.status === "unknown") return { kind: "failed", reason: `${recipient} is not a user of this relay` };
-    if (k.status === "offline" || !k.key) return { kind: "queued", reason: `${recipient} is offline` };
-    const key = k.key;
-    try {
-      verifySessionKey(key.identityPub, recipient, key.sessionPub, key.sessionKemPub, key.issuedAt, key.sig);
-    } catch {
-      return { kind: "queued", reason: `the relay gave a badly signed key for ${recipient}`, retryIn: RETRY_UNTRUSTED_MS };
+    let key: SignedSessionKey;
+    let mode: "send" | "post" = "send";
+    if (k.status === "offline" || !k.key) {
+      // Offline: seal to a prekey they left at the relay, and leave it there (SPEC.md §12.5).
+      const b = await link.getBundle(recipient);
+      if (link.closed) return { kind: "queued", reason: "connection lost" };
+      if (b.status === "unknown") return { kind: "failed", reason: `${recipient} is not a user of this relay` };
+      if (b.status !== "ok" || !b.signed) return { kind: "queued", reason: `${recipient} is offline` };
+      try {
+        verifyPrekey("signed", recipient, b.signed);
+        if (b.oneTime) {
+          verifyPrekey("one-time", recipient, b.oneTime);
+          if (!bytesEqual(b.oneTime.identityPub, b.signed.identityPub)) throw new ProtocolError("bad-signature", "prekeys of two identities");
+        }
+      } catch {
+        return { kind: "queued", reason: `the relay gave badly signed prekeys for ${recipient}`, retryIn: RETRY_UNTRUSTED_MS };
+      }
+      key = b.oneTime ?? b.signed;
+      mode = "post";
+    } else {
+      key = k.key;
+      try {
+        verifySessionKey(key.identityPub, recipient, key.sessionPub, key.sessionKemPub, key.issuedAt, key.sig);
+      } catch {
+        return { kind: "queued", reason: `the relay gave a badly signed key for ${recipient}`, retryIn: RETRY_UNTRUSTED_MS };
+      }
     }
     // A note to self: we know our own identity key, so a key for our own user id signed by
     // another one is the relay's, not a first contact (it would read the note).
@@ -320,7 +388,7 @@ export class Outbox {
     this.#active.set(id, active);
     active.touch();
     try {
-      link.post({ t: "send", id: idBytes, to: recipient, size, senderKey: link.sessionKey, recipientSessionPub: key.sessionPub, enc, kemCiphertext });
+      link.post({ t: mode, id: idBytes, to: recipient, size, senderKey: link.sessionKey, recipientSessionPub: key.sessionPub, enc, kemCiphertext });
       await this.#stream(link, active, idBytes, streamKey, rid, header, msg.content.attachments.length, total);
       const r = await result;
       // Give the relay back its transfer slot when we stop before the recipient answered.
@@ -387,6 +455,7 @@ export class Outbox {
 function outcomeOf(r: Result, recipient: string, receipt: Uint8Array): Outcome {
   if (r === "down") return { kind: "queued", reason: "connection to the relay lost" };
   if (r === "stalled") return { kind: "queued", reason: `no answer from ${recipient} in ${STALL_MS / 1000} s`, retryIn: RETRY_SOON_MS };
+  if (r.t === "held") return { kind: "waiting", receipt };
   if (r.t === "ack") {
     switch (r.status) {
       case "stored":
@@ -417,6 +486,12 @@ function outcomeOf(r: Result, recipient: string, receipt: Uint8Array): Outcome {
     case "busy":
     case "aborted":
       return { kind: "queued", reason: `the relay said ${r.reason}; retrying`, retryIn: RETRY_SOON_MS };
+    case "over-quota":
+      return { kind: "queued", reason: `${recipient}'s mailbox at the relay is full; retrying later`, retryIn: MAILBOX_FULL_MS };
+    case "relay-full":
+      return { kind: "queued", reason: "the relay's disk is full; retrying later", retryIn: MAILBOX_FULL_MS };
+    case "no-mailbox":
+      return { kind: "queued", reason: `${recipient} is offline` };
   }
 }
 

@@ -106,7 +106,7 @@ export class Link {
 
   /** Settles answers to who/getKey; returns true when m was such an answer. */
   settle(m: Message): boolean {
-    if (m.t !== "whoReply" && m.t !== "key" && m.t !== "changeResult" && m.t !== "changes") return false;
+    if (m.t !== "whoReply" && m.t !== "key" && m.t !== "changeResult" && m.t !== "changes" && m.t !== "bundle") return false;
     const w = this.#waiting.get(m.req);
     if (!w) return true;
     this.#waiting.delete(m.req);
@@ -145,6 +145,11 @@ export class Link {
 
   getKey(user: string): Promise<MessageOf<"key">> {
     return this.#request<MessageOf<"key">>((req) => ({ t: "getKey", req, user }));
+  }
+
+  /** A prekey bundle for mail to an offline user (SPEC.md §12.3). */
+  getBundle(user: string): Promise<MessageOf<"bundle">> {
+    return this.#request<MessageOf<"bundle">>((req) => ({ t: "getBundle", req, user }));
   }
 
   /** The user's identity-change statements the relay keeps (SPEC.md §5.5). */

@@ -68,6 +68,15 @@ export class StoreKeys {
     return openBox(this.#key, this.#wrapAad("attachment", att), wrapped);
   }
 
+  /** A prekey's two secrets (X25519 || ML-KEM seed), wrapped for `prekeys.wrapped` (SPEC.md §12.1). */
+  wrapPrekey(pubHex: string, secrets: Uint8Array): Uint8Array {
+    return this.#wrap("prekey", pubHex, secrets);
+  }
+
+  unwrapPrekey(pubHex: string, wrapped: Uint8Array): Uint8Array {
+    return openBox(this.#key, this.#wrapAad("prekey", pubHex), wrapped);
+  }
+
   /** A message's content under a fresh key: the row's `wrapped_key` and `header` boxes. */
   sealContent(folder: "in" | "out", id: string, content: StoredContent): { wrapped: Uint8Array; header: Uint8Array } {
     const key = randomBytes(32);

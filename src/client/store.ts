@@ -5,6 +5,7 @@
 
 import { Database } from "bun:sqlite";
 import { ProtocolError } from "../protocol/errors.ts";
+import { toHex } from "../protocol/bytes.ts";
 import { randomBytes } from "../protocol/primitives.ts";
 import type { AttachmentMeta } from "../protocol/envelope.ts";
 import { AttachmentWriter } from "./attachment-writer.ts";
@@ -21,7 +22,25 @@ export class WrongPasswordError extends Error {
 }
 
 export type Folder = "in" | "out";
-export type DeliveryState = "queued" | "delivered" | "held" | "failed";
+/** waiting: held in the recipient's mailbox at the relay (SPEC.md §12.5), flag W. */
+export type DeliveryState = "queued" | "delivered" | "held" | "failed" | "waiting";
+
+/** A prekey's secrets, as the recipient opens an envelope sealed to it (SPEC.md §12.1). */
+export interface PrekeySecret {
+  kind: "signed" | "one-time";
+  pub: Uint8Array;
+  secret: Uint8Array; // X25519
+  kemSeed: Uint8Array; // ML-KEM-768 seed, 64 bytes
+}
+
+/** A prekey as announced: its public halves and signature. */
+export interface PrekeyRow {
+  kind: "signed" | "one-time";
+  pub: Uint8Array;
+  kemPub: Uint8Array;
+  issued: number;
+  sig: Uint8Array;
+}
 
 export interface MessageSummary {
   id: string;
@@ -143,9 +162,10 @@ export class Store {
       CREATE TABLE IF NOT EXISTS deliveries (
         rid INTEGER NOT NULL REFERENCES messages (rid) ON DELETE CASCADE,
         recipient TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'held', 'failed')),
+        state TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'held', 'failed', 'waiting')),
         error TEXT,
         updated INTEGER NOT NULL,
+        receipt BLOB,
         PRIMARY KEY (rid, recipient)
       );
       CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (state, recipient);
@@ -165,6 +185,15 @@ export class Store {
         first_seen INTEGER NOT NULL,
         changed_identity BLOB,
         changed_at INTEGER
+      );
+      CREATE TABLE IF NOT EXISTS prekeys (
+        pub BLOB PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('signed', 'one-time')),
+        kem_pub BLOB NOT NULL,
+        issued INTEGER NOT NULL,
+        sig BLOB NOT NULL,
+        wrapped BLOB NOT NULL,
+        retired INTEGER
       );
       CREATE TABLE IF NOT EXISTS drafts (
         id TEXT PRIMARY KEY,
@@ -269,6 +298,11 @@ export class Store {
       const drafts = this.db.query<{ id: string; wrapped_key: Uint8Array }, []>("SELECT id, wrapped_key FROM drafts").all();
       const setDraft = this.db.query("UPDATE drafts SET wrapped_key = ? WHERE id = ?");
       for (const d of drafts) setDraft.run(this.#keys.rewrap(next, "draft", d.id, d.wrapped_key), d.id);
+      // Prekeys are signed by the old identity: kept (mail sealed to them may still wait),
+      // retired, so that the next connection publishes new ones under the new identity.
+      const pks = this.db.query<{ pub: Uint8Array; wrapped: Uint8Array }, []>("SELECT pub, wrapped FROM prekeys").all();
+      const setPk = this.db.query("UPDATE prekeys SET wrapped = ?, retired = coalesce(retired, ?) WHERE pub = ?");
+      for (const p of pks) setPk.run(this.#keys.rewrap(next, "prekey", toHex(p.pub), p.wrapped), Date.now(), p.pub);
       this.setMeta("verifier", this.getMeta(CHANGE_META.verifier)!);
       for (const k of Object.values(CHANGE_META)) this.db.query("DELETE FROM meta WHERE k = ?").run(k);
     })();
@@ -768,6 +802,72 @@ export class Store {
       .run(state, error, now, rid, recipient);
   }
 
+  /** Held at the relay (SPEC.md §12.5): the receipt the recipient's ACK must carry. */
+  setWaiting(rid: number, recipient: string, receipt: Uint8Array, now: number): void {
+    this.db
+      .query("UPDATE deliveries SET state = 'waiting', error = NULL, receipt = ?, updated = ? WHERE rid = ? AND recipient = ?")
+      .run(receipt, now, rid, recipient);
+  }
+
+  /** The waiting delivery of message id to recipient, with the receipt it expects. */
+  waitingDelivery(id: string, recipient: string): { rid: number; receipt: Uint8Array } | undefined {
+    return (
+      this.db
+        .query<{ rid: number; receipt: Uint8Array }, [string, string]>(
+          `SELECT d.rid, d.receipt FROM deliveries d JOIN messages m USING (rid)
+           WHERE m.folder = 'out' AND m.id = ? AND d.recipient = ? AND d.state = 'waiting' AND d.receipt IS NOT NULL`,
+        )
+        .get(id, recipient) ?? undefined
+    );
+  }
+
+  // --- prekeys (SPEC.md §12.1): secrets wrapped under the store key ---
+
+  addPrekeys(keys: (PrekeyRow & { secret: Uint8Array; kemSeed: Uint8Array })[]): void {
+    const ins = this.db.query("INSERT INTO prekeys (pub, kind, kem_pub, issued, sig, wrapped) VALUES (?, ?, ?, ?, ?, ?)");
+    this.db.transaction(() => {
+      for (const k of keys) {
+        const both = new Uint8Array(96);
+        both.set(k.secret, 0);
+        both.set(k.kemSeed, 32);
+        ins.run(k.pub, k.kind, k.kemPub, k.issued, k.sig, this.#keys.wrapPrekey(toHex(k.pub), both));
+        both.fill(0);
+      }
+    })();
+  }
+
+  /** The prekeys not retired: the current signed one and the current generation of one-time ones. */
+  currentPrekeys(): PrekeyRow[] {
+    return this.db
+      .query<{ kind: "signed" | "one-time"; pub: Uint8Array; kem_pub: Uint8Array; issued: number; sig: Uint8Array }, []>(
+        "SELECT kind, pub, kem_pub, issued, sig FROM prekeys WHERE retired IS NULL ORDER BY rowid",
+      )
+      .all()
+      .map((r) => ({ kind: r.kind, pub: r.pub, kemPub: r.kem_pub, issued: r.issued, sig: r.sig }));
+  }
+
+  prekeySecret(pub: Uint8Array): PrekeySecret | undefined {
+    const row = this.db.query<{ kind: "signed" | "one-time"; wrapped: Uint8Array }, [Uint8Array]>("SELECT kind, wrapped FROM prekeys WHERE pub = ?").get(pub);
+    if (!row) return undefined;
+    const both = this.#keys.unwrapPrekey(toHex(pub), row.wrapped);
+    return { kind: row.kind, pub, secret: both.slice(0, 32), kemSeed: both.slice(32, 96) };
+  }
+
+  /** Replaced: kept until mail sealed to them can no longer wait at the relay. */
+  retirePrekeys(kind: "signed" | "one-time", now: number): void {
+    this.db.query("UPDATE prekeys SET retired = ? WHERE kind = ? AND retired IS NULL").run(now, kind);
+  }
+
+  /** A one-time secret, used: gone (with secure_delete, overwritten). */
+  deletePrekey(pub: Uint8Array): void {
+    this.db.query("DELETE FROM prekeys WHERE pub = ? AND kind = 'one-time'").run(pub);
+  }
+
+  /** Secrets retired before `before`: nothing sealed to them can still wait at the relay. */
+  purgePrekeys(before: number): number {
+    return this.db.query("DELETE FROM prekeys WHERE retired IS NOT NULL AND retired < ?").run(before).changes;
+  }
+
   /** A held recipient was accepted: their held deliveries go back to the queue. */
   releaseHeld(recipient: string, now: number): void {
     this.db
@@ -888,7 +988,8 @@ export class Store {
  * Bring an older store's schema to SCHEMA_VERSION, in one transaction. Version 0 (no
  * user_version) had no Trash: its messages get `trashed` NULL, i.e. none is in the Trash.
  * Versions 0 and 1 had indexes that did not leave the Trash out (dropped here, replaced in
- * open()). (`drafts` is created above for every store.)
+ * open()), and deliveries that could not be 'waiting' at the relay (the table is rebuilt).
+ * (`drafts` is created above for every store.)
  */
 function migrate(db: Database): void {
   const version = db.query<{ user_version: number }, []>("PRAGMA user_version").get()!.user_version;
@@ -899,15 +1000,39 @@ function migrate(db: Database): void {
     // Version 2: these two left the Trash out only by reading every row, which made counting
     // 100,000 messages take hundreds of ms; their partial successors are created by open().
     db.exec("DROP INDEX IF EXISTS messages_by_date; DROP INDEX IF EXISTS messages_unread");
+    // Version 2: deliveries may be 'waiting' at the relay, with the receipt they expect.
+    // SQLite cannot change a CHECK in place: the table is rebuilt with its rows.
+    const sql = db.query<{ sql: string }, []>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").get()!.sql;
+    if (!sql.includes("'waiting'")) {
+      db.exec(`
+        CREATE TABLE deliveries_v2 (
+          rid INTEGER NOT NULL REFERENCES messages (rid) ON DELETE CASCADE,
+          recipient TEXT NOT NULL,
+          state TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'held', 'failed', 'waiting')),
+          error TEXT,
+          updated INTEGER NOT NULL,
+          receipt BLOB,
+          PRIMARY KEY (rid, recipient)
+        );
+        INSERT INTO deliveries_v2 (rid, recipient, state, error, updated) SELECT rid, recipient, state, error, updated FROM deliveries;
+        DROP TABLE deliveries;
+        ALTER TABLE deliveries_v2 RENAME TO deliveries;
+        CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (state, recipient);
+      `);
+    }
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
   })();
 }
 
-/** U for unread mail; for sent mail S when every recipient has it, else H, F or Q (SPEC.md §7.1). */
+/**
+ * U for unread mail; for sent mail S when every recipient has it, else H, F, Q, or W when every
+ * recipient has it or it waits for them at the relay (SPEC.md §7.1, §12.5).
+ */
 function flagsOf(row: MessageRow, states: DeliveryState[]): string {
   if (row.folder === "in") return row.unread ? "U" : "";
   if (states.every((s) => s === "delivered")) return "S";
   if (states.includes("held")) return "H";
   if (states.includes("failed")) return "F";
+  if (states.every((s) => s === "delivered" || s === "waiting")) return "W";
   return "Q";
 }

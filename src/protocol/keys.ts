@@ -136,13 +136,22 @@ export function decodeInvite(text: string): Uint8Array {
  * ML-KEM-768 one and keep the signature.
  */
 export function sessionKeyMessage(user: string, sessionPub: Uint8Array, sessionKemPub: Uint8Array, issuedAtMs: number): Uint8Array {
+  return keyAnnouncementMessage(LABEL_SESSION_KEY, user, sessionPub, sessionKemPub, issuedAtMs);
+}
+
+/**
+ * The signed bytes of any hybrid key a user announces (SPEC.md §5.1, §12.1): the label says
+ * which kind (session key, signed prekey, one-time prekey), so that a signature over one
+ * kind can never be presented as another.
+ */
+export function keyAnnouncementMessage(labelText: string, user: string, pub: Uint8Array, kemPub: Uint8Array, issuedAtMs: number): Uint8Array {
   const name = userBytes(user);
-  checkLength(sessionPub, 32, "session public key");
-  checkLength(sessionKemPub, MLKEM768_EK_LENGTH, "session ML-KEM-768 encapsulation key");
+  checkLength(pub, 32, "X25519 public key");
+  checkLength(kemPub, MLKEM768_EK_LENGTH, "ML-KEM-768 encapsulation key");
   if (!Number.isSafeInteger(issuedAtMs) || issuedAtMs < 0) {
     throw new ProtocolError("malformed", "issuedAtMs must be a non-negative integer");
   }
-  const label = utf8(LABEL_SESSION_KEY);
+  const label = utf8(labelText);
   const out = new Uint8Array(label.length + 2 + name.length + 32 + MLKEM768_EK_LENGTH + 8);
   out.set(label);
   let offset = label.length;
@@ -150,9 +159,9 @@ export function sessionKeyMessage(user: string, sessionPub: Uint8Array, sessionK
   out[offset++] = name.length;
   out.set(name, offset);
   offset += name.length;
-  out.set(sessionPub, offset);
+  out.set(pub, offset);
   offset += 32;
-  out.set(sessionKemPub, offset);
+  out.set(kemPub, offset);
   offset += MLKEM768_EK_LENGTH;
   new DataView(out.buffer).setBigUint64(offset, BigInt(issuedAtMs), false);
   return out;

@@ -47,7 +47,19 @@ export const T = {
   changeResult: 0x21,
   getChanges: 0x22,
   changes: 0x23,
+  // Mail that waits at the relay (SPEC.md §12).
+  publishPrekeys: 0x30,
+  prekeyState: 0x31,
+  getBundle: 0x32,
+  bundle: 0x33,
+  post: 0x34,
+  held: 0x35,
+  notice: 0x36,
+  noticeDone: 0x37,
 } as const;
+
+/** One-time prekeys in one PUBLISH_PREKEYS: 1 + 1320 + 2 + 40 × 1320 bytes fit a record. */
+export const MAX_PREKEYS_PER_MESSAGE = 40;
 
 /** A hybrid session key announcement, signed by the user's identity key (SPEC.md §5.1). */
 export interface SignedSessionKey {
@@ -75,7 +87,10 @@ export type FailReason =
   | "aborted"
   | "busy"
   | "stale-key"
-  | "rate-limited";
+  | "rate-limited"
+  | "over-quota"
+  | "no-mailbox"
+  | "relay-full";
 const FAIL_REASON: FailReason[] = [
   "offline",
   "unknown-user",
@@ -85,7 +100,18 @@ const FAIL_REASON: FailReason[] = [
   "busy",
   "stale-key",
   "rate-limited",
+  "over-quota",
+  "no-mailbox",
+  "relay-full",
 ];
+
+/** BUNDLE (SPEC.md §12.2): none = no prekeys published; unavailable = no offline mail at this relay. */
+export type BundleStatus = "ok" | "unknown" | "none" | "unavailable";
+const BUNDLE_STATUS: BundleStatus[] = ["ok", "unknown", "none", "unavailable"];
+
+/** NOTICE (SPEC.md §12.4): the recipient's ACK kept for the sender, or the mail expired unread. */
+export type NoticeKind = "receipt" | "expired";
+const NOTICE_KIND: NoticeKind[] = ["receipt", "expired"];
 
 export type ErrorCode = "malformed" | "too-large" | "window" | "limit" | "shutdown" | "replaced";
 const ERROR_CODE: ErrorCode[] = ["malformed", "too-large", "window", "limit", "shutdown", "replaced"];
@@ -135,7 +161,25 @@ export type Message =
   | { t: "changeCode"; req: number; code: Uint8Array; change: IdentityChange }
   | { t: "changeResult"; req: number; status: ChangeStatus; reason: string }
   | { t: "getChanges"; req: number; user: string }
-  | { t: "changes"; req: number; user: string; changes: IdentityChange[] };
+  | { t: "changes"; req: number; user: string; changes: IdentityChange[] }
+  | { t: "publishPrekeys"; signed: SignedSessionKey; replace: boolean; oneTime: SignedSessionKey[] }
+  | { t: "prekeyState"; oneTime: number; signedPub: Uint8Array; retention: number }
+  | { t: "getBundle"; req: number; user: string }
+  | { t: "bundle"; req: number; user: string; status: BundleStatus; signed?: SignedSessionKey; oneTime?: SignedSessionKey }
+  | {
+      t: "post";
+      id: Uint8Array;
+      to: string;
+      size: number;
+      senderKey: SignedSessionKey;
+      /** The X25519 half of the prekey sealed to (SPEC.md §12.3). */
+      recipientSessionPub: Uint8Array;
+      enc: Uint8Array;
+      kemCiphertext: Uint8Array;
+    }
+  | { t: "held"; id: Uint8Array }
+  | { t: "notice"; id: Uint8Array; to: string; kind: NoticeKind; status: AckStatus; receipt: Uint8Array }
+  | { t: "noticeDone"; id: Uint8Array; to: string };
 
 export type MessageOf<K extends Message["t"]> = Extract<Message, { t: K }>;
 
@@ -166,6 +210,19 @@ function readUsers(r: Reader): string[] {
   const out: string[] = [];
   for (let i = 0; i < n; i++) out.push(r.user());
   return out;
+}
+
+/** A `key` field on its own (1320 bytes): how a relay keeps a prekey (SPEC.md §12.3). */
+export function encodeSignedKey(k: SignedSessionKey): Uint8Array {
+  const w = new Writer();
+  writeKey(w, k);
+  return w.finish();
+}
+export function decodeSignedKey(b: Uint8Array): SignedSessionKey {
+  const r = new Reader(b);
+  const k = readKey(r);
+  r.end();
+  return k;
 }
 
 export function encodeMessage(m: Message): Uint8Array {
@@ -254,8 +311,9 @@ export function writeMessage(m: Message): Writer {
       }
       break;
     case "send":
+    case "post":
     case "deliver":
-      w.fixed(m.id, MSG_ID_LEN).user(m.t === "send" ? m.to : m.from).u64(m.size);
+      w.fixed(m.id, MSG_ID_LEN).user(m.t === "deliver" ? m.from : m.to).u64(m.size);
       writeKey(w, m.senderKey);
       w.fixed(m.recipientSessionPub, 32).fixed(m.enc, 32).fixed(m.kemCiphertext, MLKEM768_CT_LENGTH);
       break;
@@ -290,6 +348,36 @@ export function writeMessage(m: Message): Writer {
       if (m.changes.length > MAX_CHANGES) throw new ProtocolError("malformed", `over ${MAX_CHANGES} identity changes`);
       w.u32(m.req).user(m.user).u8(m.changes.length);
       for (const c of m.changes) w.fixed(encodeIdentityChange(c), IDENTITY_CHANGE_LEN);
+      break;
+    case "publishPrekeys":
+      if (m.oneTime.length > MAX_PREKEYS_PER_MESSAGE) throw new ProtocolError("malformed", `over ${MAX_PREKEYS_PER_MESSAGE} prekeys`);
+      writeKey(w, m.signed);
+      w.u8(m.replace ? 1 : 0).u8(m.oneTime.length);
+      for (const k of m.oneTime) writeKey(w, k);
+      break;
+    case "prekeyState":
+      w.u16(m.oneTime).fixed(m.signedPub, 32).u32(m.retention);
+      break;
+    case "getBundle":
+      w.u32(m.req).user(m.user);
+      break;
+    case "bundle":
+      w.u32(m.req).user(m.user).u8(enumIndex(BUNDLE_STATUS, m.status));
+      if (m.status === "ok") {
+        if (!m.signed) throw new ProtocolError("malformed", "bundle without its signed prekey");
+        writeKey(w, m.signed);
+        w.u8(m.oneTime ? 1 : 0);
+        if (m.oneTime) writeKey(w, m.oneTime);
+      }
+      break;
+    case "held":
+      w.fixed(m.id, MSG_ID_LEN);
+      break;
+    case "notice":
+      w.fixed(m.id, MSG_ID_LEN).user(m.to).u8(enumIndex(NOTICE_KIND, m.kind)).u8(enumIndex(ACK_STATUS, m.status)).fixed(m.receipt, RECEIPT_LEN);
+      break;
+    case "noticeDone":
+      w.fixed(m.id, MSG_ID_LEN).user(m.to);
       break;
   }
   return w;
@@ -332,6 +420,7 @@ export function decodeMessage(b: Uint8Array): Message {
       break;
     }
     case T.send:
+    case T.post:
     case T.deliver: {
       const id = r.fixed(MSG_ID_LEN);
       const peer = r.user();
@@ -341,9 +430,9 @@ export function decodeMessage(b: Uint8Array): Message {
       const enc = r.fixed(32);
       const kemCiphertext = r.fixed(MLKEM768_CT_LENGTH);
       m =
-        b[0] === T.send
-          ? { t: "send", id, to: peer, size, senderKey, recipientSessionPub, enc, kemCiphertext }
-          : { t: "deliver", id, from: peer, size, senderKey, recipientSessionPub, enc, kemCiphertext };
+        b[0] === T.deliver
+          ? { t: "deliver", id, from: peer, size, senderKey, recipientSessionPub, enc, kemCiphertext }
+          : { t: b[0] === T.send ? "send" : "post", id, to: peer, size, senderKey, recipientSessionPub, enc, kemCiphertext };
       break;
     }
     case T.chunk:
@@ -383,6 +472,42 @@ export function decodeMessage(b: Uint8Array): Message {
       m = { t: "changes", req, user, changes };
       break;
     }
+    case T.publishPrekeys: {
+      const signed = readKey(r);
+      const replace = r.bool();
+      const n = r.u8();
+      if (n > MAX_PREKEYS_PER_MESSAGE) throw new ProtocolError("malformed", `over ${MAX_PREKEYS_PER_MESSAGE} prekeys`);
+      const oneTime: SignedSessionKey[] = [];
+      for (let i = 0; i < n; i++) oneTime.push(readKey(r));
+      m = { t: "publishPrekeys", signed, replace, oneTime };
+      break;
+    }
+    case T.prekeyState:
+      m = { t: "prekeyState", oneTime: r.u16(), signedPub: r.fixed(32), retention: r.u32() };
+      break;
+    case T.getBundle:
+      m = { t: "getBundle", req: r.u32(), user: r.user() };
+      break;
+    case T.bundle: {
+      const req = r.u32();
+      const user = r.user();
+      const status = enumAt(BUNDLE_STATUS, r.u8());
+      if (status !== "ok") m = { t: "bundle", req, user, status };
+      else {
+        const signed = readKey(r);
+        m = r.bool() ? { t: "bundle", req, user, status, signed, oneTime: readKey(r) } : { t: "bundle", req, user, status, signed };
+      }
+      break;
+    }
+    case T.held:
+      m = { t: "held", id: r.fixed(MSG_ID_LEN) };
+      break;
+    case T.notice:
+      m = { t: "notice", id: r.fixed(MSG_ID_LEN), to: r.user(), kind: enumAt(NOTICE_KIND, r.u8()), status: enumAt(ACK_STATUS, r.u8()), receipt: r.fixed(RECEIPT_LEN) };
+      break;
+    case T.noticeDone:
+      m = { t: "noticeDone", id: r.fixed(MSG_ID_LEN), to: r.user() };
+      break;
     default:
       throw new ProtocolError("malformed", `unknown message type ${b[0]}`);
   }

@@ -19,6 +19,7 @@ import { idHex, WINDOW_CHUNKS } from "../protocol/messages.ts";
 import { ed25519VerifyNative, sha256 } from "../protocol/primitives.ts";
 import { encodeIdentityChange, verifyIdentityChange } from "../protocol/identity-change.ts";
 import { crashPoint } from "../net/crash-point.ts";
+import type { Mailbox } from "./mailbox.ts";
 
 export interface RelayOptions {
   heartbeatTimeout: number; // seconds
@@ -45,6 +46,10 @@ export interface RelayOptions {
   /** Window credit beyond the base window, bytes (SPEC.md §6.3): per transfer, in total. */
   maxWindowPerTransfer: number;
   maxWindowTotal: number;
+  /** Mail kept for offline users (SPEC.md §12): on/off, per-user quota, retention. */
+  offlineMail: boolean;
+  mailboxQuotaBytes: number;
+  mailboxRetentionMs: number;
 }
 
 export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
@@ -67,6 +72,9 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   maxOutputTotal: 256 * 1024 * 1024,
   maxWindowPerTransfer: 16 * 1024 * 1024,
   maxWindowTotal: 256 * 1024 * 1024,
+  offlineMail: true,
+  mailboxQuotaBytes: 1024 * 1024 * 1024,
+  mailboxRetentionMs: 30 * 86400_000,
 };
 
 /** Connections over a limit kept just long enough to be told so; beyond this, cut at once. */
@@ -112,6 +120,8 @@ export class RelayCore {
   #watchAll = new Set<Session>();
   #directoryVersion = -1;
   #sharing: LoginSharing | undefined;
+  /** Set by startRelay when this relay keeps mail for offline users (SPEC.md §12). */
+  mailbox: Mailbox | undefined;
 
   constructor(deps: {
     opts: RelayOptions;
@@ -247,6 +257,8 @@ export class RelayCore {
       this.log.info("replaced", { user: s.user, addr: old.address });
       old.fail("replaced", "replaced by a newer connection of the same user");
     }
+    // First publication on this session only: a key published again changes nothing waiting.
+    if (old !== s && this.hub.find(s.user) === s) this.mailbox?.connected(s);
   }
 
   /**
@@ -308,22 +320,38 @@ export class RelayCore {
     for (const s of this.#watchers.get(user) ?? []) if (!s.watchAll) s.post(m);
   }
 
+  /** SEND's checks 1-3 (SPEC.md §6.2), which POST shares (§12.3): the first failure, if any. */
+  #admit(from: Session, m: MessageOf<"send" | "post">): MessageOf<"sendFailed">["reason"] | undefined {
+    const key = idHex(m.id);
+    // The sender's key must be the one it published on this connection: what the relay
+    // routes by and what it tells others is one and the same.
+    if (!from.sessionKey || !sameKey(from.sessionKey, m.senderKey)) return "stale-key";
+    if (from.outgoing.has(key) || from.outgoing.size >= MAX_TRANSFERS_PER_SESSION || this.draining) return "busy";
+    const now = this.now();
+    if (!this.#sendLimiter.allowed(from.user, now)) {
+      this.log.warn("send-rate-limited", { user: from.user });
+      return "rate-limited";
+    }
+    this.#sendLimiter.fail(from.user, now);
+    if (m.size > this.opts.maxMessageBytes) return "too-large";
+    return undefined;
+  }
+
+  /** Mail for an offline recipient, to be kept at this relay (SPEC.md §12.3). */
+  startPost(from: Session, m: MessageOf<"post">): void {
+    const reason =
+      this.#admit(from, m) ??
+      (this.mailbox ? this.mailbox.post(from, m, this.directory.get(m.to)?.state === "active") : "no-mailbox");
+    if (reason) from.post({ t: "sendFailed", id: m.id, reason });
+  }
+
   startTransfer(from: Session, m: MessageOf<"send">): void {
     const fail = (reason: MessageOf<"sendFailed">["reason"]): void => {
       from.post({ t: "sendFailed", id: m.id, reason });
     };
     const key = idHex(m.id);
-    // The sender's key must be the one it published on this connection: what the relay
-    // routes by and what it tells others is one and the same.
-    if (!from.sessionKey || !sameKey(from.sessionKey, m.senderKey)) return fail("stale-key");
-    if (from.outgoing.has(key) || from.outgoing.size >= MAX_TRANSFERS_PER_SESSION || this.draining) return fail("busy");
-    const now = this.now();
-    if (!this.#sendLimiter.allowed(from.user, now)) {
-      this.log.warn("send-rate-limited", { user: from.user });
-      return fail("rate-limited");
-    }
-    this.#sendLimiter.fail(from.user, now);
-    if (m.size > this.opts.maxMessageBytes) return fail("too-large");
+    const refused = this.#admit(from, m);
+    if (refused) return fail(refused);
     const ep = this.hub.find(m.to);
     if (!ep) {
       const row = this.directory.get(m.to);
@@ -404,6 +432,7 @@ export class RelayCore {
     this.#unwatch(s);
     this.hub.detach(s);
     this.#endTransfersOf(s);
+    this.mailbox?.closed(s);
   }
 
   /** s is gone: the other ends of its transfers are told so. */
@@ -445,6 +474,7 @@ export class RelayCore {
   sweep(): void {
     const now = this.now();
     this.checkDirectory();
+    this.mailbox?.sweep(now);
     for (const s of this.sessions) {
       for (const t of [...s.outgoing.values()]) {
         if (now - t.last <= TRANSFER_IDLE_MS) continue;

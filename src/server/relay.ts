@@ -19,6 +19,8 @@ import { checkClusterKey } from "./cluster/cluster-key.ts";
 import { NatsHub } from "./cluster/nats-hub.ts";
 import { SharedLogins } from "./cluster/shared-logins.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { Mailbox } from "./mailbox.ts";
+import { SqliteMailboxStore } from "./mailbox-store.ts";
 
 export interface ListenAddress {
   host: string; // "::" listens dual-stack
@@ -80,6 +82,22 @@ export async function startRelay(args: {
     logins,
   });
   logins?.listen(core);
+  // One node keeps waiting mail in its data dir; a cluster does not yet (README, SPEC.md §12):
+  // a node's disk is not replicated, and mail there would be lost with the node.
+  let mailStore: SqliteMailboxStore | undefined;
+  if (core.opts.offlineMail && !args.cluster) {
+    mailStore = new SqliteMailboxStore(args.dataDir);
+    core.mailbox = new Mailbox({
+      store: mailStore,
+      opts: { quotaBytes: core.opts.mailboxQuotaBytes, retentionMs: core.opts.mailboxRetentionMs },
+      log: args.log,
+      now: core.now,
+      find: (user) => {
+        const e = hub.find(user);
+        return e instanceof Session ? e : undefined;
+      },
+    });
+  }
   // Another node's (or ctrl's) change to the directory: its sessions are checked at once.
   let checking = false;
   replica?.onRemoteChange(() => {
@@ -137,6 +155,7 @@ export async function startRelay(args: {
     replica?.close();
     await nc?.close();
     if (!replica) directory.close();
+    mailStore?.close();
     throw e;
   }
   const sweep = setInterval(() => core.sweep(), 1000);
@@ -177,6 +196,7 @@ export async function startRelay(args: {
           replica.close();
           await nc!.drain().catch(() => {});
         } else directory.close();
+        mailStore?.close();
         args.log.info("relay-stop");
       })();
       return stopping;

@@ -20,6 +20,7 @@ import type { Log } from "./log.ts";
 import type { WindowBudget } from "./window-budget.ts";
 import { OUTPUT_LOW_WATER, type OutputBudget, type UserOutput } from "./output-budget.ts";
 import { type Transfer, type TransferEnd } from "./transfer.ts";
+import type { Mailbox } from "./mailbox.ts";
 
 // "keying": message 1 read, message 2 awaiting the ML-KEM encapsulation (SPEC.md §3.1).
 type State = "hello" | "keying" | "login" | "authed" | "closed";
@@ -44,6 +45,9 @@ export interface SessionCore {
   changeCode(s: Session, m: MessageOf<"changeCode">): void;
   watch(s: Session, all: boolean, users: string[]): void;
   startTransfer(from: Session, m: MessageOf<"send">): void;
+  startPost(from: Session, m: MessageOf<"post">): void;
+  /** Mail that waits at the relay (SPEC.md §12); undefined when the relay keeps none. */
+  readonly mailbox: Mailbox | undefined;
   endTransfer(t: Transfer): void;
   sessionClosed(s: Session): void;
 }
@@ -153,7 +157,7 @@ export class Session implements TransferEnd {
 
   /** The kernel took some of this session's output. */
   written(): void {
-    this.#measure();
+    if (this.#measure()) this.core.mailbox?.pump(this);
   }
 
   #write(record: Uint8Array[]): void {
@@ -370,12 +374,30 @@ export class Session implements TransferEnd {
         return this.#onGetKey(m);
       case "send":
         return this.core.startTransfer(this, m);
+      case "post":
+        return this.core.startPost(this, m);
+      case "publishPrekeys":
+        if (!this.sessionKey) throw new ProtocolError("malformed", "prekeys before a session key");
+        this.core.mailbox?.publishPrekeys(this, m);
+        return;
+      case "getBundle":
+        if (!this.#mayAsk()) return;
+        if (!this.sessionKey) throw new ProtocolError("malformed", "a bundle asked for before a session key");
+        if (!this.core.mailbox) return void this.post({ t: "bundle", req: m.req, user: m.user, status: "unavailable" });
+        this.core.mailbox.bundle(this, m, this.core.directory.get(m.user)?.state === "active");
+        return;
+      case "noticeDone":
+        this.core.mailbox?.noticeDone(this, m);
+        return;
       case "chunk":
         return this.#onChunk(m);
       case "window":
       case "ack": {
         const t = this.incoming.get(idHex(m.id));
-        if (!t) return; // the transfer ended meanwhile (sender gone): nothing to route
+        if (!t) {
+          this.core.mailbox?.answer(this, m); // waiting mail, or a transfer that ended meanwhile
+          return;
+        }
         if (m.t === "window") {
           if (m.seq < t.window || m.seq > t.nextSeq) throw new ProtocolError("malformed", "window out of range");
           if (m.limit < m.seq + WINDOW_CHUNKS) throw new ProtocolError("malformed", "window limit below the base window");
@@ -393,7 +415,10 @@ export class Session implements TransferEnd {
       }
       case "abort": {
         const t = this.outgoing.get(idHex(m.id));
-        if (!t) return;
+        if (!t) {
+          this.core.mailbox?.abort(this, m.id);
+          return;
+        }
         this.core.endTransfer(t);
         this.forward(t.to, { t: "abort", id: m.id });
         return;
@@ -439,7 +464,10 @@ export class Session implements TransferEnd {
 
   #onChunk(m: MessageOf<"chunk">): void {
     const t = this.outgoing.get(idHex(m.id));
-    if (!t) return; // aborted or failed transfer: late chunks are dropped
+    if (!t) {
+      this.core.mailbox?.chunk(this, m); // an upload to a mailbox, or a late chunk: dropped
+      return;
+    }
     if (t.done || m.seq !== t.nextSeq) throw new ProtocolError("malformed", "chunk out of order");
     if (m.seq >= t.limit) {
       this.fail("window", "chunk beyond the window");

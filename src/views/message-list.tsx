@@ -25,6 +25,7 @@ export interface ListProps {
 const FLAG_TEXT: Record<string, string> = {
   S: "delivered",
   Q: "queued",
+  W: "waiting at the relay",
   H: "held: identity changed",
   F: "failed",
   U: "unread",
@@ -93,6 +94,17 @@ export function MessageList(p: ListProps) {
             ))}
           </tbody>
         </table>
+      )}
+      {p.folder === "inbox" ? null : (
+        <p class="legend">
+          {Object.entries(FLAG_TEXT)
+            .filter(([f]) => f !== "U")
+            .map(([f, text]) => (
+              <span>
+                <span class={`flag flag-${f}`}>{f}</span> {text}{" "}
+              </span>
+            ))}
+        </p>
       )}
       <nav class="pager" aria-label="Pages">
         {p.page > 0 ? (

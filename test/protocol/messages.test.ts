@@ -54,7 +54,7 @@ const identityChange: fc.Arbitrary<IdentityChange> = fc.record({
 
 const LOGIN_STATUS = ["ok", "auth-failed", "rate-limited", "disabled", "busy"] as const;
 const ACK_STATUS = ["stored", "duplicate", "identity-changed", "rejected"] as const;
-const FAIL_REASON = ["offline", "unknown-user", "too-large", "recipient-gone", "aborted", "busy", "stale-key", "rate-limited"] as const;
+const FAIL_REASON = ["offline", "unknown-user", "too-large", "recipient-gone", "aborted", "busy", "stale-key", "rate-limited", "over-quota", "no-mailbox", "relay-full"] as const;
 const ERROR_CODE = ["malformed", "too-large", "window", "limit", "shutdown", "replaced"] as const;
 
 const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>> } = {
@@ -106,6 +106,34 @@ const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>>
   changeResult: fc.record({ t: fc.constant("changeResult" as const), req: u32, status: fc.constantFrom("ok" as const, "refused" as const), reason: text }),
   getChanges: fc.record({ t: fc.constant("getChanges" as const), req: u32, user: userId }),
   changes: fc.record({ t: fc.constant("changes" as const), req: u32, user: userId, changes: fc.array(identityChange, { maxLength: 16 }) }),
+  publishPrekeys: fc.record({ t: fc.constant("publishPrekeys" as const), signed: signedKey, replace: fc.boolean(), oneTime: fc.array(signedKey, { maxLength: 3 }) }),
+  prekeyState: fc.record({ t: fc.constant("prekeyState" as const), oneTime: fc.integer({ min: 0, max: 0xffff }), signedPub: bytes32, retention: u32 }),
+  getBundle: fc.record({ t: fc.constant("getBundle" as const), req: u32, user: userId }),
+  bundle: fc.oneof(
+    fc.record({ t: fc.constant("bundle" as const), req: u32, user: userId, status: fc.constant("ok" as const), signed: signedKey }),
+    fc.record({ t: fc.constant("bundle" as const), req: u32, user: userId, status: fc.constant("ok" as const), signed: signedKey, oneTime: signedKey }),
+    fc.record({ t: fc.constant("bundle" as const), req: u32, user: userId, status: fc.constantFrom("unknown" as const, "none" as const, "unavailable" as const) }),
+  ),
+  post: fc.record({
+    t: fc.constant("post" as const),
+    id: msgId,
+    to: userId,
+    size: u64,
+    senderKey: signedKey,
+    recipientSessionPub: bytes32,
+    enc: bytes32,
+    kemCiphertext,
+  }),
+  held: fc.record({ t: fc.constant("held" as const), id: msgId }),
+  notice: fc.record({
+    t: fc.constant("notice" as const),
+    id: msgId,
+    to: userId,
+    kind: fc.constantFrom("receipt" as const, "expired" as const),
+    status: fc.constantFrom(...ACK_STATUS),
+    receipt: bytes32,
+  }),
+  noticeDone: fc.record({ t: fc.constant("noticeDone" as const), id: msgId, to: userId }),
 };
 const anyMessage: fc.Arbitrary<Message> = fc.oneof(...Object.values(byVariant));
 const encodeMessageParts = (m: Message) => writeMessage(m).finishParts();

@@ -3,7 +3,8 @@
 // against registration codes it is given, WHO, WATCH, GET_KEY, routed transfers, heartbeats)
 // and routes like the honest relay unless a test's hooks tell it to drop, alter, re-route,
 // replay or forge, or its `kem` setting tells it to strip, swap or corrupt the ML-KEM part of
-// the handshake (§3.1); hooks can also post a KEY or DELIVER with the ML-KEM half of the
+// the handshake (§3.1); with `mailbox` on it keeps mail for offline users (§12) and hands
+// it out when a test says, with bundles a hook may alter; hooks can also post a KEY or DELIVER with the ML-KEM half of the
 // hybrid session key and seal stripped (§5.1-§5.2, `classical`). It records every transport
 // plaintext it decrypts, to search for leaks.
 
@@ -45,6 +46,23 @@ export interface Transfer {
   interception?: Interception;
 }
 
+/** Mail a sender posted for an offline recipient (SPEC.md §12.3), as the relay holds it. */
+export interface Held {
+  id: Uint8Array;
+  hex: string;
+  from: string;
+  to: string;
+  post: MessageOf<"post">;
+  chunks: MessageOf<"chunk">[];
+  complete: boolean;
+}
+
+/** What GET_BUNDLE answers (SPEC.md §12.3): no signed prekey means status none. */
+export interface BundleAnswer {
+  signed?: SignedSessionKey;
+  oneTime?: SignedSessionKey;
+}
+
 /** Where a hook wants something to go: a user's current connection, and what to post there. */
 export interface Post {
   to: string;
@@ -76,6 +94,8 @@ export interface Hooks {
   onChunk?(c: { transfer: Transfer; m: MessageOf<"chunk"> }): Message[];
   /** The ACK to forward to the sender, or null to drop it. */
   onAck?(c: { transfer: Transfer; from: string; m: MessageOf<"ack"> }): MessageOf<"ack"> | null;
+  /** The bundle to hand out; the honest one took `oneTime` off the stock already. */
+  onBundle?(c: { asker: string; user: string; answer: BundleAnswer }): BundleAnswer;
   /** The relay has read a whole message sealed to an impostor; by default it ACKs `stored` with the real receipt. */
   onIntercept?(c: { transfer: Transfer; interception: Interception }): void;
 }
@@ -98,6 +118,9 @@ class Conn {
   transport: Transport | undefined;
   outgoing = new Map<string, Route>();
   incoming = new Map<string, Route>();
+  /** POSTs being uploaded, and waiting mail handed to this connection, by hex id. */
+  uploads = new Map<string, Held>();
+  waitingIn = new Map<string, Held>();
   #relay: HostileRelay;
 
   constructor(relay: HostileRelay, framed: FramedSocket) {
@@ -138,6 +161,13 @@ export class HostileRelay {
   readonly errors: string[] = [];
   /** What it answers GET_CHANGES with, per user: a test puts forged statements here. */
   readonly statements = new Map<string, IdentityChange[]>();
+  /** Keep mail for offline users (SPEC.md §12); off, GET_BUNDLE answers unavailable. */
+  mailbox = false;
+  /** Every POST it took, complete or not, delivered or not. */
+  readonly held: Held[] = [];
+  /** Prekeys as published: the signed ones in order (old ones kept), the one-time stock. */
+  readonly prekeys = new Map<string, { signed: SignedSessionKey[]; stock: SignedSessionKey[]; handedOut: SignedSessionKey[] }>();
+  #notices = new Map<string, MessageOf<"notice">[]>();
   #codes = new Map<string, Uint8Array>();
   #routes = new Map<string, Conn>();
   #conns = new Set<Conn>();
@@ -254,6 +284,27 @@ export class HostileRelay {
       for (const t of r.targets) t.post({ t: "abort", id: r.transfer.id });
       c.post({ t: "sendFailed", id: r.transfer.id, reason });
     }
+  }
+
+  /** Hand `user` the waiting mail (all complete uploads for them, or these), DELIVER and CHUNKs. */
+  deliverWaiting(user: string, which: Held[] = this.held.filter((h) => h.to === user && h.complete)): number {
+    const c = this.#routes.get(user);
+    if (!c) return 0;
+    for (const h of which) {
+      c.waitingIn.set(h.hex, h);
+      const p = h.post;
+      c.post({ t: "deliver", id: p.id, from: h.from, size: p.size, senderKey: p.senderKey, recipientSessionPub: p.recipientSessionPub, enc: p.enc, kemCiphertext: p.kemCiphertext });
+      for (const ch of h.chunks) c.post(ch);
+    }
+    return which.length;
+  }
+
+  /** Keep a NOTICE for `sender`: posted now if connected, else when they next publish. */
+  notice(sender: string, n: MessageOf<"notice">): void {
+    if (this.post(sender, n)) return;
+    const list = this.#notices.get(sender) ?? [];
+    list.push(n);
+    this.#notices.set(sender, list);
   }
 
   /** Cut `user`'s connection, as a restart or a network fault would. */
@@ -377,6 +428,34 @@ export class HostileRelay {
       }
       case "getChanges":
         return c.post({ t: "changes", req: m.req, user: m.user, changes: this.statements.get(m.user) ?? [] });
+      case "publishPrekeys": {
+        if (!this.mailbox) return;
+        const p = this.prekeys.get(c.user) ?? { signed: [], stock: [], handedOut: [] };
+        if (!p.signed.some((k) => bytesEqual(k.sessionPub, m.signed.sessionPub))) p.signed.push(m.signed);
+        if (m.replace) p.stock = [];
+        p.stock.push(...m.oneTime);
+        this.prekeys.set(c.user, p);
+        return this.#prekeyState(c);
+      }
+      case "post": {
+        if (!this.mailbox) return c.post({ t: "sendFailed", id: m.id, reason: "no-mailbox" });
+        const h: Held = { id: m.id, hex: idHex(m.id), from: c.user, to: m.to, post: m, chunks: [], complete: false };
+        this.held.push(h);
+        c.uploads.set(h.hex, h);
+        return;
+      }
+      case "noticeDone":
+        return;
+      // Without `mailbox`, a relay that keeps nothing (SPEC.md §12): mail to someone offline waits at the sender.
+      case "getBundle": {
+        if (!this.mailbox) return c.post({ t: "bundle", req: m.req, user: m.user, status: "unavailable" });
+        const p = this.prekeys.get(m.user);
+        const honest: BundleAnswer = p ? { signed: p.signed[p.signed.length - 1], oneTime: p.stock.shift() } : {};
+        if (honest.oneTime) p!.handedOut.push(honest.oneTime);
+        const a = this.hooks.onBundle?.({ asker: c.user, user: m.user, answer: honest }) ?? honest;
+        if (!a.signed) return c.post({ t: "bundle", req: m.req, user: m.user, status: "none" });
+        return c.post(a.oneTime ? { t: "bundle", req: m.req, user: m.user, status: "ok", signed: a.signed, oneTime: a.oneTime } : { t: "bundle", req: m.req, user: m.user, status: "ok", signed: a.signed });
+      }
       case "send":
         return this.#onSend(c, m);
       case "chunk":
@@ -412,6 +491,17 @@ export class HostileRelay {
     } else {
       this.#presence(c.user, true);
     }
+    if (this.mailbox) {
+      this.#prekeyState(c);
+      for (const n of this.#notices.get(c.user) ?? []) c.post(n);
+      this.#notices.delete(c.user);
+    }
+  }
+
+  #prekeyState(c: Conn): void {
+    const p = this.prekeys.get(c.user);
+    const signed = p?.signed[p.signed.length - 1];
+    c.post({ t: "prekeyState", oneTime: p?.stock.length ?? 0, signedPub: signed?.sessionPub ?? new Uint8Array(32), retention: 30 * 86400 });
   }
 
   #presence(user: string, online: boolean): void {
@@ -459,6 +549,18 @@ export class HostileRelay {
 
   #onChunk(c: Conn, m: MessageOf<"chunk">): void {
     const r = c.outgoing.get(idHex(m.id));
+    const up = c.uploads.get(idHex(m.id));
+    if (!r && up) {
+      up.chunks.push(m);
+      if (!m.last) {
+        if (up.chunks.length % 8 === 0) c.post({ t: "window", id: m.id, seq: up.chunks.length, limit: up.chunks.length + WINDOW_CHUNKS });
+        return;
+      }
+      up.complete = true;
+      c.uploads.delete(up.hex);
+      c.post({ t: "held", id: m.id });
+      return;
+    }
     if (!r) return;
     const t = r.transfer;
     t.chunks.push(m);
@@ -495,6 +597,11 @@ export class HostileRelay {
 
   #onAck(c: Conn, m: MessageOf<"ack">): void {
     this.acks.push({ from: c.user, m });
+    const h = c.waitingIn.get(idHex(m.id));
+    if (h) {
+      c.waitingIn.delete(h.hex);
+      return this.notice(h.from, { t: "notice", id: h.id, to: c.user, kind: "receipt", status: m.status, receipt: m.receipt });
+    }
     const r = c.incoming.get(idHex(m.id));
     if (!r) return;
     const out = this.hooks.onAck ? this.hooks.onAck({ transfer: r.transfer, from: c.user, m }) : m;

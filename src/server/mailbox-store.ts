@@ -1,0 +1,267 @@
+// The relay's mailbox on one node (SPEC.md §12): prekeys, mail waiting for offline users and
+// the notices kept for their senders, in `mailbox.db` (bun:sqlite, synchronous = FULL) with
+// each waiting message's chunks in a file of `mailbox/`. Behind MailboxStore so that a store
+// on a replicated JetStream stream can take its place in a cluster.
+
+import { Database } from "bun:sqlite";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, rmSync, writeSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { AckStatus, NoticeKind } from "../protocol/messages.ts";
+
+/** A message waiting for its recipient: what DELIVER carries, and where its chunks are. */
+export interface WaitingMail {
+  n: number; // order of arrival: oldest first
+  recipient: string;
+  sender: string;
+  id: Uint8Array;
+  size: number;
+  /** The encoded DELIVER (SPEC.md §4) the recipient gets first. */
+  deliver: Uint8Array;
+  created: number;
+}
+
+export interface Notice {
+  sender: string;
+  recipient: string;
+  id: Uint8Array;
+  kind: NoticeKind;
+  status: AckStatus;
+  receipt: Uint8Array;
+}
+
+/** One upload being written: chunks in order, then commit (durable) or discard. */
+export interface Upload {
+  write(data: Uint8Array): void;
+  /** Durable on return (file and row synced): only then may HELD be sent. */
+  commit(mail: Omit<WaitingMail, "n">): void;
+  discard(): void;
+}
+
+export interface MailboxStore {
+  setPrekeys(user: string, signed: Uint8Array, replace: boolean, oneTime: Uint8Array[], maxStock: number): void;
+  prekeyState(user: string): { oneTime: number; signed: Uint8Array | undefined };
+  /** The signed prekey and, within the per-taker limit, one one-time prekey taken from the stock. */
+  takeBundle(owner: string, taker: string, now: number, perHour: number): { signed: Uint8Array; oneTime: Uint8Array | undefined } | undefined;
+  /** Bytes of mail waiting for user. */
+  bytesFor(user: string): number;
+  upload(): Upload;
+  /** Waiting mail for user, oldest first, after n = `after`. */
+  waiting(user: string, after: number, limit: number): WaitingMail[];
+  readChunk(mail: WaitingMail, seq: number, chunkBytes: number): Uint8Array;
+  /** The mail is answered: gone, with a notice for its sender, in one step. */
+  answered(mail: WaitingMail, notice: Notice, now: number): void;
+  notices(sender: string): Notice[];
+  removeNotice(sender: string, recipient: string, id: Uint8Array): void;
+  /** Delete mail and notices older than cutoff; the mail's senders get `expired` notices. */
+  expire(cutoff: number, now: number): number;
+  /** Bytes on disk in the mailbox's files and database (for the bench). */
+  close(): void;
+}
+
+export class SqliteMailboxStore implements MailboxStore {
+  readonly dir: string;
+  #db: Database;
+
+  constructor(dataDir: string) {
+    this.dir = join(dataDir, "mailbox");
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const path = join(dataDir, "mailbox.db");
+    if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
+    this.#db = new Database(path, { create: true, strict: true });
+    this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#db.exec("PRAGMA synchronous = FULL"); // HELD promises the mail survives a crash
+    this.#db.exec("PRAGMA busy_timeout = 5000");
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS signed_prekeys (user TEXT PRIMARY KEY, key BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS one_time_prekeys (n INTEGER PRIMARY KEY, user TEXT NOT NULL, key BLOB NOT NULL);
+      CREATE INDEX IF NOT EXISTS one_time_by_user ON one_time_prekeys (user, n);
+      CREATE TABLE IF NOT EXISTS prekey_takes (owner TEXT NOT NULL, taker TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS takes_by_pair ON prekey_takes (owner, taker, at);
+      CREATE TABLE IF NOT EXISTS waiting (
+        n INTEGER PRIMARY KEY,
+        recipient TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        id BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        deliver BLOB NOT NULL,
+        file TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        UNIQUE (recipient, sender, id)
+      );
+      CREATE INDEX IF NOT EXISTS waiting_by_recipient ON waiting (recipient, n);
+      CREATE INDEX IF NOT EXISTS waiting_by_age ON waiting (created);
+      CREATE TABLE IF NOT EXISTS notices (
+        sender TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        id BLOB NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        receipt BLOB NOT NULL,
+        created INTEGER NOT NULL,
+        PRIMARY KEY (sender, recipient, id)
+      );
+    `);
+    this.#removeStrays();
+  }
+
+  /** Files without a row: uploads a crash cut short (never answered HELD). */
+  #removeStrays(): void {
+    const known = new Set(this.#db.query<{ file: string }, []>("SELECT file FROM waiting").all().map((r) => r.file));
+    for (const f of new Bun.Glob("*").scanSync({ cwd: this.dir })) if (!known.has(f)) rmSync(join(this.dir, f), { force: true });
+  }
+
+  setPrekeys(user: string, signed: Uint8Array, replace: boolean, oneTime: Uint8Array[], maxStock: number): void {
+    this.#db.transaction(() => {
+      this.#db.query("INSERT OR REPLACE INTO signed_prekeys (user, key) VALUES (?, ?)").run(user, signed);
+      if (replace) this.#db.query("DELETE FROM one_time_prekeys WHERE user = ?").run(user);
+      const have = this.#db.query<{ c: number }, [string]>("SELECT count(*) AS c FROM one_time_prekeys WHERE user = ?").get(user)!.c;
+      const add = this.#db.query("INSERT INTO one_time_prekeys (user, key) VALUES (?, ?)");
+      for (const k of oneTime.slice(0, Math.max(0, maxStock - have))) add.run(user, k);
+    })();
+  }
+
+  prekeyState(user: string): { oneTime: number; signed: Uint8Array | undefined } {
+    const signed = this.#db.query<{ key: Uint8Array }, [string]>("SELECT key FROM signed_prekeys WHERE user = ?").get(user)?.key;
+    const oneTime = this.#db.query<{ c: number }, [string]>("SELECT count(*) AS c FROM one_time_prekeys WHERE user = ?").get(user)!.c;
+    return { oneTime, signed };
+  }
+
+  takeBundle(owner: string, taker: string, now: number, perHour: number): { signed: Uint8Array; oneTime: Uint8Array | undefined } | undefined {
+    return this.#db.transaction(() => {
+      const signed = this.#db.query<{ key: Uint8Array }, [string]>("SELECT key FROM signed_prekeys WHERE user = ?").get(owner)?.key;
+      if (!signed) return undefined;
+      this.#db.query("DELETE FROM prekey_takes WHERE at < ?").run(now - 3600_000);
+      const taken = this.#db.query<{ c: number }, [string, string, number]>("SELECT count(*) AS c FROM prekey_takes WHERE owner = ? AND taker = ? AND at >= ?").get(owner, taker, now - 3600_000)!.c;
+      if (taken >= perHour) return { signed, oneTime: undefined };
+      const row = this.#db.query<{ n: number; key: Uint8Array }, [string]>("SELECT n, key FROM one_time_prekeys WHERE user = ? ORDER BY n LIMIT 1").get(owner);
+      if (!row) return { signed, oneTime: undefined };
+      this.#db.query("DELETE FROM one_time_prekeys WHERE n = ?").run(row.n);
+      this.#db.query("INSERT INTO prekey_takes (owner, taker, at) VALUES (?, ?, ?)").run(owner, taker, now);
+      return { signed, oneTime: row.key };
+    })();
+  }
+
+  bytesFor(user: string): number {
+    return this.#db.query<{ s: number | null }, [string]>("SELECT sum(size) AS s FROM waiting WHERE recipient = ?").get(user)!.s ?? 0;
+  }
+
+  upload(): Upload {
+    const file = `${randomBytes(16).toString("hex")}.mail`;
+    const path = join(this.dir, file);
+    const fd = openSync(path, "wx", 0o600);
+    let open = true;
+    const close = (): void => {
+      if (open) closeSync(fd);
+      open = false;
+    };
+    return {
+      write: (data) => {
+        let off = 0;
+        while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+      },
+      commit: (mail) => {
+        fsyncSync(fd);
+        close();
+        this.#db.transaction(() => {
+          const old = this.#db
+            .query<{ file: string }, [string, string, Uint8Array]>("SELECT file FROM waiting WHERE recipient = ? AND sender = ? AND id = ?")
+            .get(mail.recipient, mail.sender, mail.id);
+          if (old) {
+            this.#db.query("DELETE FROM waiting WHERE recipient = ? AND sender = ? AND id = ?").run(mail.recipient, mail.sender, mail.id);
+            rmSync(join(this.dir, old.file), { force: true });
+          }
+          this.#db
+            .query("INSERT INTO waiting (recipient, sender, id, size, deliver, file, created) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .run(mail.recipient, mail.sender, mail.id, mail.size, mail.deliver, file, mail.created);
+        })();
+        // The new file's name must be durable too, not only its bytes.
+        const dfd = openSync(this.dir, "r");
+        try {
+          fsyncSync(dfd);
+        } finally {
+          closeSync(dfd);
+        }
+      },
+      discard: () => {
+        close();
+        rmSync(path, { force: true });
+      },
+    };
+  }
+
+  waiting(user: string, after: number, limit: number): WaitingMail[] {
+    return this.#db
+      .query<WaitingMail, [string, number, number]>(
+        "SELECT n, recipient, sender, id, size, deliver, created FROM waiting WHERE recipient = ? AND n > ? ORDER BY n LIMIT ?",
+      )
+      .all(user, after, limit);
+  }
+
+  readChunk(mail: WaitingMail, seq: number, chunkBytes: number): Uint8Array {
+    const row = this.#db.query<{ file: string }, [number]>("SELECT file FROM waiting WHERE n = ?").get(mail.n);
+    if (!row) throw new Error("waiting mail gone");
+    const start = seq * chunkBytes;
+    const len = Math.min(chunkBytes, mail.size - start);
+    const out = new Uint8Array(len);
+    const fd = openSync(join(this.dir, row.file), "r");
+    try {
+      let got = 0;
+      while (got < len) {
+        const n = readSync(fd, out, got, len - got, start + got);
+        if (n === 0) throw new Error("waiting mail file cut short");
+        got += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return out;
+  }
+
+  answered(mail: WaitingMail, notice: Notice, now: number): void {
+    const row = this.#db.query<{ file: string }, [number]>("SELECT file FROM waiting WHERE n = ?").get(mail.n);
+    this.#db.transaction(() => {
+      this.#db.query("DELETE FROM waiting WHERE n = ?").run(mail.n);
+      this.#putNotice(notice, now);
+    })();
+    if (row) rmSync(join(this.dir, row.file), { force: true });
+  }
+
+  #putNotice(n: Notice, now: number): void {
+    this.#db
+      .query("INSERT OR REPLACE INTO notices (sender, recipient, id, kind, status, receipt, created) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .run(n.sender, n.recipient, n.id, n.kind, n.status, n.receipt, now);
+  }
+
+  notices(sender: string): Notice[] {
+    return this.#db
+      .query<Notice, [string]>("SELECT sender, recipient, id, kind, status, receipt FROM notices WHERE sender = ? ORDER BY created")
+      .all(sender);
+  }
+
+  removeNotice(sender: string, recipient: string, id: Uint8Array): void {
+    this.#db.query("DELETE FROM notices WHERE sender = ? AND recipient = ? AND id = ?").run(sender, recipient, id);
+  }
+
+  expire(cutoff: number, now: number): number {
+    const old = this.#db
+      .query<{ n: number; sender: string; recipient: string; id: Uint8Array; file: string }, [number]>(
+        "SELECT n, sender, recipient, id, file FROM waiting WHERE created < ?",
+      )
+      .all(cutoff);
+    this.#db.transaction(() => {
+      this.#db.query("DELETE FROM notices WHERE created < ?").run(cutoff);
+      for (const m of old) {
+        this.#db.query("DELETE FROM waiting WHERE n = ?").run(m.n);
+        this.#putNotice({ sender: m.sender, recipient: m.recipient, id: m.id, kind: "expired", status: "rejected", receipt: new Uint8Array(32) }, now);
+      }
+    })();
+    for (const m of old) rmSync(join(this.dir, m.file), { force: true });
+    return old.length;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
