@@ -110,7 +110,7 @@ export class ClientHost {
     this.#daemon = daemon;
     this.#loginPubs = pending ? [pending.old.login.publicKey, pending.next.login.publicKey] : [keys.login.publicKey];
     daemon.start();
-    daemon.search.warmUp(250, () => this.#daemon !== daemon);
+    daemon.search.warmUp(4, () => this.#daemon !== daemon);
   }
 
   /** Does this password belong to the unlocked user? (argon2id, constant-time compare) */

@@ -24,25 +24,39 @@ export interface FramedHandlers {
   onWritten?(): void;
 }
 
+/**
+ * The empty queue every idle socket shares (never pushed to: a socket takes its own array when
+ * it queues something): a relay holds thousands of idle sockets, each otherwise two arrays more.
+ */
+const NONE: Uint8Array[] = [];
+
 export class FramedSocket {
   readonly socket: Socket<unknown>;
   readonly remoteAddress: string;
   #decoder = new RecordDecoder();
   #handlers: FramedHandlers;
-  #pending: Uint8Array[] = []; // records not yet handed to the socket
+  #pending: Uint8Array[] = NONE; // records not yet handed to the socket
   #pendingBytes = 0;
   #backlog: Uint8Array | null = null; // what the socket refused last time
   #scheduled = false;
   #closed = false;
   #closeAfterFlush = false;
   #paused = false;
-  #inbox: Uint8Array[] = []; // records read and not yet handed over
+  #inbox: Uint8Array[] = NONE; // records read and not yet handed over
   #inboxAt = 0;
   #dispatching = false;
 
   constructor(socket: Socket<unknown>, handlers: FramedHandlers) {
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress ?? "?";
+    this.#handlers = handlers;
+  }
+
+  /**
+   * Hand events to these handlers from now on: for handlers that need this socket to exist
+   * first (the relay's Session), without a forwarding closure per connection.
+   */
+  handOver(handlers: FramedHandlers): void {
     this.#handlers = handlers;
   }
 
@@ -91,6 +105,7 @@ export class FramedSocket {
   /** Already framed bytes (the pre-handshake version reply). */
   sendRaw(bytes: Uint8Array): void {
     if (this.#closed) return;
+    if (this.#pending === NONE) this.#pending = [];
     this.#pending.push(bytes);
     this.#pendingBytes += bytes.length;
     if (!this.#scheduled) {
@@ -146,7 +161,7 @@ export class FramedSocket {
       this.#dispatching = false;
     }
     if (this.#inboxAt === this.#inbox.length && this.#inboxAt > 0) {
-      this.#inbox = [];
+      this.#inbox = NONE;
       this.#inboxAt = 0;
     }
   }
@@ -164,10 +179,10 @@ export class FramedSocket {
 
   /** Closed: what was queued either way is let go now, not when this object is collected. */
   #drop(): void {
-    this.#pending = [];
+    this.#pending = NONE;
     this.#pendingBytes = 0;
     this.#backlog = null;
-    this.#inbox = [];
+    this.#inbox = NONE;
     this.#inboxAt = 0;
   }
 
@@ -207,7 +222,7 @@ export class FramedSocket {
         return;
       }
     }
-    this.#pending = [];
+    this.#pending = NONE;
     this.#pendingBytes = 0;
     this.#handlers.onWritten?.();
     if (this.#closeAfterFlush) {

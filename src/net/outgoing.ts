@@ -12,15 +12,20 @@ import { ITEM_HEAD, checkEncoded, encode, type Transport } from "../protocol/tra
  * post encodes at once, so a message that can never be sent throws to its sender; flush
  * seals what is waiting now (before a close, or before anything written around the queue).
  */
+// The empty queues every idle connection shares (never pushed to: a connection takes its own
+// array when it has something): a relay holds thousands of idle sessions.
+const NO_ITEMS: Writer[] = [];
+const NO_RECORDS: Uint8Array[][] = [];
+
 export class Outgoing {
   #transport: Transport;
   #write: (record: Uint8Array[]) => void;
-  #waiting: Writer[] = [];
+  #waiting: Writer[] = NO_ITEMS;
   #waitingBytes = 0;
   // Records sealed by a flush and not yet handed to write, in nonce order. A writer that
   // measures what it owes after each record (the relay, SPEC.md §6.5) must still find the
   // rest counted here: counted nowhere, they let it take itself for drained and read more.
-  #sealed: Uint8Array[][] = [];
+  #sealed: Uint8Array[][] = NO_RECORDS;
   #sealedBytes = 0;
 
   constructor(transport: Transport, write: (record: Uint8Array[]) => void) {
@@ -35,6 +40,7 @@ export class Outgoing {
   /** A message encoded by the caller (writeChunk), checked as `encode` checks. */
   postEncoded(w: Writer): void {
     checkEncoded(w);
+    if (this.#waiting === NO_ITEMS) this.#waiting = [];
     this.#waiting.push(w);
     // At what it takes in a BATCH, so that what is counted when posted is what the record
     // brings (short only of the tag, the record's length and the BATCH byte): for small
@@ -50,17 +56,18 @@ export class Outgoing {
 
   /** Forget what waits (its connection is being closed). */
   drop(): void {
-    this.#waiting = [];
+    this.#waiting = NO_ITEMS;
     this.#waitingBytes = 0;
-    this.#sealed = [];
+    this.#sealed = NO_RECORDS;
     this.#sealedBytes = 0;
   }
 
   flush(): void {
     if (this.#waiting.length > 0) {
       const items = this.#waiting;
-      this.#waiting = [];
+      this.#waiting = NO_ITEMS;
       this.#waitingBytes = 0;
+      if (this.#sealed === NO_RECORDS) this.#sealed = [];
       for (const record of this.#transport.sealAll(items)) {
         this.#sealed.push(record);
         this.#sealedBytes += byteLength(record);
@@ -73,6 +80,7 @@ export class Outgoing {
       this.#sealedBytes -= byteLength(record);
       this.#write(record);
     }
+    if (this.#sealed.length === 0) this.#sealed = NO_RECORDS;
   }
 }
 

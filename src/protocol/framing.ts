@@ -32,7 +32,7 @@ export function recordHeader(length: number): Uint8Array {
  * several times over.
  */
 export class RecordDecoder {
-  #header = new Uint8Array(2);
+  #headerHi = 0; // the length's first byte, when the length came split from its record
   #headerFill = 0; // bytes of the length seen, when it came split from its record
   #record: Uint8Array | undefined; // the body being assembled
   #fill = 0;
@@ -54,9 +54,12 @@ export class RecordDecoder {
           this.#begin(len);
           off += 2;
         } else {
-          this.#header[this.#headerFill++] = data[off++] as number;
-          if (this.#headerFill < 2) continue;
-          const len = ((this.#header[0] as number) << 8) | (this.#header[1] as number);
+          const byte = data[off++] as number;
+          if (this.#headerFill++ === 0) {
+            this.#headerHi = byte;
+            continue;
+          }
+          const len = (this.#headerHi << 8) | byte;
           if (len === 0) throw new ProtocolError("malformed", "zero-length record");
           this.#begin(len);
           continue;

@@ -2,7 +2,7 @@
 // each accepted socket wrapped in a FramedSocket and a Session, and the sweep timer.
 
 import type { Socket, TCPSocketListener } from "bun";
-import { FramedSocket } from "../net/framed-socket.ts";
+import { FramedSocket, type FramedHandlers } from "../net/framed-socket.ts";
 import { Directory } from "./directory.ts";
 import { LocalHub, type Hub } from "./hub.ts";
 import type { TransferEnd } from "./transfer.ts";
@@ -37,6 +37,9 @@ export interface Relay {
 }
 
 type Conn = { session?: Session; framed?: FramedSocket };
+
+/** A FramedSocket's handlers until its Session exists, within the same open() call. */
+const UNBOUND: FramedHandlers = { onRecord: () => undefined, onClose: () => undefined };
 
 export async function startRelay(args: {
   listen: ListenAddress[];
@@ -120,13 +123,10 @@ export async function startRelay(args: {
         socket.end();
         return;
       }
-      const framed = new FramedSocket(socket as Socket<unknown>, {
-        onRecord: (r) => conn.session?.onRecord(r),
-        onClose: (reason) => conn.session?.onClose(reason),
-        onWritten: () => conn.session?.written(),
-      });
+      const framed = new FramedSocket(socket as Socket<unknown>, UNBOUND);
       conn.framed = framed;
       conn.session = new Session(core, framed, core.now());
+      framed.handOver(conn.session); // at once: no event comes before open() returns
       core.opened(conn.session);
     },
     data(socket: Socket<Conn>, data: Buffer) {

@@ -12,7 +12,7 @@ import { WINDOW_CHUNKS, type ErrorCode, type LoginStatus, type Message, type Mes
 import { verifySessionKey } from "../protocol/keys.ts";
 import { decodeIdentityChange } from "../protocol/identity-change.ts";
 import { ed25519VerifyNative } from "../protocol/primitives.ts";
-import type { FramedSocket } from "../net/framed-socket.ts";
+import type { FramedHandlers, FramedSocket } from "../net/framed-socket.ts";
 import type { Hub } from "./hub.ts";
 import type { Directory } from "./directory.ts";
 import type { KeyPair } from "./relay-key.ts";
@@ -61,7 +61,11 @@ export const MAX_REQUESTS_UNPUBLISHED = 8;
 /** A WHO_REPLY must fit one record: 65519 bytes hold about 1900 longest ids. */
 export const MAX_WHO_USERS = 1900;
 
-export class Session implements TransferEnd {
+/** What an idle session holds as its last record's messages: one empty list for them all. */
+const NOTHING_HELD: readonly Message[] = [];
+
+/** A session is its socket's FramedHandlers: no forwarding closures per connection. */
+export class Session implements TransferEnd, FramedHandlers {
   readonly core: SessionCore;
   readonly sock: FramedSocket;
   readonly address: string;
@@ -87,7 +91,7 @@ export class Session implements TransferEnd {
   #owed = 0; // bytes last counted
   #waitingOn = new Set<TransferEnd>(); // ends over their share that this one handed messages to
   #waiters = new Set<TransferEnd>(); // ends waiting for this one to drain
-  #held: Message[] = []; // a record's messages not acted on yet: the session paused midway
+  #held: readonly Message[] = NOTHING_HELD; // a record's messages not acted on yet: the session paused midway
   #heldAt = 0;
   #acting = false;
   #unpublishedRequests = 0;
@@ -155,8 +159,8 @@ export class Session implements TransferEnd {
     this.#waiters.delete(sender);
   }
 
-  /** The kernel took some of this session's output. */
-  written(): void {
+  /** The kernel took some of this session's output (its socket's FramedHandlers). */
+  onWritten(): void {
     if (this.#measure()) this.core.mailbox?.pump(this);
   }
 
@@ -240,7 +244,7 @@ export class Session implements TransferEnd {
       this.#acting = false;
     }
     if (this.state !== "authed" || this.#heldAt >= this.#held.length) {
-      this.#held = [];
+      this.#held = NOTHING_HELD;
       this.#heldAt = 0;
     }
     if (this.state !== "authed" || this.paused || !this.sock.paused) return;
@@ -293,7 +297,7 @@ export class Session implements TransferEnd {
     this.#owed = 0;
     this.overSince = undefined;
     this.#out?.drop();
-    this.#held = [];
+    this.#held = NOTHING_HELD;
     this.#heldAt = 0;
     for (const r of this.#waitingOn) r.gone(this);
     this.#waitingOn.clear();

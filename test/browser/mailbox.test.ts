@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { dirname } from "node:path";
-import { Browser, open, shot, unlock, unlockAfterRefusal } from "../support/browser.ts";
+import { Browser, open, shot, unlock, unlockAfterRefusal, unlockRefused } from "../support/browser.ts";
 import {
   Scratch,
   inbox,
@@ -72,11 +72,7 @@ describe("unlock", () => {
     await open(page, c.alice!.url + "/inbox");
     await page.waitForURL(/\/unlock$/);
     await shot(page, "unlock");
-    await page.getByLabel("Password").fill("not the password");
-    await page.getByRole("button", { name: "Unlock" }).click();
-    // The alert that says so, by its text: the page may hold another alert (the connection's
-    // state while the client is still reaching its relay), and an ambiguous locator throws.
-    await page.getByRole("alert").filter({ hasText: /^Wrong password\.$/ }).waitFor();
+    await unlockRefused(page, "not the password", /^Wrong password\.$/);
     // A failure makes the next attempt wait; the right password is taken once it has passed.
     const refused = await unlockAfterRefusal(page, password.alice!);
     expect(refused).toBeLessThan(10); // the wait is half a second, not more

@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { Browser, open, shot, unlock, unlockAfterRefusal } from "../support/browser.ts";
+import { Browser, open, shot, unlock, unlockAfterRefusal, unlockRefused } from "../support/browser.ts";
 import { Scratch, ok, outboxFlag, passwordFile, register, startClient, startRelay, waitConnected, type ClientHandle, type RelayHandle } from "../support/harness.ts";
 
 const s = new Scratch();
@@ -58,9 +58,7 @@ describe("Settings -> Change password", () => {
     await page.waitForURL(/\/unlock$/, { timeout: 40_000 });
 
     // The old password no longer unlocks; the new one does.
-    await page.getByLabel("Password").fill(password.alice!);
-    await page.getByRole("button", { name: "Unlock" }).click();
-    await page.getByRole("alert").filter({ hasText: "Wrong password." }).waitFor();
+    await unlockRefused(page, password.alice!, "Wrong password.");
     expect(page.url()).toMatch(/\/unlock$/);
     await unlockAfterRefusal(page, next); // the wrong try makes the next one wait a moment
     await waitConnected(s.path("alice"));

@@ -115,8 +115,11 @@ describe("search warm-up", () => {
         store.saveIncoming({ id: i.toString(16).padStart(32, "0"), from: "bob", to: ["me"], date: i, received: i, subject: `s${i}`, body: "", attachments: [] });
       }
       const idx = new SearchIndex(store);
-      idx.warmUp(10);
+      let clock = 0; // each reading 1 ms later: a 1 ms slice ends at its first reading, after 16 messages
+      idx.warmUp(1, () => false, () => clock++);
       expect(idx.size).toBe(0); // nothing on the caller's turn
+      await new Promise((r) => setTimeout(r, 0));
+      expect(idx.size).toBe(16); // one slice: it stopped at the first reading past its time
       const deadline = Date.now() + 5000;
       while (idx.size < 25 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 0));
       expect(idx.size).toBe(25);

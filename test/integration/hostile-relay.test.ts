@@ -556,63 +556,69 @@ describe("a hostile relay cannot make the handshake classical (SPEC.md §3.1)", 
 
 describe("a hostile relay cannot make a message classical (SPEC.md §5.1-§5.2)", () => {
   test("a KEY whose ML-KEM half is swapped or stripped: never sealed, shown; the real key then works", async () => {
-    await control("alice", "bob");
-    const pin = (await contacts("alice")).bob;
+    // dave writes to erin: no earlier test left dave mail that his outbox could retry, so the
+    // only GET_KEYs for erin are this test's.
+    await control("dave", "erin");
+    const pin = (await contacts("dave")).erin;
     const own = await mlkemKeyGen(); // the relay's own ML-KEM-768 key
-    // Every GET_KEY alice makes for bob gets the same answer, whoever asks (the CLI's send, this
-    // test's outbox attempt, or a retry of an earlier test's message): the phases are ordered by
-    // what the outbox has recorded, never by which GET_KEY happens to come first.
+    // Every GET_KEY dave makes for erin gets the same answer, whoever asks (the CLI's send or
+    // the outbox): the phases are ordered by what the outbox has recorded, never by which
+    // GET_KEY happens to come first.
     let trick: "swap" | "offline" | "strip" | undefined;
-    const strips: number[] = []; // relay.logins at each stripped KEY answered
+    const strips: string[] = []; // dave's published session key when each stripped KEY was answered
     relay.hooks = {
       onGetKey: ({ asker, user, answer }) => {
-        if (!trick || asker !== "alice" || user !== "bob" || answer.status !== "online") return answer;
+        if (!trick || asker !== "dave" || user !== "erin" || answer.status !== "online") return answer;
         if (trick === "offline") return { status: "offline" };
-        if (trick === "strip") strips.push(relay.logins);
-        // Under bob's genuine signature: the ML-KEM half replaced, or the key in version 1's layout.
+        if (trick === "strip") strips.push(hexOf(relay.publishedKey("dave")?.sessionPub ?? new Uint8Array(0)));
+        // Under erin's genuine signature: the ML-KEM half replaced, or the key in version 1's layout.
         return trick === "swap" ? { status: "online", key: { ...answer.key!, sessionKemPub: own.encapsulationKey } } : { ...answer, classical: true };
       },
     };
     trick = "swap";
-    const swapped = await send("alice", "bob", "to a swapped ML-KEM key");
-    const d = await outcome("alice", swapped);
+    const swapped = await send("dave", "erin", "to a swapped ML-KEM key");
+    const d = await outcome("dave", swapped);
     expect(d.state).toBe("queued");
-    expect(d.error).toContain("badly signed key for bob");
+    expect(d.error).toContain("badly signed key for erin");
     expect(relay.transfersOf(swapped)).toEqual([]); // never sealed, not even to X25519 alone
-    expect((await contacts("alice")).bob).toEqual(pin!); // a bad signature, not a new identity: the pin is untouched
+    expect((await contacts("dave")).erin).toEqual(pin!); // a bad signature, not a new identity: the pin is untouched
 
-    // A message queued while bob looks offline. Its outbox attempt hears "offline" too, and then
-    // asks nothing more about bob until his presence or a new link.
+    // A message queued while erin looks offline. Its outbox attempt hears "offline" too, and
+    // then asks nothing more about erin until her presence or a new link.
     trick = "offline";
-    const queued = await ok(["send", "--data", w.dir("alice"), "--to", "bob", "--subject", "to a stripped key", "--body", "stripped later"]);
-    expect(queued).toContain("offline: bob");
+    const queued = await ok(["send", "--data", w.dir("dave"), "--to", "erin", "--subject", "to a stripped key", "--body", "stripped later"]);
+    expect(queued).toContain("offline: erin");
     const stripped = queued.match(/[0-9a-f]{32}/)![0];
-    expect(await outcome("alice", stripped)).toMatchObject({ state: "queued", error: "bob is offline" });
+    expect(await outcome("dave", stripped)).toMatchObject({ state: "queued", error: "erin is offline" });
 
     trick = "strip";
-    // `smsg send` asks for the key itself first (the only GET_KEY for bob now): the KEY does not
-    // decode, the link drops, and the person is told, in one sentence, with nothing queued.
-    const refused = await cli(["send", "--data", w.dir("alice"), "--to", "bob", "--subject", "refused", "--body", "stripped"]);
+    // `smsg send` asks for the key itself first (the only GET_KEY for erin now): the KEY does
+    // not decode, the link drops, and the person is told, in one sentence, with nothing queued.
+    const refused = await cli(["send", "--data", w.dir("dave"), "--to", "erin", "--subject", "refused", "--body", "stripped"]);
     expect([refused.code, refused.stderr.trim()]).toEqual([1, "smsg: the connection to the relay was lost; try again"]);
     expect(strips.length).toBeGreaterThanOrEqual(1);
-    // On the new link the outbox asks for bob's key again, and it is stripped: alice's client
-    // drops that link too (it logs in again after it), says why, and keeps retrying.
-    await waitFor("the outbox to ask for bob's key on a new link", () => strips.length >= 2 || undefined, 20_000, 20);
-    await waitFor("alice to log in again after the stripped KEY", () => relay.logins > strips[1]! || undefined, 20_000, 20);
-    const shown = await waitFor("alice's status to show the stripped key", async () => {
-      const st = await status(w.dir("alice"));
+    // On the new link the outbox asks for erin's key again, and it is stripped: dave's client
+    // drops that link too (and logs in again with a new session key), says why, and keeps retrying.
+    await waitFor("the outbox to ask for erin's key on a new link", () => strips.length >= 2 || undefined, 20_000, 20);
+    expect(strips[1]).not.toBe(strips[0]);
+    await waitFor("dave to log in again after the stripped KEY", () => {
+      const k = relay.publishedKey("dave");
+      return (k && hexOf(k.sessionPub) !== strips[1]) || undefined;
+    }, 20_000, 20);
+    const shown = await waitFor("dave's status to show the stripped key", async () => {
+      const st = await status(w.dir("dave"));
       return st.error?.includes("bad data from the relay (malformed)") ? st : undefined;
     }, 20_000, 50);
     expect(shown.connected).toBe(false);
-    expect(await flag("alice", stripped)).toBe("Q");
+    expect(await flag("dave", stripped)).toBe("Q");
     // Nothing was sealed while the relay lied, to either key.
     expect(relay.transfersOf(stripped)).toEqual([]);
     expect(relay.transfersOf(swapped)).toEqual([]);
 
     trick = undefined;
-    await waitConnected(w.dir("alice"));
-    await waitFlag("alice", stripped, "S");
-    expect(await copies("bob", stripped)).toHaveLength(1);
+    await waitConnected(w.dir("dave"));
+    await waitFlag("dave", stripped, "S");
+    expect(await copies("erin", stripped)).toHaveLength(1);
   }, 90_000);
 
   test("a DELIVER with the sender's ML-KEM half swapped, or an ML-KEM ciphertext that does not decapsulate: rejected, nothing stored, the sender told", async () => {

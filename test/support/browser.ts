@@ -63,6 +63,24 @@ export async function unlock(page: Page, url: string, password: string): Promise
 }
 
 /**
+ * Submit a password the Unlock page must refuse, and wait for the refusal itself: the field
+ * holds what was typed when Unlock is pressed (an empty one is never submitted: `required`),
+ * and the POST /unlock answers 401 with the page that says why. A lost submission or another
+ * answer fails here at once and says which, instead of an alert that never comes.
+ */
+export async function unlockRefused(page: Page, password: string, alert: string | RegExp): Promise<void> {
+  const field = page.getByLabel("Password");
+  await field.fill(password);
+  if ((await field.inputValue()) !== password) throw new Error("the Password field lost what was typed before Unlock was pressed");
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/unlock"),
+    page.getByRole("button", { name: "Unlock" }).click(),
+  ]);
+  if (res.status() !== 401) throw new Error(`POST /unlock answered ${res.status()}, not 401: ${(await res.text()).slice(0, 200)}`);
+  await page.getByRole("alert").filter({ hasText: alert }).waitFor();
+}
+
+/**
  * The right password on an Unlock page that has just refused a wrong one: the next attempt
  * must wait (0.5 s after the first failure, CLIENT.md §2.6) and until then the page answers
  * 429 and says so, so submit until it is taken. Returns how many times it was told to wait.
