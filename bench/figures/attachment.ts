@@ -168,6 +168,10 @@ export async function endToEnd(ctx: BenchContext, file: string, size: number, sh
       Object.keys(pids).map((k) => `${k} ${(((to[k]! - from[k]!) / secs) * 100).toFixed(0)}%`).join(", ");
     ctx.log(`attachment: CPU busy during the upload: ${busy(c0, c1, (t1 - t0) / 1000)}; during the transfer: ${busy(c1, c2, (t2 - t1) / 1000)}`);
     const peakKiB = { relay: samplers.relay.stop(), a: samplers.a.stop(), b: samplers.b.stop(), cli: cliPeak };
+    // A daemon's high-water mark includes its unlock (Argon2id takes 64 MiB): the resident set
+    // polled every 100 ms from the upload's start on tells what the attachment itself took.
+    const rss = (k: keyof typeof samplers) => `${((samplers[k].peakRssKiB * 1024) / MB).toFixed(1)} MB`;
+    ctx.log(`attachment: largest resident set polled during upload and transfer: relay ${rss("relay")}, a ${rss("a")}, b ${rss("b")}`);
 
     // Not timed: B has exactly the file.
     const [m] = (await api<{ id: string; attachments: { size: number }[] }[]>(b, "GET", "/api/inbox?limit=1")).value;

@@ -145,6 +145,8 @@ export function memoryOf(pid: number): Memory | undefined {
  */
 export class PeakSampler {
   peakKiB = 0;
+  /** The largest resident set seen by the polls alone: what happened while sampling, not before. */
+  peakRssKiB = 0;
   #timer: ReturnType<typeof setInterval>;
   #pid: number;
 
@@ -158,7 +160,10 @@ export class PeakSampler {
     const m = memoryOf(this.#pid);
     // An exited process not yet reaped still has a status file, without the Vm lines.
     if (m && Number.isFinite(m.hwmKiB)) this.peakKiB = Math.max(this.peakKiB, m.hwmKiB);
-    if (m && Number.isFinite(m.rssKiB)) this.peakKiB = Math.max(this.peakKiB, m.rssKiB);
+    if (m && Number.isFinite(m.rssKiB)) {
+      this.peakKiB = Math.max(this.peakKiB, m.rssKiB);
+      this.peakRssKiB = Math.max(this.peakRssKiB, m.rssKiB);
+    }
   }
 
   stop(): number {
