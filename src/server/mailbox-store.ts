@@ -30,11 +30,11 @@ export interface Notice {
   receipt: Uint8Array;
 }
 
-/** One upload being written: chunks in order, then commit (durable) or discard. */
+/** One upload being written: chunks in order, then finish (its file synced) and hold, or discard. */
 export interface Upload {
   write(data: Uint8Array): void;
-  /** Durable on return (file and row synced): only then may HELD be sent. */
-  commit(mail: Omit<WaitingMail, "n">): void;
+  /** The file's bytes are on disk; returns its name for hold(). */
+  finish(): string;
   discard(): void;
 }
 
@@ -46,11 +46,16 @@ export interface MailboxStore {
   /** Bytes of mail waiting for user. */
   bytesFor(user: string): number;
   upload(): Upload;
+  /**
+   * Finished uploads become waiting mail: their rows in one transaction, then the folder
+   * synced. Durable on return: only then may HELD be sent for any of them.
+   */
+  hold(items: { file: string; mail: Omit<WaitingMail, "n"> }[]): void;
   /** Waiting mail for user, oldest first, after n = `after`. */
   waiting(user: string, after: number, limit: number): WaitingMail[];
   readChunk(mail: WaitingMail, seq: number, chunkBytes: number): Uint8Array;
-  /** The mail is answered: gone, with a notice for its sender, in one step. */
-  answered(mail: WaitingMail, notice: Notice, now: number): void;
+  /** Mail answered by its recipient: gone, with a notice for each sender, in one transaction. */
+  answered(items: { mail: WaitingMail; notice: Notice }[], now: number): void;
   notices(sender: string): Notice[];
   removeNotice(sender: string, recipient: string, id: Uint8Array): void;
   /** Delete mail and notices older than cutoff; the mail's senders get `expired` notices. */
@@ -161,34 +166,42 @@ export class SqliteMailboxStore implements MailboxStore {
         let off = 0;
         while (off < data.length) off += writeSync(fd, data, off, data.length - off);
       },
-      commit: (mail) => {
+      finish: () => {
         fsyncSync(fd);
         close();
-        this.#db.transaction(() => {
-          const old = this.#db
-            .query<{ file: string }, [string, string, Uint8Array]>("SELECT file FROM waiting WHERE recipient = ? AND sender = ? AND id = ?")
-            .get(mail.recipient, mail.sender, mail.id);
-          if (old) {
-            this.#db.query("DELETE FROM waiting WHERE recipient = ? AND sender = ? AND id = ?").run(mail.recipient, mail.sender, mail.id);
-            rmSync(join(this.dir, old.file), { force: true });
-          }
-          this.#db
-            .query("INSERT INTO waiting (recipient, sender, id, size, deliver, file, created) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .run(mail.recipient, mail.sender, mail.id, mail.size, mail.deliver, file, mail.created);
-        })();
-        // The new file's name must be durable too, not only its bytes.
-        const dfd = openSync(this.dir, "r");
-        try {
-          fsyncSync(dfd);
-        } finally {
-          closeSync(dfd);
-        }
+        return file;
       },
       discard: () => {
         close();
         rmSync(path, { force: true });
       },
     };
+  }
+
+  hold(items: { file: string; mail: Omit<WaitingMail, "n"> }[]): void {
+    const replaced: string[] = [];
+    this.#db.transaction(() => {
+      for (const { file, mail } of items) {
+        const old = this.#db
+          .query<{ file: string }, [string, string, Uint8Array]>("SELECT file FROM waiting WHERE recipient = ? AND sender = ? AND id = ?")
+          .get(mail.recipient, mail.sender, mail.id);
+        if (old) {
+          this.#db.query("DELETE FROM waiting WHERE recipient = ? AND sender = ? AND id = ?").run(mail.recipient, mail.sender, mail.id);
+          replaced.push(old.file);
+        }
+        this.#db
+          .query("INSERT INTO waiting (recipient, sender, id, size, deliver, file, created) VALUES (?, ?, ?, ?, ?, ?, ?)")
+          .run(mail.recipient, mail.sender, mail.id, mail.size, mail.deliver, file, mail.created);
+      }
+    })();
+    // The new files' names must be durable too, not only their bytes.
+    const dfd = openSync(this.dir, "r");
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+    for (const f of replaced) rmSync(join(this.dir, f), { force: true });
   }
 
   waiting(user: string, after: number, limit: number): WaitingMail[] {
@@ -219,13 +232,17 @@ export class SqliteMailboxStore implements MailboxStore {
     return out;
   }
 
-  answered(mail: WaitingMail, notice: Notice, now: number): void {
-    const row = this.#db.query<{ file: string }, [number]>("SELECT file FROM waiting WHERE n = ?").get(mail.n);
+  answered(items: { mail: WaitingMail; notice: Notice }[], now: number): void {
+    const files: string[] = [];
     this.#db.transaction(() => {
-      this.#db.query("DELETE FROM waiting WHERE n = ?").run(mail.n);
-      this.#putNotice(notice, now);
+      for (const { mail, notice } of items) {
+        const row = this.#db.query<{ file: string }, [number]>("SELECT file FROM waiting WHERE n = ?").get(mail.n);
+        if (row) files.push(row.file);
+        this.#db.query("DELETE FROM waiting WHERE n = ?").run(mail.n);
+        this.#putNotice(notice, now);
+      }
     })();
-    if (row) rmSync(join(this.dir, row.file), { force: true });
+    for (const f of files) rmSync(join(this.dir, f), { force: true });
   }
 
   #putNotice(n: Notice, now: number): void {
