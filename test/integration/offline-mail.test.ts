@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   Scratch,
+  cli,
   inbox,
   ok,
   outboxFlag,
@@ -240,4 +241,10 @@ describe("mail that waits at the relay", () => {
       store.close();
     }
   }, 240_000);
+
+  test("offline_mail takes on or off: anything else is one sentence and exit 1", async () => {
+    const r = await cli(["relay", "--data", s.path("bad-flag"), "--listen", "127.0.0.1:0", "--offline-mail", "maybe"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('smsg: offline_mail must be on or off, not "maybe"');
+  });
 });
