@@ -20,7 +20,7 @@ import {
 } from "../protocol/messages.ts";
 import type { Log } from "./log.ts";
 import { crashPoint } from "../net/crash-point.ts";
-import type { MailboxStore, Notice, Upload, WaitingMail } from "./mailbox-store.ts";
+import type { Body, MailboxStore, Notice, Upload, WaitingMail } from "./mailbox-store.ts";
 
 /** A full STREAM chunk's ciphertext (SPEC.md §5.4): waiting mail is read back in these. */
 const CHUNK_BYTES = 61456;
@@ -84,7 +84,7 @@ export class Mailbox {
   #receivers = new Map<MailboxSession, Receiver>();
   #lastExpiry = 0;
   /** Uploads finished and ACKs received this turn: committed together (one fsync each kind). */
-  #toHold: { s: MailboxSession; u: Up; file: string; created: number }[] = [];
+  #toHold: { s: MailboxSession; u: Up; body: Body; created: number }[] = [];
   #toAnswer: { s: MailboxSession; mail: WaitingMail; notice: Notice }[] = [];
   #flushing = false;
 
@@ -196,14 +196,14 @@ export class Mailbox {
       }
       return true;
     }
-    let file: string;
+    let body: Body;
     try {
-      file = u.upload.finish();
+      body = u.upload.finish();
     } catch (e) {
       return fail(e), true;
     }
     ups.delete(key);
-    this.#toHold.push({ s, u, file, created: this.#now() });
+    this.#toHold.push({ s, u, body, created: this.#now() });
     this.#flushSoon();
     return true;
   }
@@ -226,7 +226,7 @@ export class Mailbox {
     const batch = this.#toHold.splice(0);
     if (batch.length === 0) return;
     try {
-      this.store.hold(batch.map(({ s, u, file, created }) => ({ file, mail: { recipient: u.to, sender: s.user, id: u.id, size: u.size, deliver: u.deliver, created } })));
+      this.store.hold(batch.map(({ s, u, body, created }) => ({ body, mail: { recipient: u.to, sender: s.user, id: u.id, size: u.size, deliver: u.deliver, created } })));
     } catch (e) {
       this.#log.error("mailbox-write-failed", { err: errText(e) });
       for (const { s, u } of batch) {

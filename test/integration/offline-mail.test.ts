@@ -147,6 +147,8 @@ describe("mail that waits at the relay", () => {
     // W shows only once erin's client read HELD; the relay killed itself right after sending it.
     await outboxFlag(s.path("erin"), id, "W");
     expect(await relay.proc.proc.exited).not.toBe(0);
+    // Small mail waits inside mailbox.db, not in a file: still nothing readable there.
+    for (const f of filesUnder(data)) expect(readFileSync(f).includes("held, then the relay died")).toBe(false);
     const port = relay.port;
     relay = s.track(await startRelay({ dataDir: data, heartbeatTimeout: 3, listen: [`127.0.0.1:${port}`] }));
     await start(relay, "frank");
