@@ -25,7 +25,7 @@ import type { Body, MailboxStore, Notice, Upload, WaitingMail } from "./mailbox-
 /** A full STREAM chunk's ciphertext (SPEC.md §5.4): waiting mail is read back in these. */
 const CHUNK_BYTES = 61456;
 /** Waiting messages delivered to one session at once (SPEC.md §12.4). */
-export const WAITING_IN_FLIGHT = 8;
+export const WAITING_IN_FLIGHT = 16;
 /** No chunk of waiting mail is posted while the session owes more than this. */
 const WAITING_OUTPUT_BYTES = 256 * 1024;
 /** One-time prekeys one user may take of another's per hour (SPEC.md §12.3). */
@@ -296,6 +296,9 @@ export class Mailbox {
     const notice: Notice = { sender: d.mail.sender, recipient: s.user, id: d.mail.id, kind: "receipt", status: m.status, receipt: m.receipt };
     this.#toAnswer.push({ s, mail: d.mail, notice });
     this.#flushSoon();
+    // The slot is free now: the next waiting message need not wait for this one's commit
+    // (handed out once per connection by its order, an answered one is not fetched again).
+    this.pump(s);
     return true;
   }
 
