@@ -89,6 +89,8 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
     if (e instanceof ClusterError) throw new CliError(e.message);
     throw e;
   }
+  const offlineMail = settings.offline_mail;
+  if (offlineMail !== "on" && offlineMail !== "off") throw new CliError(`offline_mail must be on or off, not ${JSON.stringify(offlineMail)}`);
   const dataDir = settings.data ?? (service ? systemDataDir() : undefined);
   if (!dataDir) throw new CliError('give the relay a data dir: --data DIR, or data = "DIR" in the config file');
   const listen = settings.listen.map((l) => hostPort(l, "--listen"));
@@ -114,8 +116,6 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
   } catch (e) {
     throw new CliError(`cannot write the log in ${logDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  const offlineMail = settings.offline_mail;
-  if (offlineMail !== "on" && offlineMail !== "off") throw new CliError(`--offline-mail must be on or off, not ${JSON.stringify(offlineMail)}`);
   if (cluster && offlineMail === "on") say("offline mail: not available in a cluster yet; mail to offline users waits in the senders' outboxes");
   const relay = await startRelay({
     listen,

@@ -1,6 +1,6 @@
 // The relay's mailbox on one node (SPEC.md §12): prekeys, mail waiting for offline users and
-// the notices kept for their senders, in `mailbox.db` (bun:sqlite, synchronous = FULL) with
-// each waiting message's chunks in a file of `mailbox/`. Behind MailboxStore so that a store
+// the notices kept for their senders, in `mailbox.db` (bun:sqlite, synchronous = FULL), with
+// a waiting message's chunks in its row up to INLINE_MAX bytes and in a file of `mailbox/` above. Behind MailboxStore so that a store
 // on a replicated JetStream stream can take its place in a cluster.
 
 import { Database } from "bun:sqlite";
@@ -8,6 +8,15 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, rmSync
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { AckStatus, NoticeKind } from "../protocol/messages.ts";
+
+/**
+ * Mail up to this size waits in its row, not in a file: a file costs a block and an fsync of
+ * its own, and most mail is small (bench/README.md, "Offline mail").
+ */
+export const INLINE_MAX = 64 * 1024;
+
+/** Where a finished upload's bytes are: a file of mailbox/, or in memory for its row. */
+export type Body = { file: string } | { inline: Uint8Array };
 
 /** A message waiting for its recipient: what DELIVER carries, and where its chunks are. */
 export interface WaitingMail {
@@ -30,11 +39,11 @@ export interface Notice {
   receipt: Uint8Array;
 }
 
-/** One upload being written: chunks in order, then commit (durable) or discard. */
+/** One upload being written: chunks in order, then finish (a file synced) and hold, or discard. */
 export interface Upload {
   write(data: Uint8Array): void;
-  /** Durable on return (file and row synced): only then may HELD be sent. */
-  commit(mail: Omit<WaitingMail, "n">): void;
+  /** A file's bytes are on disk, or small bytes are ready for their row: for hold(). */
+  finish(): Body;
   discard(): void;
 }
 
@@ -46,11 +55,16 @@ export interface MailboxStore {
   /** Bytes of mail waiting for user. */
   bytesFor(user: string): number;
   upload(): Upload;
+  /**
+   * Finished uploads become waiting mail: their rows in one transaction, then the folder
+   * synced. Durable on return: only then may HELD be sent for any of them.
+   */
+  hold(items: { body: Body; mail: Omit<WaitingMail, "n"> }[]): void;
   /** Waiting mail for user, oldest first, after n = `after`. */
   waiting(user: string, after: number, limit: number): WaitingMail[];
   readChunk(mail: WaitingMail, seq: number, chunkBytes: number): Uint8Array;
-  /** The mail is answered: gone, with a notice for its sender, in one step. */
-  answered(mail: WaitingMail, notice: Notice, now: number): void;
+  /** Mail answered by its recipient: gone, with a notice for each sender, in one transaction. */
+  answered(items: { mail: WaitingMail; notice: Notice }[], now: number): void;
   notices(sender: string): Notice[];
   removeNotice(sender: string, recipient: string, id: Uint8Array): void;
   /** Delete mail and notices older than cutoff; the mail's senders get `expired` notices. */
@@ -62,6 +76,8 @@ export interface MailboxStore {
 export class SqliteMailboxStore implements MailboxStore {
   readonly dir: string;
   #db: Database;
+  /** Bytes waiting per recipient, as the rows say: the quota check is one lookup, not a sum. */
+  #bytes = new Map<string, number>();
 
   constructor(dataDir: string) {
     this.dir = join(dataDir, "mailbox");
@@ -86,7 +102,8 @@ export class SqliteMailboxStore implements MailboxStore {
         id BLOB NOT NULL,
         size INTEGER NOT NULL,
         deliver BLOB NOT NULL,
-        file TEXT NOT NULL,
+        file TEXT,
+        body BLOB,
         created INTEGER NOT NULL,
         UNIQUE (recipient, sender, id)
       );
@@ -108,7 +125,7 @@ export class SqliteMailboxStore implements MailboxStore {
 
   /** Files without a row: uploads a crash cut short (never answered HELD). */
   #removeStrays(): void {
-    const known = new Set(this.#db.query<{ file: string }, []>("SELECT file FROM waiting").all().map((r) => r.file));
+    const known = new Set(this.#db.query<{ file: string }, []>("SELECT file FROM waiting WHERE file IS NOT NULL").all().map((r) => r.file));
     for (const f of new Bun.Glob("*").scanSync({ cwd: this.dir })) if (!known.has(f)) rmSync(join(this.dir, f), { force: true });
   }
 
@@ -144,51 +161,99 @@ export class SqliteMailboxStore implements MailboxStore {
   }
 
   bytesFor(user: string): number {
-    return this.#db.query<{ s: number | null }, [string]>("SELECT sum(size) AS s FROM waiting WHERE recipient = ?").get(user)!.s ?? 0;
+    let n = this.#bytes.get(user);
+    if (n === undefined) {
+      n = this.#db.query<{ s: number | null }, [string]>("SELECT sum(size) AS s FROM waiting WHERE recipient = ?").get(user)!.s ?? 0;
+      this.#bytes.set(user, n);
+    }
+    return n;
+  }
+
+  #count(user: string, delta: number): void {
+    const n = this.#bytes.get(user);
+    if (n !== undefined) this.#bytes.set(user, n + delta);
   }
 
   upload(): Upload {
-    const file = `${randomBytes(16).toString("hex")}.mail`;
-    const path = join(this.dir, file);
-    const fd = openSync(path, "wx", 0o600);
-    let open = true;
+    // In memory until it outgrows INLINE_MAX; then a file, written as it comes.
+    let pieces: Uint8Array[] | undefined = [];
+    let buffered = 0;
+    let file: string | undefined;
+    let fd: number | undefined;
     const close = (): void => {
-      if (open) closeSync(fd);
-      open = false;
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    };
+    const put = (data: Uint8Array): void => {
+      let off = 0;
+      while (off < data.length) off += writeSync(fd!, data, off, data.length - off);
     };
     return {
       write: (data) => {
-        let off = 0;
-        while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-      },
-      commit: (mail) => {
-        fsyncSync(fd);
-        close();
-        this.#db.transaction(() => {
-          const old = this.#db
-            .query<{ file: string }, [string, string, Uint8Array]>("SELECT file FROM waiting WHERE recipient = ? AND sender = ? AND id = ?")
-            .get(mail.recipient, mail.sender, mail.id);
-          if (old) {
-            this.#db.query("DELETE FROM waiting WHERE recipient = ? AND sender = ? AND id = ?").run(mail.recipient, mail.sender, mail.id);
-            rmSync(join(this.dir, old.file), { force: true });
-          }
-          this.#db
-            .query("INSERT INTO waiting (recipient, sender, id, size, deliver, file, created) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .run(mail.recipient, mail.sender, mail.id, mail.size, mail.deliver, file, mail.created);
-        })();
-        // The new file's name must be durable too, not only its bytes.
-        const dfd = openSync(this.dir, "r");
-        try {
-          fsyncSync(dfd);
-        } finally {
-          closeSync(dfd);
+        if (pieces && buffered + data.length <= INLINE_MAX) {
+          pieces.push(data.slice());
+          buffered += data.length;
+          return;
         }
+        if (fd === undefined) {
+          file = `${randomBytes(16).toString("hex")}.mail`;
+          fd = openSync(join(this.dir, file), "wx", 0o600);
+          for (const p of pieces ?? []) put(p);
+          pieces = undefined;
+        }
+        put(data);
+      },
+      finish: () => {
+        if (pieces) {
+          const inline = new Uint8Array(buffered);
+          let at = 0;
+          for (const p of pieces) {
+            inline.set(p, at);
+            at += p.length;
+          }
+          return { inline };
+        }
+        fsyncSync(fd!);
+        close();
+        return { file: file! };
       },
       discard: () => {
         close();
-        rmSync(path, { force: true });
+        if (file) rmSync(join(this.dir, file), { force: true });
       },
     };
+  }
+
+  hold(items: { body: Body; mail: Omit<WaitingMail, "n"> }[]): void {
+    const replaced: { file: string | null; size: number; recipient: string }[] = [];
+    this.#db.transaction(() => {
+      for (const { body, mail } of items) {
+        const old = this.#db
+          .query<{ file: string | null; size: number }, [string, string, Uint8Array]>("SELECT file, size FROM waiting WHERE recipient = ? AND sender = ? AND id = ?")
+          .get(mail.recipient, mail.sender, mail.id);
+        if (old) {
+          this.#db.query("DELETE FROM waiting WHERE recipient = ? AND sender = ? AND id = ?").run(mail.recipient, mail.sender, mail.id);
+          replaced.push({ ...old, recipient: mail.recipient });
+        }
+        this.#db
+          .query("INSERT INTO waiting (recipient, sender, id, size, deliver, file, body, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+          .run(mail.recipient, mail.sender, mail.id, mail.size, mail.deliver, "file" in body ? body.file : null, "inline" in body ? body.inline : null, mail.created);
+      }
+    })();
+    // New files' names must be durable too, not only their bytes.
+    if (items.some((i) => "file" in i.body)) {
+      const dfd = openSync(this.dir, "r");
+      try {
+        fsyncSync(dfd);
+      } finally {
+        closeSync(dfd);
+      }
+    }
+    for (const { mail } of items) this.#count(mail.recipient, mail.size);
+    for (const r of replaced) {
+      this.#count(r.recipient, -r.size);
+      if (r.file) rmSync(join(this.dir, r.file), { force: true });
+    }
   }
 
   waiting(user: string, after: number, limit: number): WaitingMail[] {
@@ -200,10 +265,14 @@ export class SqliteMailboxStore implements MailboxStore {
   }
 
   readChunk(mail: WaitingMail, seq: number, chunkBytes: number): Uint8Array {
-    const row = this.#db.query<{ file: string }, [number]>("SELECT file FROM waiting WHERE n = ?").get(mail.n);
-    if (!row) throw new Error("waiting mail gone");
     const start = seq * chunkBytes;
     const len = Math.min(chunkBytes, mail.size - start);
+    if (mail.size <= INLINE_MAX) {
+      const body = this.#db.query<{ b: Uint8Array | null }, [number, number, number]>("SELECT substr(body, ?, ?) AS b FROM waiting WHERE n = ?").get(start + 1, len, mail.n)?.b;
+      if (body && body.length === len) return body;
+    }
+    const row = this.#db.query<{ file: string | null }, [number]>("SELECT file FROM waiting WHERE n = ?").get(mail.n);
+    if (!row?.file) throw new Error("waiting mail gone");
     const out = new Uint8Array(len);
     const fd = openSync(join(this.dir, row.file), "r");
     try {
@@ -219,13 +288,18 @@ export class SqliteMailboxStore implements MailboxStore {
     return out;
   }
 
-  answered(mail: WaitingMail, notice: Notice, now: number): void {
-    const row = this.#db.query<{ file: string }, [number]>("SELECT file FROM waiting WHERE n = ?").get(mail.n);
+  answered(items: { mail: WaitingMail; notice: Notice }[], now: number): void {
+    const files: string[] = [];
     this.#db.transaction(() => {
-      this.#db.query("DELETE FROM waiting WHERE n = ?").run(mail.n);
-      this.#putNotice(notice, now);
+      for (const { mail, notice } of items) {
+        const row = this.#db.query<{ file: string | null }, [number]>("SELECT file FROM waiting WHERE n = ?").get(mail.n);
+        if (row?.file) files.push(row.file);
+        if (row) this.#count(mail.recipient, -mail.size);
+        this.#db.query("DELETE FROM waiting WHERE n = ?").run(mail.n);
+        this.#putNotice(notice, now);
+      }
     })();
-    if (row) rmSync(join(this.dir, row.file), { force: true });
+    for (const f of files) rmSync(join(this.dir, f), { force: true });
   }
 
   #putNotice(n: Notice, now: number): void {
@@ -246,7 +320,7 @@ export class SqliteMailboxStore implements MailboxStore {
 
   expire(cutoff: number, now: number): number {
     const old = this.#db
-      .query<{ n: number; sender: string; recipient: string; id: Uint8Array; file: string }, [number]>(
+      .query<{ n: number; sender: string; recipient: string; id: Uint8Array; file: string | null }, [number]>(
         "SELECT n, sender, recipient, id, file FROM waiting WHERE created < ?",
       )
       .all(cutoff);
@@ -257,7 +331,8 @@ export class SqliteMailboxStore implements MailboxStore {
         this.#putNotice({ sender: m.sender, recipient: m.recipient, id: m.id, kind: "expired", status: "rejected", receipt: new Uint8Array(32) }, now);
       }
     })();
-    for (const m of old) rmSync(join(this.dir, m.file), { force: true });
+    for (const m of old) if (m.file) rmSync(join(this.dir, m.file), { force: true });
+    if (old.length > 0) this.#bytes.clear(); // counted again from the rows when next asked
     return old.length;
   }
 

@@ -20,12 +20,12 @@ import {
 } from "../protocol/messages.ts";
 import type { Log } from "./log.ts";
 import { crashPoint } from "../net/crash-point.ts";
-import type { MailboxStore, Notice, Upload, WaitingMail } from "./mailbox-store.ts";
+import type { Body, MailboxStore, Notice, Upload, WaitingMail } from "./mailbox-store.ts";
 
 /** A full STREAM chunk's ciphertext (SPEC.md §5.4): waiting mail is read back in these. */
 const CHUNK_BYTES = 61456;
 /** Waiting messages delivered to one session at once (SPEC.md §12.4). */
-export const WAITING_IN_FLIGHT = 8;
+export const WAITING_IN_FLIGHT = 16;
 /** No chunk of waiting mail is posted while the session owes more than this. */
 const WAITING_OUTPUT_BYTES = 256 * 1024;
 /** One-time prekeys one user may take of another's per hour (SPEC.md §12.3). */
@@ -83,6 +83,10 @@ export class Mailbox {
   #uploads = new Map<MailboxSession, Map<string, Up>>();
   #receivers = new Map<MailboxSession, Receiver>();
   #lastExpiry = 0;
+  /** Uploads finished and ACKs received this turn: committed together (one fsync each kind). */
+  #toHold: { s: MailboxSession; u: Up; body: Body; created: number }[] = [];
+  #toAnswer: { s: MailboxSession; mail: WaitingMail; notice: Notice }[] = [];
+  #flushing = false;
 
   constructor(deps: { store: MailboxStore; opts: MailboxOptions; log: Log; now: () => number; find: (user: string) => MailboxSession | undefined }) {
     this.store = deps.store;
@@ -192,24 +196,78 @@ export class Mailbox {
       }
       return true;
     }
-    const now = this.#now();
+    let body: Body;
     try {
-      u.upload.commit({ recipient: u.to, sender: s.user, id: u.id, size: u.size, deliver: u.deliver, created: now });
+      body = u.upload.finish();
     } catch (e) {
       return fail(e), true;
     }
     ups.delete(key);
-    this.#log.info("mail-held", { from: s.user, to: u.to, bytes: u.size });
-    s.post({ t: "held", id: m.id });
+    this.#toHold.push({ s, u, body, created: this.#now() });
+    this.#flushSoon();
+    return true;
+  }
+
+  /**
+   * Uploads that finished in this turn get one transaction and one folder sync between them,
+   * and ACKs one transaction: HELD still follows only what is durable (SPEC.md §12.3).
+   */
+  #flushSoon(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    setImmediate(() => {
+      this.#flushing = false;
+      this.#flushHeld();
+      this.#flushAnswered();
+    });
+  }
+
+  #flushHeld(): void {
+    const batch = this.#toHold.splice(0);
+    if (batch.length === 0) return;
+    try {
+      this.store.hold(batch.map(({ s, u, body, created }) => ({ body, mail: { recipient: u.to, sender: s.user, id: u.id, size: u.size, deliver: u.deliver, created } })));
+    } catch (e) {
+      this.#log.error("mailbox-write-failed", { err: errText(e) });
+      for (const { s, u } of batch) {
+        u.upload.discard();
+        s.post({ t: "sendFailed", id: u.id, reason: "relay-full" });
+      }
+      return;
+    }
+    const recipients = new Set<string>();
+    for (const { s, u } of batch) {
+      this.#log.info("mail-held", { from: s.user, to: u.to, bytes: u.size });
+      s.post({ t: "held", id: u.id });
+      recipients.add(u.to);
+    }
     // Test hook: SIGKILL once HELD has been handed to the socket (the posting turn's flush).
     if (process.env.SMSG_TEST_CRASH_AT) setTimeout(() => crashPoint("relay-held"), 0);
-    const r = this.#find(u.to);
-    const rs = r && this.#receivers.get(r);
-    if (r && rs) {
-      rs.exhausted = false;
-      this.pump(r);
+    for (const user of recipients) {
+      const r = this.#find(user);
+      const rs = r && this.#receivers.get(r);
+      if (r && rs) {
+        rs.exhausted = false;
+        this.pump(r);
+      }
     }
-    return true;
+  }
+
+  #flushAnswered(): void {
+    const batch = this.#toAnswer.splice(0);
+    if (batch.length === 0) return;
+    try {
+      this.store.answered(batch, this.#now());
+    } catch (e) {
+      this.#log.error("mailbox-write-failed", { err: errText(e) });
+    }
+    const pumped = new Set<MailboxSession>();
+    for (const { s, mail, notice } of batch) {
+      this.#log.info("mail-delivered", { from: mail.sender, to: s.user, status: notice.status });
+      this.#find(mail.sender)?.post(noticeMessage(notice));
+      pumped.add(s);
+    }
+    for (const s of pumped) this.pump(s);
   }
 
   /** ABORT of an upload; false when it is none. */
@@ -236,13 +294,10 @@ export class Mailbox {
     }
     r.drains.delete(key);
     const notice: Notice = { sender: d.mail.sender, recipient: s.user, id: d.mail.id, kind: "receipt", status: m.status, receipt: m.receipt };
-    try {
-      this.store.answered(d.mail, notice, this.#now());
-    } catch (e) {
-      this.#log.error("mailbox-write-failed", { err: errText(e) });
-    }
-    this.#log.info("mail-delivered", { from: d.mail.sender, to: s.user, status: m.status });
-    this.#find(d.mail.sender)?.post(noticeMessage(notice));
+    this.#toAnswer.push({ s, mail: d.mail, notice });
+    this.#flushSoon();
+    // The slot is free now: the next waiting message need not wait for this one's commit
+    // (handed out once per connection by its order, an answered one is not fetched again).
     this.pump(s);
     return true;
   }

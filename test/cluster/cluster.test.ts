@@ -72,6 +72,12 @@ describe("refusals, in one sentence within 10 s", () => {
   });
 });
 
+describe("offline mail", () => {
+  test("is not available in a cluster yet, and each node says so when it starts", () => {
+    for (const n of [n1, n2]) expect(n.proc.output).toContain("offline mail: not available in a cluster yet; mail to offline users waits in the senders' outboxes");
+  });
+});
+
 describe("one directory, users on any node", () => {
   test("ctrl through node two registers alice, who logs in on node one; ctrl with --nats from elsewhere registers bob.smith", async () => {
     await registerVia(n2.dataDir, "alice", pw.alice!);

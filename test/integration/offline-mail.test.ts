@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   Scratch,
+  cli,
   inbox,
   ok,
   outboxFlag,
@@ -146,6 +147,8 @@ describe("mail that waits at the relay", () => {
     // W shows only once erin's client read HELD; the relay killed itself right after sending it.
     await outboxFlag(s.path("erin"), id, "W");
     expect(await relay.proc.proc.exited).not.toBe(0);
+    // Small mail waits inside mailbox.db, not in a file: still nothing readable there.
+    for (const f of filesUnder(data)) expect(readFileSync(f).includes("held, then the relay died")).toBe(false);
     const port = relay.port;
     relay = s.track(await startRelay({ dataDir: data, heartbeatTimeout: 3, listen: [`127.0.0.1:${port}`] }));
     await start(relay, "frank");
@@ -240,4 +243,10 @@ describe("mail that waits at the relay", () => {
       store.close();
     }
   }, 240_000);
+
+  test("offline_mail takes on or off: anything else is one sentence and exit 1", async () => {
+    const r = await cli(["relay", "--data", s.path("bad-flag"), "--listen", "127.0.0.1:0", "--offline-mail", "maybe"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('smsg: offline_mail must be on or off, not "maybe"');
+  });
 });

@@ -25,10 +25,12 @@ import { NATIVE_KEM } from "../../src/protocol/noise.ts";
 import { mlkemEphemeralFromSeed, mlkemKeyGenFromSeed } from "../../src/protocol/mlkem.ts";
 import { setupAuthPSKR } from "../../src/protocol/hpke.ts";
 import { mlkemEncapsNoble } from "../support/noble-pq.ts";
-import { ed25519Verify, ed25519VerifyNative, sha256, x25519PublicKey } from "../../src/protocol/primitives.ts";
+import { ed25519PublicKey, ed25519Verify, ed25519VerifyNative, sha256, x25519PublicKey } from "../../src/protocol/primitives.ts";
 import { StreamOpener, StreamSealer } from "../../src/protocol/stream.ts";
 import { checkUserId } from "../../src/protocol/user-id.ts";
 import { hex, loadVectors, toHex } from "./vectors.ts";
+import { prekeyMessage, signPrekey, verifyPrekey } from "../../src/protocol/prekeys.ts";
+
 
 type Case = { section: string; kind: string; comment: string; input: any; expect: string; output?: any; openssl?: string };
 const { cases } = loadVectors<{ cases: Case[] }>("spec-appendix-b.json");
@@ -72,6 +74,22 @@ const run: Record<string, (c: Case) => void | Promise<void>> = {
     const m = sessionKeyMessage(c.input.user, hex(c.input.session_pub), hex(c.input.session_kem_pub), c.input.issued_at);
     expect(toHex(m)).toBe(c.output.message);
     expect(toHex(sha256(m))).toBe(c.output.message_sha256);
+  },
+  "prekey-message"(c) {
+    const i = c.input;
+    if (c.expect !== "ok") {
+      const key = { identityPub: hex(i.identity_pk), sessionPub: hex(i.pub), sessionKemPub: hex(i.kem_pub), issuedAt: i.issued_at, sig: hex(i.sig) };
+      expect(outcome(() => verifyPrekey(i.prekey_kind, i.user, key))).toBe(c.expect);
+      return;
+    }
+    const m = prekeyMessage(i.prekey_kind, i.user, hex(i.pub), hex(i.kem_pub), i.issued_at);
+    expect(m.length).toBe(c.output.message_length);
+    expect(toHex(sha256(m))).toBe(c.output.message_sha256);
+    const seed = hex(i.identity_sd);
+    expect(toHex(ed25519PublicKey(seed))).toBe(c.output.identity_pk);
+    const sig = signPrekey(i.prekey_kind, seed, i.user, hex(i.pub), hex(i.kem_pub), i.issued_at);
+    expect(toHex(sig)).toBe(c.output.sig);
+    verifyPrekey(i.prekey_kind, i.user, { identityPub: ed25519PublicKey(seed), sessionPub: hex(i.pub), sessionKemPub: hex(i.kem_pub), issuedAt: i.issued_at, sig });
   },
   async seal(c) {
     const i = c.input;
