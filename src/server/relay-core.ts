@@ -15,7 +15,7 @@ import { OutputBudget } from "./output-budget.ts";
 import { WindowBudget } from "./window-budget.ts";
 import type { LoginStatus, MessageOf, SignedSessionKey } from "../protocol/messages.ts";
 import { bytesEqual } from "../protocol/bytes.ts";
-import { idHex, WINDOW_CHUNKS } from "../protocol/messages.ts";
+import { deliverFromSend, idHex, WINDOW_CHUNKS } from "../protocol/messages.ts";
 import { ed25519VerifyNative, sha256 } from "../protocol/primitives.ts";
 import { encodeIdentityChange, verifyIdentityChange } from "../protocol/identity-change.ts";
 import { crashPoint } from "../net/crash-point.ts";
@@ -345,7 +345,7 @@ export class RelayCore {
     if (reason) from.post({ t: "sendFailed", id: m.id, reason });
   }
 
-  startTransfer(from: Session, m: MessageOf<"send">): void {
+  startTransfer(from: Session, m: MessageOf<"send">, bytes?: Uint8Array): void {
     const fail = (reason: MessageOf<"sendFailed">["reason"]): void => {
       from.post({ t: "sendFailed", id: m.id, reason });
     };
@@ -372,7 +372,7 @@ export class RelayCore {
       recipientSessionPub: m.recipientSessionPub,
       enc: m.enc,
       kemCiphertext: m.kemCiphertext,
-    });
+    }, bytes === undefined ? undefined : deliverFromSend(bytes, from.user));
   }
 
   endTransfer(t: Transfer): void {
