@@ -321,8 +321,7 @@ export class RelayCore {
   }
 
   /** SEND's checks 1-3 (SPEC.md §6.2), which POST shares (§12.3): the first failure, if any. */
-  #admit(from: Session, m: MessageOf<"send" | "post">): MessageOf<"sendFailed">["reason"] | undefined {
-    const key = idHex(m.id);
+  #admit(from: Session, m: MessageOf<"send" | "post">, key: string): MessageOf<"sendFailed">["reason"] | undefined {
     // The sender's key must be the one it published on this connection: what the relay
     // routes by and what it tells others is one and the same.
     if (!from.sessionKey || !sameKey(from.sessionKey, m.senderKey)) return "stale-key";
@@ -340,7 +339,7 @@ export class RelayCore {
   /** Mail for an offline recipient, to be kept at this relay (SPEC.md §12.3). */
   startPost(from: Session, m: MessageOf<"post">): void {
     const reason =
-      this.#admit(from, m) ??
+      this.#admit(from, m, idHex(m.id)) ??
       (this.mailbox ? this.mailbox.post(from, m, this.directory.get(m.to)?.state === "active") : "no-mailbox");
     if (reason) from.post({ t: "sendFailed", id: m.id, reason });
   }
@@ -350,7 +349,7 @@ export class RelayCore {
       from.post({ t: "sendFailed", id: m.id, reason });
     };
     const key = idHex(m.id);
-    const refused = this.#admit(from, m);
+    const refused = this.#admit(from, m, key);
     if (refused) return fail(refused);
     const ep = this.hub.find(m.to);
     if (!ep) {
