@@ -4,7 +4,7 @@
 
 import type { Writer } from "../protocol/codec.ts";
 import type { Message } from "../protocol/messages.ts";
-import { ITEM_HEAD, checkEncoded, encode, type Transport } from "../protocol/transport.ts";
+import { ITEM_HEAD, checkEncoded, encode, encoded, type Transport } from "../protocol/transport.ts";
 
 /**
  * The messages one side posts during one turn of the event loop leave together at its end,
@@ -33,8 +33,9 @@ export class Outgoing {
     this.#write = write;
   }
 
-  post(m: Message): void {
-    this.postEncoded(encode(m));
+  /** `bytes`, when given, are m's encoding as it was received: passed on, not written again. */
+  post(m: Message, bytes?: Uint8Array): void {
+    this.postEncoded(bytes === undefined ? encode(m) : encoded(bytes));
   }
 
   /** A message encoded by the caller (writeChunk), checked as `encode` checks. */

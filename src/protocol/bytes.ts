@@ -20,9 +20,10 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
  * constantTimeEqual (primitives.ts).
  */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  // Natively: the relay compares each SEND's 1,320-byte sender key with the published one,
+  // which a loop here took 1.1 us for and Buffer.compare 0.3 (it takes a Uint8Array as it
+  // is, with no Buffer made around it; bench/README.md).
+  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));

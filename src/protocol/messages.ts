@@ -2,9 +2,10 @@
 // handshake payloads (SPEC.md §3). One byte of type, then fixed fields in a fixed order.
 // decodeMessage rejects unknown types, short bodies and trailing bytes alike.
 
-import { Reader, Writer } from "./codec.ts";
+import { Reader, Writer, utf8 } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { toHex } from "./bytes.ts";
+import { checkUserId } from "./user-id.ts";
 import { IDENTITY_CHANGE_LEN, MAX_CHANGES, decodeIdentityChange, encodeIdentityChange, type IdentityChange } from "./identity-change.ts";
 import { MLKEM768_CT_LENGTH, MLKEM768_EK_LENGTH } from "./mlkem.ts";
 
@@ -243,8 +244,12 @@ export function encodeBatchParts(items: readonly Writer[]): { parts: Uint8Array[
  * The Messages of one transport plaintext, in order: the plaintext itself, or a BATCH's items.
  * A batch needs at least one item; an item may be neither empty nor a batch, and must fit.
  */
-export function decodeTransportPlaintext(b: Uint8Array): Message[] {
-  if (b.length === 0 || b[0] !== T.batch) return [decodeMessage(b)];
+export function decodeTransportPlaintext(b: Uint8Array, items?: Uint8Array[]): Message[] {
+  if (b.length === 0 || b[0] !== T.batch) {
+    const m = decodeMessage(b);
+    items?.push(b);
+    return [m];
+  }
   if (b.length === 1) throw new ProtocolError("malformed", "empty batch");
   const out: Message[] = [];
   let off = 1;
@@ -253,13 +258,35 @@ export function decodeTransportPlaintext(b: Uint8Array): Message[] {
     const n = (b[off]! << 8) | b[off + 1]!;
     off += 2;
     if (n === 0 || off + n > b.length) throw new ProtocolError("malformed", "batch item outside the batch");
-    out.push(decodeMessage(b.subarray(off, off + n))); // a nested batch is an unknown type here
+    const item = b.subarray(off, off + n);
+    out.push(decodeMessage(item)); // a nested batch is an unknown type here
+    items?.push(item);
     off += n;
   }
   return out;
 }
 
-/** A Message's encoding, not yet joined: its length is known before it is sealed. */
+/**
+ * The DELIVER for a SEND as it came (SPEC.md §6.2): the same fields in the same order, the
+ * type byte changed and the recipient replaced by `from`. Spliced from the SEND's bytes, so
+ * the relay does not encode again the 2.5 KiB it only passes on; decoding the SEND checked
+ * them, and the fields after the user id are copied as they are.
+ */
+export function deliverFromSend(send: Uint8Array, from: string): Uint8Array {
+  const toAt = 1 + MSG_ID_LEN;
+  if (send[0] !== T.send || send.length <= toAt) throw new ProtocolError("malformed", "not a SEND");
+  const restAt = toAt + 1 + send[toAt]!;
+  if (restAt > send.length) throw new ProtocolError("malformed", "SEND cut short");
+  const fromBytes = utf8(checkUserId(from));
+  const out = new Uint8Array(send.length - restAt + toAt + 1 + fromBytes.length);
+  out[0] = T.deliver;
+  out.set(send.subarray(1, toAt), 1);
+  out[toAt] = fromBytes.length;
+  out.set(fromBytes, toAt + 1);
+  out.set(send.subarray(restAt), toAt + 1 + fromBytes.length);
+  return out;
+}
+
 /**
  * A CHUNK whose data comes as pieces written one after another (a STREAM chunk's ciphertext
  * and its tag, as aesGcmSealParts gives them): the same bytes as writeMessage of the joined

@@ -4,7 +4,7 @@
 // src/net/outgoing.ts decides what is sealed together.
 
 import type { CipherState } from "./noise.ts";
-import type { Writer } from "./codec.ts";
+import { Writer } from "./codec.ts";
 import { decodeTransportPlaintext, encodeBatchParts, writeMessage, type Message } from "./messages.ts";
 import { ProtocolError } from "./errors.ts";
 import { NOISE_MAX_MESSAGE } from "./noise.ts";
@@ -58,15 +58,26 @@ export class Transport {
     return records;
   }
 
-  /** A record's Messages, in order (one, or a batch's). */
-  open(record: Uint8Array): Message[] {
-    return decodeTransportPlaintext(this.receive.decryptWithAd(EMPTY, record));
+  /**
+   * A record's Messages, in order (one, or a batch's); with `items`, each one's bytes as
+   * well (views into the record's plaintext), for a relay that passes them on as they came.
+   */
+  open(record: Uint8Array, items?: Uint8Array[]): Message[] {
+    return decodeTransportPlaintext(this.receive.decryptWithAd(EMPTY, record), items);
   }
 }
 
 /** A Message encoded for sealAll; too-large here, where the caller can still hear it. */
 export function encode(m: Message): Writer {
   return checkEncoded(writeMessage(m));
+}
+
+/**
+ * A message as it was received (decodeTransportPlaintext's items): decoding accepts one
+ * encoding per message, so these are the bytes `encode` would give, without writing them again.
+ */
+export function encoded(bytes: Uint8Array): Writer {
+  return checkEncoded(new Writer().bytes(bytes));
 }
 
 /** A message written by the caller is sent only if it fits in a record. */

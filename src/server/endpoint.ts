@@ -7,6 +7,10 @@ import type { Message, SignedSessionKey } from "../protocol/messages.ts";
 export interface Endpoint {
   readonly user: string;
   readonly sessionKey: SignedSessionKey | undefined;
-  /** Queue a message; false when the endpoint is gone. */
-  post(m: Message): boolean;
+  /**
+   * Queue a message; false when the endpoint is gone. `bytes`, when the caller has them, are
+   * m's encoding (as received, or spliced from what was): an end that writes m may send
+   * them instead of encoding m again.
+   */
+  post(m: Message, bytes?: Uint8Array): boolean;
 }

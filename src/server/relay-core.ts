@@ -15,7 +15,7 @@ import { OutputBudget } from "./output-budget.ts";
 import { WindowBudget } from "./window-budget.ts";
 import type { LoginStatus, MessageOf, SignedSessionKey } from "../protocol/messages.ts";
 import { bytesEqual } from "../protocol/bytes.ts";
-import { idHex, WINDOW_CHUNKS } from "../protocol/messages.ts";
+import { deliverFromSend, idHex, WINDOW_CHUNKS } from "../protocol/messages.ts";
 import { ed25519VerifyNative, sha256 } from "../protocol/primitives.ts";
 import { encodeIdentityChange, verifyIdentityChange } from "../protocol/identity-change.ts";
 import { crashPoint } from "../net/crash-point.ts";
@@ -321,8 +321,7 @@ export class RelayCore {
   }
 
   /** SEND's checks 1-3 (SPEC.md §6.2), which POST shares (§12.3): the first failure, if any. */
-  #admit(from: Session, m: MessageOf<"send" | "post">): MessageOf<"sendFailed">["reason"] | undefined {
-    const key = idHex(m.id);
+  #admit(from: Session, m: MessageOf<"send" | "post">, key: string): MessageOf<"sendFailed">["reason"] | undefined {
     // The sender's key must be the one it published on this connection: what the relay
     // routes by and what it tells others is one and the same.
     if (!from.sessionKey || !sameKey(from.sessionKey, m.senderKey)) return "stale-key";
@@ -340,17 +339,17 @@ export class RelayCore {
   /** Mail for an offline recipient, to be kept at this relay (SPEC.md §12.3). */
   startPost(from: Session, m: MessageOf<"post">): void {
     const reason =
-      this.#admit(from, m) ??
+      this.#admit(from, m, idHex(m.id)) ??
       (this.mailbox ? this.mailbox.post(from, m, this.directory.get(m.to)?.state === "active") : "no-mailbox");
     if (reason) from.post({ t: "sendFailed", id: m.id, reason });
   }
 
-  startTransfer(from: Session, m: MessageOf<"send">): void {
+  startTransfer(from: Session, m: MessageOf<"send">, bytes?: Uint8Array): void {
     const fail = (reason: MessageOf<"sendFailed">["reason"]): void => {
       from.post({ t: "sendFailed", id: m.id, reason });
     };
     const key = idHex(m.id);
-    const refused = this.#admit(from, m);
+    const refused = this.#admit(from, m, key);
     if (refused) return fail(refused);
     const ep = this.hub.find(m.to);
     if (!ep) {
@@ -372,7 +371,7 @@ export class RelayCore {
       recipientSessionPub: m.recipientSessionPub,
       enc: m.enc,
       kemCiphertext: m.kemCiphertext,
-    });
+    }, bytes === undefined ? undefined : deliverFromSend(bytes, from.user));
   }
 
   endTransfer(t: Transfer): void {

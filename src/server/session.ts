@@ -44,7 +44,8 @@ export interface SessionCore {
   publish(s: Session): void;
   changeCode(s: Session, m: MessageOf<"changeCode">): void;
   watch(s: Session, all: boolean, users: string[]): void;
-  startTransfer(from: Session, m: MessageOf<"send">): void;
+  /** `bytes`: the SEND as it came, from which the DELIVER is spliced. */
+  startTransfer(from: Session, m: MessageOf<"send">, bytes?: Uint8Array): void;
   startPost(from: Session, m: MessageOf<"post">): void;
   /** Mail that waits at the relay (SPEC.md §12); undefined when the relay keeps none. */
   readonly mailbox: Mailbox | undefined;
@@ -63,6 +64,7 @@ export const MAX_WHO_USERS = 1900;
 
 /** What an idle session holds as its last record's messages: one empty list for them all. */
 const NOTHING_HELD: readonly Message[] = [];
+const NO_BYTES_HELD: readonly Uint8Array[] = [];
 
 /** A session is its socket's FramedHandlers: no forwarding closures per connection. */
 export class Session implements TransferEnd, FramedHandlers {
@@ -92,6 +94,7 @@ export class Session implements TransferEnd, FramedHandlers {
   #waitingOn = new Set<TransferEnd>(); // ends over their share that this one handed messages to
   #waiters = new Set<TransferEnd>(); // ends waiting for this one to drain
   #held: readonly Message[] = NOTHING_HELD; // a record's messages not acted on yet: the session paused midway
+  #heldBytes: readonly Uint8Array[] = NO_BYTES_HELD; // each one's bytes as received, passed on as they came
   #heldAt = 0;
   #acting = false;
   #unpublishedRequests = 0;
@@ -124,9 +127,9 @@ export class Session implements TransferEnd, FramedHandlers {
   }
 
   /** Queue m for the peer; what is posted in one turn leaves in as few records as fit. */
-  post(m: Message): boolean {
+  post(m: Message, bytes?: Uint8Array): boolean {
     if (this.state !== "authed" || !this.#out || this.sock.closed) return false;
-    this.#out.post(m);
+    this.#out.post(m, bytes);
     // Counted at once, not only when the turn's batch is sealed: a record full of requests
     // stops being answered as soon as the answers are over the share.
     return this.#measure();
@@ -136,9 +139,10 @@ export class Session implements TransferEnd, FramedHandlers {
    * Post m to another session on this one's behalf (a forwarded CHUNK, WINDOW, ACK, ABORT or
    * a DELIVER): if that session is over its share, this one is not read from until it
    * drains, so a recipient that does not read holds back its senders, not the relay's memory.
+   * `bytes` are m's encoding, when the caller has it (Endpoint.post).
    */
-  forward(to: TransferEnd, m: Message): void {
-    to.post(m);
+  forward(to: TransferEnd, m: Message, bytes?: Uint8Array): void {
+    to.post(m, bytes);
     if (to === this || this.#waitingOn.has(to) || !to.holdBack(this)) return;
     this.#waitingOn.add(to);
     this.sock.pause();
@@ -216,7 +220,9 @@ export class Session implements TransferEnd, FramedHandlers {
         case "login":
           return this.#onLogin(record);
         case "authed":
-          this.#held = this.#transport!.open(record);
+          const bytes: Uint8Array[] = [];
+          this.#held = this.#transport!.open(record, bytes);
+          this.#heldBytes = bytes;
           this.#heldAt = 0;
           return this.#act();
         case "closed":
@@ -236,7 +242,8 @@ export class Session implements TransferEnd, FramedHandlers {
     this.#acting = true;
     try {
       while (this.#heldAt < this.#held.length && this.state === "authed" && !this.paused) {
-        this.#onMessage(this.#held[this.#heldAt++]!); // after a close, the rest of a batch is not acted on
+        const at = this.#heldAt++;
+        this.#onMessage(this.#held[at]!, this.#heldBytes[at]!); // after a close, the rest of a batch is not acted on
       }
     } catch (e) {
       this.#failed(e);
@@ -245,6 +252,7 @@ export class Session implements TransferEnd, FramedHandlers {
     }
     if (this.state !== "authed" || this.#heldAt >= this.#held.length) {
       this.#held = NOTHING_HELD;
+      this.#heldBytes = NO_BYTES_HELD;
       this.#heldAt = 0;
     }
     if (this.state !== "authed" || this.paused || !this.sock.paused) return;
@@ -298,6 +306,7 @@ export class Session implements TransferEnd, FramedHandlers {
     this.overSince = undefined;
     this.#out?.drop();
     this.#held = NOTHING_HELD;
+    this.#heldBytes = NO_BYTES_HELD;
     this.#heldAt = 0;
     for (const r of this.#waitingOn) r.gone(this);
     this.#waitingOn.clear();
@@ -359,7 +368,8 @@ export class Session implements TransferEnd, FramedHandlers {
     }
   }
 
-  #onMessage(m: Message): void {
+  /** `bytes`: m as it came, for what is passed on unchanged (CHUNK, ACK, a granted WINDOW, SEND as DELIVER). */
+  #onMessage(m: Message, bytes: Uint8Array): void {
     switch (m.t) {
       case "heartbeat":
         this.post({ t: "heartbeat" });
@@ -377,7 +387,7 @@ export class Session implements TransferEnd, FramedHandlers {
         if (!this.#mayAsk()) return;
         return this.#onGetKey(m);
       case "send":
-        return this.core.startTransfer(this, m);
+        return this.core.startTransfer(this, m, bytes);
       case "post":
         return this.core.startPost(this, m);
       case "publishPrekeys":
@@ -394,7 +404,7 @@ export class Session implements TransferEnd, FramedHandlers {
         this.core.mailbox?.noticeDone(this, m);
         return;
       case "chunk":
-        return this.#onChunk(m);
+        return this.#onChunk(m, bytes);
       case "window":
       case "ack": {
         const t = this.incoming.get(idHex(m.id));
@@ -410,11 +420,12 @@ export class Session implements TransferEnd, FramedHandlers {
           // The sender gets what the relay's budgets grant of what the recipient asked for,
           // and is held to exactly that (SPEC.md §6.3).
           t.limit = this.core.windows.grant(t, m.seq, m.limit, this.overSince !== undefined, t.from.pausable);
-          this.forward(t.from, t.limit === m.limit ? m : { t: "window", id: m.id, seq: m.seq, limit: t.limit });
+          if (t.limit === m.limit) this.forward(t.from, m, bytes);
+          else this.forward(t.from, { t: "window", id: m.id, seq: m.seq, limit: t.limit });
           return;
         }
         this.core.endTransfer(t);
-        this.forward(t.from, m);
+        this.forward(t.from, m, bytes);
         return;
       }
       case "abort": {
@@ -466,7 +477,7 @@ export class Session implements TransferEnd, FramedHandlers {
     this.post({ t: "key", req: m.req, user: m.user, status });
   }
 
-  #onChunk(m: MessageOf<"chunk">): void {
+  #onChunk(m: MessageOf<"chunk">, bytes: Uint8Array): void {
     const t = this.outgoing.get(idHex(m.id));
     if (!t) {
       this.core.mailbox?.chunk(this, m); // an upload to a mailbox, or a late chunk: dropped
@@ -487,6 +498,6 @@ export class Session implements TransferEnd, FramedHandlers {
     this.core.stats.bytes += m.data.length;
     // A recipient over its share makes this sender wait; one past the hard limit is closed,
     // and closing it fails its transfers, this one included: nothing more to say here.
-    this.forward(t.to, m);
+    this.forward(t.to, m, bytes);
   }
 }

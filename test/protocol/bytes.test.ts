@@ -2,7 +2,7 @@
 // uses for long ones print every byte as Node's hex does, for views at any offset too.
 
 import { expect, test } from "bun:test";
-import { copyBytes, toHex } from "../../src/protocol/bytes.ts";
+import { bytesEqual, copyBytes, toHex } from "../../src/protocol/bytes.ts";
 
 test("toHex prints lowercase hex, two digits a byte, for short and long arrays and views", () => {
   const all = Uint8Array.from({ length: 300 }, (_, i) => (i * 37 + 11) & 0xff);
@@ -25,4 +25,20 @@ test("copyBytes gives a plain array with its own memory, also for a Buffer's sub
   expect(copy.buffer.byteLength).toBe(4);
   socketRead.fill(0xff);
   expect([...copy]).toEqual([2, 3, 4, 5]);
+});
+
+test("bytesEqual: same bytes at any offset are equal; one byte changed anywhere, or another length, is not", () => {
+  const all = Uint8Array.from({ length: 3000 }, (_, i) => (i * 37 + 11) & 0xff);
+  for (const n of [0, 1, 16, 32, 1320]) {
+    const a = all.slice(5, 5 + n);
+    const b = Buffer.from(all).subarray(5, 5 + n);
+    expect(bytesEqual(a, b)).toBe(true);
+    expect(bytesEqual(a, all.subarray(5, 6 + n))).toBe(false);
+    for (const at of n === 0 ? [] : [0, n >> 1, n - 1]) {
+      const c = a.slice();
+      c[at] = c[at]! ^ 1;
+      expect(bytesEqual(a, c)).toBe(false);
+      expect(bytesEqual(c, a)).toBe(false);
+    }
+  }
 });

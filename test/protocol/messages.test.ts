@@ -12,6 +12,7 @@ import {
   decodeMessage,
   decodeRelayHello,
   decodeTransportPlaintext,
+  deliverFromSend,
   encodeBatchParts,
   encodeLogin,
   encodeMessage,
@@ -446,6 +447,17 @@ describe("batches (SPEC.md §4.4)", () => {
     }
   });
 
+  test("with items, each message's bytes come out as well: what encode gives, in order", () => {
+    fc.assert(
+      fc.property(fc.array(anyMessage, { minLength: 1, maxLength: 12 }), (ms) => {
+        const items: Uint8Array[] = [];
+        expect(decodeTransportPlaintext(ms.length === 1 ? encodeMessage(ms[0]!) : batchOf(ms), items)).toEqual(ms);
+        expect(items).toEqual(ms.map(encodeMessage));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   test("random bytes behind the BATCH type decode to messages that re-encode to the same batch, or raise ProtocolError", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (tail) => {
@@ -538,5 +550,26 @@ describe("writeChunk", () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe("deliverFromSend", () => {
+  test("the DELIVER spliced from a SEND's bytes is the one encoded from its fields", () => {
+    fc.assert(
+      fc.property(byVariant.send, userId, (send, from) => {
+        const { to: _to, t: _t, ...fields } = send;
+        expect(deliverFromSend(encodeMessage(send), from)).toEqual(encodeMessage({ ...fields, t: "deliver", from }));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  test("anything but a SEND, a cut SEND or a bad sender is refused", () => {
+    const send = encodeMessage({ t: "send", id: ID, to: "bob", size: 1, senderKey: KEY, recipientSessionPub: new Uint8Array(32), enc: new Uint8Array(32), kemCiphertext: new Uint8Array(1088) });
+    expectCode(() => deliverFromSend(encodeMessage({ t: "heartbeat" }), "alice"), "malformed");
+    expectCode(() => deliverFromSend(concat(Uint8Array.of(T.deliver), send.subarray(1)), "alice"), "malformed");
+    expectCode(() => deliverFromSend(send.subarray(0, 1 + MSG_ID_LEN), "alice"), "malformed");
+    expectCode(() => deliverFromSend(send.subarray(0, 1 + MSG_ID_LEN + 2), "alice"), "malformed");
+    expectCode(() => deliverFromSend(send, "Not A User"), "malformed");
   });
 });
