@@ -18,8 +18,9 @@ import { makeImpostor, messagePlaintext, sealAs } from "../support/impostor.ts";
 import { natsPasswordFile, registerVia, startNode } from "./support.ts";
 import { connectNats } from "../../src/server/cluster/nats-connect.ts";
 import { DirectoryReplica } from "../../src/server/cluster/directory-replica.ts";
-import { routeSubject, routeWildcard } from "../../src/server/cluster/subjects.ts";
-import { decodeMessage, encodeMessage, type Message, type MessageOf, type SignedSessionKey } from "../../src/protocol/messages.ts";
+import { batchSubject, routeSubject, routeWildcard, unescapeUser } from "../../src/server/cluster/subjects.ts";
+import { decodeBatch, decodeRouted, encodeRouted } from "../../src/server/cluster/route-batch.ts";
+import { encodeMessage, type Message, type MessageOf, type SignedSessionKey } from "../../src/protocol/messages.ts";
 import { x25519Generate } from "../../src/protocol/primitives.ts";
 
 const s = new Scratch();
@@ -52,10 +53,17 @@ beforeAll(async () => {
   await waitConnected(s.path("bob"));
   // The rogue: the relays' NATS user and password, as anyone holding a node's password file has.
   rogue = await connect({ servers: [nats.url], user: NATS_USER, pass: NATS_PASSWORD });
+  // Node one sends alone what it routes alone in a turn, and batches the rest (SPEC.md §11.2).
   rogue.subscribe(routeWildcard("two"), {
     callback: (_e, msg) => {
-      const n = msg.data[0]!;
-      seen.push({ from: new TextDecoder().decode(msg.data.subarray(1, 1 + n)), m: decodeMessage(msg.data.subarray(1 + n)) });
+      const { from, records } = decodeRouted(unescapeUser(msg.subject.slice(msg.subject.lastIndexOf(".") + 1)), msg.data);
+      for (const r of records) seen.push({ from, m: r.m });
+    },
+  });
+  rogue.subscribe(batchSubject("two"), {
+    callback: (_e, msg) => {
+      const { from, records } = decodeBatch(msg.data);
+      for (const r of records) seen.push({ from, m: r.m });
     },
   });
   await rogue.flush();
@@ -68,13 +76,7 @@ afterAll(async () => {
 
 /** A routed message as node `from` puts it on the wire (SPEC.md §11.2). */
 function routed(from: string, m: Message): Uint8Array {
-  const name = new TextEncoder().encode(from);
-  const body = encodeMessage(m);
-  const out = new Uint8Array(1 + name.length + body.length);
-  out[0] = name.length;
-  out.set(name, 1);
-  out.set(body, 1 + name.length);
-  return out;
+  return encodeRouted(from, encodeMessage(m));
 }
 
 test("a CHUNK flipped on the route subject by a rogue NATS client: bob rejects it, nothing stored, the sender never told stored", async () => {

@@ -13,10 +13,11 @@ import type { Hub, HubCore, PresenceListener } from "../hub.ts";
 import type { Log } from "../log.ts";
 import { MAX_INCOMING_PER_SESSION, type Transfer, type TransferEnd } from "../transfer.ts";
 import { idHex } from "../../protocol/messages.ts";
-import { decodeMessage, encodeMessage, WINDOW_CHUNKS, type ErrorCode, type Message, type MessageOf, type SignedSessionKey } from "../../protocol/messages.ts";
+import { encodeMessage, WINDOW_CHUNKS, type ErrorCode, type Message, type MessageOf, type SignedSessionKey } from "../../protocol/messages.ts";
 import { isUserId } from "../../protocol/user-id.ts";
 import { DEFAULT_MAX_PAYLOAD, requestSnapshot, snapshotParts, type PresenceEntry, type Snapshot, type WireKey } from "./presence-snapshot.ts";
-import { HEARTBEAT, PRESENCE, routeSubject, routeWildcard, snapshotSubject, unescapeUser } from "./subjects.ts";
+import { batchOverhead, decodeBatch, decodeRouted, encodeBatch, encodeRouted, MAX_BATCH_RECORDS, recordOverhead, type RouteRecord } from "./route-batch.ts";
+import { batchSubject, HEARTBEAT, PRESENCE, routeSubject, routeWildcard, snapshotSubject, unescapeUser } from "./subjects.ts";
 
 /** Every node says it is alive this often... */
 export const HEARTBEAT_MS = 1000;
@@ -113,11 +114,17 @@ export class NatsHub implements Hub<TransferEnd> {
   #subs: Subscription[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
   #log: Log;
+  /** Routed messages not yet published, by node: sent together at the end of this turn. */
+  #pending = new Map<string, { user: string; body: Uint8Array }[]>();
+  #flushing: ReturnType<typeof setImmediate> | undefined;
+  #batch: boolean;
 
-  constructor(nc: NatsConnection, node: string, log: Log) {
+  /** batch false publishes each routed message alone, as nodes did before batches (benches, tests). */
+  constructor(nc: NatsConnection, node: string, log: Log, opts: { batch?: boolean } = {}) {
     this.#nc = nc;
     this.node = node;
     this.#log = log;
+    this.#batch = opts.batch ?? true;
   }
 
   /** Start listening and beating; called once the relay's core exists. */
@@ -128,7 +135,8 @@ export class NatsHub implements Hub<TransferEnd> {
       nc.subscribe(HEARTBEAT, { callback: (_e, m) => this.#guard(() => this.#onHeartbeat(m.json<Heartbeat>())) }),
       nc.subscribe(PRESENCE, { callback: (_e, m) => this.#guard(() => this.#onPresence(m.json<PresenceChange>())) }),
       nc.subscribe(snapshotSubject(this.node), { callback: (_e, m) => this.#guard(() => this.#sendSnapshot(m)) }),
-      nc.subscribe(routeWildcard(this.node), { callback: (_e, m) => this.#guard(() => this.#onRoute(m)) }),
+      nc.subscribe(routeWildcard(this.node), { callback: (_e, m) => this.#guard(() => this.#onRouted(m)) }),
+      nc.subscribe(batchSubject(this.node), { callback: (_e, m) => this.#guard(() => this.#onBatch(m)) }),
     );
     this.#timer = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#beat();
@@ -157,6 +165,7 @@ export class NatsHub implements Hub<TransferEnd> {
   }
 
   stop(): void {
+    this.#flush();
     clearInterval(this.#timer);
     for (const s of this.#subs) s.unsubscribe();
   }
@@ -221,6 +230,9 @@ export class NatsHub implements Hub<TransferEnd> {
 
   #announce(c: { user: string; online: boolean; at?: number; key?: WireKey }): void {
     const msg: PresenceChange = { node: this.node, epoch: this.epoch, seq: ++this.#seq, ...c };
+    // What was routed before this change goes before it: an ACK queued for a user who then
+    // left must reach the sender's node before that node hears the user is gone.
+    if (this.#pending.size > 0) this.#flush();
     this.#nc.publish(PRESENCE, json(msg));
   }
 
@@ -380,27 +392,73 @@ export class NatsHub implements Hub<TransferEnd> {
 
   // --- routed messages --------------------------------------------------------------------
 
-  /** On the wire: u8 length, the sending node's name, then the message as in SPEC.md §4. */
+  /**
+   * Queue m for user on node; what is queued for a node goes out at the end of this turn of
+   * the event loop, one message alone or all as batches (SPEC.md §11.2).
+   */
   #send(node: string, user: string, m: Message): void {
-    const name = new TextEncoder().encode(this.node);
-    const body = encodeMessage(m);
-    const payload = new Uint8Array(1 + name.length + body.length); // a fresh buffer per publish
-    payload[0] = name.length;
-    payload.set(name, 1);
-    payload.set(body, 1 + name.length);
-    this.#nc.publish(routeSubject(node, user), payload);
+    const body = encodeMessage(m); // now: m may hold buffers its sender reuses
+    if (!this.#batch) return this.#nc.publish(routeSubject(node, user), encodeRouted(this.node, body));
+    let q = this.#pending.get(node);
+    if (!q) this.#pending.set(node, (q = []));
+    q.push({ user, body });
+    this.#flushing ??= setImmediate(() => this.#flush());
   }
 
-  #onRoute(msg: Msg): void {
-    const core = this.#core!;
-    const user = unescapeUser(msg.subject.slice(msg.subject.lastIndexOf(".") + 1));
-    const data = msg.data;
-    const n = data[0]!;
-    const from = new TextDecoder().decode(data.subarray(1, 1 + n));
-    const m = decodeMessage(data.subarray(1 + n));
+  #flush(): void {
+    if (this.#flushing) clearImmediate(this.#flushing);
+    this.#flushing = undefined;
+    const max = this.#nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+    for (const [node, q] of this.#pending) {
+      if (q.length === 1) {
+        this.#nc.publish(routeSubject(node, q[0]!.user), encodeRouted(this.node, q[0]!.body));
+        continue;
+      }
+      // As many records as fit the server's max_payload (a CHUNK is far smaller) per batch.
+      let from = 0;
+      let size = batchOverhead(this.node);
+      for (let i = 0; i <= q.length; i++) {
+        const r = q[i];
+        const add = r ? recordOverhead(r.user) + r.body.length : 0;
+        if (r && i - from < MAX_BATCH_RECORDS && (i === from || size + add <= max)) {
+          size += add;
+          continue;
+        }
+        this.#nc.publish(batchSubject(node), encodeBatch(this.node, q.slice(from, i)));
+        from = i;
+        size = batchOverhead(this.node) + add;
+      }
+    }
+    this.#pending.clear();
+  }
+
+  /** One message on a user's route subject. */
+  #onRouted(msg: Msg): void {
+    const { from, records } = decodeRouted(unescapeUser(msg.subject.slice(msg.subject.lastIndexOf(".") + 1)), msg.data);
+    this.#onRoute(from, records);
+  }
+
+  #onBatch(msg: Msg): void {
+    const { from, records } = decodeBatch(msg.data);
+    this.#onRoute(from, records);
+  }
+
+  #onRoute(from: string, records: RouteRecord[]): void {
     const v = this.#nodes.get(from);
     if (!v) return; // a node not (or no longer) in the cluster: what it routed ended with it
     v.heard = Date.now();
+    for (const { user, m } of records) {
+      try {
+        this.#onRecord(v, user, m);
+      } catch (e) {
+        this.#log.warn("cluster-message-bad", { err: (e as Error).message });
+      }
+    }
+  }
+
+  #onRecord(v: NodeView, user: string, m: Message): void {
+    const core = this.#core!;
+    const from = v.name;
     const local = this.#local.get(user)?.end;
     const viaNode = (e: TransferEnd): boolean => e instanceof RemoteEnd && e.node === from;
     switch (m.t) {

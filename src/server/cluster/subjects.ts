@@ -19,6 +19,8 @@ export const snapshotSubject = (node: string): string => `${PREFIX}.snap.${node}
 /** Routed messages for a user on a node. */
 export const routeSubject = (node: string, user: string): string => `${PREFIX}.route.${node}.${escapeUser(user)}`;
 export const routeWildcard = (node: string): string => `${PREFIX}.route.${node}.*`;
+/** Batches of routed messages for users on a node, each record naming its user. */
+export const batchSubject = (node: string): string => `${PREFIX}.route.${node}`;
 
 /** KV keys: one per directory row, and the cluster's relay key. */
 export const RELAY_KEY_KEY = "relay-key";

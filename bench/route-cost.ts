@@ -1,0 +1,163 @@
+// What routing a message between two cluster nodes costs (bench/README.md, "What a cluster
+// of N nodes carries"): two NatsHubs in this one process on a real nats-server, PAIRS
+// senders on node A each keeping WINDOW messages in flight to a recipient on node B. Each
+// message is a DELIVER and a last CHUNK of 1 KiB from A to B and an ACK back, as the relay
+// routes them (SPEC.md §11.5); the ends are stand-ins for sessions, so the figure is the
+// hubs' and the NATS client's cost alone. Each round runs both ways of publishing, each
+// routed message alone (as before batches) and batched per turn (SPEC.md §11.2), one after
+// the other; the CPU figure of each is the least of its rounds (the one others disturbed
+// least). Not part of `npm run bench`: a tool to find and check cuts.
+//
+// usage: bun bench/route-cost.ts [MESSAGES] [ROUNDS] [PAIRS] [WINDOW]
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir, loadavg } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { startNatsServer } from "./figures/cluster.ts";
+import { NatsHub, RemoteEnd } from "../src/server/cluster/nats-hub.ts";
+import { silentLog } from "../src/server/log.ts";
+import type { HubCore } from "../src/server/hub.ts";
+import type { Transfer, TransferEnd } from "../src/server/transfer.ts";
+import { idHex, WINDOW_CHUNKS, type Message, type SignedSessionKey } from "../src/protocol/messages.ts";
+
+const messages = Number(process.argv[2] ?? 20_000);
+const rounds = Number(process.argv[3] ?? 3);
+const pairs = Number(process.argv[4] ?? 50);
+const inFlight = Number(process.argv[5] ?? 8);
+const PAYLOAD = 1024;
+
+const core: HubCore = {
+  endTransfer(t: Transfer) {
+    t.from.outgoing.delete(t.key);
+    t.to.incoming.delete(t.key);
+  },
+  now: () => Date.now(),
+  log: silentLog,
+};
+
+const fakeKey = (): SignedSessionKey => ({
+  identityPub: randomBytes(32),
+  sessionPub: randomBytes(32),
+  sessionKemPub: randomBytes(1184),
+  issuedAt: Date.now(),
+  sig: randomBytes(64),
+});
+
+/** A session's stand-in: it hands what the hub posts to it to onPost. */
+class End implements TransferEnd {
+  readonly authed = true;
+  readonly pausable = true;
+  readonly outgoing = new Map<string, Transfer>();
+  readonly incoming = new Map<string, Transfer>();
+  readonly address = "bench";
+  constructor(
+    readonly user: string,
+    readonly sessionKey: SignedSessionKey,
+    private readonly onPost: (m: Message) => void,
+  ) {}
+  post(m: Message): boolean {
+    this.onPost(m);
+    return true;
+  }
+  fail(): void {}
+  holdBack(): boolean {
+    return false;
+  }
+  drained(): void {}
+  gone(): void {}
+}
+
+async function waitFor(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+async function run(url: string, batch: boolean, tag: string): Promise<{ rate: number; cpuUs: number }> {
+  const conn = (): Promise<NatsConnection> => connect({ servers: [url], user: "smsg", pass: "bench-nats-password" });
+  const [ncA, ncB] = [await conn(), await conn()];
+  const a = new NatsHub(ncA, `a${tag}`, silentLog, { batch });
+  const b = new NatsHub(ncB, `b${tag}`, silentLog, { batch });
+  a.bind(core);
+  b.bind(core);
+  let done = 0;
+  let sent = 0;
+  let finished: () => void = () => {};
+  const allDone = new Promise<void>((r) => (finished = r));
+  const senders: End[] = [];
+  const data = randomBytes(PAYLOAD);
+  const senderKey = fakeKey();
+
+  const sendOne = (from: End, i: number): void => {
+    const to = a.find(`bob${i}`);
+    if (!(to instanceof RemoteEnd)) throw new Error(`bob${i} is not on node b`);
+    const id = randomBytes(16);
+    const t: Transfer = { id, key: idHex(id), from, to, size: PAYLOAD, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: Date.now() };
+    from.outgoing.set(t.key, t);
+    to.incoming.set(t.key, t);
+    to.post({ t: "deliver", id, from: from.user, size: PAYLOAD, senderKey, recipientSessionPub: to.sessionKey!.sessionPub, enc: randomBytes(32), kemCiphertext: randomBytes(1088) });
+    to.post({ t: "chunk", id, seq: 0, last: true, data });
+    sent++;
+  };
+
+  for (let i = 0; i < pairs; i++) {
+    const bob: End = new End(`bob${i}`, fakeKey(), (m) => {
+      if (m.t !== "chunk" || !m.last) return;
+      const t = bob.incoming.get(idHex(m.id))!;
+      core.endTransfer(t);
+      t.from.post({ t: "ack", id: m.id, status: "stored", receipt: new Uint8Array(32) });
+    });
+    b.attach(bob);
+    const alice: End = new End(`alice${i}`, fakeKey(), (m) => {
+      if (m.t !== "ack") return;
+      if (++done === messages) finished();
+      if (sent < messages) sendOne(alice, i);
+    });
+    a.attach(alice);
+    senders.push(alice);
+  }
+  await waitFor("node a to see every recipient on node b", () => senders.every((_, i) => a.find(`bob${i}`) instanceof RemoteEnd));
+  // Node b drops what a node it has not heard of routes to it (SPEC.md §11.4).
+  await waitFor("node b to hear of node a", () => b.nodes().includes(a.node));
+
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  for (let w = 0; w < inFlight; w++) for (let i = 0; i < pairs && sent < messages; i++) sendOne(senders[i]!, i);
+  let seen = -1;
+  const stall = setInterval(() => {
+    if (done === seen) console.log(`  stalled: ${done} of ${messages} acked, ${sent} sent`);
+    seen = done;
+  }, 5000);
+  await allDone;
+  clearInterval(stall);
+  const cpu = process.cpuUsage(c0);
+  const wall = performance.now() - t0;
+  a.stop();
+  b.stop();
+  await Promise.all([ncA.close(), ncB.close()]);
+  return { rate: (messages / wall) * 1000, cpuUs: (cpu.user + cpu.system) / messages };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "route-cost-"));
+const nats = await startNatsServer(dir);
+try {
+  console.log(`route-cost: ${messages} messages, ${pairs} pairs, ${inFlight} in flight each, ${rounds} rounds; load ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  await run(nats.url, true, "w"); // warm the JIT for both ways
+  const best = { single: { rate: 0, cpuUs: Infinity }, batch: { rate: 0, cpuUs: Infinity } };
+  for (let r = 0; r < rounds; r++) {
+    for (const mode of ["single", "batch"] as const) {
+      const x = await run(nats.url, mode === "batch", `${r}${mode[0]}`);
+      console.log(`  round ${r + 1} ${mode.padEnd(6)} ${x.rate.toFixed(0).padStart(7)} msg/s  ${x.cpuUs.toFixed(1).padStart(6)} us CPU/msg (both nodes)`);
+      best[mode].rate = Math.max(best[mode].rate, x.rate);
+      best[mode].cpuUs = Math.min(best[mode].cpuUs, x.cpuUs);
+    }
+  }
+  console.log(`best: single ${best.single.cpuUs.toFixed(1)} us/msg ${best.single.rate.toFixed(0)} msg/s; batch ${best.batch.cpuUs.toFixed(1)} us/msg ${best.batch.rate.toFixed(0)} msg/s; CPU ratio ${(best.batch.cpuUs / best.single.cpuUs).toFixed(2)}x; load ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+} finally {
+  await nats.child.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

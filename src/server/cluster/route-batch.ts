@@ -1,0 +1,98 @@
+// The payloads of routed messages between nodes (SPEC.md §11.2): one message on a user's
+// route subject, or a batch of records, each a user and a message, on the node's batch
+// subject. A node sends what it routes to one node in one turn of its event loop as one
+// batch: each NATS message costs both nodes and nats-server far more than its bytes.
+
+import { decodeMessage, type Message } from "../../protocol/messages.ts";
+import { isUserId } from "../../protocol/user-id.ts";
+
+/** A routed message for a user, as the receiving node reads it. */
+export interface RouteRecord {
+  user: string;
+  m: Message;
+}
+
+/** The most records in one batch (its count is a u16). */
+export const MAX_BATCH_RECORDS = 0xffff;
+/** Bytes a record adds to a batch besides its message: u8 user length, the user, u32 length. */
+export const recordOverhead = (user: string): number => 1 + user.length + 4;
+/** Bytes a batch from node has besides its records: u8 name length, the name, u16 count. */
+export const batchOverhead = (node: string): number => 1 + node.length + 2;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder("utf-8", { fatal: true });
+
+/** One message on a user's route subject: u8 n || node name || message (SPEC.md §4). */
+export function encodeRouted(node: string, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + node.length + body.length);
+  out[0] = node.length;
+  enc.encodeInto(node, out.subarray(1));
+  out.set(body, 1 + node.length);
+  return out;
+}
+
+/**
+ * A batch on a node's batch subject: u8 n || node name || u16 count || count records of
+ * u8 m || user (m bytes, not escaped) || u32 len || message (len bytes, SPEC.md §4).
+ */
+export function encodeBatch(node: string, records: readonly { user: string; body: Uint8Array }[]): Uint8Array {
+  if (records.length < 1 || records.length > MAX_BATCH_RECORDS) throw new Error(`a batch holds 1..${MAX_BATCH_RECORDS} records, not ${records.length}`);
+  let size = batchOverhead(node);
+  for (const r of records) size += recordOverhead(r.user) + r.body.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out[0] = node.length;
+  enc.encodeInto(node, out.subarray(1));
+  let at = 1 + node.length;
+  view.setUint16(at, records.length);
+  at += 2;
+  for (const r of records) {
+    out[at++] = r.user.length;
+    enc.encodeInto(r.user, out.subarray(at));
+    at += r.user.length;
+    view.setUint32(at, r.body.length);
+    at += 4;
+    out.set(r.body, at);
+    at += r.body.length;
+  }
+  return out;
+}
+
+function sender(data: Uint8Array): { from: string; at: number } {
+  const n = data[0];
+  if (n === undefined || n < 1 || data.length < 1 + n) throw new Error("a routed message without its node name");
+  return { from: dec.decode(data.subarray(1, 1 + n)), at: 1 + n };
+}
+
+/** A message from a user's route subject; user is the subject's last token, unescaped. */
+export function decodeRouted(user: string, data: Uint8Array): { from: string; records: RouteRecord[] } {
+  const { from, at } = sender(data);
+  if (!isUserId(user)) throw new Error("a route subject without a user id");
+  return { from, records: [{ user, m: decodeMessage(data.subarray(at)) }] };
+}
+
+/** A batch from a node's batch subject: every record is checked before any is used. */
+export function decodeBatch(data: Uint8Array): { from: string; records: RouteRecord[] } {
+  const { from, at: start } = sender(data);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let at = start;
+  if (data.length < at + 2) throw new Error("a batch without its count");
+  const count = view.getUint16(at);
+  at += 2;
+  if (count < 1) throw new Error("an empty batch");
+  const records: RouteRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const m = data[at];
+    if (m === undefined || data.length < at + 1 + m + 4) throw new Error("a batch record cut short");
+    const user = dec.decode(data.subarray(at + 1, at + 1 + m));
+    if (!isUserId(user)) throw new Error("a batch record without a user id");
+    at += 1 + m;
+    const len = view.getUint32(at);
+    at += 4;
+    if (data.length < at + len) throw new Error("a batch record cut short");
+    records.push({ user, m: decodeMessage(data.subarray(at, at + len)) });
+    at += len;
+  }
+  if (at !== data.length) throw new Error("trailing bytes after a batch");
+  return { from, records };
+}

@@ -1,0 +1,184 @@
+// Batched routing between nodes (SPEC.md §11.2) on a real nats-server: two NatsHubs in this
+// process, with stand-ins for sessions at their ends. What one node routes to another in
+// one turn crosses as one NATS message; a node that publishes each message alone (as nodes
+// did before batches) and one that batches understand each other; routed messages go
+// before a presence change made after them; a malformed batch is dropped whole.
+
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Scratch, waitFor } from "../support/harness.ts";
+import { NATS_PASSWORD, NATS_USER, startNats, type NatsServer } from "../support/nats.ts";
+import { NatsHub, RemoteEnd } from "../../src/server/cluster/nats-hub.ts";
+import { decodeBatch, encodeBatch } from "../../src/server/cluster/route-batch.ts";
+import { batchSubject, PRESENCE, routeWildcard } from "../../src/server/cluster/subjects.ts";
+import { silentLog } from "../../src/server/log.ts";
+import type { HubCore } from "../../src/server/hub.ts";
+import type { Transfer, TransferEnd } from "../../src/server/transfer.ts";
+import { encodeMessage, idHex, WINDOW_CHUNKS, type Message, type MessageOf, type SignedSessionKey } from "../../src/protocol/messages.ts";
+
+const s = new Scratch();
+let nats: NatsServer;
+const conns: NatsConnection[] = [];
+const hubs: NatsHub[] = [];
+
+const core: HubCore = {
+  endTransfer(t: Transfer) {
+    t.from.outgoing.delete(t.key);
+    t.to.incoming.delete(t.key);
+  },
+  now: () => Date.now(),
+  log: silentLog,
+};
+
+const fakeKey = (): SignedSessionKey => ({
+  identityPub: randomBytes(32),
+  sessionPub: randomBytes(32),
+  sessionKemPub: randomBytes(1184),
+  issuedAt: Date.now(),
+  sig: randomBytes(64),
+});
+
+/** A session's stand-in: it keeps what the hub posts to it. */
+class End implements TransferEnd {
+  readonly authed = true;
+  readonly pausable = true;
+  readonly outgoing = new Map<string, Transfer>();
+  readonly incoming = new Map<string, Transfer>();
+  readonly address = "test";
+  readonly got: Message[] = [];
+  readonly sessionKey = fakeKey();
+  constructor(readonly user: string) {}
+  post(m: Message): boolean {
+    this.got.push(m);
+    return true;
+  }
+  fail(): void {}
+  holdBack(): boolean {
+    return false;
+  }
+  drained(): void {}
+  gone(): void {}
+}
+
+async function natsConn(): Promise<NatsConnection> {
+  const nc = await connect({ servers: [nats.url], user: NATS_USER, pass: NATS_PASSWORD });
+  conns.push(nc);
+  return nc;
+}
+
+/** Two nodes that have heard of each other, alice on the first and bob on the second. */
+async function pair(tag: string, batchA: boolean, batchB: boolean) {
+  const a = new NatsHub(await natsConn(), `a${tag}`, silentLog, { batch: batchA });
+  const b = new NatsHub(await natsConn(), `b${tag}`, silentLog, { batch: batchB });
+  hubs.push(a, b);
+  a.bind(core);
+  b.bind(core);
+  // Users of their own: the nodes of earlier tests are still up, and see them too.
+  const alice = new End(`alice${tag}`);
+  const bob = new End(`bob.smith${tag}`);
+  a.attach(alice);
+  b.attach(bob);
+  await waitFor("each node to see the other's user", () => a.find(bob.user) instanceof RemoteEnd && b.find(alice.user) instanceof RemoteEnd);
+  return { a, b, alice, bob, toBob: a.find(bob.user) as RemoteEnd };
+}
+
+/** What the relay does at the sender's node for a SEND to a user on another node. */
+function send(from: End, to: RemoteEnd, size = 100): Uint8Array {
+  const id = new Uint8Array(randomBytes(16));
+  const t: Transfer = { id, key: idHex(id), from, to, size, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: Date.now() };
+  from.outgoing.set(t.key, t);
+  to.incoming.set(t.key, t);
+  to.post({ t: "deliver", id, from: from.user, size, senderKey: from.sessionKey, recipientSessionPub: to.sessionKey!.sessionPub, enc: randomBytes(32), kemCiphertext: randomBytes(1088) });
+  to.post({ t: "chunk", id, seq: 0, last: true, data: new Uint8Array(size).fill(id[0]!) });
+  return id;
+}
+
+/** What the relay does at the recipient's node when its user ACKs. */
+function ackAll(bob: End): void {
+  for (const t of [...bob.incoming.values()]) {
+    core.endTransfer(t);
+    t.from.post({ t: "ack", id: t.id, status: "stored", receipt: new Uint8Array(32) });
+  }
+}
+
+const ids = (ms: Message[], t: Message["t"]): string[] => ms.filter((m) => m.t === t).map((m) => idHex((m as MessageOf<"ack">).id));
+
+beforeAll(async () => {
+  nats = s.track(await startNats({ dir: s.path("nats") }));
+}, 30_000);
+
+afterAll(async () => {
+  for (const h of hubs) h.stop();
+  for (const c of conns) await c.close();
+  await s.cleanup();
+});
+
+test("three messages routed in one turn cross as one NATS message, in order, and their ACKs come back as one", async () => {
+  const { a, b, alice, bob, toBob } = await pair("1", true, true);
+  const watch = await natsConn();
+  const toB: number[] = [];
+  const toA: number[] = [];
+  watch.subscribe(batchSubject(b.node), { callback: (_e, m) => void toB.push(decodeBatch(m.data).records.length) });
+  watch.subscribe(routeWildcard(b.node), { callback: () => void toB.push(1) });
+  watch.subscribe(batchSubject(a.node), { callback: (_e, m) => void toA.push(decodeBatch(m.data).records.length) });
+  watch.subscribe(routeWildcard(a.node), { callback: () => void toA.push(1) });
+  await watch.flush();
+  const sent = [send(alice, toBob), send(alice, toBob), send(alice, toBob)].map(idHex);
+  await waitFor("bob to get three messages", () => ids(bob.got, "chunk").length === 3 || undefined);
+  expect(ids(bob.got, "deliver")).toEqual(sent);
+  expect(ids(bob.got, "chunk")).toEqual(sent);
+  expect(bob.got.map((m) => m.t)).toEqual(["deliver", "chunk", "deliver", "chunk", "deliver", "chunk"]);
+  ackAll(bob);
+  await waitFor("alice to get three ACKs", () => ids(alice.got, "ack").length === 3 || undefined);
+  expect(ids(alice.got, "ack")).toEqual(sent);
+  await watch.flush();
+  expect(toB).toEqual([6]);
+  expect(toA).toEqual([3]);
+  expect(alice.outgoing.size).toBe(0);
+});
+
+test("a node that sends each message alone and a node that batches route to each other", async () => {
+  const { alice, bob, toBob } = await pair("2", false, true);
+  const sent = [send(alice, toBob), send(alice, toBob)].map(idHex);
+  await waitFor("bob to get both messages", () => ids(bob.got, "chunk").length === 2 || undefined);
+  expect(ids(bob.got, "chunk")).toEqual(sent);
+  ackAll(bob); // batched on the way back
+  await waitFor("alice to get both ACKs", () => ids(alice.got, "ack").length === 2 || undefined);
+  expect(ids(alice.got, "ack")).toEqual(sent);
+});
+
+test("an ACK routed just before its user leaves reaches the sender before the presence change does", async () => {
+  const { a, b, alice, bob, toBob } = await pair("3", true, true);
+  const watch = await natsConn();
+  const order: string[] = [];
+  watch.subscribe(PRESENCE, { callback: (_e, m) => void (m.json<{ node: string }>().node === b.node && order.push("presence")) });
+  watch.subscribe(batchSubject(a.node), { callback: () => void order.push("route") });
+  watch.subscribe(routeWildcard(a.node), { callback: () => void order.push("route") });
+  await watch.flush();
+  const id = idHex(send(alice, toBob));
+  await waitFor("bob to get the message", () => ids(bob.got, "chunk").length === 1 || undefined);
+  ackAll(bob); // queued for the end of this turn...
+  b.detach(bob); // ...and bob leaves in the same turn
+  await waitFor("alice to hear of the message", () => alice.got.find((m) => m.t === "ack" || m.t === "sendFailed"));
+  expect(alice.got.filter((m) => m.t === "ack" || m.t === "sendFailed").map((m) => [m.t, idHex((m as MessageOf<"ack">).id)])).toEqual([["ack", id]]);
+  await waitFor("node a to see bob gone", () => a.find(bob.user) === undefined || undefined);
+  expect(order).toEqual(["route", "presence"]);
+});
+
+test("a malformed batch is dropped whole: none of its records is acted on", async () => {
+  const { b, alice, bob, toBob } = await pair("4", true, true);
+  const rogue = await natsConn();
+  const id = new Uint8Array(randomBytes(16));
+  const deliver: Message = { t: "deliver", id, from: alice.user, size: 10, senderKey: alice.sessionKey, recipientSessionPub: toBob.sessionKey!.sessionPub, enc: randomBytes(32), kemCiphertext: randomBytes(1088) };
+  const good = encodeBatch(`a4`, [
+    { user: bob.user, body: encodeMessage(deliver) },
+    { user: bob.user, body: encodeMessage({ t: "abort", id }) },
+  ]);
+  rogue.publish(batchSubject(b.node), good.subarray(0, good.length - 1)); // its last record cut short
+  rogue.publish(batchSubject(b.node), Uint8Array.from([...good, 0])); // trailing bytes
+  // Control, after them in order: the same batch whole is acted on, both records.
+  rogue.publish(batchSubject(b.node), good);
+  await waitFor("bob to get the control batch's ABORT", () => bob.got.some((m) => m.t === "abort") || undefined);
+  expect(bob.got.map((m) => m.t)).toEqual(["deliver", "abort"]);
+});
