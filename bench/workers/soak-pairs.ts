@@ -49,6 +49,8 @@ const KEY_WAIT_MS = 10_000;
 interface SoakPair extends Pair {
   unacked: Uint8Array; // per slot: SENT, no ACK yet
   undelivered: Uint8Array; // per slot: sent, its chunk not yet at the recipient
+  generation: Uint32Array; // per slot: messages it has held, so a late retry timer does not resend the next one
+  epoch: number; // times the pair was set up again: a retry timer from before was overtaken by the rejoin's resend
   down: boolean;
 }
 
@@ -98,6 +100,7 @@ function tick(): void {
     }
     blocked = 0;
     p.next = (slot + 1) % POOL;
+    p.generation[slot]!++;
     p.sentAt[slot] = performance.now();
     p.unacked[slot] = 1;
     p.undelivered[slot] = 1;
@@ -144,7 +147,9 @@ function wire(p: SoakPair): void {
         p.unacked[slot] = 0;
         p.inflight--;
       } else if (config.retry) {
-        setTimeout(() => resend(p, slot), RETRY_MS);
+        const generation = p.generation[slot];
+        const epoch = p.epoch;
+        setTimeout(() => p.generation[slot] === generation && p.epoch === epoch && resend(p, slot), RETRY_MS);
       } else {
         if (totals.failed++ < 3) console.error("sendFailed", m.reason);
         p.unacked[slot] = 0;
@@ -198,6 +203,7 @@ async function rejoin(p: SoakPair): Promise<void> {
         p.tx = tx;
         await sealPool(p, txKey.session, txKey.key, key, config.bodyBytes);
         p.down = false;
+        p.epoch++;
         totals.rejoins++;
         wire(p);
         for (let slot = 0; slot < POOL; slot++) resend(p, slot);
@@ -222,7 +228,7 @@ serve(async (m) => {
     config = m as unknown as SoakPairsConfig;
     rate = config.ratePerSecond;
     windowSize = config.window;
-    pairs = (await setup(config)).map((p) => ({ ...p, unacked: new Uint8Array(POOL), undelivered: new Uint8Array(POOL), down: false }));
+    pairs = (await setup(config)).map((p) => ({ ...p, unacked: new Uint8Array(POOL), undelivered: new Uint8Array(POOL), generation: new Uint32Array(POOL), epoch: 0, down: false }));
     for (const p of pairs) wire(p);
     toRunner({ t: "ready" });
   } else if (m.t === "go") {
