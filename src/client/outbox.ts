@@ -71,6 +71,10 @@ export class Outbox {
   #attempts = new Set<string>(); // ids being worked on, from the first await on: the concurrency bound
   #failures = new Map<string, number>(); // "id recipient" -> refusals in a row, for backoff
   #offline = new Set<string>(); // recipients the relay said are offline: wait for presence
+  /** Presence "online" events counted, and the count at each user's latest: an attempt that
+   * learnt "offline" must not wait for a presence that came while it was still asking. */
+  #presences = 0;
+  #onlineAt = new Map<string, number>();
   #notBefore = new Map<string, number>(); // "id recipient" -> earliest next attempt (backoff)
   #running = false;
   #again = false;
@@ -130,6 +134,7 @@ export class Outbox {
         this.#notice(m);
         return true;
       case "presence":
+        if (m.online) this.#onlineAt.set(m.user, ++this.#presences);
         if (m.online && this.#offline.delete(m.user)) this.kick();
         return false; // the daemon reports presence too
       default:
@@ -202,6 +207,7 @@ export class Outbox {
   }
 
   async #deliver(link: Link, rid: number, id: string, recipient: string): Promise<void> {
+    const presencesBefore = this.#presences;
     let outcome: Outcome;
     try {
       outcome = await this.#transfer(link, rid, id, recipient);
@@ -225,7 +231,8 @@ export class Outbox {
     } else {
       this.#failures.delete(key);
       this.#notBefore.delete(key);
-      if (outcome.kind === "queued") this.#offline.add(recipient);
+      // Online again while this attempt was asking (a KEY, then a BUNDLE): go again, do not wait.
+      if (outcome.kind === "queued" && (this.#onlineAt.get(recipient) ?? 0) <= presencesBefore) this.#offline.add(recipient);
     }
     this.#events.emit({ type: "delivery", id, recipient, state });
   }

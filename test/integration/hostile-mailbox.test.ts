@@ -135,4 +135,34 @@ describe("a hostile relay and mail that waits", () => {
     await waitFlag("alice", other, "H");
     expect(relay.held.some((h) => h.hex === other)).toBe(false);
   }, 60_000);
+
+  test("an old genuine bundle: a one-time prekey of a generation bob has replaced and purged cannot be opened; refused, back in alice's queue", async () => {
+    const p = relay.prekeys.get("bob")!;
+    const old = p.stock[0]!; // never handed out: bob held its secret until now
+    const secretsOf = (pub: Uint8Array): number => {
+      const db = new Database(join(w.dir("bob"), "client.db"), { readonly: true });
+      try {
+        return db.query<{ c: number }, [Uint8Array]>("SELECT count(*) AS c FROM prekeys WHERE pub = ?").get(pub)!.c;
+      } finally {
+        db.close();
+      }
+    };
+    expect(secretsOf(old.sessionPub)).toBe(1);
+    // The relay says the stock is empty and retention 0: bob makes a new generation and, at
+    // the next state, deletes the retired one's secrets.
+    relay.retention = 0;
+    try {
+      relay.post("bob", { t: "prekeyState", oneTime: 0, signedPub: p.signed[p.signed.length - 1]!.sessionPub, retention: 0 });
+      await waitFor("bob to purge the old generation", () => secretsOf(old.sessionPub) === 0 || undefined, 30_000, 100);
+    } finally {
+      relay.retention = 30 * 86400;
+    }
+    relay.hooks.onBundle = ({ answer }) => ({ signed: answer.signed, oneTime: old });
+    const { id, h } = await held("sealed to a purged prekey");
+    expect(h.post.recipientSessionPub).toEqual(old.sessionPub);
+    relay.deliverWaiting("bob", [h]);
+    expect(await relay.answers("bob", id)).toEqual(["rejected"]);
+    await requeued(id, "did not store it (rejected)");
+    expect(await copies("bob", id)).toEqual([]);
+  }, 90_000);
 });

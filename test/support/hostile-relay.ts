@@ -168,6 +168,8 @@ export class HostileRelay {
   /** Prekeys as published: the signed ones in order (old ones kept), the one-time stock. */
   readonly prekeys = new Map<string, { signed: SignedSessionKey[]; stock: SignedSessionKey[]; handedOut: SignedSessionKey[] }>();
   #notices = new Map<string, MessageOf<"notice">[]>();
+  /** The retention PREKEY_STATE tells clients, seconds: 0 makes them drop retired prekey secrets at once. */
+  retention = 30 * 86400;
   #codes = new Map<string, Uint8Array>();
   #routes = new Map<string, Conn>();
   #conns = new Set<Conn>();
@@ -501,7 +503,7 @@ export class HostileRelay {
   #prekeyState(c: Conn): void {
     const p = this.prekeys.get(c.user);
     const signed = p?.signed[p.signed.length - 1];
-    c.post({ t: "prekeyState", oneTime: p?.stock.length ?? 0, signedPub: signed?.sessionPub ?? new Uint8Array(32), retention: 30 * 86400 });
+    c.post({ t: "prekeyState", oneTime: p?.stock.length ?? 0, signedPub: signed?.sessionPub ?? new Uint8Array(32), retention: this.retention });
   }
 
   #presence(user: string, online: boolean): void {
