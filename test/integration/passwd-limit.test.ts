@@ -3,7 +3,7 @@
 // then even a valid change waits; other users are not affected.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Scratch, passwordFile, register, startRelay, waitFor, type RelayHandle } from "../support/harness.ts";
+import { Scratch, cli, passwordFile, register, startClient, startRelay, waitConnected, waitFor, type RelayHandle } from "../support/harness.ts";
 import { RawClient } from "../support/raw-client.ts";
 import { deriveUserKeys, type UserKeys } from "../../src/protocol/keys.ts";
 import { signIdentityChange, type IdentityChange } from "../../src/protocol/identity-change.ts";
@@ -13,12 +13,14 @@ import type { Message } from "../../src/protocol/messages.ts";
 const s = new Scratch();
 let relay: RelayHandle;
 const keys: Record<string, UserKeys> = {};
+const pwFiles: Record<string, string> = {};
 
 beforeAll(async () => {
   relay = s.track(await startRelay({ dataDir: s.path("relay") }));
   for (const u of ["zoe", "yan"]) {
     const pw = `${u} password`;
-    await register(relay.dataDir, u, passwordFile(s.path("pw"), u, pw));
+    pwFiles[u] = passwordFile(s.path("pw"), u, pw);
+    await register(relay.dataDir, u, pwFiles[u]!);
     keys[u] = await deriveUserKeys(u, pw);
   }
 }, 60_000);
@@ -68,5 +70,16 @@ describe("CHANGE_CODE limit", () => {
     const y = await session("yan");
     const ok = await change(y, 1, yanNext.login.publicKey, signIdentityChange(yan.identity.seed, "yan", yan.identity.publicKey, yanNext.identity.publicKey, Date.now()));
     expect(ok).toEqual({ status: "ok", reason: "" });
-  }, 60_000);
+
+    // zoe's own client meanwhile: smsg passwd says why in one sentence, the password is unchanged.
+    s.track(await startClient({ user: "zoe", server: `127.0.0.1:${relay.port}`, dataDir: s.path("zoe"), passwordFile: pwFiles.zoe!, relayKey: relay.key }));
+    await waitConnected(s.path("zoe"));
+    const nextPw = passwordFile(s.path("pw", "next"), "zoe", "zoe's next password");
+    const r = await cli(["passwd", "--data", s.path("zoe"), "--password-file", pwFiles.zoe!, "--new-password-file", nextPw]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("too many refused password changes");
+    expect(r.stderr).toContain("unchanged");
+    expect(r.stderr).not.toContain("    at ");
+    expect((await RawClient.login("127.0.0.1", relay.port, "zoe", zoe.login)).status).toBe("ok");
+  }, 90_000);
 });
