@@ -133,6 +133,8 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
       failedLoginsPerMinute: settings.failed_logins_per_minute,
       failedLoginsPerUserBurst: settings.failed_logins_per_user_burst,
       failedLoginsPerUserPerHour: settings.failed_logins_per_user_per_hour,
+      failedChangesBurst: settings.failed_changes_burst,
+      failedChangesPerHour: settings.failed_changes_per_hour,
       messagesPerMinute: settings.messages_per_minute,
       maxPending: settings.max_pending,
       shutdownGrace: settings.shutdown_grace,

@@ -117,8 +117,8 @@ const NOTICE_KIND: NoticeKind[] = ["receipt", "expired"];
 export type ErrorCode = "malformed" | "too-large" | "window" | "limit" | "shutdown" | "replaced";
 const ERROR_CODE: ErrorCode[] = ["malformed", "too-large", "window", "limit", "shutdown", "replaced"];
 
-export type ChangeStatus = "ok" | "refused";
-const CHANGE_STATUS: ChangeStatus[] = ["ok", "refused"];
+export type ChangeStatus = "ok" | "refused" | "rate-limited";
+const CHANGE_STATUS: ChangeStatus[] = ["ok", "refused", "rate-limited"];
 
 export type Message =
   | { t: "heartbeat" }

@@ -31,6 +31,8 @@ export const SETTINGS = [
   { key: "failed_logins_per_minute", kind: "number", help: "failed logins refilled per minute per address", min: 0.001, max: 1_000_000, default: 10 },
   { key: "failed_logins_per_user_burst", kind: "int", help: "failed logins allowed at once per user id (from addresses it has not logged in from)", min: 1, max: 1_000_000, default: 30 },
   { key: "failed_logins_per_user_per_hour", kind: "number", help: "failed logins refilled per hour per user id", min: 0.001, max: 1_000_000, default: 30 },
+  { key: "failed_changes_burst", kind: "int", help: "refused password changes (CHANGE_CODE) allowed at once per user id", min: 1, max: 1_000_000, default: 10 },
+  { key: "failed_changes_per_hour", kind: "number", help: "refused password changes refilled per hour per user id", min: 0.001, max: 1_000_000, default: 10 },
   { key: "messages_per_minute", kind: "number", help: "messages one user may send per minute (burst the same)", min: 0.001, max: 1_000_000, default: 120 },
   { key: "max_pending", kind: "int", help: "pending registrations kept (oldest dropped)", min: 1, max: 1_000_000, default: 1000 },
   { key: "shutdown_grace", kind: "int", help: "seconds transfers in flight may take to finish after SIGTERM", min: 0, max: 3600, default: 30 },
@@ -76,6 +78,8 @@ export type Settings = {
   failed_logins_per_minute: number;
   failed_logins_per_user_burst: number;
   failed_logins_per_user_per_hour: number;
+  failed_changes_burst: number;
+  failed_changes_per_hour: number;
   messages_per_minute: number;
   max_pending: number;
   shutdown_grace: number;

@@ -30,6 +30,9 @@ export interface RelayOptions {
   /** Failed logins per user id, from addresses it has not logged in from (SPEC.md §3.3). */
   failedLoginsPerUserBurst: number;
   failedLoginsPerUserPerHour: number;
+  /** Refused CHANGE_CODEs per user (SPEC.md §3.3): a stolen session cannot try without bound. */
+  failedChangesBurst: number;
+  failedChangesPerHour: number;
   maxConnections: number;
   maxConnectionsPerAddress: number;
   /** SENDs per user per minute, a token bucket of this size (SPEC.md §6.5). */
@@ -60,6 +63,8 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   failedLoginsPerMinute: 10,
   failedLoginsPerUserBurst: 30,
   failedLoginsPerUserPerHour: 30,
+  failedChangesBurst: 10,
+  failedChangesPerHour: 10,
   maxConnections: 10_000,
   maxConnectionsPerAddress: 50,
   messagesPerMinute: 120,
@@ -95,6 +100,7 @@ export interface RelayStats {
 export interface LoginSharing {
   failed(ip: string, user: string | undefined): void;
   succeeded(user: string, ip: string): void;
+  changeRefused(user: string): void;
 }
 
 export class RelayCore {
@@ -113,6 +119,7 @@ export class RelayCore {
   #limiter: FailureLimiter;
   #userLimiter: FailureLimiter;
   #sendLimiter: FailureLimiter;
+  #changeLimiter: FailureLimiter;
   #perAddress = new Map<string, number>();
   #refusing = 0;
   #known = new Map<string, Set<string>>();
@@ -144,6 +151,7 @@ export class RelayCore {
     this.#limiter = new FailureLimiter({ burst: this.opts.failedLoginsBurst, perMinute: this.opts.failedLoginsPerMinute });
     this.#userLimiter = new FailureLimiter({ burst: this.opts.failedLoginsPerUserBurst, perMinute: this.opts.failedLoginsPerUserPerHour / 60 });
     this.#sendLimiter = new FailureLimiter({ burst: Math.max(1, Math.floor(this.opts.messagesPerMinute)), perMinute: this.opts.messagesPerMinute });
+    this.#changeLimiter = new FailureLimiter({ burst: this.opts.failedChangesBurst, perMinute: this.opts.failedChangesPerHour / 60 });
     this.hub.subscribe((user, online) => this.#announce(user, online));
     this.hub.bind?.(this);
   }
@@ -152,6 +160,11 @@ export class RelayCore {
   remoteFailure(ip: string, user: string | undefined, now: number): void {
     this.#limiter.fail(ip, now);
     if (user !== undefined) this.#userLimiter.fail(user, now);
+  }
+
+  /** A refused CHANGE_CODE on another node of the cluster. */
+  remoteChangeRefused(user: string, now: number): void {
+    this.#changeLimiter.fail(user, now);
   }
 
   /** A good login on another node: its address is known for that user here too. */
@@ -267,7 +280,17 @@ export class RelayCore {
    * session then ends, so the next login must use the new code.
    */
   changeCode(s: Session, m: MessageOf<"changeCode">): void {
+    const now = this.now();
+    // Per user, not per session or address: a stolen session, or many of them, gets one
+    // budget of refusals for the account, checked before any signature is verified.
+    if (!this.#changeLimiter.allowed(s.user, now)) {
+      this.log.warn("code-change-rate-limited", { user: s.user, addr: s.address });
+      s.post({ t: "changeResult", req: m.req, status: "rate-limited", reason: "too many refused password changes for this user id; wait an hour" });
+      return;
+    }
     const refuse = (reason: string, check: string): void => {
+      this.#changeLimiter.fail(s.user, now);
+      this.#sharing?.changeRefused(s.user);
       this.log.warn("code-change-refused", { user: s.user, addr: s.address, check });
       s.post({ t: "changeResult", req: m.req, status: "refused", reason });
     };

@@ -2,7 +2,7 @@
 // (wrong NATS credentials, no NATS, another relay key), one directory through any node's
 // ctrl, presence and mail with a 50 MiB attachment between users on different nodes, an
 // account disabled through one node ending the session on another within a second, and
-// failed logins counted across nodes.
+// failed logins and refused password changes counted across nodes.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
@@ -11,6 +11,10 @@ import { join } from "node:path";
 import { Scratch, cli, inbox, ok, outbox, passwordFile, startClient, status, waitConnected, waitFor, type ClientHandle, type RelayHandle } from "../support/harness.ts";
 import { startNats, type NatsServer } from "../support/nats.ts";
 import { natsFlags, registerVia, startNode } from "./support.ts";
+import { RawClient } from "../support/raw-client.ts";
+import { deriveUserKeys } from "../../src/protocol/keys.ts";
+import { signIdentityChange } from "../../src/protocol/identity-change.ts";
+import type { Message } from "../../src/protocol/messages.ts";
 
 const s = new Scratch();
 let nats: NatsServer;
@@ -35,6 +39,46 @@ async function client(user: string, node: RelayHandle): Promise<ClientHandle> {
   clients[user] = c;
   return c;
 }
+
+// First: the failed-login test below leaves 127.0.0.1 limited on both nodes for a while.
+describe("refused password changes", () => {
+  test("count on every node: the per-user budget spent on node one is spent on node two", async () => {
+    const pwDan = passwordFile(s.path("pw"), "dan", `dan battery staple ${randomBytes(4).toString("hex")}`);
+    await registerVia(n1.dataDir, "dan", pwDan);
+    const dan = await deriveUserKeys("dan", readFileSync(pwDan, "utf8").trim());
+    const next = await deriveUserKeys("dan", "dan's next password");
+    const valid = signIdentityChange(dan.identity.seed, "dan", dan.identity.publicKey, next.identity.publicKey, Date.now());
+    const forged = { ...valid, sig: new Uint8Array(randomBytes(64)) };
+    const on = async (node: RelayHandle): Promise<RawClient> => {
+      const r = await waitFor("dan to log in", async () => {
+        const x = await RawClient.login("127.0.0.1", node.port, "dan", dan.login);
+        return x.status === "ok" ? x : undefined;
+      }, 10_000, 200);
+      r.client.publish("dan", dan.identity.seed, dan.identity.publicKey);
+      return r.client;
+    };
+    let req = 0;
+    const change = async (c: RawClient, statement: typeof valid): Promise<string> => {
+      const id = ++req;
+      c.send({ t: "changeCode", req: id, code: next.login.publicKey, change: statement });
+      const m = await c.next((x: Message) => x.t === "changeResult" && x.req === id);
+      return m.t === "changeResult" ? m.status : "?";
+    };
+    const one = await on(n1);
+    for (let i = 0; i < 10; i++) expect(await change(one, forged)).toBe("refused");
+    expect(await change(one, valid)).toBe("rate-limited");
+    // Node two, on its own, would refuse 10 more before limiting; it heard of node one's.
+    const two = await on(n2);
+    let refusedOnTwo = 0;
+    while ((await change(two, forged)) === "refused") refusedOnTwo++;
+    expect(refusedOnTwo).toBeLessThan(10);
+    expect(await change(two, valid)).toBe("rate-limited");
+    // Gone again, sessions and all, before the tests below list the users.
+    await ok(["ctrl", "--data", n1.dataDir, "users", "remove", "dan"]);
+    await one.raw.waitClosed();
+    await two.raw.waitClosed();
+  }, 60_000);
+});
 
 describe("refusals, in one sentence within 10 s", () => {
   test("wrong NATS credentials", async () => {

@@ -104,7 +104,7 @@ const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>>
   abort: fc.record({ t: fc.constant("abort" as const), id: msgId }),
   error: fc.record({ t: fc.constant("error" as const), code: fc.constantFrom(...ERROR_CODE), reason: text }),
   changeCode: fc.record({ t: fc.constant("changeCode" as const), req: u32, code: bytes32, change: identityChange }),
-  changeResult: fc.record({ t: fc.constant("changeResult" as const), req: u32, status: fc.constantFrom("ok" as const, "refused" as const), reason: text }),
+  changeResult: fc.record({ t: fc.constant("changeResult" as const), req: u32, status: fc.constantFrom("ok" as const, "refused" as const, "rate-limited" as const), reason: text }),
   getChanges: fc.record({ t: fc.constant("getChanges" as const), req: u32, user: userId }),
   changes: fc.record({ t: fc.constant("changes" as const), req: u32, user: userId, changes: fc.array(identityChange, { maxLength: 16 }) }),
   publishPrekeys: fc.record({ t: fc.constant("publishPrekeys" as const), signed: signedKey, replace: fc.boolean(), oneTime: fc.array(signedKey, { maxLength: 3 }) }),

@@ -30,6 +30,14 @@ import { StreamOpener, StreamSealer } from "../../src/protocol/stream.ts";
 import { checkUserId } from "../../src/protocol/user-id.ts";
 import { hex, loadVectors, toHex } from "./vectors.ts";
 import { prekeyMessage, signPrekey, verifyPrekey } from "../../src/protocol/prekeys.ts";
+import {
+  IDENTITY_CHANGE_LEN,
+  decodeIdentityChange,
+  encodeIdentityChange,
+  identityChangeMessage,
+  signIdentityChange,
+  verifyIdentityChange,
+} from "../../src/protocol/identity-change.ts";
 
 
 type Case = { section: string; kind: string; comment: string; input: any; expect: string; output?: any; openssl?: string };
@@ -90,6 +98,26 @@ const run: Record<string, (c: Case) => void | Promise<void>> = {
     const sig = signPrekey(i.prekey_kind, seed, i.user, hex(i.pub), hex(i.kem_pub), i.issued_at);
     expect(toHex(sig)).toBe(c.output.sig);
     verifyPrekey(i.prekey_kind, i.user, { identityPub: ed25519PublicKey(seed), sessionPub: hex(i.pub), sessionKemPub: hex(i.kem_pub), issuedAt: i.issued_at, sig });
+  },
+  "identity-change"(c) {
+    const i = c.input;
+    if (c.expect !== "ok") {
+      const statement = { oldIdentityPub: hex(i.old_identity_pub), newIdentityPub: hex(i.new_identity_pub), changedAt: i.changed_at, sig: hex(i.sig) };
+      expect(outcome(() => verifyIdentityChange(i.user, statement))).toBe(c.expect);
+      return;
+    }
+    const o = c.output;
+    const oldSeed = hex(i.old_identity_sd);
+    expect(toHex(ed25519PublicKey(oldSeed))).toBe(o.old_identity_pub);
+    expect(toHex(ed25519PublicKey(hex(i.new_identity_sd)))).toBe(o.new_identity_pub);
+    expect(toHex(identityChangeMessage(i.user, hex(o.old_identity_pub), hex(o.new_identity_pub), i.changed_at))).toBe(o.message);
+    const statement = signIdentityChange(oldSeed, i.user, hex(o.old_identity_pub), hex(o.new_identity_pub), i.changed_at);
+    expect(toHex(statement.sig)).toBe(o.sig);
+    verifyIdentityChange(i.user, statement);
+    const wire = encodeIdentityChange(statement);
+    expect(wire.length).toBe(IDENTITY_CHANGE_LEN);
+    expect(toHex(wire)).toBe(o.statement);
+    expect(decodeIdentityChange(hex(o.statement))).toEqual(statement);
   },
   async seal(c) {
     const i = c.input;

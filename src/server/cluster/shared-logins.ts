@@ -1,7 +1,8 @@
 // Failed-login limits across a relay cluster (SPEC.md §11.6): each node tells the others of
 // every failed login (address, and the user id when it counts against it) and of every good
 // one (the address then known for that user), and counts theirs in its own limiters, so
-// that spreading guesses over the nodes gains an attacker nothing.
+// that spreading guesses over the nodes gains an attacker nothing. Refused password changes
+// travel the same way, so a stolen session's tries are counted per user on every node.
 
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { LoginSharing } from "../relay-core.ts";
@@ -13,6 +14,8 @@ interface LoginNote {
   ok: boolean;
   ip: string;
   user?: string;
+  /** A refused password change (CHANGE_CODE) for user, not a login; ip is then "". */
+  change?: true;
 }
 
 export class SharedLogins implements LoginSharing {
@@ -26,7 +29,12 @@ export class SharedLogins implements LoginSharing {
   }
 
   /** Count what the other nodes tell in `core`. */
-  listen(core: { remoteFailure(ip: string, user: string | undefined, now: number): void; remoteLogin(user: string, ip: string): void; now(): number }): void {
+  listen(core: {
+    remoteFailure(ip: string, user: string | undefined, now: number): void;
+    remoteLogin(user: string, ip: string): void;
+    remoteChangeRefused(user: string, now: number): void;
+    now(): number;
+  }): void {
     this.#sub = this.#nc.subscribe(LOGINS, {
       callback: (_e, m) => {
         let n: LoginNote;
@@ -37,7 +45,9 @@ export class SharedLogins implements LoginSharing {
         }
         if (n.node === this.#node || typeof n.ip !== "string" || n.ip.length > 64) return;
         if (n.user !== undefined && !isUserId(n.user)) return;
-        if (n.ok && n.user) core.remoteLogin(n.user, n.ip);
+        if (n.change === true) {
+          if (!n.ok && n.user) core.remoteChangeRefused(n.user, core.now());
+        } else if (n.ok && n.user) core.remoteLogin(n.user, n.ip);
         else if (!n.ok) core.remoteFailure(n.ip, n.user, core.now());
       },
     });
@@ -49,6 +59,10 @@ export class SharedLogins implements LoginSharing {
 
   succeeded(user: string, ip: string): void {
     this.#publish({ node: this.#node, ok: true, ip, user });
+  }
+
+  changeRefused(user: string): void {
+    this.#publish({ node: this.#node, ok: false, ip: "", user, change: true });
   }
 
   #publish(n: LoginNote): void {
