@@ -171,7 +171,7 @@ export class NatsHub implements Hub<TransferEnd> {
   }
 
   stop(): void {
-    this.#flush();
+    this.#guard(() => this.#flush());
     clearInterval(this.#timer);
     for (const s of this.#subs) s.unsubscribe();
   }
@@ -408,14 +408,18 @@ export class NatsHub implements Hub<TransferEnd> {
     let q = this.#pending.get(node);
     if (!q) this.#pending.set(node, (q = []));
     q.push({ user, body });
-    this.#flushing ??= setImmediate(() => this.#flush());
+    this.#flushing ??= setImmediate(() => this.#guard(() => this.#flush()));
   }
 
   #flush(): void {
     if (this.#flushing) clearImmediate(this.#flushing);
     this.#flushing = undefined;
     const max = Math.min(BATCH_BYTES, this.#nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD);
-    for (const [node, q] of this.#pending) {
+    // Taken first: a publish that throws (the connection closing) loses this turn's routes,
+    // as NATS core may, and the transfers they belonged to end by the rules of §11.5.
+    const pending = this.#pending;
+    this.#pending = new Map();
+    for (const [node, q] of pending) {
       if (q.length === 1) {
         this.#nc.publish(routeSubject(node, q[0]!.user), encodeRouted(this.node, q[0]!.body));
         continue;
@@ -435,7 +439,6 @@ export class NatsHub implements Hub<TransferEnd> {
         size = batchOverhead(this.node) + add;
       }
     }
-    this.#pending.clear();
   }
 
   /** One message on a user's route subject. */
