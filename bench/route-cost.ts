@@ -77,7 +77,7 @@ async function waitFor(what: string, ok: () => boolean, ms = 10_000): Promise<vo
   }
 }
 
-async function run(url: string, batch: boolean, tag: string): Promise<{ rate: number; cpuUs: number }> {
+async function run(url: string, batch: boolean, tag: string): Promise<{ rate: number; cpuUs: number; natsPerMsg: number }> {
   const conn = (): Promise<NatsConnection> => connect({ servers: [url], user: "smsg", pass: "bench-nats-password" });
   const [ncA, ncB] = [await conn(), await conn()];
   const a = new NatsHub(ncA, `a${tag}`, silentLog, { batch });
@@ -126,6 +126,7 @@ async function run(url: string, batch: boolean, tag: string): Promise<{ rate: nu
 
   const t0 = performance.now();
   const c0 = process.cpuUsage();
+  const out0 = ncA.stats().outMsgs + ncB.stats().outMsgs; // heartbeats too: 2 a second
   for (let w = 0; w < inFlight; w++) for (let i = 0; i < pairs && sent < messages; i++) sendOne(senders[i]!, i);
   let seen = -1;
   const stall = setInterval(() => {
@@ -136,10 +137,11 @@ async function run(url: string, batch: boolean, tag: string): Promise<{ rate: nu
   clearInterval(stall);
   const cpu = process.cpuUsage(c0);
   const wall = performance.now() - t0;
+  const natsMsgs = ncA.stats().outMsgs + ncB.stats().outMsgs - out0;
   a.stop();
   b.stop();
   await Promise.all([ncA.close(), ncB.close()]);
-  return { rate: (messages / wall) * 1000, cpuUs: (cpu.user + cpu.system) / messages };
+  return { rate: (messages / wall) * 1000, cpuUs: (cpu.user + cpu.system) / messages, natsPerMsg: natsMsgs / messages };
 }
 
 const dir = mkdtempSync(join(tmpdir(), "route-cost-"));
@@ -151,7 +153,7 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const mode of ["single", "batch"] as const) {
       const x = await run(nats.url, mode === "batch", `${r}${mode[0]}`);
-      console.log(`  round ${r + 1} ${mode.padEnd(6)} ${x.rate.toFixed(0).padStart(7)} msg/s  ${x.cpuUs.toFixed(1).padStart(6)} us CPU/msg (both nodes)`);
+      console.log(`  round ${r + 1} ${mode.padEnd(6)} ${x.rate.toFixed(0).padStart(7)} msg/s  ${x.cpuUs.toFixed(1).padStart(6)} us CPU/msg (both nodes)  ${x.natsPerMsg.toFixed(2)} NATS msgs/msg`);
       best[mode].rate = Math.max(best[mode].rate, x.rate);
       best[mode].cpuUs = Math.min(best[mode].cpuUs, x.cpuUs);
     }
