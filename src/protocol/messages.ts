@@ -2,10 +2,9 @@
 // handshake payloads (SPEC.md §3). One byte of type, then fixed fields in a fixed order.
 // decodeMessage rejects unknown types, short bodies and trailing bytes alike.
 
-import { Reader, Writer, utf8 } from "./codec.ts";
+import { Reader, Writer } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { toHex } from "./bytes.ts";
-import { checkUserId } from "./user-id.ts";
 import { IDENTITY_CHANGE_LEN, MAX_CHANGES, decodeIdentityChange, encodeIdentityChange, type IdentityChange } from "./identity-change.ts";
 import { MLKEM768_CT_LENGTH, MLKEM768_EK_LENGTH } from "./mlkem.ts";
 
@@ -269,22 +268,15 @@ export function decodeTransportPlaintext(b: Uint8Array, items?: Uint8Array[]): M
 /**
  * The DELIVER for a SEND as it came (SPEC.md §6.2): the same fields in the same order, the
  * type byte changed and the recipient replaced by `from`. Spliced from the SEND's bytes, so
- * the relay does not encode again the 2.5 KiB it only passes on; decoding the SEND checked
- * them, and the fields after the user id are copied as they are.
+ * the relay does not encode again the 2.5 KiB it only passes on: decoding the SEND checked
+ * them, and the fields after the user id are views into it, copied once, by the record's join.
  */
-export function deliverFromSend(send: Uint8Array, from: string): Uint8Array {
+export function deliverFromSend(send: Uint8Array, from: string): Writer {
   const toAt = 1 + MSG_ID_LEN;
   if (send[0] !== T.send || send.length <= toAt) throw new ProtocolError("malformed", "not a SEND");
   const restAt = toAt + 1 + send[toAt]!;
   if (restAt > send.length) throw new ProtocolError("malformed", "SEND cut short");
-  const fromBytes = utf8(checkUserId(from));
-  const out = new Uint8Array(send.length - restAt + toAt + 1 + fromBytes.length);
-  out[0] = T.deliver;
-  out.set(send.subarray(1, toAt), 1);
-  out[toAt] = fromBytes.length;
-  out.set(fromBytes, toAt + 1);
-  out.set(send.subarray(restAt), toAt + 1 + fromBytes.length);
-  return out;
+  return new Writer().u8(T.deliver).bytes(send.subarray(1, toAt)).user(from).bytes(send.subarray(restAt));
 }
 
 /**

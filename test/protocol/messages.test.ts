@@ -558,7 +558,7 @@ describe("deliverFromSend", () => {
     fc.assert(
       fc.property(byVariant.send, userId, (send, from) => {
         const { to: _to, t: _t, ...fields } = send;
-        expect(deliverFromSend(encodeMessage(send), from)).toEqual(encodeMessage({ ...fields, t: "deliver", from }));
+        expect(deliverFromSend(encodeMessage(send), from).finish()).toEqual(encodeMessage({ ...fields, t: "deliver", from }));
       }),
       { numRuns: 100 },
     );
