@@ -12,7 +12,8 @@
 import { CipherState } from "../src/protocol/noise.ts";
 import { Transport, encode, encoded } from "../src/protocol/transport.ts";
 import { RecordDecoder, recordHeader } from "../src/protocol/framing.ts";
-import { deliverFromSend, idHex, type Message, type MessageOf } from "../src/protocol/messages.ts";
+import { decodeTransportPlaintext, deliverFromSend, idHex, type Message, type MessageOf, type SignedSessionKey } from "../src/protocol/messages.ts";
+import { bytesEqual } from "../src/protocol/bytes.ts";
 import { MLKEM768_CT_LENGTH, MLKEM768_EK_LENGTH } from "../src/protocol/mlkem.ts";
 import type { Writer } from "../src/protocol/codec.ts";
 import { randomBytes } from "../src/protocol/primitives.ts";
@@ -32,6 +33,8 @@ function pair(): { tx: Transport; rx: Transport } {
   return { tx: new Transport({ send: cs(k1), receive: cs(k2) }), rx: new Transport({ send: cs(k2), receive: cs(k1) }) };
 }
 
+const published: SignedSessionKey = { identityPub: randomBytes(32), sessionPub: randomBytes(32), sessionKemPub: randomBytes(MLKEM768_EK_LENGTH), issuedAt: 1_700_000_000_000, sig: randomBytes(64) };
+
 function sendOf(i: number): MessageOf<"send"> {
   const id = randomBytes(16);
   id[0] = i;
@@ -40,7 +43,7 @@ function sendOf(i: number): MessageOf<"send"> {
     id,
     to: "bob",
     size: 1040,
-    senderKey: { identityPub: randomBytes(32), sessionPub: randomBytes(32), sessionKemPub: randomBytes(MLKEM768_EK_LENGTH), issuedAt: 1_700_000_000_000, sig: randomBytes(64) },
+    senderKey: { ...published },
     recipientSessionPub: randomBytes(32),
     enc: randomBytes(32),
     kemCiphertext: randomBytes(MLKEM768_CT_LENGTH),
@@ -54,18 +57,38 @@ function framed(parts: Uint8Array[]): Buffer {
 }
 
 type Variant = (m: Message, bytes: Uint8Array) => Writer;
+
+/** The loop bytesEqual was: the relay compares each SEND's sender key with the published one. */
+function loopEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+function keyCheck(equal: (a: Uint8Array, b: Uint8Array) => boolean, published: SignedSessionKey, k: SignedSessionKey): void {
+  const same = equal(published.identityPub, k.identityPub) && equal(published.sessionPub, k.sessionPub) && equal(published.sessionKemPub, k.sessionKemPub) && equal(published.sig, k.sig);
+  if (!same) throw new Error("keys differ");
+}
+
 const variants: Record<string, Variant> = {
-  // What the relay did: every message decoded, then encoded again from its fields.
-  "decode + encode": (m) =>
-    m.t === "send"
-      ? encode({ t: "deliver", id: m.id, from: "alice", size: m.size, senderKey: m.senderKey, recipientSessionPub: m.recipientSessionPub, enc: m.enc, kemCiphertext: m.kemCiphertext })
-      : encode(m),
-  // What it does now: decoded (to check and route), passed on as it came; DELIVER spliced.
-  "decode + pass on bytes": (m, bytes) => (m.t === "send" ? encoded(deliverFromSend(bytes, "alice")) : encoded(bytes)),
+  // What the relay did: every message decoded into copies, then encoded again from its
+  // fields; the sender key compared in a loop; a SEND's id printed as hex twice.
+  before: (m) => {
+    if (m.t !== "send") return encode(m);
+    keyCheck(loopEqual, published, m.senderKey);
+    idHex(m.id);
+    return encode({ t: "deliver", id: m.id, from: "alice", size: m.size, senderKey: m.senderKey, recipientSessionPub: m.recipientSessionPub, enc: m.enc, kemCiphertext: m.kemCiphertext });
+  },
+  // What it does now: decoded (to check and route; a SEND's fields in place), passed on as
+  // it came; DELIVER spliced.
+  after: (m, bytes) => {
+    if (m.t !== "send") return encoded(bytes);
+    keyCheck(bytesEqual, published, m.senderKey);
+    return deliverFromSend(bytes, "alice");
+  },
 };
 
-/** One run: rounds of (8 SEND+CHUNK in, DELIVER+CHUNK out; 8 ACK in, 8 ACK out); relay CPU only. */
-function run(variant: Variant): number {
+/** A run's traffic, sealed beforehand: the sender's records and the recipient's, as read. */
+function traffic() {
   const a = pair(); // a.tx: the sender's side, a.rx: the relay's side of it
   const b = pair(); // b.tx: the recipient's side
   const fromA: Buffer[] = [];
@@ -81,10 +104,34 @@ function run(variant: Variant): number {
     fromA.push(...a.tx.sealAll(items).map(framed));
     fromB.push(...b.tx.sealAll(acks).map(framed));
   }
+  return { a, b, fromA, fromB };
+}
+
+const PHASES = ["frame", "decrypt", "decode", "route", "seal"] as const;
+type Phases = Record<(typeof PHASES)[number], number>;
+
+/**
+ * One run: rounds of (8 SEND+CHUNK in, DELIVER+CHUNK out; 8 ACK in, 8 ACK out); the relay's
+ * CPU per message, and with `phases` where it went (the clock read between steps, which adds
+ * its own cost to the total).
+ */
+function run(variant: Variant, phases?: Phases): number {
+  const { a, b, fromA, fromB } = traffic();
   const decA = new RecordDecoder();
   const decB = new RecordDecoder();
   const keys = new Map<string, number>();
   let out = 0;
+  const clock = () => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  };
+  let at = 0;
+  const lap = (phase: keyof Phases) => {
+    if (!phases) return;
+    const now = clock();
+    phases[phase] += now - at;
+    at = now;
+  };
   const t0 = process.cpuUsage();
   for (let r = 0; r < rounds; r++) {
     for (const [dec, read, relay, reply] of [
@@ -92,16 +139,25 @@ function run(variant: Variant): number {
       [decB, fromB[r]!, b.rx, a.rx],
     ] as const) {
       const items: Writer[] = [];
-      for (const record of dec.push(read)) {
+      if (phases) at = clock();
+      const records = dec.push(read);
+      lap("frame");
+      for (const record of records) {
         const bytes: Uint8Array[] = [];
-        const ms = relay.open(record, bytes);
+        const plaintext = relay.receive.decryptWithAd(new Uint8Array(0), record);
+        lap("decrypt");
+        // The old path decoded every field into a copy (no items); the new one in place.
+        const ms = variant === variants.before ? decodeTransportPlaintext(plaintext) : decodeTransportPlaintext(plaintext, bytes);
+        lap("decode");
         for (let i = 0; i < ms.length; i++) {
           const m = ms[i]!;
           if (m.t === "send" || m.t === "chunk" || m.t === "ack") keys.set(idHex(m.id), r);
           items.push(variant(m, bytes[i]!));
         }
+        lap("route");
       }
       for (const rec of reply.sealAll(items)) out += rec.length;
+      lap("seal");
     }
     if (keys.size > 1000) keys.clear();
   }
@@ -121,5 +177,14 @@ for (let i = 0; i < runs; i++) {
 }
 for (const [name, list] of best) {
   const sorted = [...list].sort((x, y) => x - y);
-  console.log(`${name.padEnd(24)} least ${sorted[0]!.toFixed(2)} us, median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)} us CPU per message (runs: ${list.map((x) => x.toFixed(2)).join(" ")})`);
+  console.log(`${name.padEnd(8)} least ${sorted[0]!.toFixed(2)} us, median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)} us CPU per message (runs: ${list.map((x) => x.toFixed(2)).join(" ")})`);
 }
+
+// Where "after" spends it, least of RUNS runs per step.
+const least = Object.fromEntries(PHASES.map((p) => [p, Infinity])) as Phases;
+for (let i = 0; i < runs; i++) {
+  const phases = Object.fromEntries(PHASES.map((p) => [p, 0])) as Phases;
+  run(variants.after!, phases);
+  for (const p of PHASES) least[p] = Math.min(least[p], phases[p] / (rounds * BATCH));
+}
+console.log(`after, by step (us per message): ${PHASES.map((p) => `${p} ${least[p].toFixed(2)}`).join(", ")}`);

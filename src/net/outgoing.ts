@@ -4,7 +4,7 @@
 
 import type { Writer } from "../protocol/codec.ts";
 import type { Message } from "../protocol/messages.ts";
-import { ITEM_HEAD, checkEncoded, encode, encoded, type Transport } from "../protocol/transport.ts";
+import { ITEM_HEAD, checkEncoded, encode, type Transport } from "../protocol/transport.ts";
 
 /**
  * The messages one side posts during one turn of the event loop leave together at its end,
@@ -33,9 +33,9 @@ export class Outgoing {
     this.#write = write;
   }
 
-  /** `bytes`, when given, are m's encoding as it was received: passed on, not written again. */
-  post(m: Message, bytes?: Uint8Array): void {
-    this.postEncoded(bytes === undefined ? encode(m) : encoded(bytes));
+  /** `w`, when given, is m already encoded (as it was received): sent, not written again. */
+  post(m: Message, w?: Writer): void {
+    this.postEncoded(w ?? encode(m));
   }
 
   /** A message encoded by the caller (writeChunk), checked as `encode` checks. */

@@ -171,6 +171,10 @@ export class Reader {
     const at = this.#skip(n);
     return this.#b.slice(at, at + n);
   }
+  /** A view, not a copy: for a caller that keeps nothing of the body past its use. */
+  view(n: number): Uint8Array {
+    return this.#take(n);
+  }
   str8(): string {
     return decodeUtf8(this.#take(this.u8()));
   }

@@ -77,7 +77,7 @@ export function encode(m: Message): Writer {
  * encoding per message, so these are the bytes `encode` would give, without writing them again.
  */
 export function encoded(bytes: Uint8Array): Writer {
-  return checkEncoded(new Writer().bytes(bytes));
+  return new Writer().bytes(bytes);
 }
 
 /** A message written by the caller is sent only if it fits in a record. */

@@ -2,15 +2,16 @@
 // relay of a cluster reached through the hub. Session code hands messages to Endpoints only.
 
 import type { Message, SignedSessionKey } from "../protocol/messages.ts";
+import type { Writer } from "../protocol/codec.ts";
 
 /** Something a message for a user can be handed to: a local connection or a remote proxy. */
 export interface Endpoint {
   readonly user: string;
   readonly sessionKey: SignedSessionKey | undefined;
   /**
-   * Queue a message; false when the endpoint is gone. `bytes`, when the caller has them, are
-   * m's encoding (as received, or spliced from what was): an end that writes m may send
-   * them instead of encoding m again.
+   * Queue a message; false when the endpoint is gone. `encoded`, when the caller has it, is
+   * m's encoding (as received, or spliced from what was): an end that writes m may send it
+   * instead of encoding m again.
    */
-  post(m: Message, bytes?: Uint8Array): boolean;
+  post(m: Message, encoded?: Writer): boolean;
 }

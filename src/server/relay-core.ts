@@ -14,7 +14,7 @@ import type { KeyPair } from "./relay-key.ts";
 import { OutputBudget } from "./output-budget.ts";
 import { WindowBudget } from "./window-budget.ts";
 import type { LoginStatus, MessageOf, SignedSessionKey } from "../protocol/messages.ts";
-import { bytesEqual } from "../protocol/bytes.ts";
+import { bytesEqual, copyBytes } from "../protocol/bytes.ts";
 import { deliverFromSend, idHex, WINDOW_CHUNKS } from "../protocol/messages.ts";
 import { ed25519VerifyNative, sha256 } from "../protocol/primitives.ts";
 import { encodeIdentityChange, verifyIdentityChange } from "../protocol/identity-change.ts";
@@ -381,7 +381,9 @@ export class RelayCore {
     }
     if (!ep.sessionKey || !bytesEqual(ep.sessionKey.sessionPub, m.recipientSessionPub)) return fail("stale-key");
     if (ep.incoming.has(key) || ep.incoming.size >= MAX_INCOMING_PER_SESSION) return fail("busy");
-    const t: Transfer = { id: m.id, key, from, to: ep, size: m.size, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: this.now() };
+    // A copy: the SEND's fields are views into its record (decodeTransportPlaintext), which
+    // the transfer, living until the ACK, should not keep.
+    const t: Transfer = { id: copyBytes(m.id), key, from, to: ep, size: m.size, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: this.now() };
     from.outgoing.set(key, t);
     ep.incoming.set(key, t);
     this.stats.messages++;

@@ -5,7 +5,8 @@
 // messages it was handed for another that is over its share, until that output drains.
 
 import { RelayHandshake, type RelayFirstAnswer } from "../protocol/handshake.ts";
-import type { Transport } from "../protocol/transport.ts";
+import { encoded, type Transport } from "../protocol/transport.ts";
+import type { Writer } from "../protocol/codec.ts";
 import { Outgoing } from "../net/outgoing.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { WINDOW_CHUNKS, type ErrorCode, type LoginStatus, type Message, type MessageOf, type SignedSessionKey, idHex } from "../protocol/messages.ts";
@@ -127,9 +128,9 @@ export class Session implements TransferEnd, FramedHandlers {
   }
 
   /** Queue m for the peer; what is posted in one turn leaves in as few records as fit. */
-  post(m: Message, bytes?: Uint8Array): boolean {
+  post(m: Message, encoded?: Writer): boolean {
     if (this.state !== "authed" || !this.#out || this.sock.closed) return false;
-    this.#out.post(m, bytes);
+    this.#out.post(m, encoded);
     // Counted at once, not only when the turn's batch is sealed: a record full of requests
     // stops being answered as soon as the answers are over the share.
     return this.#measure();
@@ -139,10 +140,10 @@ export class Session implements TransferEnd, FramedHandlers {
    * Post m to another session on this one's behalf (a forwarded CHUNK, WINDOW, ACK, ABORT or
    * a DELIVER): if that session is over its share, this one is not read from until it
    * drains, so a recipient that does not read holds back its senders, not the relay's memory.
-   * `bytes` are m's encoding, when the caller has it (Endpoint.post).
+   * `encoded` is m's encoding, when the caller has it (Endpoint.post).
    */
-  forward(to: TransferEnd, m: Message, bytes?: Uint8Array): void {
-    to.post(m, bytes);
+  forward(to: TransferEnd, m: Message, encoded?: Writer): void {
+    to.post(m, encoded);
     if (to === this || this.#waitingOn.has(to) || !to.holdBack(this)) return;
     this.#waitingOn.add(to);
     this.sock.pause();
@@ -420,12 +421,12 @@ export class Session implements TransferEnd, FramedHandlers {
           // The sender gets what the relay's budgets grant of what the recipient asked for,
           // and is held to exactly that (SPEC.md §6.3).
           t.limit = this.core.windows.grant(t, m.seq, m.limit, this.overSince !== undefined, t.from.pausable);
-          if (t.limit === m.limit) this.forward(t.from, m, bytes);
+          if (t.limit === m.limit) this.forward(t.from, m, encoded(bytes));
           else this.forward(t.from, { t: "window", id: m.id, seq: m.seq, limit: t.limit });
           return;
         }
         this.core.endTransfer(t);
-        this.forward(t.from, m, bytes);
+        this.forward(t.from, m, encoded(bytes));
         return;
       }
       case "abort": {
@@ -498,6 +499,6 @@ export class Session implements TransferEnd, FramedHandlers {
     this.core.stats.bytes += m.data.length;
     // A recipient over its share makes this sender wait; one past the hard limit is closed,
     // and closing it fails its transfers, this one included: nothing more to say here.
-    this.forward(t.to, m, bytes);
+    this.forward(t.to, m, encoded(bytes));
   }
 }

@@ -20,7 +20,7 @@ import {
   writeChunk,
   writeMessage,
 } from "../../src/protocol/messages.ts";
-import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
+import type { Message, MessageOf, SignedSessionKey } from "../../src/protocol/messages.ts";
 import { isUserId } from "../../src/protocol/user-id.ts";
 import type { IdentityChange } from "../../src/protocol/identity-change.ts";
 import { concat } from "../../src/protocol/bytes.ts";
@@ -458,6 +458,17 @@ describe("batches (SPEC.md §4.4)", () => {
     );
   });
 
+  test("with items, a SEND's byte fields are views into the plaintext; other messages' fields, and without items a SEND's, are copies", () => {
+    const send: Message = { t: "send", id: ID, to: "bob", size: 1, senderKey: KEY, recipientSessionPub: new Uint8Array(32).fill(1), enc: new Uint8Array(32).fill(2), kemCiphertext: new Uint8Array(1088).fill(3) };
+    const ack: Message = { t: "ack", id: ID, status: "stored", receipt: new Uint8Array(32).fill(4) };
+    const plain = batchOf([send, ack]);
+    const [inPlace, ackCopied] = decodeTransportPlaintext(plain, []) as [MessageOf<"send">, MessageOf<"ack">];
+    const [copied] = decodeTransportPlaintext(plain) as [MessageOf<"send">];
+    expect(inPlace).toEqual(send);
+    for (const f of [inPlace.id, inPlace.senderKey.sessionKemPub, inPlace.senderKey.sig, inPlace.kemCiphertext]) expect(f.buffer).toBe(plain.buffer);
+    for (const f of [copied.id, copied.senderKey.sessionKemPub, copied.kemCiphertext, ackCopied.id, ackCopied.receipt]) expect(f.buffer).not.toBe(plain.buffer);
+  });
+
   test("random bytes behind the BATCH type decode to messages that re-encode to the same batch, or raise ProtocolError", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (tail) => {
@@ -558,7 +569,7 @@ describe("deliverFromSend", () => {
     fc.assert(
       fc.property(byVariant.send, userId, (send, from) => {
         const { to: _to, t: _t, ...fields } = send;
-        expect(deliverFromSend(encodeMessage(send), from)).toEqual(encodeMessage({ ...fields, t: "deliver", from }));
+        expect(deliverFromSend(encodeMessage(send), from).finish()).toEqual(encodeMessage({ ...fields, t: "deliver", from }));
       }),
       { numRuns: 100 },
     );
