@@ -95,7 +95,8 @@ describe("malformed and oversized input closes only that connection", () => {
     const label = (m: Message) => (m.t === "whoReply" ? `who ${m.req}` : m.t === "key" ? `key ${m.req} ${m.status}` : m.t);
     let order: string[] = [];
     await c.next((m) => m.t === "heartbeat" && ((order = c.inbox.map(label)), true));
-    expect(order.filter((t) => t !== "loginResult" && t !== "presence")).toEqual(["who 5", "key 6 online", "heartbeat"]);
+    // PREKEY_STATE comes unasked when the session becomes its user's route (SPEC.md §12).
+    expect(order.filter((t) => t !== "loginResult" && t !== "presence" && t !== "prekeyState")).toEqual(["who 5", "key 6 online", "heartbeat"]);
     const who = c.inbox.find((m) => m.t === "whoReply");
     expect(who?.t === "whoReply" && who.users).toContain("bob");
     c.raw.framed.close();
