@@ -5,10 +5,12 @@
 
 /**
  * mimalloc gives freed pages back to the system 10 ms after they empty by default; an
- * attachment's 60 KiB buffers then cost a page fault each time they come back (bench/README.md,
- * "Attachments: CPU per chunk"). Five seconds keeps them through a transfer; idle, they go.
+ * attachment's 60 KiB buffers then cost page faults each time they come back (bench/README.md,
+ * "Attachments: ... the allocator"): about 20 per chunk in each process. One second halves
+ * them; five seconds did a little better but held enough freed memory to lift a daemon past
+ * its 150 MB target during a 1 GiB transfer. Idle, the pages still go after a second.
  */
-export const ALLOCATOR_ENV: Readonly<Record<string, string>> = { MIMALLOC_PURGE_DELAY: "5000" };
+export const ALLOCATOR_ENV: Readonly<Record<string, string>> = { MIMALLOC_PURGE_DELAY: "1000" };
 
 /** The commands that run for long and move attachments: the ones worth a second start. */
 export const LONG_LIVED_COMMANDS: ReadonlySet<string> = new Set(["relay", "client"]);
