@@ -1,17 +1,24 @@
-// The allocator settings of the long-lived processes (README "Allocator"): Bun's allocator,
-// mimalloc, reads its options from the environment once, at start, so `smsg relay` and
-// `smsg client` start themselves again (execve, same pid) with the setting added when the
-// environment lacks it. A value the person set, even empty, is kept as it is.
+// The allocator settings of the relay (README "Memory allocator"): Bun's allocator, mimalloc,
+// reads its options from the environment once, at start, so `smsg relay` starts itself again
+// (execve, same pid) with the setting added when the environment lacks it. A value the person
+// set, even empty, is kept as it is.
 
 /**
  * mimalloc gives freed pages back to the system 10 ms after they empty by default; an
- * attachment's 60 KiB buffers then cost a page fault each time they come back (bench/README.md,
- * "Attachments: CPU per chunk"). Five seconds keeps them through a transfer; idle, they go.
+ * attachment's 60 KiB buffers then cost page faults each time they come back (bench/README.md,
+ * "Attachments: ... the allocator"): about 20 per chunk in each process. One second halves
+ * them; five seconds did a little better but held enough freed memory to lift a daemon past
+ * its 150 MB target during a 1 GiB transfer. Idle, the pages still go after a second.
  */
-export const ALLOCATOR_ENV: Readonly<Record<string, string>> = { MIMALLOC_PURGE_DELAY: "5000" };
+export const ALLOCATOR_ENV: Readonly<Record<string, string>> = { MIMALLOC_PURGE_DELAY: "1000" };
 
-/** The commands that run for long and move attachments: the ones worth a second start. */
-export const LONG_LIVED_COMMANDS: ReadonlySet<string> = new Set(["relay", "client"]);
+/**
+ * The commands worth a second start. Not `client`: a second start loads and compiles the
+ * program twice, which took a client's start from 3.4 to 5.4-6.0 s on a loaded machine and
+ * pushed integration tests that start several clients past their limits; a client is given
+ * the setting by its environment (README "Memory allocator").
+ */
+export const LONG_LIVED_COMMANDS: ReadonlySet<string> = new Set(["relay"]);
 
 /**
  * The program, arguments and environment to start this process again with, or undefined when

@@ -1,6 +1,5 @@
-// The long-lived commands start themselves again with the allocator's settings when the
-// environment lacks them (src/cli/allocator-env.ts, README "Allocator"); a setting the person
-// gave is kept.
+// The relay starts itself again with the allocator's settings when the environment lacks
+// them (src/cli/allocator-env.ts, README "Memory allocator"); a setting the person gave is kept.
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
