@@ -14,6 +14,8 @@ export interface NodeOptions {
   keyFrom?: string;
   extra?: string[];
   heartbeatTimeout?: number;
+  /** The NATS user it logs in as (the tests' relay user unless given). */
+  natsUser?: string;
 }
 
 export function natsPasswordFile(root: string, password = NATS_PASSWORD): string {
@@ -23,8 +25,8 @@ export function natsPasswordFile(root: string, password = NATS_PASSWORD): string
 }
 
 /** The --nats* flags of a node or of ctrl. */
-export function natsFlags(root: string, nats: string[], password?: string): string[] {
-  return ["--nats", nats.join(","), "--nats-user", NATS_USER, "--nats-password-file", natsPasswordFile(root, password)];
+export function natsFlags(root: string, nats: string[], password?: string, user = NATS_USER): string[] {
+  return ["--nats", nats.join(","), "--nats-user", user, "--nats-password-file", natsPasswordFile(root, password)];
 }
 
 export function nodeDir(root: string, name: string): string {
@@ -39,7 +41,7 @@ export async function startNode(o: NodeOptions): Promise<RelayHandle> {
   return startRelay({
     dataDir: dir,
     heartbeatTimeout: o.heartbeatTimeout ?? 5,
-    extra: [...natsFlags(o.root, o.nats), "--node", o.name, ...(o.extra ?? [])],
+    extra: [...natsFlags(o.root, o.nats, undefined, o.natsUser), "--node", o.name, ...(o.extra ?? [])],
   });
 }
 

@@ -31,6 +31,8 @@ export interface NatsServer {
   name: string;
   port: number;
   url: string;
+  /** Its config file: rewrite it and send SIGHUP to reload. */
+  conf: string;
   proc: Subprocess;
   lines: string[];
   stop(signal?: NodeJS.Signals): Promise<number>;
@@ -52,6 +54,8 @@ export async function startNats(opts: {
   password?: string;
   /** The largest message the server takes, in bytes (NATS's default is 1 MiB). */
   maxPayload?: number;
+  /** More entries of the users array, as nats-server config text. */
+  extraUsers?: string;
 }): Promise<NatsServer> {
   const name = opts.name ?? "n1";
   const port = opts.port ?? freePort();
@@ -73,6 +77,7 @@ ${tls}
 authorization {
   users = [
     { user: ${NATS_USER}, password: "${opts.password ?? NATS_PASSWORD}", permissions: ${RELAY_PERMISSIONS} }
+    ${opts.extraUsers ?? ""}
   ]
 }
 `,
@@ -92,6 +97,7 @@ authorization {
     name,
     port,
     url: `${opts.tls ? "tls" : "nats"}://127.0.0.1:${port}`,
+    conf,
     proc,
     lines,
     async stop(signal: NodeJS.Signals = "SIGTERM") {

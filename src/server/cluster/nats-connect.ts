@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { NODE_NAME } from "./subjects.ts";
 
 export interface ClusterSettings {
   servers: string[];
@@ -22,7 +23,6 @@ export interface ClusterSettings {
 /** A cluster setting that cannot work, or NATS that cannot be used: one sentence. */
 export class ClusterError extends Error {}
 
-const NODE_NAME = /^[a-z0-9_-]{1,32}$/;
 /** The first connection, JetStream's answer included, must be made within this. */
 export const CONNECT_DEADLINE_MS = 8000;
 

@@ -17,7 +17,7 @@ import { encodeMessage, WINDOW_CHUNKS, type ErrorCode, type Message, type Messag
 import { isUserId } from "../../protocol/user-id.ts";
 import { DEFAULT_MAX_PAYLOAD, requestSnapshot, snapshotParts, type PresenceEntry, type Snapshot, type WireKey } from "./presence-snapshot.ts";
 import { batchOverhead, decodeBatch, decodeRouted, encodeBatch, encodeRouted, MAX_BATCH_RECORDS, recordOverhead, type RouteRecord } from "./route-batch.ts";
-import { batchSubject, HEARTBEAT, PRESENCE, routeSubject, routeWildcard, snapshotSubject, unescapeUser } from "./subjects.ts";
+import { batchSubject, HEARTBEAT, NODE_NAME, PRESENCE, routeSubject, routeWildcard, snapshotSubject, unescapeUser } from "./subjects.ts";
 
 /** Every node says it is alive this often... */
 export const HEARTBEAT_MS = 1000;
@@ -124,6 +124,8 @@ export class NatsHub implements Hub<TransferEnd> {
   #pending = new Map<string, { user: string; body: Uint8Array }[]>();
   #flushing: ReturnType<typeof setImmediate> | undefined;
   #batch: boolean;
+  /** Nodes heard from only by their routes, asked for a snapshot now. */
+  #relearning = new Set<string>();
 
   /** batch false publishes each routed message alone, as nodes did before batches (benches, tests). */
   constructor(nc: NatsConnection, node: string, log: Log, opts: { batch?: boolean } = {}) {
@@ -454,7 +456,7 @@ export class NatsHub implements Hub<TransferEnd> {
 
   #onRoute(from: string, records: RouteRecord[]): void {
     const v = this.#nodes.get(from);
-    if (!v) return; // a node not (or no longer) in the cluster: what it routed ended with it
+    if (!v) return this.#fromUnknown(from, records);
     v.heard = Date.now();
     for (const { user, m } of records) {
       try {
@@ -462,6 +464,37 @@ export class NatsHub implements Hub<TransferEnd> {
       } catch (e) {
         this.#log.warn("cluster-message-bad", { err: (e as Error).message });
       }
+    }
+  }
+
+  /**
+   * Routes from a node not in this one's view: one it dropped (a heartbeat late under load)
+   * that has not dropped this one, or one not yet heard. Every transfer through it ended with
+   * the drop, and this node told it so then (#abortThrough); a DELIVER opens a new one, which
+   * its node would hold open until its idle limit if nothing answered: refuse it at once, so
+   * the sender retries, and learn that node again, so the two views converge.
+   */
+  #fromUnknown(from: string, records: RouteRecord[]): void {
+    if (from === this.node || !NODE_NAME.test(from)) return;
+    for (const { m } of records) {
+      if (m.t === "deliver" && isUserId(m.from)) this.#send(from, m.from, { t: "sendFailed", id: m.id, reason: "aborted" });
+    }
+    void this.#relearn(from);
+  }
+
+  /** Ask a node heard from only by its routes for its presence; its reply names its epoch. */
+  async #relearn(node: string): Promise<void> {
+    if (this.#relearning.has(node)) return;
+    this.#relearning.add(node);
+    this.#log.info("node-unknown-routes", { node });
+    try {
+      const snap = await requestSnapshot(this.#nc, snapshotSubject(node), SNAPSHOT_TIMEOUT_MS);
+      // Its heartbeat or a change may have come first; else this joins it (and syncs it).
+      if (!this.#nodes.has(node)) this.#view(node, snap.epoch);
+    } catch (e) {
+      this.#log.warn("snapshot-failed", { node, err: (e as Error).message }); // its next route asks again
+    } finally {
+      this.#relearning.delete(node);
     }
   }
 

@@ -2,6 +2,9 @@
 // keys. NATS splits subjects (and KV keys) on ".", which user ids may hold: in a subject
 // token or key a user id is written with every "." as "=", a character no user id has.
 
+/** A node's name (SPEC.md §11.1): a single subject token. */
+export const NODE_NAME = /^[a-z0-9_-]{1,32}$/;
+
 export const PREFIX = "smsg";
 export const BUCKET = "smsg";
 
