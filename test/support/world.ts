@@ -30,10 +30,14 @@ export interface WorldOptions {
 }
 
 export interface StartOptions {
+  /** HOST:PORT to reach the relay at (default 127.0.0.1 and the relay's port). */
+  server?: string;
   dataDir?: string;
   passwordFile?: string;
   env?: Record<string, string>;
   extra?: string[];
+  /** Show the tray icon (the env must give it a display). */
+  tray?: boolean;
   /** Wait until the client is connected (default true). */
   connected?: boolean;
 }
@@ -58,12 +62,13 @@ export class World {
     const c = this.s.track(
       await startClient({
         user,
-        server: `127.0.0.1:${this.relay.port}`,
+        server: opts.server ?? `127.0.0.1:${this.relay.port}`,
         dataDir,
         passwordFile: opts.passwordFile ?? this.pw[user]!,
         ...(this.pinRelayKey ? { relayKey: this.relay.key } : {}),
         ...(opts.env ? { env: opts.env } : {}),
         ...(opts.extra ? { extra: opts.extra } : {}),
+        ...(opts.tray ? { tray: true } : {}),
       }),
     );
     this.clients[user] = c;
