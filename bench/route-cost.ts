@@ -18,56 +18,14 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startNatsServer } from "./figures/cluster.ts";
 import { NatsHub, RemoteEnd } from "../src/server/cluster/nats-hub.ts";
 import { silentLog } from "../src/server/log.ts";
-import type { HubCore } from "../src/server/hub.ts";
-import type { Transfer, TransferEnd } from "../src/server/transfer.ts";
-import { idHex, WINDOW_CHUNKS, type Message, type SignedSessionKey } from "../src/protocol/messages.ts";
+import { idHex } from "../src/protocol/messages.ts";
+import { fakeSessionKey, openTransfer, standInCore, StandInEnd } from "../test/support/stand-in-hub.ts";
 
 const messages = Number(process.argv[2] ?? 20_000);
 const rounds = Number(process.argv[3] ?? 3);
 const pairs = Number(process.argv[4] ?? 50);
 const inFlight = Number(process.argv[5] ?? 8);
 const PAYLOAD = 1024;
-
-const core: HubCore = {
-  endTransfer(t: Transfer) {
-    t.from.outgoing.delete(t.key);
-    t.to.incoming.delete(t.key);
-  },
-  now: () => Date.now(),
-  log: silentLog,
-};
-
-const fakeKey = (): SignedSessionKey => ({
-  identityPub: randomBytes(32),
-  sessionPub: randomBytes(32),
-  sessionKemPub: randomBytes(1184),
-  issuedAt: Date.now(),
-  sig: randomBytes(64),
-});
-
-/** A session's stand-in: it hands what the hub posts to it to onPost. */
-class End implements TransferEnd {
-  readonly authed = true;
-  readonly pausable = true;
-  readonly outgoing = new Map<string, Transfer>();
-  readonly incoming = new Map<string, Transfer>();
-  readonly address = "bench";
-  constructor(
-    readonly user: string,
-    readonly sessionKey: SignedSessionKey,
-    private readonly onPost: (m: Message) => void,
-  ) {}
-  post(m: Message): boolean {
-    this.onPost(m);
-    return true;
-  }
-  fail(): void {}
-  holdBack(): boolean {
-    return false;
-  }
-  drained(): void {}
-  gone(): void {}
-}
 
 async function waitFor(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -82,37 +40,34 @@ async function run(url: string, batch: boolean, tag: string): Promise<{ rate: nu
   const [ncA, ncB] = [await conn(), await conn()];
   const a = new NatsHub(ncA, `a${tag}`, silentLog, { batch });
   const b = new NatsHub(ncB, `b${tag}`, silentLog, { batch });
-  a.bind(core);
-  b.bind(core);
+  a.bind(standInCore);
+  b.bind(standInCore);
   let done = 0;
   let sent = 0;
   let finished: () => void = () => {};
   const allDone = new Promise<void>((r) => (finished = r));
-  const senders: End[] = [];
+  const senders: StandInEnd[] = [];
   const data = randomBytes(PAYLOAD);
-  const senderKey = fakeKey();
+  const senderKey = fakeSessionKey();
 
-  const sendOne = (from: End, i: number): void => {
+  const sendOne = (from: StandInEnd, i: number): void => {
     const to = a.find(`bob${i}`);
     if (!(to instanceof RemoteEnd)) throw new Error(`bob${i} is not on node b`);
-    const id = randomBytes(16);
-    const t: Transfer = { id, key: idHex(id), from, to, size: PAYLOAD, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: Date.now() };
-    from.outgoing.set(t.key, t);
-    to.incoming.set(t.key, t);
+    const { id } = openTransfer(from, to, PAYLOAD, randomBytes(16));
     to.post({ t: "deliver", id, from: from.user, size: PAYLOAD, senderKey, recipientSessionPub: to.sessionKey!.sessionPub, enc: randomBytes(32), kemCiphertext: randomBytes(1088) });
     to.post({ t: "chunk", id, seq: 0, last: true, data });
     sent++;
   };
 
   for (let i = 0; i < pairs; i++) {
-    const bob: End = new End(`bob${i}`, fakeKey(), (m) => {
+    const bob: StandInEnd = new StandInEnd(`bob${i}`, (m) => {
       if (m.t !== "chunk" || !m.last) return;
       const t = bob.incoming.get(idHex(m.id))!;
-      core.endTransfer(t);
+      standInCore.endTransfer(t);
       t.from.post({ t: "ack", id: m.id, status: "stored", receipt: new Uint8Array(32) });
     });
     b.attach(bob);
-    const alice: End = new End(`alice${i}`, fakeKey(), (m) => {
+    const alice: StandInEnd = new StandInEnd(`alice${i}`, (m) => {
       if (m.t !== "ack") return;
       if (++done === messages) finished();
       if (sent < messages) sendOne(alice, i);

@@ -112,6 +112,20 @@ export function isDiskFull(e: unknown): boolean {
   return code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL";
 }
 
+/**
+ * The columns of `deliveries`, written once: open() creates the table with them and migrate()
+ * rebuilds an older table into them, so the two cannot drift apart.
+ */
+const DELIVERIES_COLUMNS = `(
+  rid INTEGER NOT NULL REFERENCES messages (rid) ON DELETE CASCADE,
+  recipient TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'held', 'failed', 'waiting')),
+  error TEXT,
+  updated INTEGER NOT NULL,
+  receipt BLOB,
+  PRIMARY KEY (rid, recipient)
+)`;
+
 export class Store {
   readonly db: Database;
   /** The folder holding one file per attachment (CLIENT.md §1.1). */
@@ -159,15 +173,7 @@ export class Store {
       -- idTakenByOther() looks up an id for every message received: without this index
       -- that was a scan of the whole store (bench/: filling 100,000 took minutes).
       CREATE INDEX IF NOT EXISTS messages_by_id ON messages (id);
-      CREATE TABLE IF NOT EXISTS deliveries (
-        rid INTEGER NOT NULL REFERENCES messages (rid) ON DELETE CASCADE,
-        recipient TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'held', 'failed', 'waiting')),
-        error TEXT,
-        updated INTEGER NOT NULL,
-        receipt BLOB,
-        PRIMARY KEY (rid, recipient)
-      );
+      CREATE TABLE IF NOT EXISTS deliveries ${DELIVERIES_COLUMNS};
       CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (state, recipient);
       CREATE TABLE IF NOT EXISTS attachments (
         att TEXT PRIMARY KEY,
@@ -1005,15 +1011,7 @@ function migrate(db: Database): void {
     const sql = db.query<{ sql: string }, []>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").get()!.sql;
     if (!sql.includes("'waiting'")) {
       db.exec(`
-        CREATE TABLE deliveries_v2 (
-          rid INTEGER NOT NULL REFERENCES messages (rid) ON DELETE CASCADE,
-          recipient TEXT NOT NULL,
-          state TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'held', 'failed', 'waiting')),
-          error TEXT,
-          updated INTEGER NOT NULL,
-          receipt BLOB,
-          PRIMARY KEY (rid, recipient)
-        );
+        CREATE TABLE deliveries_v2 ${DELIVERIES_COLUMNS};
         INSERT INTO deliveries_v2 (rid, recipient, state, error, updated) SELECT rid, recipient, state, error, updated FROM deliveries;
         DROP TABLE deliveries;
         ALTER TABLE deliveries_v2 RENAME TO deliveries;

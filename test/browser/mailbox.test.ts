@@ -15,29 +15,20 @@ import {
   outbox,
   passwordFile,
   register,
-  startClient,
-  startRelay,
-  waitConnected,
   waitFor,
   type ClientHandle,
   type RelayHandle,
 } from "../support/harness.ts";
+import { startWorld, type World } from "../support/world.ts";
 
 const s = new Scratch();
+let w: World;
 let relay: RelayHandle;
 let browser: Browser;
-const pw: Record<string, string> = {};
-const password: Record<string, string> = {};
-const c: Record<string, ClientHandle> = {};
+/** Each user's password and running client (the world's). */
+let password: Record<string, string>;
+let c: Record<string, ClientHandle>;
 let openerLog: string;
-
-async function start(user: string, env: Record<string, string> = {}): Promise<ClientHandle> {
-  c[user] = s.track(
-    await startClient({ user, server: `127.0.0.1:${relay.port}`, dataDir: s.path(user), passwordFile: pw[user]!, relayKey: relay.key, env }),
-  );
-  await waitConnected(s.path(user));
-  return c[user]!;
-}
 
 async function sendCli(from: string, to: string, subject: string, body: string, attach: string[] = []): Promise<string> {
   const out = await ok(["send", "--data", s.path(from), "--to", to, "--subject", subject, "--body", body, ...attach.flatMap((a) => ["--attach", a])]);
@@ -45,17 +36,12 @@ async function sendCli(from: string, to: string, subject: string, body: string, 
 }
 
 beforeAll(async () => {
-  relay = s.track(await startRelay({ dataDir: s.path("relay") }));
-  for (const u of ["alice", "bob", "carol"]) {
-    password[u] = `${u} pw ${randomBytes(3).toString("hex")}`;
-    pw[u] = passwordFile(s.path("pw"), u, password[u]!);
-    await register(relay.dataDir, u, pw[u]!);
-  }
   // The opener records what it was asked to open, and a copy of the file's bytes.
   openerLog = s.path("opened.log");
   const opener = s.path("opener.sh");
   writeFileSync(opener, `#!/bin/sh\nstat -c '%a' "$(dirname "$1")" >> '${openerLog}'\nstat -c '%a' "$1" >> '${openerLog}'\necho "$1" >> '${openerLog}'\ncat "$1" >> '${openerLog}'\necho >> '${openerLog}'\n`, { mode: 0o755 });
-  await Promise.all([start("alice", { SMSG_OPENER: opener }), start("bob"), start("carol")]);
+  w = await startWorld(s, { users: ["alice", "bob", "carol"], env: { alice: { SMSG_OPENER: opener } } });
+  ({ relay, password, clients: c } = w);
   // Narrower than the reading pane's breakpoint: here a subject opens the message's own page
   // (the pane beside the list on a wide window is test/browser/mail-actions.test.ts's).
   browser = await Browser.launch({ width: 960, height: 800 });
@@ -413,9 +399,7 @@ describe("trust", () => {
       const file = passwordFile(s.path(dir), "carol", password);
       await ok(["ctrl", "--data", relay.dataDir, "users", "remove", "carol"]);
       await register(relay.dataDir, "carol", file);
-      const h = s.track(await startClient({ user: "carol", server: `127.0.0.1:${relay.port}`, dataDir: s.path(dir), passwordFile: file, relayKey: relay.key }));
-      await waitConnected(s.path(dir));
-      return h;
+      return w.start("carol", { dataDir: s.path(dir), passwordFile: file });
     };
     const carolNew = await startOver("carol-new", "carol's new password");
     const held = await sendCli("alice", "carol", "are you really carol?", "held until accepted");

@@ -2,45 +2,24 @@
 // the `waiting` delivery state and its receipt, the W flag, the migration of a version-1
 // store, and prekey secrets wrapped under the store key, retired, purged and deleted.
 
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { SCHEMA_VERSION, Store } from "../../src/client/store.ts";
+import { storeScratch } from "../support/store-scratch.ts";
 
 const KEY = new Uint8Array(32).fill(0x11);
-let dir: string;
-let path: string;
-let open: Store[] = [];
+const stores = storeScratch("smsg-store-offline-", "store.db");
 let n = 0;
 
 function openStore(): Store {
-  const s = Store.open(path, KEY);
-  open.push(s);
-  return s;
+  return stores.open(KEY);
 }
 
 function outgoing(s: Store, to: string[]): { id: string; rid: number } {
   const id = (++n).toString(16).padStart(32, "0");
   return { id, rid: s.saveOutgoing({ id, from: "alice", to, date: 1_000 + n, subject: "s", body: "b", attachments: [] }) };
 }
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "smsg-store-offline-"));
-  path = join(dir, "store.db");
-  open = [];
-});
-afterEach(() => {
-  for (const s of open) {
-    try {
-      s.close();
-    } catch {
-      // closed by the test
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe("waiting deliveries", () => {
   test("W once every recipient has it or it waits at the relay; Q while a copy is only here; the receipt is kept", () => {
@@ -68,7 +47,7 @@ describe("waiting deliveries", () => {
     const s = openStore();
     const { id, rid } = outgoing(s, ["bob"]);
     s.close();
-    const raw = new Database(path);
+    const raw = new Database(stores.path);
     raw.exec(`
       PRAGMA foreign_keys = OFF;
       CREATE TABLE d1 (rid INTEGER NOT NULL REFERENCES messages (rid) ON DELETE CASCADE, recipient TEXT NOT NULL,
@@ -108,7 +87,7 @@ describe("prekeys", () => {
     expect(got.kemSeed).toEqual(new Uint8Array(64).fill(0xc2));
     expect(s.prekeySecret(new Uint8Array(32).fill(9))).toBeUndefined();
     s.db.query("PRAGMA wal_checkpoint(TRUNCATE)").get();
-    const file = readFileSync(path);
+    const file = readFileSync(stores.path);
     for (const b of [0xa1, 0xa2, 0xc2]) expect(file.includes(Buffer.alloc(32, b))).toBe(false);
   });
 

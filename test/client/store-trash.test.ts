@@ -3,12 +3,12 @@
 // stays on disk after emptying (secure_delete, the WAL truncated), the migration of a store
 // made before the Trash existed, and drafts sealed like messages.
 
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SCHEMA_VERSION, Store } from "../../src/client/store.ts";
+import { storeScratch } from "../support/store-scratch.ts";
 import { attachmentsDir } from "../../src/client/attachment-files.ts";
 
 const KEY = new Uint8Array(32).fill(0x11);
@@ -18,33 +18,13 @@ const OLD_INDEXES =
   "CREATE INDEX messages_by_date ON messages (folder, date DESC, rid DESC); CREATE INDEX messages_unread ON messages (folder) WHERE unread = 1";
 const te = new TextEncoder();
 
-let dir: string;
-let path: string;
-let open: Store[] = [];
+const stores = storeScratch("smsg-trash-", "client.db");
 let n = 0;
 const newId = () => (++n).toString(16).padStart(32, "0");
 
 function openStore(): Store {
-  const s = Store.open(path, KEY);
-  open.push(s);
-  return s;
+  return stores.open(KEY);
 }
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "smsg-trash-"));
-  path = join(dir, "client.db");
-  open = [];
-});
-afterEach(() => {
-  for (const s of open) {
-    try {
-      s.close();
-    } catch {
-      // closed by the test
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
 
 function upload(s: Store, bytes: Uint8Array, now = 1_000): { att: string; size: number } {
   const w = s.newAttachment("draft", now);
@@ -110,20 +90,20 @@ describe("the Trash", () => {
     s.trash(gone.rid, 5_000);
     s.trash(sent, 5_001);
     // Deleting alone destroys nothing: the Trash can still give it back.
-    for (const f of goneFiles) expect(existsSync(join(attachmentsDir(path), f))).toBe(true);
+    for (const f of goneFiles) expect(existsSync(join(attachmentsDir(stores.path), f))).toBe(true);
 
     expect(s.emptyTrash().sort()).toEqual([gone.rid, sent].sort());
     expect(s.listTrash()).toEqual([]);
     expect(s.find(gone.id)).toBeUndefined();
     expect(s.db.query("SELECT count(*) AS n FROM deliveries WHERE rid = ?").get(sent)).toEqual({ n: 0 });
     expect(s.db.query("SELECT count(*) AS n FROM attachments WHERE rid IN (?, ?)").get(gone.rid, sent)).toEqual({ n: 0 });
-    expect(readdirSync(attachmentsDir(path)).sort()).toEqual(keptFiles.sort());
+    expect(readdirSync(attachmentsDir(stores.path)).sort()).toEqual(keptFiles.sort());
     expect(Buffer.concat([...s.readAttachment(kept.rid, 0)]).toString()).toBe("still here");
     // secure_delete zeroed the freed pages and the checkpoint truncated the WAL, which held
     // the pages as they were: no byte string of a deleted key or box is left in either file.
-    for (const file of [path, `${path}-wal`]) for (const x of secrets) expect([file, contains(file, x)]).toEqual([file, false]);
+    for (const file of [stores.path, `${stores.path}-wal`]) for (const x of secrets) expect([file, contains(file, x)]).toEqual([file, false]);
     s.close();
-    for (const x of secrets) expect(contains(path, x)).toBe(false);
+    for (const x of secrets) expect(contains(stores.path, x)).toBe(false);
     expect(openStore().list("in").map((m) => m.subject)).toEqual(["kept"]);
   });
 
@@ -132,7 +112,7 @@ describe("the Trash", () => {
     const m = incoming(s, { subject: "from before" });
     s.close();
     // The old schema, exactly: no `trashed` column, no `drafts` table, its two indexes, user_version 0.
-    const raw = new Database(path);
+    const raw = new Database(stores.path);
     raw.exec(`${OLD_INDEXES}; ALTER TABLE messages DROP COLUMN trashed; DROP TABLE drafts; PRAGMA user_version = 0`);
     expect(raw.query("PRAGMA table_info(messages)").all().map((c) => (c as { name: string }).name)).not.toContain("trashed");
     raw.close();
@@ -152,7 +132,7 @@ describe("the Trash", () => {
     const binned = incoming(s, { subject: "binned" });
     expect(s.trash(binned.rid, 9_000)).toBe(true);
     s.close();
-    const raw = new Database(path);
+    const raw = new Database(stores.path);
     raw.exec(`${OLD_INDEXES}; PRAGMA user_version = 1`);
     raw.close();
 
@@ -195,7 +175,7 @@ describe("drafts", () => {
     expect(s.drafts().map((d) => [d.id, d.to, d.body, d.updated])).toEqual([[id, "bob", "typed so far, and more", 2_000]]);
     expect(Buffer.concat([...s.readDraftAttachment(up.att)]).toString()).toBe("draft upload bytes");
     s.db.query("PRAGMA wal_checkpoint(TRUNCATE)").get();
-    for (const file of [path, `${path}-wal`]) {
+    for (const file of [stores.path, `${stores.path}-wal`]) {
       expect(contains(file, te.encode("typed so far"))).toBe(false);
       expect(contains(file, te.encode(subject))).toBe(false);
     }
@@ -209,7 +189,7 @@ describe("drafts", () => {
     expect(s.deleteDraft(id)).toBe(false);
     expect(s.draft(id)).toBeUndefined();
     expect(s.draftSize(up.att)).toBeUndefined();
-    expect(existsSync(join(attachmentsDir(path), up.att))).toBe(false);
+    expect(existsSync(join(attachmentsDir(stores.path), up.att))).toBe(false);
   });
 
   test("sending keeps the uploads it took: deleteDraft(id, keep) leaves those to the message, removes the rest", () => {
@@ -222,7 +202,7 @@ describe("drafts", () => {
     expect(s.deleteDraft(id, [up.att])).toBe(true);
     expect(Buffer.concat([...s.readAttachment(rid, 0)]).toString()).toBe("goes with the message");
     expect(s.draftSize(dropped.att)).toBeUndefined();
-    expect(existsSync(join(attachmentsDir(path), dropped.att))).toBe(false);
+    expect(existsSync(join(attachmentsDir(stores.path), dropped.att))).toBe(false);
   });
 });
 
@@ -238,7 +218,7 @@ describe("copying an attachment (Forward)", () => {
     expect(s.draftSize(copy.att)).toBe(bytes.length);
     expect(Buffer.compare(Buffer.concat([...s.readDraftAttachment(copy.att)]), Buffer.from(bytes))).toBe(0);
     // Two files, two keys: the ciphertexts differ.
-    const dirA = attachmentsDir(path);
+    const dirA = attachmentsDir(stores.path);
     expect(Buffer.compare(readFileSync(join(dirA, original)), readFileSync(join(dirA, copy.att)))).not.toBe(0);
   });
 });
@@ -259,8 +239,8 @@ describe("a password change and drafts", () => {
     s.prepareChange(old, next, new Uint8Array(136));
     s.commitChange();
     s.close();
-    const reopened = Store.open(path, next.storeKey);
-    open.push(reopened);
+    const reopened = Store.open(stores.path, next.storeKey);
+    stores.keep(reopened);
     expect(reopened.draft(id)).toMatchObject({ to: "bob", subject: "half written", body: "to be continued" });
   });
 });

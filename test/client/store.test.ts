@@ -3,12 +3,12 @@
 // crash leftovers, and the trust-on-first-use identity pins.
 
 import { ProtocolError } from "../../src/protocol/errors.ts";
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Store, WrongPasswordError } from "../../src/client/store.ts";
+import { storeScratch } from "../support/store-scratch.ts";
 import { attachmentsDir } from "../../src/client/attachment-files.ts";
 import { waitFor } from "../support/harness.ts";
 import { STREAM_CHUNK, streamCiphertextSize } from "../../src/protocol/stream.ts";
@@ -17,31 +17,11 @@ const KEY = new Uint8Array(32).fill(0x11);
 const OTHER_KEY = new Uint8Array(32).fill(0x22);
 const te = new TextEncoder();
 
-let dir: string;
-let path: string;
-let open: Store[] = [];
+const stores = storeScratch("smsg-store-", "store.db");
 
 function openStore(key = KEY): Store {
-  const s = Store.open(path, key);
-  open.push(s);
-  return s;
+  return stores.open(key);
 }
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "smsg-store-"));
-  path = join(dir, "store.db");
-  open = [];
-});
-afterEach(() => {
-  for (const s of open) {
-    try {
-      s.close();
-    } catch {
-      // already closed by the test
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
 
 let idCounter = 0;
 function newId(): string {
@@ -87,7 +67,7 @@ describe("opening", () => {
     const a = openStore();
     const { id } = outgoing(a, { subject: "kept" });
     a.close();
-    expect(() => Store.open(path, OTHER_KEY)).toThrow(WrongPasswordError);
+    expect(() => Store.open(stores.path, OTHER_KEY)).toThrow(WrongPasswordError);
     // The failed attempt changed nothing: the right key still opens it, message intact.
     const b = openStore();
     expect(b.find(id)?.subject).toBe("kept");
@@ -95,7 +75,7 @@ describe("opening", () => {
 
   test("a fresh file accepts any key and is then bound to it", () => {
     openStore(OTHER_KEY).close();
-    expect(() => Store.open(path, KEY)).toThrow(WrongPasswordError);
+    expect(() => Store.open(stores.path, KEY)).toThrow(WrongPasswordError);
     expect(openStore(OTHER_KEY).count("in")).toBe(0);
   });
 });
@@ -368,8 +348,8 @@ describe("attachments", () => {
     w.finish();
     s.close();
     const stray = "ab".repeat(16);
-    writeFileSync(join(attachmentsDir(path), stray), "left by a crash");
-    writeFileSync(join(attachmentsDir(path), "README"), "not ours");
+    writeFileSync(join(attachmentsDir(stores.path), stray), "left by a crash");
+    writeFileSync(join(attachmentsDir(stores.path), "README"), "not ours");
     const again = openStore();
     expect(readdirSync(again.files).sort()).toEqual(["README", w.att].sort());
   });
@@ -473,7 +453,7 @@ describe("attachments", () => {
     rmSync(join(s.files, half.att));
     s.db.query("INSERT INTO chunks (att, seq, last, data) VALUES (?, 0, 0, ?)").run(half.att, new Uint8Array(STREAM_CHUNK + 16));
     s.close();
-    renameSync(attachmentsDir(path), `${path}-gone`); // an earlier store had no such folder
+    renameSync(attachmentsDir(stores.path), `${stores.path}-gone`); // an earlier store had no such folder
 
     const again = openStore();
     expect(again.db.query("SELECT 1 FROM sqlite_master WHERE name = 'chunks'").get()).toBeNull();
@@ -525,9 +505,9 @@ describe("at rest", () => {
       expect(indexOf(all, te.encode("carolmetadata"))).toBeGreaterThanOrEqual(0);
       for (const secret of secrets) expect(indexOf(all, secret)).toBe(-1);
     };
-    const files = [path, `${path}-wal`, `${path}-shm`, ...readdirSync(s.files).map((f) => join(s.files, f))];
+    const files = [stores.path, `${stores.path}-wal`, `${stores.path}-shm`, ...readdirSync(s.files).map((f) => join(s.files, f))];
     expect(files.length).toBe(5); // two attachment files
-    expect(existsSync(`${path}-wal`)).toBe(true);
+    expect(existsSync(`${stores.path}-wal`)).toBe(true);
     check(files); // while open: most pages still in the WAL
     s.close();
     check(files); // after the checkpoint on close

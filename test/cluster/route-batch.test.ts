@@ -13,52 +13,22 @@ import { NatsHub, RemoteEnd } from "../../src/server/cluster/nats-hub.ts";
 import { decodeBatch, encodeBatch } from "../../src/server/cluster/route-batch.ts";
 import { batchSubject, PRESENCE, routeWildcard } from "../../src/server/cluster/subjects.ts";
 import { silentLog } from "../../src/server/log.ts";
-import type { HubCore } from "../../src/server/hub.ts";
-import type { Transfer, TransferEnd } from "../../src/server/transfer.ts";
-import { encodeMessage, idHex, WINDOW_CHUNKS, type Message, type MessageOf, type SignedSessionKey } from "../../src/protocol/messages.ts";
+import { fakeSessionKey, openTransfer, standInCore, StandInEnd } from "../support/stand-in-hub.ts";
+import { encodeMessage, idHex, type Message, type MessageOf } from "../../src/protocol/messages.ts";
 
 const s = new Scratch();
 let nats: NatsServer;
 const conns: NatsConnection[] = [];
 const hubs: NatsHub[] = [];
 
-const core: HubCore = {
-  endTransfer(t: Transfer) {
-    t.from.outgoing.delete(t.key);
-    t.to.incoming.delete(t.key);
-  },
-  now: () => Date.now(),
-  log: silentLog,
-};
-
-const fakeKey = (): SignedSessionKey => ({
-  identityPub: randomBytes(32),
-  sessionPub: randomBytes(32),
-  sessionKemPub: randomBytes(1184),
-  issuedAt: Date.now(),
-  sig: randomBytes(64),
-});
-
-/** A session's stand-in: it keeps what the hub posts to it. */
-class End implements TransferEnd {
-  readonly authed = true;
-  readonly pausable = true;
-  readonly outgoing = new Map<string, Transfer>();
-  readonly incoming = new Map<string, Transfer>();
-  readonly address = "test";
-  readonly got: Message[] = [];
-  readonly sessionKey = fakeKey();
-  constructor(readonly user: string) {}
-  post(m: Message): boolean {
-    this.got.push(m);
-    return true;
+/** A session's stand-in that keeps what the hub posts to it. */
+class End extends StandInEnd {
+  readonly got: Message[];
+  constructor(user: string) {
+    const got: Message[] = [];
+    super(user, (m) => got.push(m), fakeSessionKey(), "test");
+    this.got = got;
   }
-  fail(): void {}
-  holdBack(): boolean {
-    return false;
-  }
-  drained(): void {}
-  gone(): void {}
 }
 
 async function natsConn(): Promise<NatsConnection> {
@@ -72,8 +42,8 @@ async function pair(tag: string, batchA: boolean, batchB: boolean) {
   const a = new NatsHub(await natsConn(), `a${tag}`, silentLog, { batch: batchA });
   const b = new NatsHub(await natsConn(), `b${tag}`, silentLog, { batch: batchB });
   hubs.push(a, b);
-  a.bind(core);
-  b.bind(core);
+  a.bind(standInCore);
+  b.bind(standInCore);
   // Users of their own: the nodes of earlier tests are still up, and see them too.
   const alice = new End(`alice${tag}`);
   const bob = new End(`bob.smith${tag}`);
@@ -85,10 +55,7 @@ async function pair(tag: string, batchA: boolean, batchB: boolean) {
 
 /** What the relay does at the sender's node for a SEND to a user on another node. */
 function send(from: End, to: RemoteEnd, size = 100): Uint8Array {
-  const id = new Uint8Array(randomBytes(16));
-  const t: Transfer = { id, key: idHex(id), from, to, size, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: Date.now() };
-  from.outgoing.set(t.key, t);
-  to.incoming.set(t.key, t);
+  const { id } = openTransfer(from, to, size);
   to.post({ t: "deliver", id, from: from.user, size, senderKey: from.sessionKey, recipientSessionPub: to.sessionKey!.sessionPub, enc: randomBytes(32), kemCiphertext: randomBytes(1088) });
   to.post({ t: "chunk", id, seq: 0, last: true, data: new Uint8Array(size).fill(id[0]!) });
   return id;
@@ -97,7 +64,7 @@ function send(from: End, to: RemoteEnd, size = 100): Uint8Array {
 /** What the relay does at the recipient's node when its user ACKs. */
 function ackAll(bob: End): void {
   for (const t of [...bob.incoming.values()]) {
-    core.endTransfer(t);
+    standInCore.endTransfer(t);
     t.from.post({ t: "ack", id: t.id, status: "stored", receipt: new Uint8Array(32) });
   }
 }

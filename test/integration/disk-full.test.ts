@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "bun";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   Scratch,
@@ -17,38 +17,21 @@ import {
   ok,
   outbox,
   outboxFlag,
-  passwordFile,
-  register,
   sendFrom,
-  startClient,
-  startRelay,
-  waitConnected,
   waitFor,
-  type ClientHandle,
-  type RelayHandle,
 } from "../support/harness.ts";
+import { canMountTmpfs, mountTmpfs } from "../support/small-disk.ts";
+import { startWorld, type World } from "../support/world.ts";
 
 const s = new Scratch();
-/** Can this machine give us a tmpfs? (root with the right to mount: CI is) */
-const canMount = ((): boolean => {
-  if (process.platform !== "linux" || process.getuid?.() !== 0) return false;
-  const probe = s.path("probe");
-  mkdirSync(probe, { recursive: true });
-  if (spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]).exitCode !== 0) return false;
-  spawnSync(["umount", probe]);
-  return true;
-})();
+const canMount = canMountTmpfs(s.path("probe"));
 const mounts: string[] = [];
-let relay: RelayHandle;
-const pw: Record<string, string> = {};
-const running: Record<string, ClientHandle> = {};
+let w: World;
 
 /** A folder that is a tmpfs of `mib` MiB. */
 function smallDisk(name: string, mib: number): string {
   const dir = s.path(name);
-  mkdirSync(dir, { recursive: true });
-  const r = spawnSync(["mount", "-t", "tmpfs", "-o", `size=${mib}m,mode=0700`, "tmpfs", dir]);
-  if (r.exitCode !== 0) throw new Error(`mount: ${r.stderr.toString()}`);
+  mountTmpfs(dir, mib);
   mounts.push(dir);
   return dir;
 }
@@ -56,13 +39,6 @@ function smallDisk(name: string, mib: number): string {
 function grow(dir: string, mib: number): void {
   const r = spawnSync(["mount", "-o", `remount,size=${mib}m`, dir]);
   if (r.exitCode !== 0) throw new Error(`remount: ${r.stderr.toString()}`);
-}
-
-async function start(user: string, dataDir: string): Promise<ClientHandle> {
-  const c = s.track(await startClient({ user, server: `127.0.0.1:${relay.port}`, dataDir, passwordFile: pw[user]!, relayKey: relay.key }));
-  running[user] = c;
-  await waitConnected(dataDir);
-  return c;
 }
 
 /** The sender's record of one delivery, through the local API. */
@@ -78,25 +54,20 @@ const attachmentFiles = (dataDir: string) => readdirSync(join(dataDir, "client.d
 
 beforeAll(async () => {
   if (!canMount) return;
-  relay = s.track(await startRelay({ dataDir: s.path("relay") }));
-  for (const u of ["alice", "bob", "carol"]) {
-    pw[u] = passwordFile(s.path("pw"), u, `${u} pw ${randomBytes(4).toString("hex")}`);
-    await register(relay.dataDir, u, pw[u]!);
-  }
-  await start("alice", s.path("alice"));
-  await start("bob", join(smallDisk("bob-disk", 8), "data"));
-  await start("carol", join(smallDisk("carol-disk", 8), "data"));
+  w = await startWorld(s, { users: ["alice", "bob", "carol"], idle: ["bob", "carol"] });
+  await w.start("bob", { dataDir: join(smallDisk("bob-disk", 8), "data") });
+  await w.start("carol", { dataDir: join(smallDisk("carol-disk", 8), "data") });
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of Object.values(running)) await c.stop().catch(() => 0);
+  for (const c of Object.values(w?.clients ?? {})) await c.stop().catch(() => 0);
   for (const m of mounts) spawnSync(["umount", "-l", m]);
   await s.cleanup();
 });
 
 describe.if(canMount)("a full disk", () => {
   test("at the recipient: refused and cleaned up, kept queued by the sender, delivered once there is room", async () => {
-    const bob = running.bob!.dataDir;
+    const bob = w.clients.bob!.dataDir;
     const first = await sendFrom(s.path("alice"), "bob", "before the disk fills");
     await outboxFlag(s.path("alice"), first, "S");
 
@@ -104,7 +75,7 @@ describe.if(canMount)("a full disk", () => {
     const data = randomBytes(12 * 1024 * 1024); // more than bob's whole disk
     writeFileSync(file, data);
     const big = await sendFrom(s.path("alice"), "bob", "does not fit", ["--attach", file]);
-    await running.bob!.proc.line(/dropped message from alice: the disk of the data dir is full/, 30_000);
+    await w.clients.bob!.proc.line(/dropped message from alice: the disk of the data dir is full/, 30_000);
     await waitFor("alice to record bob's refusal", async () => {
       const d = await delivery(s.path("alice"), big);
       return d.error?.includes("rejected") || undefined;
@@ -120,8 +91,8 @@ describe.if(canMount)("a full disk", () => {
 
     // Room again; alice's client, started anew, tries at once instead of after its backoff.
     grow(join(bob, ".."), 64);
-    await running.alice!.stop();
-    await start("alice", s.path("alice"));
+    await w.clients.alice!.stop();
+    await w.start("alice");
     await outboxFlag(s.path("alice"), big, "S");
     const copies = (await inbox(bob)).filter((m) => m.id === big);
     expect(copies).toHaveLength(1);
@@ -132,7 +103,7 @@ describe.if(canMount)("a full disk", () => {
   }, 180_000);
 
   test("at the sender: the upload is refused in one sentence, nothing half-made is kept, and small mail still goes", async () => {
-    const carol = running.carol!.dataDir;
+    const carol = w.clients.carol!.dataDir;
     const file = s.path("too-big.bin");
     writeFileSync(file, randomBytes(12 * 1024 * 1024));
     const before = (await outbox(carol)).length;

@@ -13,31 +13,17 @@ import {
   cli,
   inbox,
   ok,
-  passwordFile,
-  register,
-  startClient,
-  startRelay,
-  waitConnected,
   waitFor,
-  type RelayHandle,
   type Summary,
 } from "../support/harness.ts";
+import { startWorld } from "../support/world.ts";
 
 const s = new Scratch();
-let relay: RelayHandle;
 const READ_MAIL = join(import.meta.dir, "../support/read-mail.py");
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 beforeAll(async () => {
-  relay = s.track(await startRelay({ dataDir: s.path("relay") }));
-  await Promise.all(
-    ["alice", "bob", "carol"].map(async (u) => {
-      const pw = passwordFile(s.path("pw"), u, `${u} password ${randomBytes(4).toString("hex")}`);
-      await register(relay.dataDir, u, pw);
-      s.track(await startClient({ user: u, server: `127.0.0.1:${relay.port}`, dataDir: s.path(u), passwordFile: pw, relayKey: relay.key }));
-      await waitConnected(s.path(u));
-    }),
-  );
+  await startWorld(s, { users: ["alice", "bob", "carol"] });
 }, 120_000);
 afterAll(() => s.cleanup());
 

@@ -12,9 +12,6 @@ import {
   inbox,
   ok,
   outbox,
-  passwordFile,
-  register,
-  startClient,
   startRelay,
   status,
   waitConnected,
@@ -22,23 +19,20 @@ import {
   type ClientHandle,
   type RelayHandle,
 } from "../support/harness.ts";
+import { startWorld, type World } from "../support/world.ts";
 import { TapProxy } from "../support/tap-proxy.ts";
 
 const s = new Scratch();
 let relay: RelayHandle;
-const pw: Record<string, string> = {};
-const clients: Record<string, ClientHandle> = {};
+let w: World;
 
 function server(family: 4 | 6, port = relay.port): string {
   return family === 4 ? `127.0.0.1:${port}` : `[::1]:${port}`;
 }
 
-async function start(user: string, family: 4 | 6, port?: number): Promise<ClientHandle> {
-  const c = s.track(
-    await startClient({ user, server: server(family, port), dataDir: s.path(user), passwordFile: pw[user]!, relayKey: relay.key }),
-  );
-  clients[user] = c;
-  return c;
+/** Start a user's client over IPv4 or IPv6 without waiting for it to connect. */
+function start(user: string, family: 4 | 6, port?: number): Promise<ClientHandle> {
+  return w.start(user, { server: server(family, port), connected: false });
 }
 
 async function sendCli(from: string, to: string, subject: string, body: string, attach: string[] = []): Promise<string> {
@@ -57,11 +51,12 @@ function received(user: string, id: string) {
 beforeAll(async () => {
   // Without a mailbox at the relay (--offline-mail off): these cases are today's behaviour,
   // mail to an offline user waiting in the sender's outbox; test/integration/offline-mail.test.ts has the mailbox.
-  relay = s.track(await startRelay({ dataDir: s.path("relay"), listen: ["[::]:0"], heartbeatTimeout: 3, extra: ["--offline-mail", "off"] }));
-  for (const u of ["alice", "bob", "carol", "dave", "mallory"]) {
-    pw[u] = passwordFile(s.path("pw"), u, `${u} correct horse ${randomBytes(4).toString("hex")}`);
-    await register(relay.dataDir, u, pw[u]!);
-  }
+  w = await startWorld(s, {
+    users: ["alice", "bob", "carol", "dave", "mallory"],
+    idle: ["alice", "bob", "carol", "dave", "mallory"],
+    relay: { listen: ["[::]:0"], heartbeatTimeout: 3, extra: ["--offline-mail", "off"] },
+  });
+  relay = w.relay;
   await Promise.all([start("alice", 4), start("bob", 6), start("carol", 4)]);
   await Promise.all(["alice", "bob", "carol"].map((u) => waitConnected(s.path(u))));
 }, 120_000);
@@ -129,7 +124,7 @@ describe("messaging through a real relay", () => {
   });
 
   test("a stopped client is dropped after the heartbeat timeout and, resumed, gets what was queued", async () => {
-    const bob = clients.bob!;
+    const bob = w.clients.bob!;
     bob.proc.proc.kill("SIGSTOP");
     try {
       await waitFor("the relay to drop bob", async () => {
@@ -162,7 +157,7 @@ describe("messaging through a real relay", () => {
     const tap = new TapProxy("127.0.0.1", relay.port);
     try {
       // carol reconnects through the tap.
-      await clients.carol!.stop();
+      await w.clients.carol!.stop();
       await start("carol", 4, tap.port);
       await waitConnected(s.path("carol"));
       const secret = `needle-${randomBytes(8).toString("hex")}`;

@@ -7,19 +7,13 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "bun";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Scratch, inbox, ok, outboxFlag, passwordFile, register, startClient, startRelay, waitConnected, waitFor } from "../support/harness.ts";
+import { canMountTmpfs, mountTmpfs } from "../support/small-disk.ts";
 
 const s = new Scratch();
-const canMount = ((): boolean => {
-  if (process.platform !== "linux" || process.getuid?.() !== 0) return false;
-  const probe = s.path("probe");
-  mkdirSync(probe, { recursive: true });
-  if (spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]).exitCode !== 0) return false;
-  spawnSync(["umount", probe]);
-  return true;
-})();
+const canMount = canMountTmpfs(s.path("probe"));
 const mounts: string[] = [];
 const procs: { stop(): Promise<number> }[] = [];
 
@@ -33,9 +27,7 @@ afterAll(async () => {
 describe.if(canMount)("a full relay disk", () => {
   test("a message that does not fit is refused relay-full, nothing half-written stays, the sender keeps it Q; small mail still waits", async () => {
     const disk = s.path("relay-disk");
-    mkdirSync(disk, { recursive: true });
-    const r = spawnSync(["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs", disk]);
-    if (r.exitCode !== 0) throw new Error(`mount: ${r.stderr.toString()}`);
+    mountTmpfs(disk, 6);
     mounts.push(disk);
     const data = join(disk, "data");
     const relay = await startRelay({ dataDir: data, heartbeatTimeout: 3 });

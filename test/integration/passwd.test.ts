@@ -13,26 +13,14 @@ import {
   ok,
   outboxFlag,
   passwordFile,
-  register,
   sendFrom,
-  startClient,
-  startRelay,
   waitConnected,
   waitFor,
-  type ClientHandle,
-  type RelayHandle,
 } from "../support/harness.ts";
+import { startWorld, type World } from "../support/world.ts";
 
 const s = new Scratch();
-let relay: RelayHandle;
-const pw: Record<string, string> = {};
-const running: Record<string, ClientHandle> = {};
-
-async function start(user: string, pwFile = pw[user]!, env: Record<string, string> = {}): Promise<ClientHandle> {
-  const c = s.track(await startClient({ user, server: `127.0.0.1:${relay.port}`, dataDir: s.path(user), passwordFile: pwFile, relayKey: relay.key, env }));
-  running[user] = c;
-  return c;
-}
+let w: World;
 
 function newPassword(user: string, tag: string): string {
   return passwordFile(s.path("pw", tag), user, `${user} ${tag} ${randomBytes(4).toString("hex")}`);
@@ -43,35 +31,29 @@ async function contacts(user: string): Promise<ContactView[]> {
 }
 
 beforeAll(async () => {
-  relay = s.track(await startRelay({ dataDir: s.path("relay"), heartbeatTimeout: 3 }));
-  for (const u of ["alice", "bob", "carol"]) {
-    pw[u] = passwordFile(s.path("pw"), u, `${u} pw ${randomBytes(4).toString("hex")}`);
-    await register(relay.dataDir, u, pw[u]!);
-    await start(u);
-    await waitConnected(s.path(u));
-  }
+  w = await startWorld(s, { users: ["alice", "bob", "carol"], relay: { heartbeatTimeout: 3 } });
 }, 120_000);
 afterAll(() => s.cleanup());
 
 describe("smsg passwd", () => {
   test("contacts keep receiving without a hold, old mail stays readable, the old password opens nothing", async () => {
     // bob and carol pin alice; alice has mail from bob before the change.
-    const before = await sendFrom(s.path("bob"), "alice", "before the change", ["--attach", pw.bob!]);
+    const before = await sendFrom(s.path("bob"), "alice", "before the change", ["--attach", w.pw.bob!]);
     await outboxFlag(s.path("bob"), before, "S");
     await outboxFlag(s.path("carol"), await sendFrom(s.path("carol"), "alice", "carol pins alice"), "S");
     const pinned = (await contacts("bob")).find((c) => c.user === "alice")!;
 
     const next = newPassword("alice", "new");
     // carol is offline during the change: she gets the statement when she next hears from alice.
-    await running.carol!.stop();
-    const r = await cli(["passwd", "--data", s.path("alice"), "--password-file", pw.alice!, "--new-password-file", next]);
+    await w.clients.carol!.stop();
+    const r = await cli(["passwd", "--data", s.path("alice"), "--password-file", w.pw.alice!, "--new-password-file", next]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("password changed");
     await waitConnected(s.path("alice"));
 
     // The relay logged it, without the code.
-    const log = await waitFor("code-changed in the relay log", () => relay.proc.lines.find((l) => l.includes("code-changed") && l.includes("alice")));
+    const log = await waitFor("code-changed in the relay log", () => w.relay.proc.lines.find((l) => l.includes("code-changed") && l.includes("alice")));
     const code = (await ok(["register-code", "--user", "alice", "--password-file", next])).trim();
     expect(log).not.toContain(code);
 
@@ -85,8 +67,7 @@ describe("smsg passwd", () => {
     expect(moved.passwordChangedAt).toEqual(expect.any(String));
 
     // alice -> carol, who was offline: carol's client follows the statement on DELIVER.
-    await start("carol");
-    await waitConnected(s.path("carol"));
+    await w.start("carol");
     const toCarol = await sendFrom(s.path("alice"), "carol", "to carol after the change");
     await outboxFlag(s.path("alice"), toCarol, "S");
     expect((await inbox(s.path("carol"))).some((m) => m.id === toCarol)).toBe(true);
@@ -96,13 +77,12 @@ describe("smsg passwd", () => {
 
     // Old mail, with its attachment, opens with the new password after a restart; the old
     // password opens nothing.
-    await running.alice!.stop();
-    const old = await cli(["client", "--server", `127.0.0.1:${relay.port}`, "--user", "alice", "--data", s.path("alice"), "--password-file", pw.alice!, "--ui", "127.0.0.1:0", "--no-tray"]);
+    await w.clients.alice!.stop();
+    const old = await cli(["client", "--server", `127.0.0.1:${w.relay.port}`, "--user", "alice", "--data", s.path("alice"), "--password-file", w.pw.alice!, "--ui", "127.0.0.1:0", "--no-tray"]);
     expect(old.code).toBe(1);
     expect(old.stderr).toContain("wrong password");
-    pw.alice = next;
-    await start("alice");
-    await waitConnected(s.path("alice"));
+    w.pw.alice = next;
+    await w.start("alice");
     const shown = JSON.parse(await ok(["show", before, "--data", s.path("alice"), "--json", "--save-attachments", s.path("saved")])) as { body: string };
     expect(shown.body).toBe("before the change body");
     expect(await Bun.file(s.path("saved", "alice.password")).exists() || await Bun.file(s.path("saved", "bob.password")).exists()).toBe(true);

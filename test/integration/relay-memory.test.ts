@@ -9,14 +9,10 @@ import {
   Scratch,
   inbox,
   ok,
-  passwordFile,
-  register,
-  startClient,
-  startRelay,
-  waitConnected,
   waitFor,
   type RelayHandle,
 } from "../support/harness.ts";
+import { startWorld } from "../support/world.ts";
 import { RawClient } from "../support/raw-client.ts";
 import { deriveUserKeys } from "../../src/protocol/keys.ts";
 import type { Message } from "../../src/protocol/messages.ts";
@@ -25,13 +21,9 @@ const s = new Scratch();
 let relay: RelayHandle;
 
 beforeAll(async () => {
-  relay = s.track(await startRelay({ dataDir: s.path("relay") }));
-  for (const u of ["alice", "bob", "mallory"]) {
-    const pw = passwordFile(s.path("pw"), u, `${u}-pw`);
-    await register(relay.dataDir, u, pw);
-    if (u !== "mallory") s.track(await startClient({ user: u, server: `127.0.0.1:${relay.port}`, dataDir: s.path(u), passwordFile: pw }));
-  }
-  await Promise.all(["alice", "bob"].map((u) => waitConnected(s.path(u))));
+  // Passwords of a known text: mallory logs in by hand; clients learn the relay key on first use.
+  const w = await startWorld(s, { users: ["alice", "bob", "mallory"], idle: ["mallory"], password: (u) => `${u}-pw`, pinRelayKey: false });
+  relay = w.relay;
 }, 120_000);
 afterAll(() => s.cleanup());
 

@@ -8,14 +8,10 @@ import {
   Scratch,
   inbox,
   ok,
-  passwordFile,
-  register,
-  startClient,
-  startRelay,
-  waitConnected,
   waitFor,
   type RelayHandle,
 } from "../support/harness.ts";
+import { startWorld } from "../support/world.ts";
 import { RawClient, RawSocket } from "../support/raw-client.ts";
 import { PREAMBLE } from "../../src/protocol/handshake.ts";
 import { deriveUserKeys, type UserKeys } from "../../src/protocol/keys.ts";
@@ -29,16 +25,10 @@ let relay: RelayHandle;
 let mallory: UserKeys;
 
 beforeAll(async () => {
-  relay = s.track(await startRelay({ dataDir: s.path("relay"), maxMessageMb: 1 }));
-  for (const u of ["alice", "bob", "mallory"]) {
-    const pw = passwordFile(s.path("pw"), u, `${u}-pw`);
-    await register(relay.dataDir, u, pw);
-    if (u !== "mallory") {
-      s.track(await startClient({ user: u, server: `127.0.0.1:${relay.port}`, dataDir: s.path(u), passwordFile: pw }));
-    }
-  }
+  // Passwords of a known text: mallory logs in by hand; clients learn the relay key on first use.
+  const w = await startWorld(s, { users: ["alice", "bob", "mallory"], idle: ["mallory"], password: (u) => `${u}-pw`, pinRelayKey: false, relay: { maxMessageMb: 1 } });
+  relay = w.relay;
   mallory = await deriveUserKeys("mallory", "mallory-pw");
-  await Promise.all(["alice", "bob"].map((u) => waitConnected(s.path(u))));
 }, 120_000);
 afterAll(() => s.cleanup());
 

@@ -18,13 +18,9 @@ import {
   passwordFile,
   register,
   sendFrom,
-  startClient,
-  startRelay,
-  waitConnected,
   waitFor,
-  type ClientHandle,
-  type RelayHandle,
 } from "../support/harness.ts";
+import { startWorld, type World } from "../support/world.ts";
 
 /** `smsg accept USER` in a pty (script(1)), answering its question with `answer`. */
 async function acceptOnTerminal(dataDir: string, user: string, answer: string): Promise<{ code: number; out: string }> {
@@ -48,24 +44,10 @@ async function acceptOnTerminal(dataDir: string, user: string, answer: string): 
 }
 
 const s = new Scratch();
-let relay: RelayHandle;
-const pw: Record<string, string> = {};
-const running: Record<string, ClientHandle> = {};
-
-async function start(user: string, dataDir = s.path(user), passwordFile = pw[user]!): Promise<ClientHandle> {
-  const c = s.track(await startClient({ user, server: `127.0.0.1:${relay.port}`, dataDir, passwordFile, relayKey: relay.key }));
-  running[user] = c;
-  await waitConnected(dataDir);
-  return c;
-}
+let w: World;
 
 beforeAll(async () => {
-  relay = s.track(await startRelay({ dataDir: s.path("relay"), heartbeatTimeout: 3 }));
-  for (const u of ["alice", "bob"]) {
-    pw[u] = passwordFile(s.path("pw"), u, `${u} pw ${randomBytes(4).toString("hex")}`);
-    await register(relay.dataDir, u, pw[u]!);
-    await start(u);
-  }
+  w = await startWorld(s, { users: ["alice", "bob"], relay: { heartbeatTimeout: 3 } });
 }, 120_000);
 afterAll(() => s.cleanup());
 
@@ -77,17 +59,17 @@ describe("identity keys", () => {
       .find((c) => c.user === "bob")!.identity;
 
     // bob starts over with a new password: a new identity key (the operator re-registers him).
-    await running.bob!.stop();
+    await w.clients.bob!.stop();
     const newPw = passwordFile(s.path("pw2"), "bob", "bob's brand new password");
-    await ok(["ctrl", "--data", relay.dataDir, "users", "remove", "bob"]);
-    await register(relay.dataDir, "bob", newPw);
-    await start("bob", s.path("bob-new"), newPw);
+    await ok(["ctrl", "--data", w.relay.dataDir, "users", "remove", "bob"]);
+    await register(w.relay.dataDir, "bob", newPw);
+    await w.start("bob", { dataDir: s.path("bob-new"), passwordFile: newPw });
 
     const held = await sendFrom(s.path("alice"), "bob", "after the change");
     await outboxFlag(s.path("alice"), held, "H");
     const contacts = JSON.parse(await ok(["contacts", "--data", s.path("alice"), "--json"])) as ContactView[];
     const newBob = (await deriveUserKeys("bob", "bob's brand new password")).identity.publicKey;
-    const aliceKey = (await deriveUserKeys("alice", readFileSync(pw.alice!, "utf8").trim())).identity.publicKey;
+    const aliceKey = (await deriveUserKeys("alice", readFileSync(w.pw.alice!, "utf8").trim())).identity.publicKey;
     expect(contacts.find((c) => c.user === "bob")).toEqual({
       user: "bob",
       identity: pinned,
@@ -132,10 +114,10 @@ describe("identity keys", () => {
 describe("crash safety", () => {
   test("killing the recipient and then the sender mid-transfer loses and duplicates nothing", async () => {
     // The relay now knows bob by his new key: use the new data dir.
-    await running.bob!.stop();
+    await w.clients.bob!.stop();
     const bobDir = s.path("bob-new");
     const bobPw = join(s.path("pw2"), "bob.password");
-    await start("bob", bobDir, bobPw);
+    await w.start("bob", { dataDir: bobDir, passwordFile: bobPw });
 
     const file = s.path("crash.bin");
     const data = randomBytes(96 * 1024 * 1024);
@@ -153,13 +135,13 @@ describe("crash safety", () => {
       5,
     );
     expect(seen).toBeLessThan(data.length); // caught while it was still coming
-    running.bob!.proc.proc.kill("SIGKILL");
-    await running.bob!.proc.proc.exited;
-    running.alice!.proc.proc.kill("SIGKILL");
-    await running.alice!.proc.proc.exited;
+    w.clients.bob!.proc.proc.kill("SIGKILL");
+    await w.clients.bob!.proc.proc.exited;
+    w.clients.alice!.proc.proc.kill("SIGKILL");
+    await w.clients.alice!.proc.proc.exited;
 
-    await start("bob", bobDir, bobPw);
-    await start("alice");
+    await w.start("bob", { dataDir: bobDir, passwordFile: bobPw });
+    await w.start("alice");
     await outboxFlag(s.path("alice"), id, "S");
     const copies = (await inbox(bobDir)).filter((m) => m.id === id);
     expect(copies).toHaveLength(1);

@@ -14,8 +14,6 @@ import { Desktop, SCREEN, TRAY, near, type Rgb } from "../support/desktop.ts";
 import {
   Scratch,
   ok,
-  passwordFile,
-  register,
   startClient,
   startRelay,
   waitConnected,
@@ -23,6 +21,7 @@ import {
   type ClientHandle,
   type RelayHandle,
 } from "../support/harness.ts";
+import { startWorld } from "../support/world.ts";
 
 const s = new Scratch();
 let desktop: Desktop;
@@ -41,32 +40,18 @@ const BELOW = { x: 0, y: TRAY.height + 1, width: SCREEN.width, height: SCREEN.he
 
 beforeAll(async () => {
   desktop = s.track(await Desktop.start(s.path("x11")));
-  relay = s.track(await startRelay({ dataDir: s.path("relay") }));
+  // Clients learn the relay key on first use: the relay comes back on the same port with the same key.
+  const w = await startWorld(s, { users: ["alice", "bob", "carol"], idle: ["alice", "bob", "carol"], password: (u) => `${u}-password`, pinRelayKey: false });
+  relay = w.relay;
   port = relay.port;
-  const pw: Record<string, string> = {};
-  for (const u of ["alice", "bob", "carol"]) {
-    pw[u] = passwordFile(s.path("pw"), u, `${u}-password`);
-    await register(relay.dataDir, u, pw[u]!);
-  }
   // The opener the tray runs: it notes each URL it is given.
   const opener = s.path("opener.sh");
   writeFileSync(opener, `#!/bin/sh\necho "$@" >> ${opened}\n`);
   chmodSync(opener, 0o755);
-  alice = s.track(
-    await startClient({
-      user: "alice",
-      server: `127.0.0.1:${port}`,
-      dataDir: s.path("alice"),
-      passwordFile: pw.alice!,
-      tray: true,
-      env: { DISPLAY: desktop.display, WAYLAND_DISPLAY: "", SMSG_OPENER: opener },
-    }),
-  );
+  // alice is not waited for here: the first test waits for her icon to turn green.
+  alice = await w.start("alice", { tray: true, env: { DISPLAY: desktop.display, WAYLAND_DISPLAY: "", SMSG_OPENER: opener }, connected: false });
   // bob has the display too, but --no-tray.
-  bob = s.track(
-    await startClient({ user: "bob", server: `127.0.0.1:${port}`, dataDir: s.path("bob"), passwordFile: pw.bob!, env: { DISPLAY: desktop.display } }),
-  );
-  await waitConnected(s.path("bob"));
+  bob = await w.start("bob", { env: { DISPLAY: desktop.display } });
 }, 120_000);
 afterAll(() => s.cleanup());
 
