@@ -16,7 +16,10 @@ import type { AckStatus, NoticeKind } from "../protocol/messages.ts";
 export const INLINE_MAX = 64 * 1024;
 
 /** Where a finished upload's bytes are: a file of mailbox/, or in memory for its row. */
-export type Body = { file: string } | { inline: Uint8Array };
+export type Body = { file: string } | { inline: Uint8Array } | { parts: { nonce: string; count: number; written: Promise<void> } };
+
+/** A store call that a store on a remote, replicated log answers later. */
+export type Maybe<T> = T | Promise<T>;
 
 /** A message waiting for its recipient: what DELIVER carries, and where its chunks are. */
 export interface WaitingMail {
@@ -48,10 +51,10 @@ export interface Upload {
 }
 
 export interface MailboxStore {
-  setPrekeys(user: string, signed: Uint8Array, replace: boolean, oneTime: Uint8Array[], maxStock: number): void;
+  setPrekeys(user: string, signed: Uint8Array, replace: boolean, oneTime: Uint8Array[], maxStock: number): Maybe<void>;
   prekeyState(user: string): { oneTime: number; signed: Uint8Array | undefined };
   /** The signed prekey and, within the per-taker limit, one one-time prekey taken from the stock. */
-  takeBundle(owner: string, taker: string, now: number, perHour: number): { signed: Uint8Array; oneTime: Uint8Array | undefined } | undefined;
+  takeBundle(owner: string, taker: string, now: number, perHour: number): Maybe<{ signed: Uint8Array; oneTime: Uint8Array | undefined } | undefined>;
   /** Bytes of mail waiting for user. */
   bytesFor(user: string): number;
   upload(): Upload;
@@ -59,16 +62,16 @@ export interface MailboxStore {
    * Finished uploads become waiting mail: their rows in one transaction, then the folder
    * synced. Durable on return: only then may HELD be sent for any of them.
    */
-  hold(items: { body: Body; mail: Omit<WaitingMail, "n"> }[]): void;
+  hold(items: { body: Body; mail: Omit<WaitingMail, "n"> }[]): Maybe<void>;
   /** Waiting mail for user, oldest first, after n = `after`. */
   waiting(user: string, after: number, limit: number): WaitingMail[];
   readChunk(mail: WaitingMail, seq: number, chunkBytes: number): Uint8Array;
   /** Mail answered by its recipient: gone, with a notice for each sender, in one transaction. */
-  answered(items: { mail: WaitingMail; notice: Notice }[], now: number): void;
+  answered(items: { mail: WaitingMail; notice: Notice }[], now: number): Maybe<void>;
   notices(sender: string): Notice[];
-  removeNotice(sender: string, recipient: string, id: Uint8Array): void;
+  removeNotice(sender: string, recipient: string, id: Uint8Array): Maybe<void>;
   /** Delete mail and notices older than cutoff; the mail's senders get `expired` notices. */
-  expire(cutoff: number, now: number): number;
+  expire(cutoff: number, now: number): Maybe<number>;
   /** Bytes on disk in the mailbox's files and database (for the bench). */
   close(): void;
 }
@@ -300,6 +303,26 @@ export class SqliteMailboxStore implements MailboxStore {
       }
     })();
     for (const f of files) rmSync(join(this.dir, f), { force: true });
+  }
+
+  /** A mirror's copy of waiting mail another process removed (answered or expired). */
+  remove(recipient: string, sender: string, id: Uint8Array): void {
+    const row = this.#db
+      .query<{ n: number; file: string | null; size: number }, [string, string, Uint8Array]>("SELECT n, file, size FROM waiting WHERE recipient = ? AND sender = ? AND id = ?")
+      .get(recipient, sender, id);
+    if (!row) return;
+    this.#db.query("DELETE FROM waiting WHERE n = ?").run(row.n);
+    this.#count(recipient, -row.size);
+    if (row.file) rmSync(join(this.dir, row.file), { force: true });
+  }
+
+  /** Waiting mail older than cutoff, for a store that expires it elsewhere. */
+  older(cutoff: number): WaitingMail[] {
+    return this.#db.query<WaitingMail, [number]>("SELECT n, recipient, sender, id, size, deliver, created FROM waiting WHERE created < ?").all(cutoff);
+  }
+
+  putNotice(n: Notice, now: number): void {
+    this.#putNotice(n, now);
   }
 
   #putNotice(n: Notice, now: number): void {
