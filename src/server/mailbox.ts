@@ -333,9 +333,13 @@ export class Mailbox {
     if (r instanceof Promise) this.#later(r, "mailbox-write-failed");
   }
 
-  /** A receipt notice reached this node's copy of a cluster's mailbox. */
+  /**
+   * A notice reached this node's copy of a cluster's mailbox, from whichever node wrote it.
+   * An expired one may also be posted by this node's sweep: a second NOTICE is only answered
+   * NOTICE_DONE (SPEC.md §12.5).
+   */
   noticeArrived(n: Notice): void {
-    if (n.kind === "receipt") this.#find(n.sender)?.post(noticeMessage(n));
+    this.#find(n.sender)?.post(noticeMessage(n));
   }
 
   /** New mail for user reached this node's copy of a cluster's mailbox. */

@@ -1,7 +1,8 @@
 // The cluster's mailbox (SPEC.md §12.6) with real processes on one NATS server: a one-time
 // prekey is handed out once across nodes, however the takes interleave; mail that alice
 // left at node one for offline bob survives node one's SIGKILL, bob gets it from node two,
-// and the receipt reaches alice on node one, restarted with its copy rebuilt.
+// and the receipt reaches alice on node one, restarted with its copy rebuilt; with a short
+// retention, uncollected mail leaves the bucket and its sender sees F.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
@@ -126,4 +127,34 @@ describe("the cluster's mailbox", () => {
     // The receipt taken by node two reaches alice on node one without her reconnecting.
     await outboxFlag(s.path("alice"), id, "S");
   }, 180_000);
+
+  test("with a short retention, mail nobody collects expires in the bucket (whichever node sweeps first) and its sender sees F", async () => {
+    const root = s.path("short");
+    const n2 = s.track(await startNats({ dir: join(root, "nats") }));
+    const extra = ["--mailbox-retention-days", "0.00005"]; // 4.3 s
+    const a = s.track(await startNode({ root, name: "a", nats: [n2.url], extra }));
+    const b = s.track(await startNode({ root, name: "b", nats: [n2.url], keyFrom: a.dataDir, extra }));
+    for (const u of ["carol", "dave"]) await registerVia(a.dataDir, u, pw[u]!);
+    const go = async (u: string, node: RelayHandle): Promise<ClientHandle> => {
+      const c = s.track(await startClient({ user: u, server: `127.0.0.1:${node.port}`, dataDir: join(root, u), passwordFile: pw[u]!, relayKey: a.key }));
+      await waitConnected(join(root, u));
+      return c;
+    };
+    const nc2 = await connect({ servers: [n2.url], user: NATS_USER, pass: NATS_PASSWORD });
+    try {
+      const kv2 = await new Kvm(nc2).open(MAIL_BUCKET);
+      const carol = await go("carol", b);
+      await waitFor("carol's prekeys", async () => (await kv2.get("o.carol"))?.operation === "PUT", 30_000, 100);
+      await carol.stop();
+      await go("dave", a);
+      const id = (await ok(["send", "--data", join(root, "dave"), "--to", "carol", "--subject", "never read", "--body", "expires"])).match(/[0-9a-f]{32}/)![0]!;
+      await outboxFlag(join(root, "dave"), id, "W");
+      await outboxFlag(join(root, "dave"), id, "F");
+      const shown = JSON.parse(await ok(["show", id, "--data", join(root, "dave"), "--json"])) as { deliveries: { error: string | null }[] };
+      expect(shown.deliveries[0]!.error).toBe("expired at the relay");
+      for await (const k of await kv2.keys()) expect(k.startsWith("w.") || k.startsWith("c.")).toBe(false);
+    } finally {
+      await nc2.close();
+    }
+  }, 120_000);
 });
