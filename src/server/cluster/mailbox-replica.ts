@@ -269,16 +269,20 @@ export class ClusterMailboxStore implements MailboxStore {
   async hold(items: { body: Body; mail: Omit<WaitingMail, "n"> }[]): Promise<void> {
     // HELD only once every part and the mail's record are acknowledged by the stream
     // (written by its replicas, SPEC.md §12.6), and the copy here holds it.
-    let last = 0;
-    for (const { body, mail } of items) {
-      if (!("parts" in body)) throw new Error("not an upload of the cluster's mailbox");
-      await body.parts.written;
-      const rec: MailRecord = { nonce: body.parts.nonce, parts: body.parts.count, size: mail.size, deliver: b64(mail.deliver), created: mail.created };
-      const key = mailKey(mail.recipient, mail.sender, mail.id);
-      const before = this.#where.get(key); // the same mail posted again: the older parts go
-      last = await this.kv.put(key, json(rec));
-      if (before && before.nonce !== rec.nonce) void this.#purgeParts(before.nonce, before.parts);
-    }
+    // All at once: one round trip to the stream for the batch, not one per mail.
+    const revisions = await Promise.all(
+      items.map(async ({ body, mail }) => {
+        if (!("parts" in body)) throw new Error("not an upload of the cluster's mailbox");
+        await body.parts.written;
+        const rec: MailRecord = { nonce: body.parts.nonce, parts: body.parts.count, size: mail.size, deliver: b64(mail.deliver), created: mail.created };
+        const key = mailKey(mail.recipient, mail.sender, mail.id);
+        const before = this.#where.get(key); // the same mail posted again: the older parts go
+        const rev = await this.kv.put(key, json(rec));
+        if (before && before.nonce !== rec.nonce) void this.#purgeParts(before.nonce, before.parts);
+        return rev;
+      }),
+    );
+    const last = Math.max(0, ...revisions);
     await this.#seen(last);
   }
 
