@@ -82,14 +82,18 @@ export class SqliteMailboxStore implements MailboxStore {
   /** Bytes waiting per recipient, as the rows say: the quota check is one lookup, not a sum. */
   #bytes = new Map<string, number>();
 
-  constructor(dataDir: string) {
+  #durable: boolean;
+
+  /** durable false: a copy rebuilt from elsewhere at every start (a cluster node's), never synced. */
+  constructor(dataDir: string, durable = true) {
+    this.#durable = durable;
     this.dir = join(dataDir, "mailbox");
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const path = join(dataDir, "mailbox.db");
     if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
     this.#db = new Database(path, { create: true, strict: true });
     this.#db.exec("PRAGMA journal_mode = WAL");
-    this.#db.exec("PRAGMA synchronous = FULL"); // HELD promises the mail survives a crash
+    this.#db.exec(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF"); // HELD promises the mail survives a crash
     this.#db.exec("PRAGMA busy_timeout = 5000");
     for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
     this.#db.exec(`
@@ -216,7 +220,7 @@ export class SqliteMailboxStore implements MailboxStore {
           }
           return { inline };
         }
-        fsyncSync(fd!);
+        if (this.#durable) fsyncSync(fd!);
         close();
         return { file: file! };
       },
@@ -244,7 +248,7 @@ export class SqliteMailboxStore implements MailboxStore {
       }
     })();
     // New files' names must be durable too, not only their bytes.
-    if (items.some((i) => "file" in i.body)) {
+    if (this.#durable && items.some((i) => "file" in i.body)) {
       const dfd = openSync(this.dir, "r");
       try {
         fsyncSync(dfd);

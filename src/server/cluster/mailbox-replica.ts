@@ -75,7 +75,7 @@ export class ClusterMailboxStore implements MailboxStore {
     this.#onError = onError;
     const dir = join(dataDir, "cluster-mailbox");
     rmSync(dir, { recursive: true, force: true }); // a copy: the bucket is the truth
-    this.local = new SqliteMailboxStore(dir);
+    this.local = new SqliteMailboxStore(dir, false);
   }
 
   static async open(nc: NatsConnection, replicas: number, dataDir: string, onError: (e: Error) => void = () => {}): Promise<ClusterMailboxStore> {
