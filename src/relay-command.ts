@@ -116,7 +116,7 @@ async function runRelay(o: Record<string, unknown>, out: (line: string) => void)
   } catch (e) {
     throw new CliError(`cannot write the log in ${logDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  if (cluster && offlineMail === "on") say("offline mail: not available in a cluster yet; mail to offline users waits in the senders' outboxes");
+  if (cluster && offlineMail === "on") say(`offline mail: kept in the cluster's bucket "smsg_mail", replicated as the directory`);
   const relay = await startRelay({
     listen,
     dataDir,

@@ -12,6 +12,8 @@ import { startRelayProcess } from "../lib/relay-process.ts";
 import { row, type Row } from "../lib/row.ts";
 import { BareClient } from "../lib/bare-client.ts";
 import { benchIdentity, loginKey, makeUsers, registerUsers } from "../lib/users.ts";
+import { register, startNatsServer } from "./cluster.ts";
+import type { ClusterSettings } from "../../src/server/cluster/nats-connect.ts";
 import { encodeHeader, sealEnvelopeKey } from "../../src/protocol/envelope.ts";
 import { StreamSealer, streamCiphertextSize } from "../../src/protocol/stream.ts";
 import { signPrekey } from "../../src/protocol/prekeys.ts";
@@ -74,11 +76,30 @@ function diskBytes(dir: string, names: (n: string) => boolean): number {
 }
 
 export async function offlineRows(ctx: BenchContext): Promise<Row[]> {
-  const n = ctx.quick ? 200 : 10_000;
-  const data = ctx.dir("offline");
+  const rows = await offlineRun(ctx, false);
+  if (Bun.which("nats-server")) rows.push(...(await offlineRun(ctx, true)));
+  else ctx.log("offline: nats-server is not installed: no cluster rows");
+  return rows;
+}
+
+/**
+ * One relay on its own (mailbox.db, fsync), or one node of a cluster on one nats-server
+ * (the bucket smsg_mail, one replica: HELD after JetStream's acknowledgement, SPEC.md §12.6).
+ */
+async function offlineRun(ctx: BenchContext, cluster: boolean): Promise<Row[]> {
+  const n = ctx.quick ? 200 : cluster ? 2_000 : 10_000;
+  const data = ctx.dir(cluster ? "offline-cluster" : "offline");
   const [sender, recipient] = [...makeUsers("os", 1), ...makeUsers("or", 1)] as const;
-  registerUsers(data, [sender!, recipient!]);
-  const relay = await startRelayProcess({ dataDir: data, port: freePort() });
+  let nats: Awaited<ReturnType<typeof startNatsServer>> | undefined;
+  const natsDir = cluster ? ctx.dir("offline-nats") : "";
+  let env: Record<string, string> | undefined;
+  if (cluster) {
+    nats = await startNatsServer(natsDir);
+    const base: ClusterSettings = { servers: [nats.url], user: "smsg", passwordFile: nats.passwordFile, replicas: 1 };
+    await register(base, [sender!, recipient!]);
+    env = { BENCH_CLUSTER: JSON.stringify({ ...base, node: "a" }) };
+  } else registerUsers(data, [sender!, recipient!]);
+  const relay = await startRelayProcess({ dataDir: data, port: freePort(), env });
   const seed = new Uint8Array(Buffer.from(benchIdentity().seed, "hex"));
   const identity = { seed, publicKey: ed25519PublicKey(seed) };
   try {
@@ -114,7 +135,9 @@ export async function offlineRows(ctx: BenchContext): Promise<Row[]> {
       else if (m.t === "sendFailed") throw new Error(`POST refused: ${m.reason}`);
     }));
     ctx.log(`offline: ${postRate.toFixed(0)} msg/s into the mailbox`);
-    const disk = diskBytes(data, (f) => f.includes(`${join(data, "mailbox")}/`) || /mailbox\.db(-wal|-shm)?$/.test(f));
+    const disk = cluster
+      ? diskBytes(natsDir, (f) => f.includes("KV_smsg_mail"))
+      : diskBytes(data, (f) => f.includes(`${join(data, "mailbox")}/`) || /mailbox\.db(-wal|-shm)?$/.test(f));
 
     // Drain: the recipient connects; everything waiting comes, oldest first, and is ACKed.
     let got = 0;
@@ -137,6 +160,12 @@ export async function offlineRows(ctx: BenchContext): Promise<Row[]> {
     tx.close();
     rx.close();
     const label = n.toLocaleString("en-US");
+    if (cluster)
+      return [
+        row({ name: "offline (cluster, 1 nats-server): 1 KiB messages/s into a waiting mailbox (HELD after JetStream's ack), 1 sender, 8 open", value: postRate, unit: "msg/s", baseline: { name: "the same sender live through the node", value: liveRate } }),
+        row({ name: `offline (cluster): time to drain ${label} waiting 1 KiB messages on connect`, value: drainS, unit: "s", baseline: { name: `${label} at the live rate`, value: n / liveRate } }),
+        row({ name: "offline (cluster): JetStream store bytes per waiting 1 KiB message (stream KV_smsg_mail, before the drain)", value: disk / n, unit: "B", baseline: { name: "its ciphertext (DELIVER fields + STREAM)", value: waiting.size + 2498 + recipient!.user.length } }),
+      ];
     return [
       row({ name: "offline: 1 KiB messages/s into a waiting mailbox (HELD after fsync), 1 sender, 8 open", value: postRate, unit: "msg/s", baseline: { name: "the same sender live (SEND, ACK)", value: liveRate } }),
       row({ name: `offline: time to drain ${label} waiting 1 KiB messages on connect`, value: drainS, unit: "s", baseline: { name: `${label} at the live rate`, value: n / liveRate } }),
@@ -144,5 +173,6 @@ export async function offlineRows(ctx: BenchContext): Promise<Row[]> {
     ];
   } finally {
     await relay.stop();
+    nats?.child.stop();
   }
 }

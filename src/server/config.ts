@@ -48,7 +48,7 @@ export const SETTINGS = [
   { key: "max_window_per_transfer_mb", kind: "int", help: "window credit one transfer may have beyond its base window of 16 chunks, in MiB", min: 0, max: 4096, default: 16 },
   { key: "max_window_total_mb", kind: "int", help: "window credit of all transfers together beyond their base windows, in MiB", min: 0, max: 1_048_576, default: 256 },
   // Mail that waits at the relay for offline users (SPEC.md §12); "off" is the relay without it.
-  { key: "offline_mail", kind: "string", help: "on or off: keep sealed mail for offline users until they connect (not yet in a cluster)", default: "on" },
+  { key: "offline_mail", kind: "string", help: "on or off: keep sealed mail for offline users until they connect (in a cluster: in its replicated bucket)", default: "on" },
   { key: "mailbox_quota_mb", kind: "number", help: "mail that may wait for one user, in MiB", min: 0.001, max: 8_000_000, default: 1024 },
   { key: "mailbox_retention_days", kind: "number", help: "days mail may wait before it is deleted and its sender told", min: 0.00001, max: 36500, default: 30 },
   // A cluster of relay nodes on NATS (README "A cluster of relays", SPEC.md §11): none of

@@ -16,7 +16,10 @@ import type { AckStatus, NoticeKind } from "../protocol/messages.ts";
 export const INLINE_MAX = 64 * 1024;
 
 /** Where a finished upload's bytes are: a file of mailbox/, or in memory for its row. */
-export type Body = { file: string } | { inline: Uint8Array };
+export type Body = { file: string } | { inline: Uint8Array } | { parts: { nonce: string; count: number; written: Promise<void> } };
+
+/** A store call that a store on a remote, replicated log answers later. */
+export type Maybe<T> = T | Promise<T>;
 
 /** A message waiting for its recipient: what DELIVER carries, and where its chunks are. */
 export interface WaitingMail {
@@ -48,10 +51,10 @@ export interface Upload {
 }
 
 export interface MailboxStore {
-  setPrekeys(user: string, signed: Uint8Array, replace: boolean, oneTime: Uint8Array[], maxStock: number): void;
+  setPrekeys(user: string, signed: Uint8Array, replace: boolean, oneTime: Uint8Array[], maxStock: number): Maybe<void>;
   prekeyState(user: string): { oneTime: number; signed: Uint8Array | undefined };
   /** The signed prekey and, within the per-taker limit, one one-time prekey taken from the stock. */
-  takeBundle(owner: string, taker: string, now: number, perHour: number): { signed: Uint8Array; oneTime: Uint8Array | undefined } | undefined;
+  takeBundle(owner: string, taker: string, now: number, perHour: number): Maybe<{ signed: Uint8Array; oneTime: Uint8Array | undefined } | undefined>;
   /** Bytes of mail waiting for user. */
   bytesFor(user: string): number;
   upload(): Upload;
@@ -59,16 +62,16 @@ export interface MailboxStore {
    * Finished uploads become waiting mail: their rows in one transaction, then the folder
    * synced. Durable on return: only then may HELD be sent for any of them.
    */
-  hold(items: { body: Body; mail: Omit<WaitingMail, "n"> }[]): void;
+  hold(items: { body: Body; mail: Omit<WaitingMail, "n"> }[]): Maybe<void>;
   /** Waiting mail for user, oldest first, after n = `after`. */
   waiting(user: string, after: number, limit: number): WaitingMail[];
   readChunk(mail: WaitingMail, seq: number, chunkBytes: number): Uint8Array;
   /** Mail answered by its recipient: gone, with a notice for each sender, in one transaction. */
-  answered(items: { mail: WaitingMail; notice: Notice }[], now: number): void;
+  answered(items: { mail: WaitingMail; notice: Notice }[], now: number): Maybe<void>;
   notices(sender: string): Notice[];
-  removeNotice(sender: string, recipient: string, id: Uint8Array): void;
+  removeNotice(sender: string, recipient: string, id: Uint8Array): Maybe<void>;
   /** Delete mail and notices older than cutoff; the mail's senders get `expired` notices. */
-  expire(cutoff: number, now: number): number;
+  expire(cutoff: number, now: number): Maybe<number>;
   /** Bytes on disk in the mailbox's files and database (for the bench). */
   close(): void;
 }
@@ -79,14 +82,18 @@ export class SqliteMailboxStore implements MailboxStore {
   /** Bytes waiting per recipient, as the rows say: the quota check is one lookup, not a sum. */
   #bytes = new Map<string, number>();
 
-  constructor(dataDir: string) {
+  #durable: boolean;
+
+  /** durable false: a copy rebuilt from elsewhere at every start (a cluster node's), never synced. */
+  constructor(dataDir: string, durable = true) {
+    this.#durable = durable;
     this.dir = join(dataDir, "mailbox");
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const path = join(dataDir, "mailbox.db");
     if (!existsSync(path)) closeSync(openSync(path, "a", 0o600));
     this.#db = new Database(path, { create: true, strict: true });
     this.#db.exec("PRAGMA journal_mode = WAL");
-    this.#db.exec("PRAGMA synchronous = FULL"); // HELD promises the mail survives a crash
+    this.#db.exec(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF"); // HELD promises the mail survives a crash
     this.#db.exec("PRAGMA busy_timeout = 5000");
     for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
     this.#db.exec(`
@@ -213,7 +220,7 @@ export class SqliteMailboxStore implements MailboxStore {
           }
           return { inline };
         }
-        fsyncSync(fd!);
+        if (this.#durable) fsyncSync(fd!);
         close();
         return { file: file! };
       },
@@ -241,7 +248,7 @@ export class SqliteMailboxStore implements MailboxStore {
       }
     })();
     // New files' names must be durable too, not only their bytes.
-    if (items.some((i) => "file" in i.body)) {
+    if (this.#durable && items.some((i) => "file" in i.body)) {
       const dfd = openSync(this.dir, "r");
       try {
         fsyncSync(dfd);
@@ -300,6 +307,26 @@ export class SqliteMailboxStore implements MailboxStore {
       }
     })();
     for (const f of files) rmSync(join(this.dir, f), { force: true });
+  }
+
+  /** A mirror's copy of waiting mail another process removed (answered or expired). */
+  remove(recipient: string, sender: string, id: Uint8Array): void {
+    const row = this.#db
+      .query<{ n: number; file: string | null; size: number }, [string, string, Uint8Array]>("SELECT n, file, size FROM waiting WHERE recipient = ? AND sender = ? AND id = ?")
+      .get(recipient, sender, id);
+    if (!row) return;
+    this.#db.query("DELETE FROM waiting WHERE n = ?").run(row.n);
+    this.#count(recipient, -row.size);
+    if (row.file) rmSync(join(this.dir, row.file), { force: true });
+  }
+
+  /** Waiting mail older than cutoff, for a store that expires it elsewhere. */
+  older(cutoff: number): WaitingMail[] {
+    return this.#db.query<WaitingMail, [number]>("SELECT n, recipient, sender, id, size, deliver, created FROM waiting WHERE created < ?").all(cutoff);
+  }
+
+  putNotice(n: Notice, now: number): void {
+    this.#putNotice(n, now);
   }
 
   #putNotice(n: Notice, now: number): void {

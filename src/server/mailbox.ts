@@ -118,13 +118,26 @@ export class Mailbox {
       if (!bytesEqual(k.identityPub, own)) throw new ProtocolError("malformed", "a prekey of another identity");
       verifyPrekey(kind, s.user, k, ed25519VerifyNative);
     }
-    this.store.setPrekeys(s.user, encodeSignedKey(m.signed), m.replace, m.oneTime.map(encodeSignedKey), MAX_ONE_TIME_STOCK);
-    this.#postState(s);
+    const r = this.store.setPrekeys(s.user, encodeSignedKey(m.signed), m.replace, m.oneTime.map(encodeSignedKey), MAX_ONE_TIME_STOCK);
+    if (r instanceof Promise) this.#later(r.then(() => this.#postState(s)), "mailbox-write-failed");
+    else this.#postState(s);
   }
 
   bundle(s: MailboxSession, m: MessageOf<"getBundle">, active: boolean): void {
     if (!active) return void s.post({ t: "bundle", req: m.req, user: m.user, status: "unknown" });
     const b = this.store.takeBundle(m.user, s.user, this.#now(), ONE_TIME_PER_HOUR);
+    if (b instanceof Promise) {
+      this.#later(
+        b.then((got) => this.#postBundle(s, m, got)),
+        "mailbox-read-failed",
+        () => s.post({ t: "bundle", req: m.req, user: m.user, status: "unavailable" }),
+      );
+      return;
+    }
+    this.#postBundle(s, m, b);
+  }
+
+  #postBundle(s: MailboxSession, m: MessageOf<"getBundle">, b: { signed: Uint8Array; oneTime: Uint8Array | undefined } | undefined): void {
     if (!b) return void s.post({ t: "bundle", req: m.req, user: m.user, status: "none" });
     const signed = decodeSignedKey(b.signed);
     s.post(b.oneTime ? { t: "bundle", req: m.req, user: m.user, status: "ok", signed, oneTime: decodeSignedKey(b.oneTime) } : { t: "bundle", req: m.req, user: m.user, status: "ok", signed });
@@ -225,16 +238,24 @@ export class Mailbox {
   #flushHeld(): void {
     const batch = this.#toHold.splice(0);
     if (batch.length === 0) return;
-    try {
-      this.store.hold(batch.map(({ s, u, body, created }) => ({ body, mail: { recipient: u.to, sender: s.user, id: u.id, size: u.size, deliver: u.deliver, created } })));
-    } catch (e) {
+    const failed = (e: unknown): void => {
       this.#log.error("mailbox-write-failed", { err: errText(e) });
       for (const { s, u } of batch) {
         u.upload.discard();
         s.post({ t: "sendFailed", id: u.id, reason: "relay-full" });
       }
-      return;
+    };
+    let r: void | Promise<void>;
+    try {
+      r = this.store.hold(batch.map(({ s, u, body, created }) => ({ body, mail: { recipient: u.to, sender: s.user, id: u.id, size: u.size, deliver: u.deliver, created } })));
+    } catch (e) {
+      return failed(e);
     }
+    if (r instanceof Promise) r.then(() => this.#heldDone(batch), failed);
+    else this.#heldDone(batch);
+  }
+
+  #heldDone(batch: { s: MailboxSession; u: Up }[]): void {
     const recipients = new Set<string>();
     for (const { s, u } of batch) {
       this.#log.info("mail-held", { from: s.user, to: u.to, bytes: u.size });
@@ -256,15 +277,20 @@ export class Mailbox {
   #flushAnswered(): void {
     const batch = this.#toAnswer.splice(0);
     if (batch.length === 0) return;
+    // A store answering later (a cluster's) tells the sender's node when the notice is
+    // stored there: noticeArrived().
+    let later = false;
     try {
-      this.store.answered(batch, this.#now());
+      const r = this.store.answered(batch, this.#now());
+      if (r instanceof Promise) this.#later(r, "mailbox-write-failed");
+      later = r instanceof Promise;
     } catch (e) {
       this.#log.error("mailbox-write-failed", { err: errText(e) });
     }
     const pumped = new Set<MailboxSession>();
     for (const { s, mail, notice } of batch) {
       this.#log.info("mail-delivered", { from: mail.sender, to: s.user, status: notice.status });
-      this.#find(mail.sender)?.post(noticeMessage(notice));
+      if (!later) this.#find(mail.sender)?.post(noticeMessage(notice));
       pumped.add(s);
     }
     for (const s of pumped) this.pump(s);
@@ -303,7 +329,34 @@ export class Mailbox {
   }
 
   noticeDone(s: MailboxSession, m: MessageOf<"noticeDone">): void {
-    this.store.removeNotice(s.user, m.to, m.id);
+    const r = this.store.removeNotice(s.user, m.to, m.id);
+    if (r instanceof Promise) this.#later(r, "mailbox-write-failed");
+  }
+
+  /**
+   * A notice reached this node's copy of a cluster's mailbox, from whichever node wrote it.
+   * An expired one may also be posted by this node's sweep: a second NOTICE is only answered
+   * NOTICE_DONE (SPEC.md §12.5).
+   */
+  noticeArrived(n: Notice): void {
+    this.#find(n.sender)?.post(noticeMessage(n));
+  }
+
+  /** New mail for user reached this node's copy of a cluster's mailbox. */
+  arrived(user: string): void {
+    const r = this.#find(user);
+    const rs = r && this.#receivers.get(r);
+    if (r && rs) {
+      rs.exhausted = false;
+      this.pump(r);
+    }
+  }
+
+  #later(p: Promise<unknown>, what: string, onError?: () => void): void {
+    p.catch((e) => {
+      this.#log.error(what, { err: errText(e) });
+      onError?.();
+    });
   }
 
   /** Hand s what waits for it, within the window of each and its output budget. */
@@ -351,11 +404,15 @@ export class Mailbox {
   sweep(now: number): void {
     if (now - this.#lastExpiry < Math.min(60_000, this.opts.retentionMs / 4)) return;
     this.#lastExpiry = now;
-    try {
-      const n = this.store.expire(now - this.opts.retentionMs, now);
+    const done = (n: number): void => {
       if (n > 0) this.#log.info("mail-expired", { count: n });
       // Senders online now learn it at once; the rest when they connect.
       if (n > 0) for (const s of this.#receivers.keys()) for (const x of this.store.notices(s.user)) if (x.kind === "expired") s.post(noticeMessage(x));
+    };
+    try {
+      const n = this.store.expire(now - this.opts.retentionMs, now);
+      if (n instanceof Promise) this.#later(n.then(done), "mailbox-expiry-failed");
+      else done(n);
     } catch (e) {
       this.#log.error("mailbox-expiry-failed", { err: errText(e) });
     }

@@ -20,7 +20,8 @@ import { NatsHub } from "./cluster/nats-hub.ts";
 import { SharedLogins } from "./cluster/shared-logins.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Mailbox } from "./mailbox.ts";
-import { SqliteMailboxStore } from "./mailbox-store.ts";
+import { SqliteMailboxStore, type MailboxStore } from "./mailbox-store.ts";
+import { ClusterMailboxStore } from "./cluster/mailbox-replica.ts";
 
 export interface ListenAddress {
   host: string; // "::" listens dual-stack
@@ -85,11 +86,21 @@ export async function startRelay(args: {
     logins,
   });
   logins?.listen(core);
-  // One node keeps waiting mail in its data dir; a cluster does not yet (README, SPEC.md §12):
-  // a node's disk is not replicated, and mail there would be lost with the node.
-  let mailStore: SqliteMailboxStore | undefined;
-  if (core.opts.offlineMail && !args.cluster) {
-    mailStore = new SqliteMailboxStore(args.dataDir);
+  // One node keeps waiting mail in its data dir; a cluster in a replicated bucket (SPEC.md
+  // §12.6), since a node's disk is lost with the node.
+  let mailStore: MailboxStore | undefined;
+  if (core.opts.offlineMail && args.cluster) {
+    try {
+      mailStore = await ClusterMailboxStore.open(nc!, args.cluster.replicas, args.dataDir, (e) => args.log.error("mailbox-replication", { err: e.message }));
+    } catch (e) {
+      if (hub instanceof NatsHub) hub.stop();
+      logins?.stop();
+      replica?.close();
+      await nc?.close();
+      throw e;
+    }
+  } else if (core.opts.offlineMail) mailStore = new SqliteMailboxStore(args.dataDir);
+  if (mailStore) {
     core.mailbox = new Mailbox({
       store: mailStore,
       opts: { quotaBytes: core.opts.mailboxQuotaBytes, retentionMs: core.opts.mailboxRetentionMs },
@@ -100,6 +111,11 @@ export async function startRelay(args: {
         return e instanceof Session ? e : undefined;
       },
     });
+    const mailbox = core.mailbox;
+    if (mailStore instanceof ClusterMailboxStore) {
+      mailStore.onArrival = (user) => mailbox.arrived(user);
+      mailStore.onNotice = (n) => mailbox.noticeArrived(n);
+    }
   }
   // Another node's (or ctrl's) change to the directory: its sessions are checked at once.
   let checking = false;

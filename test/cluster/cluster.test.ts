@@ -117,8 +117,8 @@ describe("refusals, in one sentence within 10 s", () => {
 });
 
 describe("offline mail", () => {
-  test("is not available in a cluster yet, and each node says so when it starts", () => {
-    for (const n of [n1, n2]) expect(n.proc.output).toContain("offline mail: not available in a cluster yet; mail to offline users waits in the senders' outboxes");
+  test("is kept in the cluster's replicated bucket, and each node says so when it starts", () => {
+    for (const n of [n1, n2]) expect(n.proc.output).toContain(`offline mail: kept in the cluster's bucket "smsg_mail", replicated as the directory`);
   });
 });
 

@@ -13,10 +13,13 @@ export const NATS_PASSWORD = "relay-nodes-secret";
 
 /** What the relays' NATS user may do: smsg's subjects, its bucket, and replies to its requests. */
 export const RELAY_PERMISSIONS = `{
-      publish: ["smsg.>", "$KV.smsg.>", "$JS.API.INFO", "$JS.API.STREAM.INFO.KV_smsg", "$JS.API.STREAM.CREATE.KV_smsg",
+      publish: ["smsg.>", "$KV.smsg.>", "$KV.smsg_mail.>", "$JS.API.INFO", "$JS.API.STREAM.INFO.KV_smsg", "$JS.API.STREAM.CREATE.KV_smsg",
                 "$JS.API.STREAM.MSG.GET.KV_smsg", "$JS.API.DIRECT.GET.KV_smsg.>", "$JS.API.CONSUMER.CREATE.KV_smsg", "$JS.API.CONSUMER.CREATE.KV_smsg.>",
-                "$JS.API.CONSUMER.DELETE.KV_smsg.>", "$JS.API.CONSUMER.INFO.KV_smsg.>", "$JS.ACK.KV_smsg.>", "_INBOX.>"],
-      subscribe: ["smsg.>", "$KV.smsg.>", "_INBOX.>"]
+                "$JS.API.CONSUMER.DELETE.KV_smsg.>", "$JS.API.CONSUMER.INFO.KV_smsg.>", "$JS.ACK.KV_smsg.>",
+                "$JS.API.STREAM.INFO.KV_smsg_mail", "$JS.API.STREAM.CREATE.KV_smsg_mail", "$JS.API.STREAM.MSG.GET.KV_smsg_mail",
+                "$JS.API.DIRECT.GET.KV_smsg_mail.>", "$JS.API.CONSUMER.CREATE.KV_smsg_mail", "$JS.API.CONSUMER.CREATE.KV_smsg_mail.>",
+                "$JS.API.CONSUMER.DELETE.KV_smsg_mail.>", "$JS.API.CONSUMER.INFO.KV_smsg_mail.>", "$JS.ACK.KV_smsg_mail.>", "$JS.FC.KV_smsg_mail.>", "_INBOX.>"],
+      subscribe: ["smsg.>", "$KV.smsg.>", "$KV.smsg_mail.>", "_INBOX.>"]
     }`;
 
 /** A free TCP port on loopback now (a fixed port for a NATS route or client listener). */

@@ -51,7 +51,7 @@ export function decodeRow(b: Uint8Array): DirectoryRow {
  * its streams have elected new leaders: tried again with backoff until the deadline, then
  * one sentence (ClusterError). Anything else fails at once.
  */
-async function settled<T>(what: string, deadline: number, f: () => Promise<T>): Promise<T> {
+export async function settled<T>(what: string, deadline: number, f: () => Promise<T>): Promise<T> {
   for (let wait = 200; ; wait = Math.min(wait * 2, 2000)) {
     try {
       return await f();
