@@ -5,11 +5,11 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Scratch, inbox, ok, outbox, passwordFile, startClient, status, waitConnected, waitFor, type ClientHandle, type RelayHandle } from "../support/harness.ts";
 import { startNats, type NatsServer } from "../support/nats.ts";
-import { registerVia, startNode } from "./support.ts";
+import { registerVia, sendStreaming, startNode } from "./support.ts";
 
 const s = new Scratch();
 let nats: NatsServer;
@@ -78,19 +78,7 @@ describe("clients given every node", () => {
     await client("bob", [y]);
     await waitConnected(s.path("bob"));
     await waitFor("alice to see bob", async () => (await users("alice")).includes("bob"));
-    const data = randomBytes(100 * 1024 * 1024);
-    const file = s.path("huge.bin");
-    writeFileSync(file, data);
-    const out = await ok(["send", "--data", s.path("alice"), "--to", "bob", "--subject", "through a dying node", "--body", "x", "--attach", file]);
-    const id = out.match(/[0-9a-f]{32}/)![0]!;
-    const attDir = s.path("bob", "client.db-attachments");
-    await waitFor("bytes to reach bob", () => {
-      try {
-        return readdirSync(attDir).some((f) => statSync(join(attDir, f)).size > 1024 * 1024);
-      } catch {
-        return false;
-      }
-    }, 60_000, 20);
+    const { id, data } = await sendStreaming(s.path("alice"), s.path("bob"), "bob", s.path("huge.bin"), "through a dying node");
     x.proc.proc.kill("SIGKILL");
     await waitFor("delivered after the move", async () => (await outbox(s.path("alice"))).find((m) => m.id === id && m.flags === "S"), 120_000, 200);
     expect((await status(s.path("alice"))).relay).toBe(addr(y));

@@ -8,11 +8,11 @@
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Scratch, inbox, ok, outbox, passwordFile, startClient, waitConnected, waitFor, type ClientHandle, type RelayHandle } from "../support/harness.ts";
 import { NATS_PASSWORD, RELAY_PERMISSIONS, startNats, type NatsServer } from "../support/nats.ts";
-import { registerVia, startNode } from "./support.ts";
+import { registerVia, sendStreaming, startNode } from "./support.ts";
 
 const s = new Scratch();
 let nats: NatsServer;
@@ -99,19 +99,7 @@ test("a transfer in flight when one node drops the other: the sender retries and
   await waitFor("a to hold b again", () => count(a, /node-joined node=b\b/) > 0 && Date.now() - lastLine(a, /node-(joined|gone) node=b\b/) > 5000, 20_000, 100);
   expect(count(a, /node-gone node=b\b/)).toBe(drops);
 
-  const data = randomBytes(100 * 1024 * 1024);
-  const file = s.path("big.bin");
-  writeFileSync(file, data);
-  const out = await ok(["send", "--data", s.path("alice"), "--to", "bob", "--subject", "in flight", "--body", "x", "--attach", file]);
-  const id = out.match(/[0-9a-f]{32}/)![0]!;
-  const attDir = s.path("bob", "client.db-attachments");
-  await waitFor("bytes to reach bob", () => {
-    try {
-      return readdirSync(attDir).some((f) => statSync(join(attDir, f)).size > 1024 * 1024);
-    } catch {
-      return false;
-    }
-  }, 60_000, 20);
+  const { id, data } = await sendStreaming(s.path("alice"), s.path("bob"), "bob", s.path("big.bin"), "in flight");
   // bob stopped holds the transfer open (no WINDOW from him) while a drops b.
   bob.proc.proc.kill("SIGSTOP");
   const unknown = count(a, /node-unknown-routes node=b\b/);

@@ -1,9 +1,10 @@
 // Relay nodes of a cluster for test/cluster/: real `smsg relay` processes on NATS, each with
 // its own data dir holding the one relay key, started through the CLI as an operator would.
 
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ok, startRelay, type RelayHandle } from "../support/harness.ts";
+import { ok, startRelay, waitFor, type RelayHandle } from "../support/harness.ts";
 import { NATS_PASSWORD, NATS_USER } from "../support/nats.ts";
 
 export interface NodeOptions {
@@ -49,4 +50,24 @@ export async function startNode(o: NodeOptions): Promise<RelayHandle> {
 export async function registerVia(nodeData: string, user: string, pwFile: string): Promise<void> {
   const code = (await ok(["register-code", "--user", user, "--password-file", pwFile])).trim();
   await ok(["ctrl", "--data", nodeData, "users", "add", user, code]);
+}
+
+/**
+ * `smsg send` of a 100 MiB random attachment from the client in fromData to `to`, returning once
+ * more than 1 MiB of it has reached the recipient's attachment folder: the transfer is in flight.
+ */
+export async function sendStreaming(fromData: string, toData: string, to: string, file: string, subject: string): Promise<{ id: string; data: Buffer }> {
+  const data = randomBytes(100 * 1024 * 1024);
+  writeFileSync(file, data);
+  const out = await ok(["send", "--data", fromData, "--to", to, "--subject", subject, "--body", "x", "--attach", file]);
+  const id = out.match(/[0-9a-f]{32}/)![0]!;
+  const attDir = join(toData, "client.db-attachments");
+  await waitFor("bytes to reach " + to, () => {
+    try {
+      return readdirSync(attDir).some((f) => statSync(join(attDir, f)).size > 1024 * 1024);
+    } catch {
+      return false;
+    }
+  }, 60_000, 20);
+  return { id, data };
 }
