@@ -13,6 +13,7 @@
 
 import type { Socket } from "bun";
 import { RecordDecoder, recordHeader } from "../protocol/framing.ts";
+import { copyInto } from "../protocol/bytes.ts";
 
 export interface FramedHandlers {
   onRecord(record: Uint8Array): void;
@@ -252,29 +253,8 @@ function joinAll(parts: Uint8Array[], from: number, to: number, total: number, i
   const out = into ? into.subarray(0, total) : new Uint8Array(total);
   let off = 0;
   for (let i = from; i < to; i++) {
-    copyInto(out, parts[i]!, off);
+    copyInto(out, parts[i]!, off); // not out.set: see copyInto
     off += parts[i]!.length;
   }
   return out;
-}
-
-/** Copies of more than this many bytes go in pieces of it (see copyInto). */
-const COPY_PIECE = 2048;
-const bufferCopy = Buffer.prototype.copy;
-
-/**
- * src copied into dst at `at`. A long copy goes in pieces of COPY_PIECE: one copy of a
- * record's ciphertext (a fresh, page-aligned buffer) to just after its 2-byte length took
- * 11 us for 30 KiB on this machine's CPU instead of 0.6 (the C library's `rep movsb` is that
- * slow when the destination lies a few bytes after the source modulo a page), 1.4 us per
- * message the relay forwards; in pieces below the library's threshold for it, 1-1.5 us
- * wherever the two lie (bench/README.md). Buffer's copy takes the piece's bounds, where
- * `set` would need a view per piece.
- */
-function copyInto(dst: Uint8Array, src: Uint8Array, at: number): void {
-  if (src.length <= COPY_PIECE) {
-    dst.set(src, at);
-    return;
-  }
-  for (let i = 0; i < src.length; i += COPY_PIECE) bufferCopy.call(src, dst, at + i, i, Math.min(i + COPY_PIECE, src.length));
 }
