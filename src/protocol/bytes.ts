@@ -43,11 +43,11 @@ const bufferCopy = Buffer.prototype.copy;
 
 /**
  * src copied into dst at `at`, as dst.set(src, at) does. A long copy goes in pieces of
- * COPY_PIECE: one copy of a record's ciphertext (a fresh, page-aligned buffer) to just after
- * its 2-byte length took 11 us for 30 KiB on this machine's CPU instead of 0.6 (the C
- * library's `rep movsb` is that slow when the destination lies a few bytes after the source
- * modulo a page), 1.4 us per message the relay forwards; in pieces below the library's
- * threshold for it, 1-1.5 us wherever the two lie (bench/README.md). Buffer's copy takes
+ * COPY_PIECE: one copy of a record's 30 KiB ciphertext to just after its 2-byte length took
+ * 11-15 us on this machine's CPU instead of 0.6-1.1 (the C library's `rep movsb` is that slow
+ * when the destination lies a few bytes after the source's place in a page), over 1 us per
+ * message the relay forwards; in pieces below the library's threshold for it, 1.3-2.5 us
+ * wherever the two lie (bench/copy-cost.ts, bench/README.md). Buffer's copy takes
  * the piece's bounds, where `set` would need a view per piece.
  */
 export function copyInto(dst: Uint8Array, src: Uint8Array, at: number): void {
