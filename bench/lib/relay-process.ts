@@ -26,7 +26,10 @@ export async function startRelayProcess(opts: {
 }): Promise<RelayProcess> {
   // BENCH_PROFILE=DIR writes the relay's CPU profile there (bench/README.md, "Profiling").
   const prof = process.env.BENCH_PROFILE ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const args = [BUN, ...prof, resolve(import.meta.dir, "../servers/relay.ts"), opts.dataDir, String(opts.port)];
+  // BENCH_RELAY_SCRIPT: another tree's servers/relay.ts, for bench/relay-ab.ts to run two
+  // versions of the relay in turn under the same generators.
+  const script = process.env.BENCH_RELAY_SCRIPT ?? resolve(import.meta.dir, "../servers/relay.ts");
+  const args = [BUN, ...prof, script, opts.dataDir, String(opts.port)];
   if (opts.heartbeatTimeout) args.push(String(opts.heartbeatTimeout));
   const child = new Child("relay", withFileLimit(args, opts.fileLimit ?? 65536), { keepLines: 500, env: opts.env, ipc: opts.ipc });
   const key = (await child.line(/^relay key: (smsgrelay1\w+)/))[1]!;

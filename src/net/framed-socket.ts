@@ -13,6 +13,7 @@
 
 import type { Socket } from "bun";
 import { RecordDecoder, recordHeader } from "../protocol/framing.ts";
+import { copyInto } from "../protocol/bytes.ts";
 
 export interface FramedHandlers {
   onRecord(record: Uint8Array): void;
@@ -252,7 +253,7 @@ function joinAll(parts: Uint8Array[], from: number, to: number, total: number, i
   const out = into ? into.subarray(0, total) : new Uint8Array(total);
   let off = 0;
   for (let i = from; i < to; i++) {
-    out.set(parts[i]!, off);
+    copyInto(out, parts[i]!, off); // not out.set: see copyInto
     off += parts[i]!.length;
   }
   return out;

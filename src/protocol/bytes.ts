@@ -26,21 +26,36 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-/** Up to this many bytes, hex is made from a table (see toHex). */
-const SHORT_HEX = 64;
-
 /**
- * Lowercase hex, as ids and fingerprints are printed (SPEC.md §1.4). A short array (a
- * message id, the key of every transfer the relay routes: three per message) is done from a
- * table: wrapping it in a Buffer makes the engine materialise its ArrayBuffer, which cost
- * the relay about 7 % of its CPU per message (bench/README.md).
+ * Lowercase hex, as ids and fingerprints are printed (SPEC.md §1.4). Uint8Array's own toHex
+ * (ES2025): the relay keys every transfer by its id's hex, three times per message routed,
+ * and a string built from a table of byte pairs took about 0.5 us of it each time, the
+ * native call under 0.1 (bench/README.md); a Buffer around the array made the engine
+ * materialise its ArrayBuffer, which was dearer still.
  */
 export function toHex(b: Uint8Array): string {
-  if (b.length > SHORT_HEX) return Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
-  let s = "";
-  for (let i = 0; i < b.length; i++) s += HEX[b[i] as number];
-  return s;
+  return b.toHex();
+}
+
+/** Copies of more than this many bytes go in pieces of it (see copyInto). */
+const COPY_PIECE = 2048;
+const bufferCopy = Buffer.prototype.copy;
+
+/**
+ * src copied into dst at `at`, as dst.set(src, at) does. A long copy goes in pieces of
+ * COPY_PIECE: one copy of a record's 30 KiB ciphertext to just after its 2-byte length took
+ * 11-15 us on this machine's CPU instead of 0.6-1.1 (the C library's `rep movsb` is that slow
+ * when the destination lies a few bytes after the source's place in a page), over 1 us per
+ * message the relay forwards; in pieces below the library's threshold for it, 1.3-2.5 us
+ * wherever the two lie (bench/copy-cost.ts, bench/README.md). Buffer's copy takes
+ * the piece's bounds, where `set` would need a view per piece.
+ */
+export function copyInto(dst: Uint8Array, src: Uint8Array, at: number): void {
+  if (src.length <= COPY_PIECE) {
+    dst.set(src, at);
+    return;
+  }
+  for (let i = 0; i < src.length; i += COPY_PIECE) bufferCopy.call(src, dst, at + i, i, Math.min(i + COPY_PIECE, src.length));
 }
 
 /**

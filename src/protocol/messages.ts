@@ -231,12 +231,13 @@ export function encodeMessage(m: Message): Uint8Array {
 
 /**
  * A record's plaintext carrying several Messages (SPEC.md §2.3): BATCH (0x18), then for each
- * message `u16 length || message`. Built from writeMessage's writers, joined once.
+ * message `u16 length || message`. Built from writeMessage's writers, joined once (into
+ * `into`, when given: see Writer.finishParts).
  */
-export function encodeBatchParts(items: readonly Writer[]): { parts: Uint8Array[]; length: number } {
+export function encodeBatchParts(items: readonly Writer[], into?: Uint8Array): { parts: Uint8Array[]; length: number } {
   const w = new Writer().u8(T.batch);
   for (const item of items) w.u16(item.length).append(item);
-  return w.finishParts();
+  return w.finishParts(into);
 }
 
 /**

@@ -1,5 +1,5 @@
-// toHex (src/protocol/bytes.ts): the table it uses for short arrays (ids) and the Buffer it
-// uses for long ones print every byte as Node's hex does, for views at any offset too.
+// toHex (src/protocol/bytes.ts), Uint8Array's own toHex, prints every byte as Node's hex does,
+// for short arrays (ids) and long ones, and for views at any offset too.
 
 import { expect, test } from "bun:test";
 import { bytesEqual, copyBytes, toHex } from "../../src/protocol/bytes.ts";
