@@ -70,8 +70,9 @@ export async function handshakeRows(ctx: BenchContext): Promise<Row[]> {
   const sm = await smsgChurn(ctx);
   ctx.log(
     `handshake: tcp ${tcp.rate.toFixed(0)}/s (server CPU ${tcp.serverCpuUs.toFixed(1)} us each); ` +
-      `smsg ${sm.rate.toFixed(0)}/s (relay CPU ${sm.serverCpuUs.toFixed(1)} us each, ${sm.serverUserUs.toFixed(1)} of it in user space; ` +
-      `generators ${sm.generatorCpuUs.toFixed(1)} us each; p50 ${sm.p50.toFixed(2)} ms, ${sm.failures} failed)`,
+      `smsg ${sm.rate.toFixed(0)}/s (relay CPU ${sm.serverCpuUs.toFixed(1)} us each, ${sm.serverUserUs.toFixed(1)} of it in user space, ` +
+      `${sm.serverJitUs.toFixed(1)} in JIT compiler threads; generators ${sm.generatorCpuUs.toFixed(1)} us each, ${sm.generatorJitUs.toFixed(1)} in JIT; ` +
+      `p50 ${sm.p50.toFixed(2)} ms, ${sm.failures} failed)`,
   );
   return [
     row({

@@ -38,11 +38,20 @@ export class BareClient {
 
   /**
    * Connect, handshake and log in; resolves once LOGIN_RESULT says ok. `kem` replaces the
-   * client's ML-KEM (a generator's pool of pre-made e1 keys: bench/workers/login-churn.ts).
+   * client's ML-KEM and `e` its X25519 ephemeral key (a generator's pools of pre-made keys:
+   * bench/workers/login-churn.ts).
    */
-  static async login(o: { host: string; port: number; user: string; login: KeyPair; handlers?: BareHandlers; kem?: HandshakeKem }): Promise<BareClient> {
+  static async login(o: {
+    host: string;
+    port: number;
+    user: string;
+    login: KeyPair;
+    handlers?: BareHandlers;
+    kem?: HandshakeKem;
+    e?: KeyPair;
+  }): Promise<BareClient> {
     const c = new BareClient(o.user, o.handlers ?? {});
-    let hs: ClientHandshake | undefined = new ClientHandshake({ login: o.login, kem: o.kem });
+    let hs: ClientHandshake | undefined = new ClientHandshake({ login: o.login, kem: o.kem, e: o.e });
     const first = await hs.start(); // the ML-KEM key pair, before the connection exists
     return new Promise<BareClient>((resolve, reject) => {
       let loggedIn = false;

@@ -2,7 +2,7 @@
 // until all are ready, start them together, and add up what they saw; meanwhile read the
 // CPU time the server under test spends, which is steadier than a rate on a shared machine.
 
-import { cpuSeconds as cpuOf, cpuTimes } from "./procs.ts";
+import { cpuSeconds as cpuOf, cpuTimes, ThreadCpu } from "./procs.ts";
 import { percentile } from "./stats.ts";
 import { allReady, Worker, type WorkerMessage } from "./worker.ts";
 
@@ -22,7 +22,17 @@ export interface RateResult {
   serverUserUs: number;
   /** The same for the generator processes together: they must cost less than the server. */
   generatorCpuUs: number;
+  /**
+   * Of serverCpuUs and generatorCpuUs, what the runtime's JIT compiler threads spent: a
+   * process's warm-up, still going on in a window of seconds, not a cost per message.
+   */
+  serverJitUs: number;
+  generatorJitUs: number;
 }
+
+/** The JIT compiler threads of JavaScriptCore (Bun's engine), by the name it gives them. */
+const JIT_THREADS = /^JITWorker/;
+const JIT_SAMPLE_MS = 250;
 
 export async function driveWorkers(name: string, script: string, configs: WorkerMessage[], p: Window, serverPid: number | number[], opts: { fileLimit?: number } = {}): Promise<RateResult> {
   // The server may be several processes (a relay cluster's nodes): their CPU together.
@@ -36,10 +46,19 @@ export async function driveWorkers(name: string, script: string, configs: Worker
     for (const w of workers) w.send({ t: "go", warmupMs: p.warmupMs, measureMs: p.measureMs });
     // The server's CPU over the measured span (approximately: the workers time it).
     await Bun.sleep(p.warmupMs);
+    const serverJit = new ThreadCpu(pids, JIT_THREADS);
+    const generatorJit = new ThreadCpu(workers.map((w) => w.child.pid), JIT_THREADS);
     const cpu0 = cpuSeconds();
     const user0 = userSeconds();
     const gen0 = genSeconds();
-    await Bun.sleep(p.measureMs);
+    serverJit.sample();
+    generatorJit.sample();
+    const end = performance.now() + p.measureMs;
+    for (let left = p.measureMs; left > 0; left = end - performance.now()) {
+      await Bun.sleep(Math.min(JIT_SAMPLE_MS, left));
+      serverJit.sample();
+      generatorJit.sample();
+    }
     const cpu1 = cpuSeconds();
     const user1 = userSeconds();
     const gen1 = genSeconds();
@@ -55,6 +74,8 @@ export async function driveWorkers(name: string, script: string, configs: Worker
       serverCpuUs: ((cpu1 - cpu0) / messages) * 1e6,
       serverUserUs: ((user1 - user0) / messages) * 1e6,
       generatorCpuUs: ((gen1 - gen0) / messages) * 1e6,
+      serverJitUs: (serverJit.seconds() / messages) * 1e6,
+      generatorJitUs: (generatorJit.seconds() / messages) * 1e6,
       p50: percentile(lat, 50),
       p99: percentile(lat, 99),
       failures: results.reduce((s, r) => s + r.failures, 0),

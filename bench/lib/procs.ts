@@ -3,7 +3,7 @@
 // collected line by line, and their memory read from /proc/PID/status.
 
 import { spawn, type Subprocess } from "bun";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dir, "../..");
@@ -242,3 +242,58 @@ export function cpuTimes(pid: number): { user: number; system: number } {
 
 /** USER_HZ, 100 on every Linux that Bun runs on. */
 const CLOCK_TICKS = 100;
+
+/**
+ * CPU seconds that some threads of some processes spend over a span, by thread name from
+ * /proc/PID/task/TID/stat: the runtime's JIT compiler threads ("JITWorker"), which compile
+ * the hot code during the first tens of seconds of a process and so are part of a short
+ * window's CPU without being a cost per message or login. Sampled now and then, per thread,
+ * so a thread that starts within the span counts whole and one that ends loses only what
+ * it spent since the last sample.
+ */
+export class ThreadCpu {
+  readonly #pids: number[];
+  readonly #name: RegExp;
+  readonly #start = new Map<string, number>();
+  readonly #last = new Map<string, number>();
+  #started = false;
+
+  constructor(pids: number[], name: RegExp) {
+    this.#pids = pids;
+    this.#name = name;
+  }
+
+  sample(): void {
+    for (const pid of this.#pids) {
+      let tids: string[];
+      try {
+        tids = readdirSync(`/proc/${pid}/task`);
+      } catch {
+        continue;
+      }
+      for (const tid of tids) {
+        try {
+          const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+          const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+          if (!this.#name.test(name)) continue;
+          const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+          const cpu = (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+          const key = `${pid}/${tid}`;
+          if (!this.#start.has(key)) this.#start.set(key, this.#started ? 0 : cpu);
+          this.#last.set(key, cpu);
+        } catch {
+          // The thread ended between the listing and the read.
+        }
+      }
+    }
+    this.#started = true;
+  }
+
+  /** CPU seconds since the first sample. */
+  seconds(): number {
+    let n = 0;
+    for (const [key, cpu] of this.#last) n += cpu - this.#start.get(key)!;
+    return n;
+  }
+}
+

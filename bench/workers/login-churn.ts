@@ -1,13 +1,14 @@
 // Load generator for the handshake rate (figure 3): a fixed number of loops, each
 // connecting, doing the full login (Noise_XXhfs with a random X25519 login key, LOGIN_RESULT
-// after the relay's directory check) and closing, again and again; its ML-KEM e1 keys come
-// from a pool made beforehand (below). In "tcp" mode the same
+// after the relay's directory check) and closing, again and again; its ML-KEM e1 and X25519
+// e keys come from pools made beforehand (below). In "tcp" mode the same
 // loops exchange the same record sizes with bench/servers/tcp-handshake.ts, no crypto:
 // what connection churn alone costs on this machine.
 
 import { BareClient } from "../lib/bare-client.ts";
 import { NATIVE_KEM, type HandshakeKem } from "../../src/protocol/noise.ts";
 import { mlkemEphemeral, type MlkemEphemeral } from "../../src/protocol/mlkem.ts";
+import { x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
 import { loginKey, type BenchUser } from "../lib/users.ts";
 import { serve, toRunner } from "../lib/worker.ts";
 import { RateWindow } from "./rate-window.ts";
@@ -49,10 +50,21 @@ const pooledKem: HandshakeKem = {
   generate: async () => pool[next++ % pool.length]!,
 };
 
+/**
+ * The same for the X25519 ephemeral key e (a key generation, about 25 us, is a scalar
+ * multiplication and a key import): each pooled pair's native key object is made once
+ * (primitives.ts), so a login costs the generator only the DHs and the decapsulation the
+ * protocol needs. The relay still sees a key it has to import and multiply by, as ever.
+ */
+const E_POOL = 256;
+let ePool: KeyPair[] = [];
+let eNext = 0;
+
 async function smsgLogin(c: LoginChurnConfig, u: BenchUser): Promise<void> {
   let login = keys.get(u.user);
   if (!login) keys.set(u.user, (login = loginKey(u)));
-  const client = await BareClient.login({ host: c.host, port: c.port, user: u.user, login, kem: pooledKem });
+  const e = ePool[eNext++ % ePool.length];
+  const client = await BareClient.login({ host: c.host, port: c.port, user: u.user, login, kem: pooledKem, e });
   client.close();
 }
 
@@ -104,7 +116,10 @@ let config: LoginChurnConfig | undefined;
 serve(async (m) => {
   if (m.t === "config") {
     config = m as unknown as LoginChurnConfig;
-    if (config.mode === "smsg") pool = await Promise.all(Array.from({ length: E1_POOL }, () => mlkemEphemeral()));
+    if (config.mode === "smsg") {
+      pool = await Promise.all(Array.from({ length: E1_POOL }, () => mlkemEphemeral()));
+      ePool = Array.from({ length: E_POOL }, () => x25519Generate());
+    }
     toRunner({ t: "ready" });
   } else if (m.t === "go") {
     const c = config!;

@@ -136,7 +136,7 @@ async function stepAsync<S extends string, T>(
 export interface ClientHandshakeOptions {
   /** The user's login key, the Noise static key (§3.2). */
   login: KeyPair;
-  /** A pinned ephemeral key pair and KEM, for test vectors only. */
+  /** A pinned ephemeral key pair and KEM: test vectors, and a load generator's pools (never the real client). */
   e?: KeyPair;
   rand?: Rand;
   kem?: HandshakeKem;

@@ -264,7 +264,7 @@ export type HandshakeOptions = {
   initiator: boolean;
   prologue: Uint8Array;
   s?: KeyPair;
-  /** A pinned ephemeral key pair, for test vectors only. */
+  /** A pinned ephemeral key pair: test vectors, and a load generator's pool (never the real client). */
   e?: KeyPair;
   rs?: Uint8Array;
   re?: Uint8Array;
@@ -273,20 +273,15 @@ export type HandshakeOptions = {
   kem?: HandshakeKem;
 };
 
-function checkKeyPair(pair: KeyPair, what: string): KeyPair {
+/**
+ * A local key pair (the static one, or a pinned ephemeral one) is used as given, not copied:
+ * the native key object made for its array is then reused by every handshake (for the
+ * relay's key, one private-key import per login saved; see primitives.ts; for a load
+ * generator's pool of ephemeral keys, the same). The caller keeps it for the handshake's lifetime.
+ */
+function checkLocal(pair: KeyPair, what: string): KeyPair {
   checkLength(pair.secretKey, DHLEN, `${what} secret key`);
   checkLength(pair.publicKey, DHLEN, `${what} public key`);
-  return { secretKey: copyBytes(pair.secretKey), publicKey: copyBytes(pair.publicKey) };
-}
-
-/**
- * The local static key is used as given, not copied: the native key object made for its
- * array is then reused by every handshake (for the relay's key, one private-key import per
- * login saved; see primitives.ts). The caller keeps it for the handshake's lifetime.
- */
-function checkStatic(pair: KeyPair): KeyPair {
-  checkLength(pair.secretKey, DHLEN, "local static secret key");
-  checkLength(pair.publicKey, DHLEN, "local static public key");
   return pair;
 }
 
@@ -323,8 +318,8 @@ export class HandshakeState {
     if (!pattern) throw new ProtocolError("handshake", "unsupported Noise pattern");
     this.#pattern = pattern;
     this.#initiator = options.initiator;
-    this.#s = options.s && checkStatic(options.s);
-    this.#pinnedE = options.e && checkKeyPair(options.e, "local ephemeral");
+    this.#s = options.s && checkLocal(options.s, "local static");
+    this.#pinnedE = options.e && checkLocal(options.e, "local ephemeral");
     if (options.rs) checkLength(options.rs, DHLEN, "remote static key");
     if (options.re) checkLength(options.re, DHLEN, "remote ephemeral key");
     this.#rs = options.rs && copyBytes(options.rs);

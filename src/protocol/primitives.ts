@@ -11,6 +11,7 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
+  hash,
   hkdfSync,
   randomFillSync,
   verify as cryptoVerify,
@@ -19,7 +20,7 @@ import {
 } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { ProtocolError } from "./errors.ts";
-import { copyBytes } from "./bytes.ts";
+import { concat, copyBytes } from "./bytes.ts";
 
 /** Source of randomness; a parameter everywhere so tests can pin it. */
 export type Rand = (n: number) => Uint8Array;
@@ -236,11 +237,20 @@ export function aesGcmOpen(
 /** Buffers from this size on are never carved from a shared pool, so a view of one is private. */
 const LARGE = 4096;
 
-/** SHA-256, native (OpenSSL): several times faster than a JS hash on short inputs. */
+/**
+ * SHA-256, native (OpenSSL): several times faster than a JS hash on short inputs. One-shot:
+ * a `createHash` object is a stream, and Noise hashes about ten short inputs per login on
+ * each side; joining the parts first (then wiping the join, which may hold a secret) costs
+ * less than that object.
+ */
 export function sha256(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash("sha256");
-  for (const p of parts) h.update(p);
-  return toBytes(h.digest());
+  if (parts.length === 1) return toBytes(hash("sha256", parts[0]!, "buffer"));
+  const joined = concat(...parts);
+  try {
+    return toBytes(hash("sha256", joined, "buffer"));
+  } finally {
+    joined.fill(0);
+  }
 }
 
 /** SHA-512 (FIPS 180-4) of the concatenated parts, native. */
