@@ -9,6 +9,7 @@
 
 import { closeSync, fdatasync, fsyncSync, writeSync } from "node:fs";
 import { StreamWriter } from "../protocol/stream.ts";
+import { releaseBytes } from "../protocol/bytes.ts";
 
 const SYNC_EVERY = 16 * 1024 * 1024;
 
@@ -70,11 +71,15 @@ export class AttachmentWriter {
     this.#file.closed();
   }
 
-  /** One sealed chunk to the file, in the pieces the sealer gave: no joining copy. */
+  /**
+   * One sealed chunk to the file, in the pieces the sealer gave: no joining copy. The pieces
+   * are the sealer's new buffers, ours alone: written, they go back to the allocator at once.
+   */
   #append(sealed: Uint8Array[], last: boolean): void {
     for (const piece of sealed) {
       writeAll(this.#file.fd, piece);
       this.#unsynced += piece.length;
+      releaseBytes(piece);
     }
     if (!last && this.#unsynced >= SYNC_EVERY && !this.#syncing) this.#syncInBackground();
   }

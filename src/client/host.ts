@@ -7,6 +7,7 @@ import { timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { deriveUserKeys, type UserKeys } from "../protocol/keys.ts";
+import { argon2id } from "../protocol/primitives.ts";
 import { Daemon, relayAddress, type DaemonOptions } from "./daemon.ts";
 import type { Status } from "./status.ts";
 import { UserError } from "./user-error.ts";
@@ -35,7 +36,8 @@ export class ClientHost {
     this.dataDir = a.dataDir;
     this.#opts = a.opts;
     this.#log = a.log;
-    this.#derive = a.derive ?? deriveUserKeys;
+    const derive = a.derive ?? deriveUserKeys;
+    this.#derive = (user, password, o) => derive(user, password, { ...o, argon2: returningMemory(o?.argon2 ?? argon2id) });
   }
 
   get unlocked(): boolean {
@@ -227,4 +229,21 @@ export class ClientHost {
     d?.stop();
     d?.store.close();
   }
+}
+
+/**
+ * Argon2id's 64 MiB (SPEC.md §3.2), freed when it ends, stays resident until the allocator
+ * next tidies the thread that ran it: 150-300 ms here, during which the unlock derives the
+ * keys, opens the store and starts the daemon on top of it, which made a daemon's peak
+ * memory (bench/README.md). A full collection right after makes the allocator give it back
+ * at once; its few milliseconds are nothing beside the derivation's hundreds.
+ */
+function returningMemory(argon2: typeof argon2id): typeof argon2id {
+  return async (...args) => {
+    try {
+      return await argon2(...args);
+    } finally {
+      Bun.gc(true);
+    }
+  };
 }

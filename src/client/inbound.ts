@@ -16,7 +16,7 @@ import type { AttachmentWriter } from "./attachment-writer.ts";
 import { DISK_FULL, isDiskFull, type PrekeySecret, type Store } from "./store.ts";
 import { mlkemDecaps } from "../protocol/mlkem.ts";
 import type { EventBus } from "./events.ts";
-import { bytesEqual } from "../protocol/bytes.ts";
+import { bytesEqual, copyBytes, releaseBytes } from "../protocol/bytes.ts";
 import { explainIdentityChange } from "./identity-change.ts";
 
 interface Incoming {
@@ -35,6 +35,14 @@ interface Incoming {
   prekey: PrekeySecret | undefined;
   header: EnvelopeHeader | undefined;
   writers: AttachmentWriter[];
+}
+
+/**
+ * A CHUNK kept past its record's handling, with its own copy of the data: the relay link
+ * gives a lone CHUNK's record back to the allocator once it was handled (relay-client.ts).
+ */
+function held(m: MessageOf<"chunk">): MessageOf<"chunk"> {
+  return { ...m, data: copyBytes(m.data) };
 }
 
 export class Inbound {
@@ -70,7 +78,7 @@ export class Inbound {
       case "chunk": {
         const waiting = this.#checking.get(idHex(m.id));
         if (waiting) {
-          waiting.push(m);
+          waiting.push(held(m));
           return true;
         }
         const inc = this.#incoming.get(idHex(m.id));
@@ -78,7 +86,7 @@ export class Inbound {
         if (!inc.opener) {
           // An honest sender stays within the window; more is a relay flooding our memory.
           if (inc.early.length >= WINDOW_CHUNKS) this.#reject(link, inc, new ProtocolError("malformed", "chunks beyond the window while the envelope opens"));
-          else inc.early.push(m);
+          else inc.early.push(held(m));
           return true;
         }
         try {
@@ -227,7 +235,10 @@ export class Inbound {
 
   #chunk(link: Link, inc: Incoming, m: MessageOf<"chunk">): void {
     if (m.seq !== inc.chunks) throw new ProtocolError("malformed", "chunk out of order");
-    inc.parser.push(inc.opener!.open(m.data, m.last));
+    const plaintext = inc.opener!.open(m.data, m.last);
+    inc.parser.push(plaintext);
+    // The parser copied what it keeps (the header, the attachment writer's chunk buffer).
+    releaseBytes(plaintext);
     inc.chunks++;
     if (!m.last) {
       const w = inc.window.consumed(inc.chunks, this.#now());

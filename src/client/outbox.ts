@@ -12,7 +12,7 @@ import { STREAM_CHUNK, StreamWriter, streamCiphertextSize } from "../protocol/st
 import type { Link } from "./relay-client.ts";
 import { DISK_FULL, isDiskFull, type Store } from "./store.ts";
 import type { EventBus } from "./events.ts";
-import { bytesEqual } from "../protocol/bytes.ts";
+import { bytesEqual, releaseBytes } from "../protocol/bytes.ts";
 import { constantTimeEqual } from "../protocol/primitives.ts";
 import { explainIdentityChange } from "./identity-change.ts";
 import { ProtocolError } from "../protocol/errors.ts";
@@ -452,6 +452,8 @@ export class Outbox {
         if (writer.size > total) throw new Error("stored message changed size while sending");
         if (!(await send())) return;
       }
+      // A stored chunk's plaintext, opened into a new buffer and now copied into the writer's.
+      if (piece !== header) releaseBytes(piece);
     }
     if (writer.size !== total) throw new Error("stored message changed size while sending");
     writer.close();

@@ -20,6 +20,7 @@ import { encodeRelayKey, signSessionKey } from "../protocol/keys.ts";
 import { x25519Generate, type KeyPair } from "../protocol/primitives.ts";
 import { mlkemEphemeral, type MlkemEphemeral } from "../protocol/mlkem.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import { releaseBytes } from "../protocol/bytes.ts";
 import type { IdentityChange } from "../protocol/identity-change.ts";
 import { candidates, type Candidate, type HostPort } from "./relay-addresses.ts";
 
@@ -361,10 +362,15 @@ export class RelayClient {
         }
         // The relay has nothing to say before it has message 3.
         if (phase === "keying") throw new ProtocolError("malformed", "a record before message 3");
-        for (const m of shook!.transport.open(rec)) {
+        const { plaintext, messages } = shook!.transport.openPlaintext(rec);
+        releaseBytes(rec); // opened into a new buffer: the record is ours and done with
+        for (const m of messages) {
           if (framed.closed) return; // given up: the rest of the record is not acted on
           onMessage(m);
         }
+        // A record of one CHUNK (an attachment's 60 KiB): the inbound side keeps nothing of
+        // it (what waits is copied), so its plaintext goes now, not at the next collection.
+        if (messages.length === 1 && messages[0]!.t === "chunk") releaseBytes(plaintext);
       } catch (e) {
         if (phase === "msg2") {
           const f = handshakeFailure(e, hs!, o.pinned());

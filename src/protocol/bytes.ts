@@ -67,3 +67,26 @@ export function copyInto(dst: Uint8Array, src: Uint8Array, at: number): void {
 export function copyBytes(b: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(b);
 }
+
+/** Below this a buffer may be a slice of a shared pool, and is left to the collector. */
+const RELEASE_MIN = 16 * 1024;
+/** Native code may allocate a few bytes more than the view it returns (OpenSSL's update: one). */
+const RELEASE_SLACK = 64;
+
+/**
+ * Give b's memory back to the allocator now instead of at the engine's next collection,
+ * for a large buffer its caller alone holds and is done with (a 60 KiB chunk that was read,
+ * opened or sealed and written on). A daemon moving an attachment makes four such buffers
+ * per chunk, and 50 MB and more of them piled up between the engine's collections
+ * (bench/README.md). Does nothing to a small
+ * buffer, or to a view of part of a larger one, whose other bytes someone else may use.
+ * Every view of the buffer reads as empty afterwards (it is detached): a caller must not
+ * release what anything still refers to.
+ */
+export function releaseBytes(b: Uint8Array): boolean {
+  const buf = b.buffer;
+  if (!(buf instanceof ArrayBuffer) || buf.resizable || buf.detached) return false;
+  if (b.byteLength < RELEASE_MIN || b.byteOffset !== 0 || buf.byteLength > b.byteLength + RELEASE_SLACK) return false;
+  buf.transfer(0);
+  return true;
+}

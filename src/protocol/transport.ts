@@ -72,6 +72,12 @@ export class Transport {
   open(record: Uint8Array, items?: Uint8Array[]): Message[] {
     return decodeTransportPlaintext(this.receive.decryptWithAd(EMPTY, record), items);
   }
+
+  /** open's Messages and the plaintext they were decoded from (a new buffer; their bytes are views of it). */
+  openPlaintext(record: Uint8Array): { plaintext: Uint8Array; messages: Message[] } {
+    const plaintext = this.receive.decryptWithAd(EMPTY, record);
+    return { plaintext, messages: decodeTransportPlaintext(plaintext) };
+  }
 }
 
 /** A Message encoded for sealAll; too-large here, where the caller can still hear it. */

@@ -485,6 +485,41 @@ describe("a hostile relay cannot alter, re-route or replay a message", () => {
   }, 90_000);
 });
 
+describe("CHUNKs that wait for their DELIVER to open", () => {
+  test("a DELIVER and all its CHUNKs in one write: the CHUNKs wait while it opens, each with its own copy, and the message is stored intact", async () => {
+    // Bob's link gives a lone CHUNK's record back to the allocator once it was handled
+    // (relay-client.ts); one that must wait for the ML-KEM decapsulation has to be copied
+    // first, or it would wait as an empty view and the transfer would be refused.
+    const file = s.path("waiting-chunks.bin");
+    writeFileSync(file, randomBytes(150_000)); // three full-size-ish STREAM chunks
+    const v = new Victims<"late">(relay);
+    const held = new Map<string, Message[]>();
+    relay.hooks = {
+      onSend: ({ transfer }) => (v.take(transfer), "pass"),
+      // A heartbeat routes the transfer to bob; the DELIVER itself waits for the last CHUNK.
+      onDeliver: ({ transfer, m }) => {
+        if (!v.tags.get(transfer.hex)) return [{ to: transfer.to, m }];
+        held.set(transfer.hex, [m]);
+        return [{ to: "bob", m: { t: "heartbeat" } }];
+      },
+      onChunk: ({ transfer, m }) => {
+        const waiting = held.get(transfer.hex);
+        if (!waiting) return [m];
+        waiting.push(m);
+        return m.last ? waiting : [];
+      },
+    };
+    v.arm("alice", "bob", "late");
+    const id = await send("alice", "bob", "chunks before the deliver opens", ["--attach", file]);
+    expect(await v.captured()).toBe(id);
+    await waitFlag("alice", id, "S");
+    expect(held.get(id)!.map((m) => m.t)).toEqual(["deliver", "chunk", "chunk", "chunk"]);
+    expect(await relay.answers("bob", id)).toEqual(["stored"]);
+    await ok(["show", id, "--data", w.dir("bob"), "--save-attachments", s.path("saved-waiting")]);
+    expect(readFileSync(join(s.path("saved-waiting"), "waiting-chunks.bin")).equals(readFileSync(file))).toBe(true);
+  }, 90_000);
+});
+
 describe("what a hostile relay can still do (SECURITY.md section 5)", () => {
   test("an old session key of bob, given to alice, only denies service: bob rejects it, nothing stored, Q", async () => {
     await control("alice", "bob");

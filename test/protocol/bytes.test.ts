@@ -2,7 +2,8 @@
 // for short arrays (ids) and long ones, and for views at any offset too.
 
 import { expect, test } from "bun:test";
-import { bytesEqual, copyBytes, toHex } from "../../src/protocol/bytes.ts";
+import { bytesEqual, copyBytes, releaseBytes, toHex } from "../../src/protocol/bytes.ts";
+import { createCipheriv, randomBytes } from "node:crypto";
 
 test("toHex prints lowercase hex, two digits a byte, for short and long arrays and views", () => {
   const all = Uint8Array.from({ length: 300 }, (_, i) => (i * 37 + 11) & 0xff);
@@ -41,4 +42,32 @@ test("bytesEqual: same bytes at any offset are equal; one byte changed anywhere,
       expect(bytesEqual(c, a)).toBe(false);
     }
   }
+});
+
+test("releaseBytes detaches a large buffer its view covers (what OpenSSL returns for a chunk), and nothing else", () => {
+  // A 60 KiB chunk sealed by node:crypto: the view is the whole buffer (OpenSSL's update
+  // allocates a byte more), so it goes, and every view of it reads as empty.
+  const sealed = createCipheriv("aes-256-gcm", randomBytes(32), randomBytes(12)).update(randomBytes(61440));
+  const other = new Uint8Array(sealed.buffer, 100, 10);
+  expect(releaseBytes(sealed)).toBe(true);
+  expect(sealed.byteLength).toBe(0);
+  expect(other.byteLength).toBe(0);
+  expect(sealed.buffer.detached).toBe(true);
+  expect(releaseBytes(sealed)).toBe(false); // twice is harmless
+
+  // A view of part of a larger buffer (a record inside a socket read, a chunk inside a
+  // record) leaves the buffer alone: its other bytes may be someone else's.
+  const read = new Uint8Array(200_000).fill(7);
+  for (const part of [read.subarray(2, 61442), read.subarray(0, 100_000)]) {
+    expect(releaseBytes(part)).toBe(false);
+    expect(read.byteLength).toBe(200_000);
+    expect(part[0]).toBe(7);
+  }
+  // Small buffers may be slices of a shared pool (Buffer.from of a short string): left alone.
+  const small = Buffer.from("a short message");
+  expect(releaseBytes(small)).toBe(false);
+  expect(small.toString()).toBe("a short message");
+  const own = new Uint8Array(16 * 1024 - 1);
+  expect(releaseBytes(own)).toBe(false);
+  expect(own.byteLength).toBe(16 * 1024 - 1);
 });

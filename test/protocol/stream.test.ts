@@ -3,7 +3,7 @@
 
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { STREAM_CHUNK, StreamOpener, StreamSealer, StreamWriter, streamCiphertextSize, streamReader } from "../../src/protocol/stream.ts";
+import { STREAM_CHUNK, StreamOpener, StreamSealer, StreamWriter, streamCiphertextSize, streamNonce, streamReader } from "../../src/protocol/stream.ts";
 import { NOISE_MAX_MESSAGE } from "../../src/protocol/noise.ts";
 import { expectCode } from "./vectors.ts";
 
@@ -268,4 +268,19 @@ describe("streamReader (age's stream.Reader over a known size)", () => {
     // Told the stream ends after the first chunk, the reader opens it as last: its nonce differs.
     expectCode(() => [...streamReader(KEY, STREAM_CHUNK + 16, reading(ct))], "bad-tag");
   });
+});
+
+test("streamNonce is the 11-byte big-endian counter and the last flag, at every byte boundary up to 2^53 - 1", () => {
+  const expected = (counter: number, last: boolean) => {
+    const n = new Uint8Array(12);
+    new DataView(n.buffer).setBigUint64(3, BigInt(counter), false);
+    n[11] = last ? 1 : 0;
+    return n;
+  };
+  const edges = [0, 1, 255, 256, 2 ** 16, 2 ** 24 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 40 + 7, 2 ** 48 - 1, Number.MAX_SAFE_INTEGER - 1];
+  for (const c of edges) for (const last of [false, true]) expect(streamNonce(c, last)).toEqual(expected(c, last));
+  fc.assert(fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 1 }), fc.boolean(), (c, last) => {
+    expect(streamNonce(c, last)).toEqual(expected(c, last));
+  }));
+  expect([...streamNonce(0x0102030405, true)]).toEqual([0, 0, 0, 0, 0, 0, 0x01, 0x02, 0x03, 0x04, 0x05, 0x01]);
 });
