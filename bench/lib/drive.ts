@@ -22,15 +22,18 @@ export interface RateResult {
   serverUserUs: number;
   /** The same for the generator processes together: they must cost less than the server. */
   generatorCpuUs: number;
+  /** The same for opts.alsoPids together (a cluster's nats-server), 0 without them. */
+  alsoCpuUs: number;
 }
 
-export async function driveWorkers(name: string, script: string, configs: WorkerMessage[], p: Window, serverPid: number | number[], opts: { fileLimit?: number } = {}): Promise<RateResult> {
+export async function driveWorkers(name: string, script: string, configs: WorkerMessage[], p: Window, serverPid: number | number[], opts: { fileLimit?: number; alsoPids?: number[] } = {}): Promise<RateResult> {
   // The server may be several processes (a relay cluster's nodes): their CPU together.
   const pids = Array.isArray(serverPid) ? serverPid : [serverPid];
   const cpuSeconds = () => pids.reduce((n, pid) => n + cpuOf(pid), 0);
   const workers = configs.map((_, i) => new Worker(`${name} generator ${i}`, script, opts));
   const userSeconds = () => pids.reduce((n, pid) => n + cpuTimes(pid).user, 0);
   const genSeconds = () => workers.reduce((n, w) => n + cpuOf(w.child.pid), 0);
+  const alsoSeconds = () => (opts.alsoPids ?? []).reduce((n, pid) => n + cpuOf(pid), 0);
   try {
     await allReady(workers, configs);
     for (const w of workers) w.send({ t: "go", warmupMs: p.warmupMs, measureMs: p.measureMs });
@@ -39,10 +42,12 @@ export async function driveWorkers(name: string, script: string, configs: Worker
     const cpu0 = cpuSeconds();
     const user0 = userSeconds();
     const gen0 = genSeconds();
+    const also0 = alsoSeconds();
     await Bun.sleep(p.measureMs);
     const cpu1 = cpuSeconds();
     const user1 = userSeconds();
     const gen1 = genSeconds();
+    const also1 = alsoSeconds();
     const results = await Promise.all(
       workers.map((w) => w.next<WorkerMessage & { delivered: number; seconds: number; latenciesMs: number[]; failures: number }>("result", p.warmupMs + p.measureMs + 60_000)),
     );
@@ -55,6 +60,7 @@ export async function driveWorkers(name: string, script: string, configs: Worker
       serverCpuUs: ((cpu1 - cpu0) / messages) * 1e6,
       serverUserUs: ((user1 - user0) / messages) * 1e6,
       generatorCpuUs: ((gen1 - gen0) / messages) * 1e6,
+      alsoCpuUs: ((also1 - also0) / messages) * 1e6,
       p50: percentile(lat, 50),
       p99: percentile(lat, 99),
       failures: results.reduce((s, r) => s + r.failures, 0),
