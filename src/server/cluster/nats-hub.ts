@@ -13,6 +13,7 @@ import type { Hub, HubCore, PresenceListener } from "../hub.ts";
 import type { Log } from "../log.ts";
 import { MAX_INCOMING_PER_SESSION, type Transfer, type TransferEnd } from "../transfer.ts";
 import { idHex } from "../../protocol/messages.ts";
+import { Writer } from "../../protocol/codec.ts";
 import { encodeMessage, WINDOW_CHUNKS, type ErrorCode, type Message, type MessageOf, type SignedSessionKey } from "../../protocol/messages.ts";
 import { isUserId } from "../../protocol/user-id.ts";
 import { DEFAULT_MAX_PAYLOAD, requestSnapshot, snapshotParts, type PresenceEntry, type Snapshot, type WireKey } from "./presence-snapshot.ts";
@@ -85,7 +86,7 @@ export class RemoteEnd implements TransferEnd {
   constructor(
     readonly node: string,
     readonly user: string,
-    private readonly send: (node: string, user: string, m: Message) => void,
+    private readonly send: (node: string, user: string, m: Message, encoded?: Writer) => void,
   ) {}
 
   readonly pausable = false;
@@ -94,8 +95,8 @@ export class RemoteEnd implements TransferEnd {
     return `node:${this.node}`;
   }
 
-  post(m: Message): boolean {
-    this.send(this.node, this.user, m);
+  post(m: Message, encoded?: Writer): boolean {
+    this.send(this.node, this.user, m, encoded);
     return true;
   }
 
@@ -340,7 +341,7 @@ export class NatsHub implements Hub<TransferEnd> {
 
   #remote(v: NodeView, user: string): RemoteEnd {
     let r = v.users.get(user);
-    if (!r) v.users.set(user, (r = new RemoteEnd(v.name, user, (n, u, m) => this.#send(n, u, m))));
+    if (!r) v.users.set(user, (r = new RemoteEnd(v.name, user, (n, u, m, e) => this.#send(n, u, m, e))));
     return r;
   }
 
@@ -402,10 +403,12 @@ export class NatsHub implements Hub<TransferEnd> {
 
   /**
    * Queue m for user on node; what is queued for a node goes out at the end of this turn of
-   * the event loop, one message alone or all as batches (SPEC.md §11.2).
+   * the event loop, one message alone or all as batches (SPEC.md §11.2). `encoded`, when the
+   * caller has it (a CHUNK or ACK as received, a DELIVER spliced from its SEND), is copied
+   * instead of m being encoded again.
    */
-  #send(node: string, user: string, m: Message): void {
-    const body = encodeMessage(m); // now: m may hold buffers its sender reuses
+  #send(node: string, user: string, m: Message, encoded?: Writer): void {
+    const body = encoded ? encoded.finish() : encodeMessage(m); // now: m may hold buffers its sender reuses
     if (!this.#batch) return this.#nc.publish(routeSubject(node, user), encodeRouted(this.node, body));
     let q = this.#pending.get(node);
     if (!q) this.#pending.set(node, (q = []));
@@ -458,9 +461,9 @@ export class NatsHub implements Hub<TransferEnd> {
     const v = this.#nodes.get(from);
     if (!v) return this.#fromUnknown(from, records);
     v.heard = Date.now();
-    for (const { user, m } of records) {
+    for (const { user, m, bytes } of records) {
       try {
-        this.#onRecord(v, user, m);
+        this.#onRecord(v, user, m, bytes);
       } catch (e) {
         this.#log.warn("cluster-message-bad", { err: (e as Error).message });
       }
@@ -498,14 +501,16 @@ export class NatsHub implements Hub<TransferEnd> {
     }
   }
 
-  #onRecord(v: NodeView, user: string, m: Message): void {
+  /** `bytes`: m as it came, passed on with it so that the session sends them instead of encoding m again. */
+  #onRecord(v: NodeView, user: string, m: Message, bytes: Uint8Array): void {
     const core = this.#core!;
+    const as = (): Writer => new Writer().bytes(bytes);
     const from = v.name;
     const local = this.#local.get(user)?.end;
     const viaNode = (e: TransferEnd): boolean => e instanceof RemoteEnd && e.node === from;
     switch (m.t) {
       case "deliver":
-        return this.#onDeliver(v, local, m);
+        return this.#onDeliver(v, local, m, as());
       case "chunk": {
         const t = local?.incoming.get(idHex(m.id));
         if (!t || !viaNode(t.from)) return;
@@ -515,7 +520,7 @@ export class NatsHub implements Hub<TransferEnd> {
         t.nextSeq++;
         t.done = m.last;
         t.last = core.now();
-        t.to.post(m);
+        t.to.post(m, as());
         return;
       }
       case "window":
@@ -531,21 +536,21 @@ export class NatsHub implements Hub<TransferEnd> {
           t.limit = m.limit;
           t.last = core.now();
         } else core.endTransfer(t);
-        t.from.post(m);
+        t.from.post(m, as());
         return;
       }
       case "abort": {
         const t = local?.incoming.get(idHex(m.id));
         if (!t || !viaNode(t.from)) return;
         core.endTransfer(t);
-        t.to.post(m);
+        t.to.post(m, as());
         return;
       }
       case "sendFailed": {
         const t = local?.outgoing.get(idHex(m.id));
         if (!t || !viaNode(t.to)) return;
         core.endTransfer(t);
-        t.from.post(m);
+        t.from.post(m, as());
         return;
       }
       default:
@@ -561,7 +566,7 @@ export class NatsHub implements Hub<TransferEnd> {
   }
 
   /** A DELIVER from a sender on node v: the recipient's side of SEND (SPEC.md §6.2). */
-  #onDeliver(v: NodeView, to: TransferEnd | undefined, m: MessageOf<"deliver">): void {
+  #onDeliver(v: NodeView, to: TransferEnd | undefined, m: MessageOf<"deliver">, encoded: Writer): void {
     const core = this.#core!;
     if (!isUserId(m.from)) return;
     const from = this.#remote(v, m.from);
@@ -573,6 +578,6 @@ export class NatsHub implements Hub<TransferEnd> {
     const t: Transfer = { id: m.id, key, from, to, size: m.size, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: core.now() };
     from.outgoing.set(key, t);
     to.incoming.set(key, t);
-    to.post(m);
+    to.post(m, encoded);
   }
 }

@@ -10,6 +10,8 @@ import { isUserId } from "../../protocol/user-id.ts";
 export interface RouteRecord {
   user: string;
   m: Message;
+  /** m's encoding as it came (a view into the NATS message): what a session passes on unchanged. */
+  bytes: Uint8Array;
 }
 
 /** The most records in one batch (its count is a u16). */
@@ -68,7 +70,8 @@ function sender(data: Uint8Array): { from: string; at: number } {
 export function decodeRouted(user: string, data: Uint8Array): { from: string; records: RouteRecord[] } {
   const { from, at } = sender(data);
   if (!isUserId(user)) throw new Error("a route subject without a user id");
-  return { from, records: [{ user, m: decodeMessage(data.subarray(at)) }] };
+  const bytes = data.subarray(at);
+  return { from, records: [{ user, m: decodeMessage(bytes), bytes }] };
 }
 
 /** A batch from a node's batch subject: every record is checked before any is used. */
@@ -90,7 +93,8 @@ export function decodeBatch(data: Uint8Array): { from: string; records: RouteRec
     const len = view.getUint32(at);
     at += 4;
     if (data.length < at + len) throw new Error("a batch record cut short");
-    records.push({ user, m: decodeMessage(data.subarray(at, at + len)) });
+    const bytes = data.subarray(at, at + len);
+    records.push({ user, m: decodeMessage(bytes), bytes });
     at += len;
   }
   if (at !== data.length) throw new Error("trailing bytes after a batch");

@@ -14,7 +14,7 @@ test("a single routed message: the node name, then the message", () => {
   const wire = encodeRouted("one", encodeMessage(ack));
   expect(wire[0]).toBe(3);
   expect(new TextDecoder().decode(wire.subarray(1, 4))).toBe("one");
-  expect(decodeRouted("bob.smith", wire)).toEqual({ from: "one", records: [{ user: "bob.smith", m: ack }] });
+  expect(decodeRouted("bob.smith", wire)).toEqual({ from: "one", records: [{ user: "bob.smith", m: ack, bytes: encodeMessage(ack) }] });
 });
 
 test("a batch, byte for byte as SPEC.md §11.2 lays it out", () => {
@@ -36,7 +36,8 @@ test("decodeBatch(encodeBatch(records)) gives the records in order", () => {
       const wire = encodeBatch(node, records.map((r) => ({ user: r.user, body: encodeMessage(r.m as Message) })));
       const got = decodeBatch(wire);
       expect(got.from).toBe(node);
-      expect(got.records).toEqual(records as { user: string; m: Message }[]);
+      // Each record with its message's bytes as they came, which a node passes on unchanged.
+      expect(got.records).toEqual(records.map((r) => ({ user: r.user, m: r.m as Message, bytes: encodeMessage(r.m as Message) })));
     }),
   );
 });
