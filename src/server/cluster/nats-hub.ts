@@ -14,10 +14,11 @@ import type { Log } from "../log.ts";
 import { MAX_INCOMING_PER_SESSION, type Transfer, type TransferEnd } from "../transfer.ts";
 import { idHex } from "../../protocol/messages.ts";
 import { Writer } from "../../protocol/codec.ts";
-import { encodeMessage, WINDOW_CHUNKS, type ErrorCode, type Message, type MessageOf, type SignedSessionKey } from "../../protocol/messages.ts";
+import { encodeMessage, encodeSignedKey, WINDOW_CHUNKS, type ErrorCode, type Message, type MessageOf, type SignedSessionKey } from "../../protocol/messages.ts";
 import { isUserId } from "../../protocol/user-id.ts";
+import { bytesEqual } from "../../protocol/bytes.ts";
 import { DEFAULT_MAX_PAYLOAD, requestSnapshot, snapshotParts, type PresenceEntry, type Snapshot, type WireKey } from "./presence-snapshot.ts";
-import { batchOverhead, decodeBatch, decodeRouted, encodeBatch, encodeRouted, MAX_BATCH_RECORDS, recordOverhead, type RouteRecord } from "./route-batch.ts";
+import { batchOverhead, decodeBatch, decodeRouted, deliverOf, encodeBatch, encodeDeliverRef, encodeRouted, MAX_BATCH_RECORDS, recordOverhead, type DeliverRef, type RouteRecord } from "./route-batch.ts";
 import { batchSubject, HEARTBEAT, NODE_NAME, PRESENCE, routeSubject, routeWildcard, snapshotSubject, unescapeUser } from "./subjects.ts";
 
 /** Every node says it is alive this often... */
@@ -80,6 +81,8 @@ export class RemoteEnd implements TransferEnd {
   readonly outgoing = new Map<string, Transfer>();
   readonly incoming = new Map<string, Transfer>();
   sessionKey: SignedSessionKey | undefined;
+  /** sessionKey's §4 encoding, made once: what a DELIVER_REF from its node is completed with. */
+  keyBytes: Uint8Array | undefined;
   at = 0;
   present = false;
 
@@ -353,6 +356,7 @@ export class NatsHub implements Hub<TransferEnd> {
       const key = fromWire(c.key);
       if (r.present && r.sessionKey && b64(r.sessionKey.sessionPub) !== c.key.sessionPub) this.#abortThrough(r, "recipient-gone"); // a newer session there
       r.sessionKey = key;
+      r.keyBytes = encodeSignedKey(key);
       r.at = c.at;
       r.present = true;
       // The same user connected here too: the newer connection wins, as on one relay.
@@ -408,12 +412,31 @@ export class NatsHub implements Hub<TransferEnd> {
    * instead of m being encoded again.
    */
   #send(node: string, user: string, m: Message, encoded?: Writer): void {
-    const body = encoded ? encoded.finish() : encodeMessage(m); // now: m may hold buffers its sender reuses
+    // Now: m may hold buffers its sender reuses.
+    const body = m.t === "deliver" && this.#announced(m) ? encodeDeliverRef(m) : encoded ? encoded.finish() : encodeMessage(m);
     if (!this.#batch) return this.#nc.publish(routeSubject(node, user), encodeRouted(this.node, body));
     let q = this.#pending.get(node);
     if (!q) this.#pending.set(node, (q = []));
     q.push({ user, body });
     this.#flushing ??= setImmediate(() => this.#guard(() => this.#flush()));
+  }
+
+  /**
+   * Whether m's sender key is the one this node announced for its sender (SPEC.md §11.2): then
+   * every other node has it, the change having gone out before this DELIVER, and m may go as
+   * DELIVER_REF. Not so for a message the mailbox delivers for a sender since gone.
+   */
+  #announced(m: MessageOf<"deliver">): boolean {
+    const key = this.#local.get(m.from)?.end.sessionKey;
+    const k = m.senderKey;
+    return (
+      key !== undefined &&
+      key.issuedAt === k.issuedAt &&
+      bytesEqual(key.sig, k.sig) &&
+      bytesEqual(key.sessionPub, k.sessionPub) &&
+      bytesEqual(key.identityPub, k.identityPub) &&
+      bytesEqual(key.sessionKemPub, k.sessionKemPub)
+    );
   }
 
   #flush(): void {
@@ -461,9 +484,10 @@ export class NatsHub implements Hub<TransferEnd> {
     const v = this.#nodes.get(from);
     if (!v) return this.#fromUnknown(from, records);
     v.heard = Date.now();
-    for (const { user, m, bytes } of records) {
+    for (const r of records) {
       try {
-        this.#onRecord(v, user, m, bytes);
+        if ("ref" in r) this.#onDeliverRef(v, r.user, r.ref);
+        else this.#onRecord(v, r.user, r.m, r.bytes);
       } catch (e) {
         this.#log.warn("cluster-message-bad", { err: (e as Error).message });
       }
@@ -479,8 +503,9 @@ export class NatsHub implements Hub<TransferEnd> {
    */
   #fromUnknown(from: string, records: RouteRecord[]): void {
     if (from === this.node || !NODE_NAME.test(from)) return;
-    for (const { m } of records) {
-      if (m.t === "deliver" && isUserId(m.from)) this.#send(from, m.from, { t: "sendFailed", id: m.id, reason: "aborted" });
+    for (const r of records) {
+      const d = "ref" in r ? r.ref : r.m.t === "deliver" ? r.m : undefined;
+      if (d && isUserId(d.from)) this.#send(from, d.from, { t: "sendFailed", id: d.id, reason: "aborted" });
     }
     void this.#relearn(from);
   }
@@ -563,6 +588,30 @@ export class NatsHub implements Hub<TransferEnd> {
     this.#core!.endTransfer(t);
     t.to.post({ t: "abort", id: t.id });
     t.from.post({ t: "sendFailed", id: t.id, reason: "aborted" });
+  }
+
+  /**
+   * A DELIVER_REF from node v: the DELIVER it stands for, with the key of its sender that v
+   * announced and whose signature it names (SPEC.md §11.2). v sent that change before this;
+   * a snapshot asked for meanwhile may still hold it back, queued. A key this node does not
+   * hold ends the transfer as a gap would (SEND_FAILED aborted: the sender retries).
+   */
+  #onDeliverRef(v: NodeView, user: string, ref: DeliverRef): void {
+    const r = v.users.get(ref.from);
+    let key = r?.present && r.sessionKey && bytesEqual(r.sessionKey.sig, ref.keySig) ? r.sessionKey : undefined;
+    let keyBytes = key && r?.keyBytes;
+    if (!key) {
+      const sig = b64(ref.keySig);
+      const c = v.queued.findLast((q) => q.user === ref.from && q.online && q.key?.sig === sig);
+      key = c?.key && fromWire(c.key);
+      keyBytes = key && encodeSignedKey(key);
+    }
+    if (!key || !keyBytes) {
+      this.#log.warn("cluster-deliver-key-unknown", { node: v.name, from: ref.from });
+      return void this.#remote(v, ref.from).post({ t: "sendFailed", id: ref.id.slice(), reason: "aborted" });
+    }
+    const { m, encoded } = deliverOf(ref, key, keyBytes);
+    this.#onDeliver(v, this.#local.get(user)?.end, m, encoded);
   }
 
   /** A DELIVER from a sender on node v: the recipient's side of SEND (SPEC.md §6.2). */
