@@ -19,7 +19,7 @@ import { startNatsServer } from "./figures/cluster.ts";
 import { NatsHub, RemoteEnd } from "../src/server/cluster/nats-hub.ts";
 import { silentLog } from "../src/server/log.ts";
 import { idHex } from "../src/protocol/messages.ts";
-import { fakeSessionKey, openTransfer, standInCore, StandInEnd } from "../test/support/stand-in-hub.ts";
+import { openTransfer, standInCore, StandInEnd } from "../test/support/stand-in-hub.ts";
 
 const messages = Number(process.argv[2] ?? 20_000);
 const rounds = Number(process.argv[3] ?? 3);
@@ -48,13 +48,13 @@ async function run(url: string, batch: boolean, tag: string): Promise<{ rate: nu
   const allDone = new Promise<void>((r) => (finished = r));
   const senders: StandInEnd[] = [];
   const data = randomBytes(PAYLOAD);
-  const senderKey = fakeSessionKey();
 
   const sendOne = (from: StandInEnd, i: number): void => {
     const to = a.find(`bob${i}`);
     if (!(to instanceof RemoteEnd)) throw new Error(`bob${i} is not on node b`);
     const { id } = openTransfer(from, to, PAYLOAD, randomBytes(16));
-    to.post({ t: "deliver", id, from: from.user, size: PAYLOAD, senderKey, recipientSessionPub: to.sessionKey!.sessionPub, enc: randomBytes(32), kemCiphertext: randomBytes(1088) });
+    // The sender's own key, as the relay requires of a SEND (SPEC.md §6.2): so it may cross as DELIVER_REF.
+    to.post({ t: "deliver", id, from: from.user, size: PAYLOAD, senderKey: from.sessionKey!, recipientSessionPub: to.sessionKey!.sessionPub, enc: randomBytes(32), kemCiphertext: randomBytes(1088) });
     to.post({ t: "chunk", id, seq: 0, last: true, data });
     sent++;
   };

@@ -166,14 +166,20 @@ export async function clusterRows(ctx: BenchContext): Promise<Row[]> {
         bodyBytes: PAYLOAD,
         window: WINDOW,
       }));
-      return driveWorkers(cross ? "smsg cross-node" : "smsg same-node", resolve(WORKERS, "pairs-smsg.ts"), configs, p, cross ? [nodes[0]!.child.pid, nodes[1]!.child.pid] : nodes[0]!.child.pid);
+      return driveWorkers(cross ? "smsg cross-node" : "smsg same-node", resolve(WORKERS, "pairs-smsg.ts"), configs, p, cross ? [nodes[0]!.child.pid, nodes[1]!.child.pid] : nodes[0]!.child.pid, {
+        alsoPids: [nats.child.pid],
+      });
     };
     const local: RateResult[] = [];
     const cross: RateResult[] = [];
     for (let round = 1; round <= p.rounds; round++) {
       local.push(await run(false));
       cross.push(await run(true));
-      ctx.log(`cluster, round ${round}: same node ${local.at(-1)!.rate.toFixed(0)} msg/s, cross-node ${cross.at(-1)!.rate.toFixed(0)} msg/s`);
+      ctx.log(`cluster, round ${round}: same node ${local.at(-1)!.rate.toFixed(0)} msg/s, cross-node ${cross.at(-1)!.rate.toFixed(0)} msg/s (load ${loadavg()[0]!.toFixed(1)})`);
+      // Where the 2 cores go per message: the relays, nats-server, the generators.
+      for (const [what, r] of [["same node", local.at(-1)!], ["cross-node", cross.at(-1)!]] as const) {
+        ctx.log(`  ${what} CPU per message: relay ${r.serverCpuUs.toFixed(1)} us, nats-server ${r.alsoCpuUs.toFixed(1)} us, generators ${r.generatorCpuUs.toFixed(1)} us; p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`);
+      }
     }
     const l = median(local);
     const c = median(cross);

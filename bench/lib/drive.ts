@@ -28,19 +28,22 @@ export interface RateResult {
    */
   serverJitUs: number;
   generatorJitUs: number;
+  /** The same for opts.alsoPids together (a cluster's nats-server), 0 without them. */
+  alsoCpuUs: number;
 }
 
 /** The JIT compiler threads of JavaScriptCore (Bun's engine), by the name it gives them. */
 const JIT_THREADS = /^JITWorker/;
 const JIT_SAMPLE_MS = 250;
 
-export async function driveWorkers(name: string, script: string, configs: WorkerMessage[], p: Window, serverPid: number | number[], opts: { fileLimit?: number } = {}): Promise<RateResult> {
+export async function driveWorkers(name: string, script: string, configs: WorkerMessage[], p: Window, serverPid: number | number[], opts: { fileLimit?: number; alsoPids?: number[] } = {}): Promise<RateResult> {
   // The server may be several processes (a relay cluster's nodes): their CPU together.
   const pids = Array.isArray(serverPid) ? serverPid : [serverPid];
   const cpuSeconds = () => pids.reduce((n, pid) => n + cpuOf(pid), 0);
   const workers = configs.map((_, i) => new Worker(`${name} generator ${i}`, script, opts));
   const userSeconds = () => pids.reduce((n, pid) => n + cpuTimes(pid).user, 0);
   const genSeconds = () => workers.reduce((n, w) => n + cpuOf(w.child.pid), 0);
+  const alsoSeconds = () => (opts.alsoPids ?? []).reduce((n, pid) => n + cpuOf(pid), 0);
   try {
     await allReady(workers, configs);
     for (const w of workers) w.send({ t: "go", warmupMs: p.warmupMs, measureMs: p.measureMs });
@@ -51,6 +54,7 @@ export async function driveWorkers(name: string, script: string, configs: Worker
     const cpu0 = cpuSeconds();
     const user0 = userSeconds();
     const gen0 = genSeconds();
+    const also0 = alsoSeconds();
     serverJit.sample();
     generatorJit.sample();
     const end = performance.now() + p.measureMs;
@@ -62,6 +66,7 @@ export async function driveWorkers(name: string, script: string, configs: Worker
     const cpu1 = cpuSeconds();
     const user1 = userSeconds();
     const gen1 = genSeconds();
+    const also1 = alsoSeconds();
     const results = await Promise.all(
       workers.map((w) => w.next<WorkerMessage & { delivered: number; seconds: number; latenciesMs: number[]; failures: number }>("result", p.warmupMs + p.measureMs + 60_000)),
     );
@@ -76,6 +81,7 @@ export async function driveWorkers(name: string, script: string, configs: Worker
       generatorCpuUs: ((gen1 - gen0) / messages) * 1e6,
       serverJitUs: (serverJit.seconds() / messages) * 1e6,
       generatorJitUs: (generatorJit.seconds() / messages) * 1e6,
+      alsoCpuUs: ((also1 - also0) / messages) * 1e6,
       p50: percentile(lat, 50),
       p99: percentile(lat, 99),
       failures: results.reduce((s, r) => s + r.failures, 0),

@@ -2,7 +2,8 @@
 // process, with stand-ins for sessions at their ends. What one node routes to another in
 // one turn crosses as one NATS message; a node that publishes each message alone (as nodes
 // did before batches) and one that batches understand each other; routed messages go
-// before a presence change made after them; a malformed batch is dropped whole.
+// before a presence change made after them; a malformed batch is dropped whole; a DELIVER
+// crosses as DELIVER_REF when its key is the one its sender's node announced.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
@@ -10,7 +11,8 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Scratch, waitFor } from "../support/harness.ts";
 import { NATS_PASSWORD, NATS_USER, startNats, type NatsServer } from "../support/nats.ts";
 import { NatsHub, RemoteEnd } from "../../src/server/cluster/nats-hub.ts";
-import { decodeBatch, encodeBatch } from "../../src/server/cluster/route-batch.ts";
+import { decodeBatch, encodeBatch, encodeDeliverRef, type RouteRecord } from "../../src/server/cluster/route-batch.ts";
+import type { Writer } from "../../src/protocol/codec.ts";
 import { batchSubject, PRESENCE, routeWildcard } from "../../src/server/cluster/subjects.ts";
 import { silentLog } from "../../src/server/log.ts";
 import { fakeSessionKey, openTransfer, standInCore, StandInEnd } from "../support/stand-in-hub.ts";
@@ -21,13 +23,18 @@ let nats: NatsServer;
 const conns: NatsConnection[] = [];
 const hubs: NatsHub[] = [];
 
-/** A session's stand-in that keeps what the hub posts to it. */
+/** A session's stand-in that keeps what the hub posts to it, and the encodings it is given. */
 class End extends StandInEnd {
   readonly got: Message[];
+  readonly encodings: (Uint8Array | undefined)[] = [];
   constructor(user: string) {
     const got: Message[] = [];
     super(user, (m) => got.push(m), fakeSessionKey(), "test");
     this.got = got;
+  }
+  override post(m: Message, encoded?: Writer): boolean {
+    this.encodings.push(encoded?.finish());
+    return super.post(m);
   }
 }
 
@@ -148,4 +155,56 @@ test("a malformed batch is dropped whole: none of its records is acted on", asyn
   rogue.publish(batchSubject(b.node), good);
   await waitFor("bob to get the control batch's ABORT", () => bob.got.some((m) => m.t === "abort") || undefined);
   expect(bob.got.map((m) => m.t)).toEqual(["deliver", "abort"]);
+});
+
+/** Every record routed to node, as it crossed NATS (batches and single messages alike). */
+async function tap(node: string): Promise<RouteRecord[]> {
+  const watch = await natsConn();
+  const seen: RouteRecord[] = [];
+  watch.subscribe(batchSubject(node), { callback: (_e, m) => void seen.push(...decodeBatch(m.data).records) });
+  await watch.flush();
+  return seen;
+}
+
+test("a DELIVER crosses as DELIVER_REF, its sender's key named by its signature, and reaches the recipient whole", async () => {
+  const { b, alice, bob, toBob } = await pair("5", true, true);
+  const seen = await tap(b.node);
+  const id = send(alice, toBob);
+  await waitFor("bob to get the message", () => ids(bob.got, "chunk").length === 1 || undefined);
+  const ref = seen.find((r) => "ref" in r);
+  expect(ref && "ref" in ref && idHex(ref.ref.id)).toBe(idHex(id));
+  expect(seen.some((r) => "m" in r && r.m.t === "deliver")).toBe(false);
+  const deliver = bob.got.find((m) => m.t === "deliver") as MessageOf<"deliver">;
+  expect(deliver.senderKey).toEqual(alice.sessionKey);
+  // What bob's session would send: the DELIVER's own encoding, the key spliced back in whole.
+  expect(bob.encodings[bob.got.indexOf(deliver)]).toEqual(encodeMessage(deliver));
+  // 1,320 bytes of key became a 64-byte signature.
+  expect(encodeMessage(deliver).length - encodeDeliverRef(deliver).length).toBe(1320 - 64);
+});
+
+test("a DELIVER whose key is not its sender's announced one (mail for a sender since gone) crosses whole", async () => {
+  const { b, alice, bob, toBob } = await pair("6", true, true);
+  const seen = await tap(b.node);
+  const { id } = openTransfer(alice, toBob, 10);
+  const other = fakeSessionKey();
+  toBob.post({ t: "deliver", id, from: alice.user, size: 10, senderKey: other, recipientSessionPub: toBob.sessionKey!.sessionPub, enc: randomBytes(32), kemCiphertext: randomBytes(1088) });
+  await waitFor("bob to get the DELIVER", () => bob.got.find((m) => m.t === "deliver"));
+  expect((bob.got[0] as MessageOf<"deliver">).senderKey).toEqual(other);
+  expect(seen.filter((r) => "ref" in r)).toHaveLength(0);
+});
+
+test("a DELIVER_REF naming a key the node does not hold: SEND_FAILED aborted to the sender, nothing delivered", async () => {
+  const { a, b, alice, bob, toBob } = await pair("7", true, true);
+  const rogue = await natsConn();
+  const { id } = openTransfer(alice, toBob, 10);
+  const deliver: MessageOf<"deliver"> = { t: "deliver", id, from: alice.user, size: 10, senderKey: fakeSessionKey(), recipientSessionPub: toBob.sessionKey!.sessionPub, enc: randomBytes(32), kemCiphertext: randomBytes(1088) };
+  rogue.publish(batchSubject(b.node), encodeBatch(a.node, [{ user: bob.user, body: encodeDeliverRef(deliver) }]));
+  await waitFor("alice to be told", () => alice.got.find((m) => m.t === "sendFailed"));
+  expect(alice.got).toEqual([{ t: "sendFailed", id, reason: "aborted" }]);
+  expect(bob.got).toEqual([]);
+  // Control: the same DELIVER_REF naming alice's announced key is delivered.
+  const { id: id2 } = openTransfer(alice, toBob, 10);
+  rogue.publish(batchSubject(b.node), encodeBatch(a.node, [{ user: bob.user, body: encodeDeliverRef({ ...deliver, id: id2, senderKey: alice.sessionKey }) }]));
+  await waitFor("bob to get the control DELIVER", () => bob.got.find((m) => m.t === "deliver"));
+  expect((bob.got[0] as MessageOf<"deliver">).senderKey).toEqual(alice.sessionKey);
 });

@@ -19,7 +19,7 @@ import { natsPasswordFile, registerVia, startNode } from "./support.ts";
 import { connectNats } from "../../src/server/cluster/nats-connect.ts";
 import { DirectoryReplica } from "../../src/server/cluster/directory-replica.ts";
 import { batchSubject, routeSubject, routeWildcard, unescapeUser } from "../../src/server/cluster/subjects.ts";
-import { decodeBatch, decodeRouted, encodeRouted } from "../../src/server/cluster/route-batch.ts";
+import { decodeBatch, decodeRouted, encodeRouted, type RouteRecord } from "../../src/server/cluster/route-batch.ts";
 import { encodeMessage, type Message, type MessageOf, type SignedSessionKey } from "../../src/protocol/messages.ts";
 import { x25519Generate } from "../../src/protocol/primitives.ts";
 
@@ -30,8 +30,12 @@ let n2: RelayHandle;
 let bob: ClientHandle;
 let rogue: NatsConnection;
 const aliceLogin = x25519Generate();
-/** What the rogue saw on node two's route subjects: the routed messages, in order. */
-const seen: { from: string; m: Message }[] = [];
+/** What the rogue saw on node two's route subjects: the routed messages' types and ids, in order. */
+const seen: { from: string; t: Message["t"]; id: Uint8Array | undefined }[] = [];
+const sawAll = (from: string, records: RouteRecord[]): void => {
+  // A DELIVER crosses as DELIVER_REF, its sender's key named by its signature (SPEC.md §11.2).
+  for (const r of records) seen.push("ref" in r ? { from, t: "deliver", id: r.ref.id } : { from, t: r.m.t, id: "id" in r.m ? r.m.id : undefined });
+};
 
 beforeAll(async () => {
   nats = s.track(await startNats({ dir: s.path("nats") }));
@@ -57,13 +61,13 @@ beforeAll(async () => {
   rogue.subscribe(routeWildcard("two"), {
     callback: (_e, msg) => {
       const { from, records } = decodeRouted(unescapeUser(msg.subject.slice(msg.subject.lastIndexOf(".") + 1)), msg.data);
-      for (const r of records) seen.push({ from, m: r.m });
+      sawAll(from, records);
     },
   });
   rogue.subscribe(batchSubject("two"), {
     callback: (_e, msg) => {
       const { from, records } = decodeBatch(msg.data);
-      for (const r of records) seen.push({ from, m: r.m });
+      sawAll(from, records);
     },
   });
   await rogue.flush();
@@ -102,7 +106,7 @@ test("a CHUNK flipped on the route subject by a rogue NATS client: bob rejects i
   };
   const ackOf = async (id: Uint8Array): Promise<MessageOf<"ack">> =>
     (await alice.next((m) => m.t === "ack" && Buffer.from(m.id).equals(Buffer.from(id)), 20_000)) as MessageOf<"ack">;
-  const crossed = (id: Uint8Array, t: Message["t"]): boolean => seen.some((x) => x.m.t === t && "id" in x.m && Buffer.from(x.m.id).equals(Buffer.from(id)));
+  const crossed = (id: Uint8Array, t: Message["t"]): boolean => seen.some((x) => x.t === t && x.id !== undefined && Buffer.from(x.id).equals(Buffer.from(id)));
 
   // 1. alice SENDs; node one routes the DELIVER to node two. alice sends no CHUNK of it.
   const bad = await seal("tampered between nodes");
@@ -119,7 +123,7 @@ test("a CHUNK flipped on the route subject by a rogue NATS client: bob rejects i
   expect(ack.status).toBe("rejected");
   await waitFor("bob's client to log the refusal", () => bob.proc.lines.some((l) => l.includes("dropped message from alice")) || undefined);
   // The only CHUNK of this transfer on the route was the rogue's: no race decided this.
-  expect(seen.filter((x) => x.m.t === "chunk" && Buffer.from(x.m.id).equals(Buffer.from(bad.id)))).toHaveLength(1);
+  expect(seen.filter((x) => x.t === "chunk" && x.id !== undefined && Buffer.from(x.id).equals(Buffer.from(bad.id)))).toHaveLength(1);
 
   // 4. Control: the same message sealed again, sent untouched by alice through node one.
   const good = await seal("untouched between nodes");

@@ -13,10 +13,12 @@ import type { Hub, HubCore, PresenceListener } from "../hub.ts";
 import type { Log } from "../log.ts";
 import { MAX_INCOMING_PER_SESSION, type Transfer, type TransferEnd } from "../transfer.ts";
 import { idHex } from "../../protocol/messages.ts";
-import { encodeMessage, WINDOW_CHUNKS, type ErrorCode, type Message, type MessageOf, type SignedSessionKey } from "../../protocol/messages.ts";
+import { Writer } from "../../protocol/codec.ts";
+import { encodeMessage, encodeSignedKey, WINDOW_CHUNKS, type ErrorCode, type Message, type MessageOf, type SignedSessionKey } from "../../protocol/messages.ts";
 import { isUserId } from "../../protocol/user-id.ts";
+import { bytesEqual } from "../../protocol/bytes.ts";
 import { DEFAULT_MAX_PAYLOAD, requestSnapshot, snapshotParts, type PresenceEntry, type Snapshot, type WireKey } from "./presence-snapshot.ts";
-import { batchOverhead, decodeBatch, decodeRouted, encodeBatch, encodeRouted, MAX_BATCH_RECORDS, recordOverhead, type RouteRecord } from "./route-batch.ts";
+import { batchOverhead, decodeBatch, decodeRouted, deliverOf, encodeBatch, encodeDeliverRef, encodeRouted, MAX_BATCH_RECORDS, recordOverhead, type DeliverRef, type RouteRecord } from "./route-batch.ts";
 import { batchSubject, HEARTBEAT, NODE_NAME, PRESENCE, routeSubject, routeWildcard, snapshotSubject, unescapeUser } from "./subjects.ts";
 
 /** Every node says it is alive this often... */
@@ -79,13 +81,15 @@ export class RemoteEnd implements TransferEnd {
   readonly outgoing = new Map<string, Transfer>();
   readonly incoming = new Map<string, Transfer>();
   sessionKey: SignedSessionKey | undefined;
+  /** sessionKey's §4 encoding, made once: what a DELIVER_REF from its node is completed with. */
+  keyBytes: Uint8Array | undefined;
   at = 0;
   present = false;
 
   constructor(
     readonly node: string,
     readonly user: string,
-    private readonly send: (node: string, user: string, m: Message) => void,
+    private readonly send: (node: string, user: string, m: Message, encoded?: Writer) => void,
   ) {}
 
   readonly pausable = false;
@@ -94,8 +98,8 @@ export class RemoteEnd implements TransferEnd {
     return `node:${this.node}`;
   }
 
-  post(m: Message): boolean {
-    this.send(this.node, this.user, m);
+  post(m: Message, encoded?: Writer): boolean {
+    this.send(this.node, this.user, m, encoded);
     return true;
   }
 
@@ -340,7 +344,7 @@ export class NatsHub implements Hub<TransferEnd> {
 
   #remote(v: NodeView, user: string): RemoteEnd {
     let r = v.users.get(user);
-    if (!r) v.users.set(user, (r = new RemoteEnd(v.name, user, (n, u, m) => this.#send(n, u, m))));
+    if (!r) v.users.set(user, (r = new RemoteEnd(v.name, user, (n, u, m, e) => this.#send(n, u, m, e))));
     return r;
   }
 
@@ -352,6 +356,7 @@ export class NatsHub implements Hub<TransferEnd> {
       const key = fromWire(c.key);
       if (r.present && r.sessionKey && b64(r.sessionKey.sessionPub) !== c.key.sessionPub) this.#abortThrough(r, "recipient-gone"); // a newer session there
       r.sessionKey = key;
+      r.keyBytes = encodeSignedKey(key);
       r.at = c.at;
       r.present = true;
       // The same user connected here too: the newer connection wins, as on one relay.
@@ -402,15 +407,36 @@ export class NatsHub implements Hub<TransferEnd> {
 
   /**
    * Queue m for user on node; what is queued for a node goes out at the end of this turn of
-   * the event loop, one message alone or all as batches (SPEC.md §11.2).
+   * the event loop, one message alone or all as batches (SPEC.md §11.2). `encoded`, when the
+   * caller has it (a CHUNK or ACK as received, a DELIVER spliced from its SEND), is copied
+   * instead of m being encoded again.
    */
-  #send(node: string, user: string, m: Message): void {
-    const body = encodeMessage(m); // now: m may hold buffers its sender reuses
+  #send(node: string, user: string, m: Message, encoded?: Writer): void {
+    // Now: m may hold buffers its sender reuses.
+    const body = m.t === "deliver" && this.#announced(m) ? encodeDeliverRef(m) : encoded ? encoded.finish() : encodeMessage(m);
     if (!this.#batch) return this.#nc.publish(routeSubject(node, user), encodeRouted(this.node, body));
     let q = this.#pending.get(node);
     if (!q) this.#pending.set(node, (q = []));
     q.push({ user, body });
     this.#flushing ??= setImmediate(() => this.#guard(() => this.#flush()));
+  }
+
+  /**
+   * Whether m's sender key is the one this node announced for its sender (SPEC.md §11.2): then
+   * every other node has it, the change having gone out before this DELIVER, and m may go as
+   * DELIVER_REF. Not so for a message the mailbox delivers for a sender since gone.
+   */
+  #announced(m: MessageOf<"deliver">): boolean {
+    const key = this.#local.get(m.from)?.end.sessionKey;
+    const k = m.senderKey;
+    return (
+      key !== undefined &&
+      key.issuedAt === k.issuedAt &&
+      bytesEqual(key.sig, k.sig) &&
+      bytesEqual(key.sessionPub, k.sessionPub) &&
+      bytesEqual(key.identityPub, k.identityPub) &&
+      bytesEqual(key.sessionKemPub, k.sessionKemPub)
+    );
   }
 
   #flush(): void {
@@ -458,9 +484,10 @@ export class NatsHub implements Hub<TransferEnd> {
     const v = this.#nodes.get(from);
     if (!v) return this.#fromUnknown(from, records);
     v.heard = Date.now();
-    for (const { user, m } of records) {
+    for (const r of records) {
       try {
-        this.#onRecord(v, user, m);
+        if ("ref" in r) this.#onDeliverRef(v, r.user, r.ref);
+        else this.#onRecord(v, r.user, r.m, r.bytes);
       } catch (e) {
         this.#log.warn("cluster-message-bad", { err: (e as Error).message });
       }
@@ -476,8 +503,9 @@ export class NatsHub implements Hub<TransferEnd> {
    */
   #fromUnknown(from: string, records: RouteRecord[]): void {
     if (from === this.node || !NODE_NAME.test(from)) return;
-    for (const { m } of records) {
-      if (m.t === "deliver" && isUserId(m.from)) this.#send(from, m.from, { t: "sendFailed", id: m.id, reason: "aborted" });
+    for (const r of records) {
+      const d = "ref" in r ? r.ref : r.m.t === "deliver" ? r.m : undefined;
+      if (d && isUserId(d.from)) this.#send(from, d.from, { t: "sendFailed", id: d.id, reason: "aborted" });
     }
     void this.#relearn(from);
   }
@@ -498,14 +526,16 @@ export class NatsHub implements Hub<TransferEnd> {
     }
   }
 
-  #onRecord(v: NodeView, user: string, m: Message): void {
+  /** `bytes`: m as it came, passed on with it so that the session sends them instead of encoding m again. */
+  #onRecord(v: NodeView, user: string, m: Message, bytes: Uint8Array): void {
     const core = this.#core!;
+    const as = (): Writer => new Writer().bytes(bytes);
     const from = v.name;
     const local = this.#local.get(user)?.end;
     const viaNode = (e: TransferEnd): boolean => e instanceof RemoteEnd && e.node === from;
     switch (m.t) {
       case "deliver":
-        return this.#onDeliver(v, local, m);
+        return this.#onDeliver(v, local, m, as());
       case "chunk": {
         const t = local?.incoming.get(idHex(m.id));
         if (!t || !viaNode(t.from)) return;
@@ -515,7 +545,7 @@ export class NatsHub implements Hub<TransferEnd> {
         t.nextSeq++;
         t.done = m.last;
         t.last = core.now();
-        t.to.post(m);
+        t.to.post(m, as());
         return;
       }
       case "window":
@@ -531,21 +561,21 @@ export class NatsHub implements Hub<TransferEnd> {
           t.limit = m.limit;
           t.last = core.now();
         } else core.endTransfer(t);
-        t.from.post(m);
+        t.from.post(m, as());
         return;
       }
       case "abort": {
         const t = local?.incoming.get(idHex(m.id));
         if (!t || !viaNode(t.from)) return;
         core.endTransfer(t);
-        t.to.post(m);
+        t.to.post(m, as());
         return;
       }
       case "sendFailed": {
         const t = local?.outgoing.get(idHex(m.id));
         if (!t || !viaNode(t.to)) return;
         core.endTransfer(t);
-        t.from.post(m);
+        t.from.post(m, as());
         return;
       }
       default:
@@ -560,8 +590,32 @@ export class NatsHub implements Hub<TransferEnd> {
     t.from.post({ t: "sendFailed", id: t.id, reason: "aborted" });
   }
 
+  /**
+   * A DELIVER_REF from node v: the DELIVER it stands for, with the key of its sender that v
+   * announced and whose signature it names (SPEC.md §11.2). v sent that change before this;
+   * a snapshot asked for meanwhile may still hold it back, queued. A key this node does not
+   * hold ends the transfer as a gap would (SEND_FAILED aborted: the sender retries).
+   */
+  #onDeliverRef(v: NodeView, user: string, ref: DeliverRef): void {
+    const r = v.users.get(ref.from);
+    let key = r?.present && r.sessionKey && bytesEqual(r.sessionKey.sig, ref.keySig) ? r.sessionKey : undefined;
+    let keyBytes = key && r?.keyBytes;
+    if (!key) {
+      const sig = b64(ref.keySig);
+      const c = v.queued.findLast((q) => q.user === ref.from && q.online && q.key?.sig === sig);
+      key = c?.key && fromWire(c.key);
+      keyBytes = key && encodeSignedKey(key);
+    }
+    if (!key || !keyBytes) {
+      this.#log.warn("cluster-deliver-key-unknown", { node: v.name, from: ref.from });
+      return void this.#remote(v, ref.from).post({ t: "sendFailed", id: ref.id.slice(), reason: "aborted" });
+    }
+    const { m, encoded } = deliverOf(ref, key, keyBytes);
+    this.#onDeliver(v, this.#local.get(user)?.end, m, encoded);
+  }
+
   /** A DELIVER from a sender on node v: the recipient's side of SEND (SPEC.md §6.2). */
-  #onDeliver(v: NodeView, to: TransferEnd | undefined, m: MessageOf<"deliver">): void {
+  #onDeliver(v: NodeView, to: TransferEnd | undefined, m: MessageOf<"deliver">, encoded: Writer): void {
     const core = this.#core!;
     if (!isUserId(m.from)) return;
     const from = this.#remote(v, m.from);
@@ -573,6 +627,6 @@ export class NatsHub implements Hub<TransferEnd> {
     const t: Transfer = { id: m.id, key, from, to, size: m.size, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: core.now() };
     from.outgoing.set(key, t);
     to.incoming.set(key, t);
-    to.post(m);
+    to.post(m, encoded);
   }
 }

@@ -3,13 +3,90 @@
 // subject. A node sends what it routes to one node in one turn of its event loop as one
 // batch: each NATS message costs both nodes and nats-server far more than its bytes.
 
-import { decodeMessage, type Message } from "../../protocol/messages.ts";
+import { Reader, Writer } from "../../protocol/codec.ts";
+import { MLKEM768_CT_LENGTH } from "../../protocol/mlkem.ts";
+import { decodeMessage, MSG_ID_LEN, T, type Message, type MessageOf } from "../../protocol/messages.ts";
 import { isUserId } from "../../protocol/user-id.ts";
 
-/** A routed message for a user, as the receiving node reads it. */
-export interface RouteRecord {
-  user: string;
-  m: Message;
+/**
+ * DELIVER_REF (SPEC.md §11.2), only between nodes: a DELIVER whose sender's key, 1,320 of its
+ * 2,550 bytes, is named by its 64-byte `sig` instead, since the receiving node holds that key
+ * from the sending node's presence. About a third of what a 1 KiB message puts through NATS.
+ */
+export const DELIVER_REF = 0x91;
+const TAIL_LEN = 32 + 32 + MLKEM768_CT_LENGTH; // recipientSessionPub, enc, kemCiphertext
+
+/** A DELIVER_REF as read: DELIVER's fields but the key's, which the receiving node looks up by `keySig`. */
+export interface DeliverRef {
+  id: Uint8Array;
+  from: string;
+  size: number;
+  keySig: Uint8Array;
+  recipientSessionPub: Uint8Array;
+  enc: Uint8Array;
+  kemCiphertext: Uint8Array;
+  /** The DELIVER's encoding around its key (views into the NATS message): id, from, size; and what follows the key. */
+  head: Uint8Array;
+  tail: Uint8Array;
+}
+
+/** A routed message for a user, as the receiving node reads it: a §4 message, or a DELIVER_REF. */
+export type RouteRecord =
+  | {
+      user: string;
+      m: Message;
+      /** m's encoding as it came (a view into the NATS message): what a session passes on unchanged. */
+      bytes: Uint8Array;
+    }
+  | { user: string; ref: DeliverRef };
+
+/** DELIVER_REF of m: u8 0x91 || DELIVER's fields (SPEC.md §4) with `senderKey` replaced by its `sig`. */
+export function encodeDeliverRef(m: MessageOf<"deliver">): Uint8Array {
+  return new Writer()
+    .u8(DELIVER_REF)
+    .fixed(m.id, MSG_ID_LEN)
+    .user(m.from)
+    .u64(m.size)
+    .fixed(m.senderKey.sig, 64)
+    .fixed(m.recipientSessionPub, 32)
+    .fixed(m.enc, 32)
+    .fixed(m.kemCiphertext, MLKEM768_CT_LENGTH)
+    .finish();
+}
+
+function decodeDeliverRef(b: Uint8Array): DeliverRef {
+  const r = new Reader(b, 1);
+  const id = r.view(MSG_ID_LEN);
+  const from = r.user();
+  const size = r.u64();
+  const headEnd = b.length - TAIL_LEN - 64;
+  if (headEnd !== 1 + MSG_ID_LEN + 1 + from.length + 8) throw new Error("a DELIVER_REF of the wrong length");
+  const keySig = r.view(64);
+  const recipientSessionPub = r.view(32);
+  const enc = r.view(32);
+  const kemCiphertext = r.view(MLKEM768_CT_LENGTH);
+  r.end();
+  return { id, from, size, keySig, recipientSessionPub, enc, kemCiphertext, head: b.subarray(1, headEnd), tail: b.subarray(headEnd + 64) };
+}
+
+function decodeRecord(user: string, bytes: Uint8Array): RouteRecord {
+  if (bytes[0] === DELIVER_REF) return { user, ref: decodeDeliverRef(bytes) };
+  return { user, m: decodeMessage(bytes), bytes };
+}
+
+/** The DELIVER a DELIVER_REF stands for, given the key its `keySig` names (encodedKey: that key's §4 encoding). */
+export function deliverOf(ref: DeliverRef, key: MessageOf<"deliver">["senderKey"], encodedKey: Uint8Array): { m: MessageOf<"deliver">; encoded: Writer } {
+  const m: MessageOf<"deliver"> = {
+    t: "deliver",
+    id: ref.id.slice(), // kept by the transfer: not a view that would keep the whole NATS message
+    from: ref.from,
+    size: ref.size,
+    senderKey: key,
+    recipientSessionPub: ref.recipientSessionPub,
+    enc: ref.enc,
+    kemCiphertext: ref.kemCiphertext,
+  };
+  return { m, encoded: new Writer().u8(T.deliver).bytes(ref.head).bytes(encodedKey).bytes(ref.tail) };
 }
 
 /** The most records in one batch (its count is a u16). */
@@ -68,7 +145,7 @@ function sender(data: Uint8Array): { from: string; at: number } {
 export function decodeRouted(user: string, data: Uint8Array): { from: string; records: RouteRecord[] } {
   const { from, at } = sender(data);
   if (!isUserId(user)) throw new Error("a route subject without a user id");
-  return { from, records: [{ user, m: decodeMessage(data.subarray(at)) }] };
+  return { from, records: [decodeRecord(user, data.subarray(at))] };
 }
 
 /** A batch from a node's batch subject: every record is checked before any is used. */
@@ -90,7 +167,7 @@ export function decodeBatch(data: Uint8Array): { from: string; records: RouteRec
     const len = view.getUint32(at);
     at += 4;
     if (data.length < at + len) throw new Error("a batch record cut short");
-    records.push({ user, m: decodeMessage(data.subarray(at, at + len)) });
+    records.push(decodeRecord(user, data.subarray(at, at + len)));
     at += len;
   }
   if (at !== data.length) throw new Error("trailing bytes after a batch");

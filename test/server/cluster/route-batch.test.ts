@@ -3,8 +3,8 @@
 
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { decodeBatch, decodeRouted, encodeBatch, encodeRouted } from "../../../src/server/cluster/route-batch.ts";
-import { encodeMessage, type Message } from "../../../src/protocol/messages.ts";
+import { DELIVER_REF, decodeBatch, decodeRouted, deliverOf, encodeBatch, encodeDeliverRef, encodeRouted } from "../../../src/server/cluster/route-batch.ts";
+import { encodeMessage, encodeSignedKey, type Message, type MessageOf } from "../../../src/protocol/messages.ts";
 
 const id = (b: number): Uint8Array => new Uint8Array(16).fill(b);
 const chunk = (b: number, size = 100): Message => ({ t: "chunk", id: id(b), seq: b, last: false, data: new Uint8Array(size).fill(b) });
@@ -14,7 +14,7 @@ test("a single routed message: the node name, then the message", () => {
   const wire = encodeRouted("one", encodeMessage(ack));
   expect(wire[0]).toBe(3);
   expect(new TextDecoder().decode(wire.subarray(1, 4))).toBe("one");
-  expect(decodeRouted("bob.smith", wire)).toEqual({ from: "one", records: [{ user: "bob.smith", m: ack }] });
+  expect(decodeRouted("bob.smith", wire)).toEqual({ from: "one", records: [{ user: "bob.smith", m: ack, bytes: encodeMessage(ack) }] });
 });
 
 test("a batch, byte for byte as SPEC.md §11.2 lays it out", () => {
@@ -36,7 +36,8 @@ test("decodeBatch(encodeBatch(records)) gives the records in order", () => {
       const wire = encodeBatch(node, records.map((r) => ({ user: r.user, body: encodeMessage(r.m as Message) })));
       const got = decodeBatch(wire);
       expect(got.from).toBe(node);
-      expect(got.records).toEqual(records as { user: string; m: Message }[]);
+      // Each record with its message's bytes as they came, which a node passes on unchanged.
+      expect(got.records).toEqual(records.map((r) => ({ user: r.user, m: r.m as Message, bytes: encodeMessage(r.m as Message) })));
     }),
   );
 });
@@ -69,4 +70,46 @@ test("a single routed message a node MUST reject", () => {
 
 test("encodeBatch refuses an empty batch", () => {
   expect(() => encodeBatch("one", [])).toThrow(/1\.\.65535/);
+});
+
+const fill = (n: number, b: number): Uint8Array => new Uint8Array(n).fill(b);
+const deliver: MessageOf<"deliver"> = {
+  t: "deliver",
+  id: id(1),
+  from: "alice",
+  size: 1234,
+  senderKey: { identityPub: fill(32, 2), sessionPub: fill(32, 3), sessionKemPub: fill(1184, 4), issuedAt: 5, sig: fill(64, 6) },
+  recipientSessionPub: fill(32, 7),
+  enc: fill(32, 8),
+  kemCiphertext: fill(1088, 9),
+};
+
+test("DELIVER_REF, byte for byte as SPEC.md §11.2 lays it out: DELIVER with the key's sig for the key", () => {
+  const full = encodeMessage(deliver);
+  const ref = encodeDeliverRef(deliver);
+  const keyAt = 1 + 16 + 1 + 5 + 8;
+  expect(ref[0]).toBe(DELIVER_REF);
+  expect([...ref.subarray(1, keyAt)]).toEqual([...full.subarray(1, keyAt)]);
+  expect([...ref.subarray(keyAt, keyAt + 64)]).toEqual([...fill(64, 6)]);
+  expect([...ref.subarray(keyAt + 64)]).toEqual([...full.subarray(keyAt + 1320)]);
+  const got = decodeBatch(encodeBatch("one", [{ user: "bob", body: ref }])).records[0]!;
+  if (!("ref" in got)) throw new Error("not read as DELIVER_REF");
+  expect(got.ref.keySig).toEqual(deliver.senderKey.sig);
+  // Completed with the key, it is the DELIVER, message and encoding.
+  const { m, encoded } = deliverOf(got.ref, deliver.senderKey, encodeSignedKey(deliver.senderKey));
+  expect(m).toEqual(deliver);
+  expect(encoded.finish()).toEqual(full);
+});
+
+test("a DELIVER_REF a node MUST reject, and its batch with it", () => {
+  const ref = encodeDeliverRef(deliver);
+  const bad = Uint8Array.from(ref);
+  bad[17] = 0; // an empty user id
+  const cases: [string, Uint8Array][] = [
+    ["cut short", ref.subarray(0, ref.length - 1)],
+    ["a byte too many", Uint8Array.from([...ref, 0])],
+    ["no user id", bad],
+  ];
+  for (const [what, body] of cases) expect(() => decodeBatch(encodeBatch("one", [{ user: "bob", body: encodeMessage({ t: "abort", id: id(2) }) }, { user: "bob", body }])), what).toThrow();
+  expect(decodeBatch(encodeBatch("one", [{ user: "bob", body: ref }])).records).toHaveLength(1);
 });
