@@ -90,22 +90,21 @@ export class Writer {
   /**
    * The same bytes as finish(), as pieces: runs of small fields joined, a large field (a
    * 60 KiB chunk) left where it is, so that a record's encryption reads it in place instead
-   * of after one more copy (bench/README.md). With `into` (at least length bytes, which
-   * the caller reuses once the pieces are consumed), the runs are joined there instead of
-   * into a new array each: the relay's batch of 8 messages is a 30 KiB run per record.
+   * of after one more copy (bench/README.md). With `into` (see Pieces), the runs are joined
+   * there instead of into a new array each: the relay's batch of 8 messages is a 30 KiB run
+   * per record.
    */
   finishParts(into?: Uint8Array): { parts: Uint8Array[]; length: number } {
+    if (into) return this.addTo(new Pieces(into)).done();
     const parts: Uint8Array[] = [];
-    let at = 0; // where the next run starts in `into`
     let run: Uint8Array[] = [];
     let runLen = 0;
     const flush = () => {
       if (runLen === 0) return;
-      const joined = into ? into.subarray(at, at + runLen) : new Uint8Array(runLen);
-      at += runLen;
+      const joined = new Uint8Array(runLen);
       let off = 0;
       for (const p of run) {
-        copyInto(joined, p, off);
+        joined.set(p, off);
         off += p.length;
       }
       parts.push(joined);
@@ -123,6 +122,61 @@ export class Writer {
     }
     flush();
     return { parts, length: this.#len };
+  }
+
+  /** This writer's bytes, after what `pieces` holds. */
+  addTo(pieces: Pieces): Pieces {
+    for (const p of this.#parts) pieces.bytes(p);
+    return pieces;
+  }
+}
+
+/**
+ * A record's plaintext as Writer.finishParts gives it, written field by field: small fields
+ * copied one after another into `into`, a large one (LARGE_PART or more) kept where it lies.
+ * `into` (at least as long as the small fields together, which a record's MAX_PLAINTEXT
+ * bounds) is the caller's to reuse once the pieces are consumed: sealAll encrypts them at
+ * once. A BATCH's type byte and item lengths go straight into it, not as a small array each.
+ */
+export class Pieces {
+  readonly parts: Uint8Array[] = [];
+  #into: Uint8Array;
+  #at = 0; // where the next small field goes in #into
+  #from = 0; // where the run not yet in parts began
+  #large = 0; // bytes of large fields
+
+  constructor(into: Uint8Array) {
+    this.#into = into;
+  }
+  u8(v: number): this {
+    this.#into[this.#at++] = range(v, 0xff);
+    return this;
+  }
+  u16(v: number): this {
+    range(v, 0xffff);
+    this.#into[this.#at++] = v >>> 8;
+    this.#into[this.#at++] = v & 0xff;
+    return this;
+  }
+  bytes(b: Uint8Array): this {
+    if (b.length >= LARGE_PART) {
+      this.#cut();
+      this.parts.push(b);
+      this.#large += b.length;
+    } else {
+      copyInto(this.#into, b, this.#at);
+      this.#at += b.length;
+    }
+    return this;
+  }
+  done(): { parts: Uint8Array[]; length: number } {
+    this.#cut();
+    return { parts: this.parts, length: this.#at + this.#large };
+  }
+  #cut(): void {
+    if (this.#at === this.#from) return;
+    this.parts.push(this.#into.subarray(this.#from, this.#at));
+    this.#from = this.#at;
   }
 }
 

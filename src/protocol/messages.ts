@@ -2,7 +2,7 @@
 // handshake payloads (SPEC.md §3). One byte of type, then fixed fields in a fixed order.
 // decodeMessage rejects unknown types, short bodies and trailing bytes alike.
 
-import { Reader, Writer } from "./codec.ts";
+import { Pieces, Reader, Writer } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { toHex } from "./bytes.ts";
 import { IDENTITY_CHANGE_LEN, MAX_CHANGES, decodeIdentityChange, encodeIdentityChange, type IdentityChange } from "./identity-change.ts";
@@ -232,12 +232,17 @@ export function encodeMessage(m: Message): Uint8Array {
 /**
  * A record's plaintext carrying several Messages (SPEC.md §2.3): BATCH (0x18), then for each
  * message `u16 length || message`. Built from writeMessage's writers, joined once (into
- * `into`, when given: see Writer.finishParts).
+ * `into`, when given, field by field: see Pieces).
  */
 export function encodeBatchParts(items: readonly Writer[], into?: Uint8Array): { parts: Uint8Array[]; length: number } {
+  if (into) {
+    const pieces = new Pieces(into).u8(T.batch);
+    for (const item of items) item.addTo(pieces.u16(item.length));
+    return pieces.done();
+  }
   const w = new Writer().u8(T.batch);
   for (const item of items) w.u16(item.length).append(item);
-  return w.finishParts(into);
+  return w.finishParts();
 }
 
 /**

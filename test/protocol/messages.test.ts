@@ -430,6 +430,27 @@ describe("batches (SPEC.md §4.4)", () => {
     expect(length).toBe(1 + 2 + 1 + 2 + 22 + data.length);
   });
 
+  // sealAll joins a record's small fields into one buffer it reuses (Pieces): the same bytes
+  // as a fresh join, the item lengths written there directly, a large field still uncopied.
+  test("joined into a reused buffer, a batch or a message gives the bytes of a fresh join", () => {
+    const into = new Uint8Array(70_000);
+    const large = new Uint8Array(5_000).fill(9);
+    fc.assert(
+      fc.property(fc.array(anyMessage, { minLength: 1, maxLength: 8 }), fc.boolean(), (ms, withLarge) => {
+        const all: Message[] = withLarge ? [...ms, { t: "chunk", id: ID, seq: 1, last: false, data: large }] : ms;
+        const fresh = encodeBatchParts(all.map(writeMessage));
+        const reused = encodeBatchParts(all.map(writeMessage), into);
+        expect(reused.length).toBe(fresh.length);
+        expect(concat(...reused.parts)).toEqual(concat(...fresh.parts));
+        if (withLarge) expect(reused.parts).toContain(large);
+        const one = writeMessage(all[0]!).finishParts(into);
+        expect(concat(...one.parts)).toEqual(encodeMessage(all[0]!));
+        expect(one.length).toBe(encodeMessage(all[0]!).length);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   test("SPEC.md Appendix B.5: an empty batch, a cut or empty item, a nested batch, a bad item are malformed", () => {
     for (const bad of [
       "18", // no item
