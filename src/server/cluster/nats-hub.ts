@@ -622,7 +622,7 @@ export class NatsHub implements Hub<TransferEnd> {
     const key = idHex(m.id);
     const fail = (reason: MessageOf<"sendFailed">["reason"]): void => void from.post({ t: "sendFailed", id: m.id, reason });
     if (!to) return fail("offline");
-    if (!to.sessionKey || Buffer.compare(Buffer.from(to.sessionKey.sessionPub), Buffer.from(m.recipientSessionPub)) !== 0) return fail("stale-key");
+    if (!to.sessionKey || !bytesEqual(to.sessionKey.sessionPub, m.recipientSessionPub)) return fail("stale-key");
     if (to.incoming.has(key) || to.incoming.size >= MAX_INCOMING_PER_SESSION || from.outgoing.has(key)) return fail("busy");
     const t: Transfer = { id: m.id, key, from, to, size: m.size, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: core.now() };
     from.outgoing.set(key, t);
