@@ -14,24 +14,20 @@ import type { Log } from "../log.ts";
 import { MAX_INCOMING_PER_SESSION, type Transfer, type TransferEnd } from "../transfer.ts";
 import { idHex } from "../../protocol/messages.ts";
 import { Writer } from "../../protocol/codec.ts";
-import { encodeMessage, encodeSignedKey, WINDOW_CHUNKS, type ErrorCode, type Message, type MessageOf, type SignedSessionKey } from "../../protocol/messages.ts";
+import { encodeMessage, encodeSignedKey, WINDOW_CHUNKS, type Message, type MessageOf } from "../../protocol/messages.ts";
 import { isUserId } from "../../protocol/user-id.ts";
 import { bytesEqual } from "../../protocol/bytes.ts";
 import { DEFAULT_MAX_PAYLOAD, requestSnapshot, snapshotParts, type PresenceEntry, type Snapshot, type WireKey } from "./presence-snapshot.ts";
-import { batchOverhead, decodeBatch, decodeRouted, deliverOf, encodeBatch, encodeDeliverRef, encodeRouted, MAX_BATCH_RECORDS, recordOverhead, type DeliverRef, type RouteRecord } from "./route-batch.ts";
-import { batchSubject, HEARTBEAT, NODE_NAME, PRESENCE, routeSubject, routeWildcard, snapshotSubject, unescapeUser } from "./subjects.ts";
+import { decodeBatch, decodeRouted, deliverOf, encodeDeliverRef, type DeliverRef, type RouteRecord } from "./route-batch.ts";
+import { batchSubject, HEARTBEAT, NODE_NAME, PRESENCE, routeWildcard, snapshotSubject, unescapeUser } from "./subjects.ts";
+import { b64, fromWire, RemoteEnd, toWire } from "./remote-end.ts";
+import { RouteOutbox } from "./route-outbox.ts";
 
 /** Every node says it is alive this often... */
 export const HEARTBEAT_MS = 1000;
 /** ...and one not heard from for this long is gone, with its users and transfers. */
 export const NODE_TIMEOUT_MS = 4000;
 const SNAPSHOT_TIMEOUT_MS = 3000;
-/**
- * A batch grows to at most this many bytes (or the server's max_payload, if less): larger
- * ones save nothing more per record, and the receiving node starts on the first records
- * sooner than it would on one message of a megabyte.
- */
-const BATCH_BYTES = 64 * 1024;
 
 /** What the hub needs of the relay it routes for (RelayCore implements it). */
 interface PresenceChange extends Partial<PresenceEntry> {
@@ -57,60 +53,7 @@ interface NodeView {
   users: Map<string, RemoteEnd>;
 }
 
-const b64 = (b: Uint8Array): string => Buffer.from(b).toString("base64");
-const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "base64"));
-const toWire = (k: SignedSessionKey): WireKey => ({
-  identityPub: b64(k.identityPub),
-  sessionPub: b64(k.sessionPub),
-  sessionKemPub: b64(k.sessionKemPub),
-  issuedAt: k.issuedAt,
-  sig: b64(k.sig),
-});
-const fromWire = (k: WireKey): SignedSessionKey => ({
-  identityPub: unb64(k.identityPub),
-  sessionPub: unb64(k.sessionPub),
-  sessionKemPub: unb64(k.sessionKemPub),
-  issuedAt: k.issuedAt,
-  sig: unb64(k.sig),
-});
 const json = (o: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(o));
-
-/** A user on another node: what this node posts to them goes there over NATS. */
-export class RemoteEnd implements TransferEnd {
-  readonly authed = true;
-  readonly outgoing = new Map<string, Transfer>();
-  readonly incoming = new Map<string, Transfer>();
-  sessionKey: SignedSessionKey | undefined;
-  /** sessionKey's §4 encoding, made once: what a DELIVER_REF from its node is completed with. */
-  keyBytes: Uint8Array | undefined;
-  at = 0;
-  present = false;
-
-  constructor(
-    readonly node: string,
-    readonly user: string,
-    private readonly send: (node: string, user: string, m: Message, encoded?: Writer) => void,
-  ) {}
-
-  readonly pausable = false;
-
-  get address(): string {
-    return `node:${this.node}`;
-  }
-
-  post(m: Message, encoded?: Writer): boolean {
-    this.send(this.node, this.user, m, encoded);
-    return true;
-  }
-
-  // Its connection is the other node's to close; flow control across nodes is the window's.
-  fail(_code: ErrorCode, _reason: string): void {}
-  holdBack(_sender: TransferEnd): boolean {
-    return false;
-  }
-  drained(_end: TransferEnd): void {}
-  gone(_sender: TransferEnd): void {}
-}
 
 export class NatsHub implements Hub<TransferEnd> {
   readonly node: string;
@@ -124,10 +67,7 @@ export class NatsHub implements Hub<TransferEnd> {
   #subs: Subscription[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
   #log: Log;
-  /** Routed messages not yet published, by node: sent together at the end of this turn. */
-  #pending = new Map<string, { user: string; body: Uint8Array }[]>();
-  #flushing: ReturnType<typeof setImmediate> | undefined;
-  #batch: boolean;
+  #outbox: RouteOutbox;
   /** Nodes heard from only by their routes, asked for a snapshot now. */
   #relearning = new Set<string>();
 
@@ -136,7 +76,7 @@ export class NatsHub implements Hub<TransferEnd> {
     this.#nc = nc;
     this.node = node;
     this.#log = log;
-    this.#batch = opts.batch ?? true;
+    this.#outbox = new RouteOutbox(nc, node, opts.batch ?? true, (f) => this.#guard(f));
   }
 
   /** Start listening and beating; called once the relay's core exists. */
@@ -177,7 +117,7 @@ export class NatsHub implements Hub<TransferEnd> {
   }
 
   stop(): void {
-    this.#guard(() => this.#flush());
+    this.#guard(() => this.#outbox.flush());
     clearInterval(this.#timer);
     for (const s of this.#subs) s.unsubscribe();
   }
@@ -244,7 +184,7 @@ export class NatsHub implements Hub<TransferEnd> {
     const msg: PresenceChange = { node: this.node, epoch: this.epoch, seq: ++this.#seq, ...c };
     // What was routed before this change goes before it: an ACK queued for a user who then
     // left must reach the sender's node before that node hears the user is gone.
-    if (this.#pending.size > 0) this.#flush();
+    if (!this.#outbox.empty) this.#outbox.flush();
     this.#nc.publish(PRESENCE, json(msg));
   }
 
@@ -414,11 +354,7 @@ export class NatsHub implements Hub<TransferEnd> {
   #send(node: string, user: string, m: Message, encoded?: Writer): void {
     // Now: m may hold buffers its sender reuses.
     const body = m.t === "deliver" && this.#announced(m) ? encodeDeliverRef(m) : encoded ? encoded.finish() : encodeMessage(m);
-    if (!this.#batch) return this.#nc.publish(routeSubject(node, user), encodeRouted(this.node, body));
-    let q = this.#pending.get(node);
-    if (!q) this.#pending.set(node, (q = []));
-    q.push({ user, body });
-    this.#flushing ??= setImmediate(() => this.#guard(() => this.#flush()));
+    this.#outbox.queue(node, user, body);
   }
 
   /**
@@ -437,36 +373,6 @@ export class NatsHub implements Hub<TransferEnd> {
       bytesEqual(key.identityPub, k.identityPub) &&
       bytesEqual(key.sessionKemPub, k.sessionKemPub)
     );
-  }
-
-  #flush(): void {
-    if (this.#flushing) clearImmediate(this.#flushing);
-    this.#flushing = undefined;
-    const max = Math.min(BATCH_BYTES, this.#nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD);
-    // Taken first: a publish that throws (the connection closing) loses this turn's routes,
-    // as NATS core may, and the transfers they belonged to end by the rules of §11.5.
-    const pending = this.#pending;
-    this.#pending = new Map();
-    for (const [node, q] of pending) {
-      if (q.length === 1) {
-        this.#nc.publish(routeSubject(node, q[0]!.user), encodeRouted(this.node, q[0]!.body));
-        continue;
-      }
-      // As many records as fit BATCH_BYTES (a CHUNK is far smaller) per batch.
-      let from = 0;
-      let size = batchOverhead(this.node);
-      for (let i = 0; i <= q.length; i++) {
-        const r = q[i];
-        const add = r ? recordOverhead(r.user) + r.body.length : 0;
-        if (r && i - from < MAX_BATCH_RECORDS && (i === from || size + add <= max)) {
-          size += add;
-          continue;
-        }
-        this.#nc.publish(batchSubject(node), encodeBatch(this.node, q.slice(from, i)));
-        from = i;
-        size = batchOverhead(this.node) + add;
-      }
-    }
   }
 
   /** One message on a user's route subject. */
