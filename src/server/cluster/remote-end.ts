@@ -1,11 +1,11 @@
-// A user on another node of the cluster as this node sees it (SPEC.md §11.4, §11.5): the end
-// of a transfer that crosses nodes, and the session key its node announced, as JSON carries
-// it (§11.2) and as a DELIVER_REF from that node is completed with it.
+// Another node of the cluster, and a user on it, as this node sees them (SPEC.md §11.4,
+// §11.5): the end of a transfer that crosses nodes, and the session key its node announced,
+// as JSON carries it (§11.2) and as a DELIVER_REF from that node is completed with it.
 
 import type { Writer } from "../../protocol/codec.ts";
 import type { ErrorCode, Message, SignedSessionKey } from "../../protocol/messages.ts";
 import type { Transfer, TransferEnd } from "../transfer.ts";
-import type { WireKey } from "./presence-snapshot.ts";
+import type { PresenceEntry, WireKey } from "./presence-snapshot.ts";
 
 export const b64 = (b: Uint8Array): string => Buffer.from(b).toString("base64");
 const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "base64"));
@@ -59,4 +59,28 @@ export class RemoteEnd implements TransferEnd {
   }
   drained(_end: TransferEnd): void {}
   gone(_sender: TransferEnd): void {}
+}
+
+/** A presence change of another node, as `smsg.presence` carries it (SPEC.md §11.2). */
+export interface PresenceChange extends Partial<PresenceEntry> {
+  node: string;
+  epoch: string;
+  seq: number;
+  user: string;
+  online: boolean;
+}
+export interface Heartbeat {
+  node: string;
+  epoch: string;
+  seq: number;
+}
+/** Another node as this one sees it. */
+export interface NodeView {
+  name: string;
+  epoch: string;
+  seq: number; // last presence change applied
+  heard: number;
+  syncing: boolean; // a snapshot asked for; changes wait in `queued`
+  queued: PresenceChange[];
+  users: Map<string, RemoteEnd>;
 }
