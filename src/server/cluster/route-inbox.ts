@@ -68,7 +68,7 @@ export class RouteInbox {
   /**
    * Routes from a node not in this one's view: one it dropped (a heartbeat late under load)
    * that has not dropped this one, or one not yet heard. Every transfer through it ended with
-   * the drop, and this node told it so then (#abortThrough); a DELIVER opens a new one, which
+   * the drop, and this node told it so then (NatsHub, abortThrough); a DELIVER opens a new one, which
    * its node would hold open until its idle limit if nothing answered: refuse it at once, so
    * the sender retries, and learn that node again, so the two views converge.
    */
