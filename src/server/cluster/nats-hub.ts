@@ -6,111 +6,32 @@
 // to as if the sender were local. NATS core delivers at most once, so a gap in a transfer
 // (a chunk out of order, a node silent past NODE_TIMEOUT_MS, a lost connection to NATS)
 // aborts it: the sender retries, and the recipient's client answers a repeat "duplicate".
+// Here: this node's sessions and presence, the other nodes' presence, the lifecycle; what is
+// routed goes out through route-outbox.ts and comes in through route-inbox.ts.
 
 import { randomBytes } from "node:crypto";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Hub, HubCore, PresenceListener } from "../hub.ts";
 import type { Log } from "../log.ts";
-import { MAX_INCOMING_PER_SESSION, type Transfer, type TransferEnd } from "../transfer.ts";
-import { idHex } from "../../protocol/messages.ts";
-import { Writer } from "../../protocol/codec.ts";
-import { encodeMessage, encodeSignedKey, WINDOW_CHUNKS, type ErrorCode, type Message, type MessageOf, type SignedSessionKey } from "../../protocol/messages.ts";
+import type { TransferEnd } from "../transfer.ts";
+import type { Writer } from "../../protocol/codec.ts";
+import { encodeMessage, encodeSignedKey, type Message, type MessageOf } from "../../protocol/messages.ts";
 import { isUserId } from "../../protocol/user-id.ts";
 import { bytesEqual } from "../../protocol/bytes.ts";
 import { DEFAULT_MAX_PAYLOAD, requestSnapshot, snapshotParts, type PresenceEntry, type Snapshot, type WireKey } from "./presence-snapshot.ts";
-import { batchOverhead, decodeBatch, decodeRouted, deliverOf, encodeBatch, encodeDeliverRef, encodeRouted, MAX_BATCH_RECORDS, recordOverhead, type DeliverRef, type RouteRecord } from "./route-batch.ts";
-import { batchSubject, HEARTBEAT, NODE_NAME, PRESENCE, routeSubject, routeWildcard, snapshotSubject, unescapeUser } from "./subjects.ts";
+import { encodeDeliverRef } from "./route-batch.ts";
+import { batchSubject, HEARTBEAT, PRESENCE, routeWildcard, snapshotSubject } from "./subjects.ts";
+import { b64, fromWire, RemoteEnd, toWire, type Heartbeat, type NodeView, type PresenceChange } from "./remote-end.ts";
+import { RouteOutbox } from "./route-outbox.ts";
+import { RouteInbox } from "./route-inbox.ts";
 
 /** Every node says it is alive this often... */
 export const HEARTBEAT_MS = 1000;
 /** ...and one not heard from for this long is gone, with its users and transfers. */
 export const NODE_TIMEOUT_MS = 4000;
 const SNAPSHOT_TIMEOUT_MS = 3000;
-/**
- * A batch grows to at most this many bytes (or the server's max_payload, if less): larger
- * ones save nothing more per record, and the receiving node starts on the first records
- * sooner than it would on one message of a megabyte.
- */
-const BATCH_BYTES = 64 * 1024;
 
-/** What the hub needs of the relay it routes for (RelayCore implements it). */
-interface PresenceChange extends Partial<PresenceEntry> {
-  node: string;
-  epoch: string;
-  seq: number;
-  user: string;
-  online: boolean;
-}
-interface Heartbeat {
-  node: string;
-  epoch: string;
-  seq: number;
-}
-/** Another node as this one sees it. */
-interface NodeView {
-  name: string;
-  epoch: string;
-  seq: number; // last presence change applied
-  heard: number;
-  syncing: boolean; // a snapshot asked for; changes wait in `queued`
-  queued: PresenceChange[];
-  users: Map<string, RemoteEnd>;
-}
-
-const b64 = (b: Uint8Array): string => Buffer.from(b).toString("base64");
-const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "base64"));
-const toWire = (k: SignedSessionKey): WireKey => ({
-  identityPub: b64(k.identityPub),
-  sessionPub: b64(k.sessionPub),
-  sessionKemPub: b64(k.sessionKemPub),
-  issuedAt: k.issuedAt,
-  sig: b64(k.sig),
-});
-const fromWire = (k: WireKey): SignedSessionKey => ({
-  identityPub: unb64(k.identityPub),
-  sessionPub: unb64(k.sessionPub),
-  sessionKemPub: unb64(k.sessionKemPub),
-  issuedAt: k.issuedAt,
-  sig: unb64(k.sig),
-});
 const json = (o: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(o));
-
-/** A user on another node: what this node posts to them goes there over NATS. */
-export class RemoteEnd implements TransferEnd {
-  readonly authed = true;
-  readonly outgoing = new Map<string, Transfer>();
-  readonly incoming = new Map<string, Transfer>();
-  sessionKey: SignedSessionKey | undefined;
-  /** sessionKey's §4 encoding, made once: what a DELIVER_REF from its node is completed with. */
-  keyBytes: Uint8Array | undefined;
-  at = 0;
-  present = false;
-
-  constructor(
-    readonly node: string,
-    readonly user: string,
-    private readonly send: (node: string, user: string, m: Message, encoded?: Writer) => void,
-  ) {}
-
-  readonly pausable = false;
-
-  get address(): string {
-    return `node:${this.node}`;
-  }
-
-  post(m: Message, encoded?: Writer): boolean {
-    this.send(this.node, this.user, m, encoded);
-    return true;
-  }
-
-  // Its connection is the other node's to close; flow control across nodes is the window's.
-  fail(_code: ErrorCode, _reason: string): void {}
-  holdBack(_sender: TransferEnd): boolean {
-    return false;
-  }
-  drained(_end: TransferEnd): void {}
-  gone(_sender: TransferEnd): void {}
-}
 
 export class NatsHub implements Hub<TransferEnd> {
   readonly node: string;
@@ -124,10 +45,8 @@ export class NatsHub implements Hub<TransferEnd> {
   #subs: Subscription[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
   #log: Log;
-  /** Routed messages not yet published, by node: sent together at the end of this turn. */
-  #pending = new Map<string, { user: string; body: Uint8Array }[]>();
-  #flushing: ReturnType<typeof setImmediate> | undefined;
-  #batch: boolean;
+  #outbox: RouteOutbox;
+  #inbox: RouteInbox;
   /** Nodes heard from only by their routes, asked for a snapshot now. */
   #relearning = new Set<string>();
 
@@ -136,7 +55,17 @@ export class NatsHub implements Hub<TransferEnd> {
     this.#nc = nc;
     this.node = node;
     this.#log = log;
-    this.#batch = opts.batch ?? true;
+    this.#outbox = new RouteOutbox(nc, node, opts.batch ?? true, (f) => this.#guard(f));
+    this.#inbox = new RouteInbox({
+      node,
+      log,
+      core: () => this.#core!,
+      nodeView: (name) => this.#nodes.get(name),
+      local: (user) => this.#local.get(user)?.end,
+      remote: (v, user) => this.#remote(v, user),
+      send: (n, u, m) => this.#send(n, u, m),
+      unknownNode: (n) => void this.#relearn(n),
+    });
   }
 
   /** Start listening and beating; called once the relay's core exists. */
@@ -147,8 +76,8 @@ export class NatsHub implements Hub<TransferEnd> {
       nc.subscribe(HEARTBEAT, { callback: (_e, m) => this.#guard(() => this.#onHeartbeat(m.json<Heartbeat>())) }),
       nc.subscribe(PRESENCE, { callback: (_e, m) => this.#guard(() => this.#onPresence(m.json<PresenceChange>())) }),
       nc.subscribe(snapshotSubject(this.node), { callback: (_e, m) => this.#guard(() => this.#sendSnapshot(m)) }),
-      nc.subscribe(routeWildcard(this.node), { callback: (_e, m) => this.#guard(() => this.#onRouted(m)) }),
-      nc.subscribe(batchSubject(this.node), { callback: (_e, m) => this.#guard(() => this.#onBatch(m)) }),
+      nc.subscribe(routeWildcard(this.node), { callback: (_e, m) => this.#guard(() => this.#inbox.onRouted(m)) }),
+      nc.subscribe(batchSubject(this.node), { callback: (_e, m) => this.#guard(() => this.#inbox.onBatch(m)) }),
     );
     this.#timer = setInterval(() => this.#tick(), HEARTBEAT_MS);
     this.#beat();
@@ -177,7 +106,7 @@ export class NatsHub implements Hub<TransferEnd> {
   }
 
   stop(): void {
-    this.#guard(() => this.#flush());
+    this.#guard(() => this.#outbox.flush());
     clearInterval(this.#timer);
     for (const s of this.#subs) s.unsubscribe();
   }
@@ -244,7 +173,7 @@ export class NatsHub implements Hub<TransferEnd> {
     const msg: PresenceChange = { node: this.node, epoch: this.epoch, seq: ++this.#seq, ...c };
     // What was routed before this change goes before it: an ACK queued for a user who then
     // left must reach the sender's node before that node hears the user is gone.
-    if (this.#pending.size > 0) this.#flush();
+    if (!this.#outbox.empty) this.#outbox.flush();
     this.#nc.publish(PRESENCE, json(msg));
   }
 
@@ -414,11 +343,7 @@ export class NatsHub implements Hub<TransferEnd> {
   #send(node: string, user: string, m: Message, encoded?: Writer): void {
     // Now: m may hold buffers its sender reuses.
     const body = m.t === "deliver" && this.#announced(m) ? encodeDeliverRef(m) : encoded ? encoded.finish() : encodeMessage(m);
-    if (!this.#batch) return this.#nc.publish(routeSubject(node, user), encodeRouted(this.node, body));
-    let q = this.#pending.get(node);
-    if (!q) this.#pending.set(node, (q = []));
-    q.push({ user, body });
-    this.#flushing ??= setImmediate(() => this.#guard(() => this.#flush()));
+    this.#outbox.queue(node, user, body);
   }
 
   /**
@@ -439,77 +364,6 @@ export class NatsHub implements Hub<TransferEnd> {
     );
   }
 
-  #flush(): void {
-    if (this.#flushing) clearImmediate(this.#flushing);
-    this.#flushing = undefined;
-    const max = Math.min(BATCH_BYTES, this.#nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD);
-    // Taken first: a publish that throws (the connection closing) loses this turn's routes,
-    // as NATS core may, and the transfers they belonged to end by the rules of §11.5.
-    const pending = this.#pending;
-    this.#pending = new Map();
-    for (const [node, q] of pending) {
-      if (q.length === 1) {
-        this.#nc.publish(routeSubject(node, q[0]!.user), encodeRouted(this.node, q[0]!.body));
-        continue;
-      }
-      // As many records as fit BATCH_BYTES (a CHUNK is far smaller) per batch.
-      let from = 0;
-      let size = batchOverhead(this.node);
-      for (let i = 0; i <= q.length; i++) {
-        const r = q[i];
-        const add = r ? recordOverhead(r.user) + r.body.length : 0;
-        if (r && i - from < MAX_BATCH_RECORDS && (i === from || size + add <= max)) {
-          size += add;
-          continue;
-        }
-        this.#nc.publish(batchSubject(node), encodeBatch(this.node, q.slice(from, i)));
-        from = i;
-        size = batchOverhead(this.node) + add;
-      }
-    }
-  }
-
-  /** One message on a user's route subject. */
-  #onRouted(msg: Msg): void {
-    const { from, records } = decodeRouted(unescapeUser(msg.subject.slice(msg.subject.lastIndexOf(".") + 1)), msg.data);
-    this.#onRoute(from, records);
-  }
-
-  #onBatch(msg: Msg): void {
-    const { from, records } = decodeBatch(msg.data);
-    this.#onRoute(from, records);
-  }
-
-  #onRoute(from: string, records: RouteRecord[]): void {
-    const v = this.#nodes.get(from);
-    if (!v) return this.#fromUnknown(from, records);
-    v.heard = Date.now();
-    for (const r of records) {
-      try {
-        if ("ref" in r) this.#onDeliverRef(v, r.user, r.ref);
-        else this.#onRecord(v, r.user, r.m, r.bytes);
-      } catch (e) {
-        this.#log.warn("cluster-message-bad", { err: (e as Error).message });
-      }
-    }
-  }
-
-  /**
-   * Routes from a node not in this one's view: one it dropped (a heartbeat late under load)
-   * that has not dropped this one, or one not yet heard. Every transfer through it ended with
-   * the drop, and this node told it so then (#abortThrough); a DELIVER opens a new one, which
-   * its node would hold open until its idle limit if nothing answered: refuse it at once, so
-   * the sender retries, and learn that node again, so the two views converge.
-   */
-  #fromUnknown(from: string, records: RouteRecord[]): void {
-    if (from === this.node || !NODE_NAME.test(from)) return;
-    for (const r of records) {
-      const d = "ref" in r ? r.ref : r.m.t === "deliver" ? r.m : undefined;
-      if (d && isUserId(d.from)) this.#send(from, d.from, { t: "sendFailed", id: d.id, reason: "aborted" });
-    }
-    void this.#relearn(from);
-  }
-
   /** Ask a node heard from only by its routes for its presence; its reply names its epoch. */
   async #relearn(node: string): Promise<void> {
     if (this.#relearning.has(node)) return;
@@ -524,109 +378,5 @@ export class NatsHub implements Hub<TransferEnd> {
     } finally {
       this.#relearning.delete(node);
     }
-  }
-
-  /** `bytes`: m as it came, passed on with it so that the session sends them instead of encoding m again. */
-  #onRecord(v: NodeView, user: string, m: Message, bytes: Uint8Array): void {
-    const core = this.#core!;
-    const as = (): Writer => new Writer().bytes(bytes);
-    const from = v.name;
-    const local = this.#local.get(user)?.end;
-    const viaNode = (e: TransferEnd): boolean => e instanceof RemoteEnd && e.node === from;
-    switch (m.t) {
-      case "deliver":
-        return this.#onDeliver(v, local, m, as());
-      case "chunk": {
-        const t = local?.incoming.get(idHex(m.id));
-        if (!t || !viaNode(t.from)) return;
-        const bad = t.done || m.seq !== t.nextSeq || m.seq >= t.limit || t.received + m.data.length > t.size || (m.last && t.received + m.data.length !== t.size);
-        if (bad) return this.#abort(t, "a chunk between nodes out of order or lost");
-        t.received += m.data.length;
-        t.nextSeq++;
-        t.done = m.last;
-        t.last = core.now();
-        t.to.post(m, as());
-        return;
-      }
-      case "window":
-      case "ack": {
-        const t = local?.outgoing.get(idHex(m.id));
-        if (!t || !viaNode(t.to)) return;
-        if (m.t === "window") {
-          // The recipient's node granted this limit from its budgets; here it is only held to.
-          if (m.seq < t.window || m.seq > t.nextSeq || m.limit < t.limit || m.limit < m.seq + WINDOW_CHUNKS) {
-            return this.#abort(t, "a window between nodes out of range");
-          }
-          t.window = m.seq;
-          t.limit = m.limit;
-          t.last = core.now();
-        } else core.endTransfer(t);
-        t.from.post(m, as());
-        return;
-      }
-      case "abort": {
-        const t = local?.incoming.get(idHex(m.id));
-        if (!t || !viaNode(t.from)) return;
-        core.endTransfer(t);
-        t.to.post(m, as());
-        return;
-      }
-      case "sendFailed": {
-        const t = local?.outgoing.get(idHex(m.id));
-        if (!t || !viaNode(t.to)) return;
-        core.endTransfer(t);
-        t.from.post(m, as());
-        return;
-      }
-      default:
-        throw new Error(`a node may not route ${m.t}`);
-    }
-  }
-
-  #abort(t: Transfer, why: string): void {
-    this.#log.warn("cluster-transfer-aborted", { from: t.from.user, to: t.to.user, why });
-    this.#core!.endTransfer(t);
-    t.to.post({ t: "abort", id: t.id });
-    t.from.post({ t: "sendFailed", id: t.id, reason: "aborted" });
-  }
-
-  /**
-   * A DELIVER_REF from node v: the DELIVER it stands for, with the key of its sender that v
-   * announced and whose signature it names (SPEC.md §11.2). v sent that change before this;
-   * a snapshot asked for meanwhile may still hold it back, queued. A key this node does not
-   * hold ends the transfer as a gap would (SEND_FAILED aborted: the sender retries).
-   */
-  #onDeliverRef(v: NodeView, user: string, ref: DeliverRef): void {
-    const r = v.users.get(ref.from);
-    let key = r?.present && r.sessionKey && bytesEqual(r.sessionKey.sig, ref.keySig) ? r.sessionKey : undefined;
-    let keyBytes = key && r?.keyBytes;
-    if (!key) {
-      const sig = b64(ref.keySig);
-      const c = v.queued.findLast((q) => q.user === ref.from && q.online && q.key?.sig === sig);
-      key = c?.key && fromWire(c.key);
-      keyBytes = key && encodeSignedKey(key);
-    }
-    if (!key || !keyBytes) {
-      this.#log.warn("cluster-deliver-key-unknown", { node: v.name, from: ref.from });
-      return void this.#remote(v, ref.from).post({ t: "sendFailed", id: ref.id.slice(), reason: "aborted" });
-    }
-    const { m, encoded } = deliverOf(ref, key, keyBytes);
-    this.#onDeliver(v, this.#local.get(user)?.end, m, encoded);
-  }
-
-  /** A DELIVER from a sender on node v: the recipient's side of SEND (SPEC.md §6.2). */
-  #onDeliver(v: NodeView, to: TransferEnd | undefined, m: MessageOf<"deliver">, encoded: Writer): void {
-    const core = this.#core!;
-    if (!isUserId(m.from)) return;
-    const from = this.#remote(v, m.from);
-    const key = idHex(m.id);
-    const fail = (reason: MessageOf<"sendFailed">["reason"]): void => void from.post({ t: "sendFailed", id: m.id, reason });
-    if (!to) return fail("offline");
-    if (!to.sessionKey || Buffer.compare(Buffer.from(to.sessionKey.sessionPub), Buffer.from(m.recipientSessionPub)) !== 0) return fail("stale-key");
-    if (to.incoming.has(key) || to.incoming.size >= MAX_INCOMING_PER_SESSION || from.outgoing.has(key)) return fail("busy");
-    const t: Transfer = { id: m.id, key, from, to, size: m.size, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: core.now() };
-    from.outgoing.set(key, t);
-    to.incoming.set(key, t);
-    to.post(m, encoded);
   }
 }
