@@ -9,6 +9,7 @@ import { encoded, type Transport } from "../protocol/transport.ts";
 import type { Writer } from "../protocol/codec.ts";
 import { Outgoing } from "../net/outgoing.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import { releaseBytes } from "../protocol/bytes.ts";
 import { WINDOW_CHUNKS, type ErrorCode, type LoginStatus, type Message, type MessageOf, type SignedSessionKey, idHex } from "../protocol/messages.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
 import { decodeIdentityChange } from "../protocol/identity-change.ts";
@@ -223,6 +224,7 @@ export class Session implements TransferEnd, FramedHandlers {
         case "authed":
           const bytes: Uint8Array[] = [];
           this.#held = this.#transport!.open(record, bytes);
+          releaseBytes(record); // opened into a new buffer: a 60 KiB chunk's record goes now, not at the next collection
           this.#heldBytes = bytes;
           this.#heldAt = 0;
           return this.#act();
