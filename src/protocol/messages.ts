@@ -212,6 +212,23 @@ function readUsers(r: Reader): string[] {
   return out;
 }
 
+/**
+ * A list behind a one-byte count that SPEC.md caps (identity changes, prekeys): a count over
+ * the cap is malformed on both sides, so neither end writes or allocates past it.
+ */
+function writeCounted<X>(w: Writer, items: readonly X[], max: number, what: string, write: (x: X) => void): void {
+  if (items.length > max) throw new ProtocolError("malformed", `over ${max} ${what}`);
+  w.u8(items.length);
+  for (const x of items) write(x);
+}
+function readCounted<X>(r: Reader, max: number, what: string, read: () => X): X[] {
+  const n = r.u8();
+  if (n > max) throw new ProtocolError("malformed", `over ${max} ${what}`);
+  const out: X[] = [];
+  for (let i = 0; i < n; i++) out.push(read());
+  return out;
+}
+
 /** A `key` field on its own (1320 bytes): how a relay keeps a prekey (SPEC.md §12.3). */
 export function encodeSignedKey(k: SignedSessionKey): Uint8Array {
   const w = new Writer();
@@ -325,6 +342,8 @@ export function writeMessage(m: Message): Writer {
       w.user(m.user).u8(m.online ? 1 : 0);
       break;
     case "getKey":
+    case "getChanges":
+    case "getBundle":
       w.u32(m.req).user(m.user);
       break;
     case "key":
@@ -354,6 +373,7 @@ export function writeMessage(m: Message): Writer {
       w.fixed(m.id, MSG_ID_LEN).u8(enumIndex(FAIL_REASON, m.reason));
       break;
     case "abort":
+    case "held":
       w.fixed(m.id, MSG_ID_LEN);
       break;
     case "error":
@@ -365,25 +385,17 @@ export function writeMessage(m: Message): Writer {
     case "changeResult":
       w.u32(m.req).u8(enumIndex(CHANGE_STATUS, m.status)).str16(m.reason);
       break;
-    case "getChanges":
-      w.u32(m.req).user(m.user);
-      break;
     case "changes":
-      if (m.changes.length > MAX_CHANGES) throw new ProtocolError("malformed", `over ${MAX_CHANGES} identity changes`);
-      w.u32(m.req).user(m.user).u8(m.changes.length);
-      for (const c of m.changes) w.fixed(encodeIdentityChange(c), IDENTITY_CHANGE_LEN);
+      w.u32(m.req).user(m.user);
+      writeCounted(w, m.changes, MAX_CHANGES, "identity changes", (c) => w.fixed(encodeIdentityChange(c), IDENTITY_CHANGE_LEN));
       break;
     case "publishPrekeys":
-      if (m.oneTime.length > MAX_PREKEYS_PER_MESSAGE) throw new ProtocolError("malformed", `over ${MAX_PREKEYS_PER_MESSAGE} prekeys`);
       writeKey(w, m.signed);
-      w.u8(m.replace ? 1 : 0).u8(m.oneTime.length);
-      for (const k of m.oneTime) writeKey(w, k);
+      w.u8(m.replace ? 1 : 0);
+      writeCounted(w, m.oneTime, MAX_PREKEYS_PER_MESSAGE, "prekeys", (k) => writeKey(w, k));
       break;
     case "prekeyState":
       w.u16(m.oneTime).fixed(m.signedPub, 32).u32(m.retention);
-      break;
-    case "getBundle":
-      w.u32(m.req).user(m.user);
       break;
     case "bundle":
       w.u32(m.req).user(m.user).u8(enumIndex(BUNDLE_STATUS, m.status));
@@ -393,9 +405,6 @@ export function writeMessage(m: Message): Writer {
         w.u8(m.oneTime ? 1 : 0);
         if (m.oneTime) writeKey(w, m.oneTime);
       }
-      break;
-    case "held":
-      w.fixed(m.id, MSG_ID_LEN);
       break;
     case "notice":
       w.fixed(m.id, MSG_ID_LEN).user(m.to).u8(enumIndex(NOTICE_KIND, m.kind)).u8(enumIndex(ACK_STATUS, m.status)).fixed(m.receipt, RECEIPT_LEN);
@@ -495,20 +504,14 @@ export function decodeMessage(b: Uint8Array, inPlace = false): Message {
     case T.changes: {
       const req = r.u32();
       const user = r.user();
-      const n = r.u8();
-      if (n > MAX_CHANGES) throw new ProtocolError("malformed", `over ${MAX_CHANGES} identity changes`);
-      const changes: IdentityChange[] = [];
-      for (let i = 0; i < n; i++) changes.push(decodeIdentityChange(r.fixed(IDENTITY_CHANGE_LEN)));
+      const changes = readCounted(r, MAX_CHANGES, "identity changes", () => decodeIdentityChange(r.fixed(IDENTITY_CHANGE_LEN)));
       m = { t: "changes", req, user, changes };
       break;
     }
     case T.publishPrekeys: {
       const signed = readKey(r);
       const replace = r.bool();
-      const n = r.u8();
-      if (n > MAX_PREKEYS_PER_MESSAGE) throw new ProtocolError("malformed", `over ${MAX_PREKEYS_PER_MESSAGE} prekeys`);
-      const oneTime: SignedSessionKey[] = [];
-      for (let i = 0; i < n; i++) oneTime.push(readKey(r));
+      const oneTime = readCounted(r, MAX_PREKEYS_PER_MESSAGE, "prekeys", () => readKey(r));
       m = { t: "publishPrekeys", signed, replace, oneTime };
       break;
     }
