@@ -129,28 +129,8 @@ export type Message =
   | { t: "presence"; user: string; online: boolean }
   | { t: "getKey"; req: number; user: string }
   | { t: "key"; req: number; user: string; status: KeyStatus; key?: SignedSessionKey }
-  | {
-      t: "send";
-      id: Uint8Array;
-      to: string;
-      size: number;
-      senderKey: SignedSessionKey;
-      recipientSessionPub: Uint8Array;
-      enc: Uint8Array;
-      /** The ML-KEM-768 encapsulation to the recipient's sessionKemPub, HPKE's psk_id (SPEC.md §5.2). */
-      kemCiphertext: Uint8Array;
-    }
-  | {
-      t: "deliver";
-      id: Uint8Array;
-      from: string;
-      size: number;
-      senderKey: SignedSessionKey;
-      recipientSessionPub: Uint8Array;
-      enc: Uint8Array;
-      /** The ML-KEM-768 encapsulation to the recipient's sessionKemPub, HPKE's psk_id (SPEC.md §5.2). */
-      kemCiphertext: Uint8Array;
-    }
+  | ({ t: "send"; to: string } & SealedHead)
+  | ({ t: "deliver"; from: string } & SealedHead)
   | { t: "chunk"; id: Uint8Array; seq: number; last: boolean; data: Uint8Array }
   /** receipt: HMAC proving the recipient stored it (SPEC.md §6.4); zeros unless stored/duplicate. */
   | { t: "ack"; id: Uint8Array; status: AckStatus; receipt: Uint8Array }
@@ -166,20 +146,22 @@ export type Message =
   | { t: "prekeyState"; oneTime: number; signedPub: Uint8Array; retention: number }
   | { t: "getBundle"; req: number; user: string }
   | { t: "bundle"; req: number; user: string; status: BundleStatus; signed?: SignedSessionKey; oneTime?: SignedSessionKey }
-  | {
-      t: "post";
-      id: Uint8Array;
-      to: string;
-      size: number;
-      senderKey: SignedSessionKey;
-      /** The X25519 half of the prekey sealed to (SPEC.md §12.3). */
-      recipientSessionPub: Uint8Array;
-      enc: Uint8Array;
-      kemCiphertext: Uint8Array;
-    }
+  | ({ t: "post"; to: string } & SealedHead)
   | { t: "held"; id: Uint8Array }
   | { t: "notice"; id: Uint8Array; to: string; kind: NoticeKind; status: AckStatus; receipt: Uint8Array }
   | { t: "noticeDone"; id: Uint8Array; to: string };
+
+/** What SEND, POST and DELIVER carry besides the peer: one layout for all three (SPEC.md §4). */
+interface SealedHead {
+  id: Uint8Array;
+  size: number;
+  senderKey: SignedSessionKey;
+  /** The recipient's X25519 session key sealed to; in a POST, the X25519 half of the prekey (SPEC.md §12.3). */
+  recipientSessionPub: Uint8Array;
+  enc: Uint8Array;
+  /** The ML-KEM-768 encapsulation to the recipient's sessionKemPub, HPKE's psk_id (SPEC.md §5.2). */
+  kemCiphertext: Uint8Array;
+}
 
 export type MessageOf<K extends Message["t"]> = Extract<Message, { t: K }>;
 
