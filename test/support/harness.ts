@@ -5,6 +5,7 @@ import { spawn, type Subprocess } from "bun";
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { ApiSummary as Summary } from "../../src/client/api.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const MAIN = join(ROOT, "src/main.ts");
@@ -229,15 +230,8 @@ export function waitConnected(dataDir: string, timeoutMs = 20_000): Promise<Stat
   }, timeoutMs, 100);
 }
 
-export interface Summary {
-  id: string;
-  from: string;
-  to: string[];
-  subject: string;
-  date: string;
-  flags: string;
-  attachments: { name: string; size: number }[];
-}
+/** One message as `inbox --json` and `outbox --json` print it: the local API's own type. */
+export type { Summary };
 
 /** `smsg send` from a running client's data dir (body: the subject and " body"); the new id. */
 export async function sendFrom(dataDir: string, to: string, subject: string, extra: string[] = []): Promise<string> {
