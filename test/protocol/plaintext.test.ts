@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { encodeHeader, MAX_HEADER_BYTES, type EnvelopeHeader } from "../../src/protocol/envelope.ts";
+import { concat } from "../../src/protocol/bytes.ts";
 import { PlaintextParser, type Delivery } from "../../src/protocol/plaintext.ts";
 import { expectCode } from "./vectors.ts";
 
@@ -21,19 +22,9 @@ function bytesOf(size: number, seed: number): Uint8Array {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** u32 L || header || attachments, as a sender writes it. */
 function plaintext(h: EnvelopeHeader, atts: Uint8Array[]): Uint8Array {
-  return concat([encodeHeader(h), ...atts]);
+  return concat(encodeHeader(h), ...atts);
 }
 
 /** u32 L || raw header bytes: for headers encodeHeader would never write. */
@@ -41,7 +32,7 @@ function rawPlaintext(json: string, tail: Uint8Array = new Uint8Array(0)): Uint8
   const body = new TextEncoder().encode(json);
   const len = new Uint8Array(4);
   new DataView(len.buffer).setUint32(0, body.length);
-  return concat([len, body, tail]);
+  return concat(len, body, tail);
 }
 
 interface Read {
@@ -64,7 +55,7 @@ function parse(total: number, pieces: Uint8Array[], delivery = DELIVERY): Read {
   });
   for (const piece of pieces) p.push(piece);
   p.end();
-  r.atts = parts.map(concat);
+  r.atts = parts.map((chunks) => concat(...chunks));
   return r;
 }
 
@@ -129,7 +120,7 @@ describe("PlaintextParser: SPEC.md §5.3 reject cases", () => {
   test("a header that is not UTF-8, not JSON, starts with a BOM, or breaks a JSON rule", () => {
     const bad = [new Uint8Array([0xff, 0xfe]), new TextEncoder().encode("{"), new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode("{}")])];
     for (const json of bad) {
-      const pt = concat([new Uint8Array([0, 0, 0, json.length]), json]);
+      const pt = concat(new Uint8Array([0, 0, 0, json.length]), json);
       expectCode(() => parse(pt.length, [pt]), "malformed");
     }
     const h = JSON.stringify(header([])).replace('"v":1', '"v":1.0');
