@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { encodeHeader, MAX_HEADER_BYTES, type EnvelopeHeader } from "../../src/protocol/envelope.ts";
 import { concat } from "../../src/protocol/bytes.ts";
 import { PlaintextParser, type Delivery } from "../../src/protocol/plaintext.ts";
-import { expectCode } from "./vectors.ts";
+import { cutAt, expectCode } from "./vectors.ts";
 
 const ID = "0123456789abcdef0123456789abcdef";
 const DELIVERY: Delivery = { id: ID, from: "alice", recipient: "bob" };
@@ -59,17 +59,6 @@ function parse(total: number, pieces: Uint8Array[], delivery = DELIVERY): Read {
   return r;
 }
 
-function cutAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Uint8Array[] = [];
-  let prev = 0;
-  for (const c of [...at, bytes.length]) {
-    out.push(bytes.subarray(prev, c));
-    prev = c;
-  }
-  return out;
-}
-
 describe("PlaintextParser: reading", () => {
   test("any cut of a valid plaintext reads to the same header and attachment bytes", () => {
     fc.assert(
@@ -80,7 +69,7 @@ describe("PlaintextParser: reading", () => {
           const atts = sizes.map((s, i) => bytesOf(s, i));
           const h = header(sizes.map((size, i) => ({ name: `f${i}.bin`, size })));
           const pt = plaintext(h, atts);
-          const r = parse(pt.length, cutAt(pt, cuts));
+          const r = parse(pt.length, cutAt(pt, cuts.map((c) => c % (pt.length + 1))));
           expect(r.header).toEqual(h);
           expect(r.atts).toEqual(atts);
           expect(r.ended).toEqual(sizes.map((_, i) => i)); // each ends once, in order, empty ones too
