@@ -5,19 +5,10 @@
 import type { Command } from "commander";
 import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { ApiClient } from "./client/api-client.ts";
+import type { ApiSummary as Summary } from "./client/api.ts";
 import { CliError } from "./cli/cli-error.ts";
 import { EXPORT_FOLDERS } from "./client/mail-actions.ts";
 import { terminalSafe as t } from "./client/terminal-text.ts";
-
-interface Summary {
-  id: string;
-  from: string;
-  to: string[];
-  subject: string;
-  date: string;
-  flags: string;
-  attachments: { name: string; size: number }[];
-}
 
 /** What the export command tells on stderr, every time: the file is not protected by the store. */
 export const PLAINTEXT_WARNING = "smsg: the export is plaintext: anyone who can read FILE reads these messages, so keep it safe and delete it when done";

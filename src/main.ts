@@ -13,6 +13,7 @@ import { Directory } from "./server/directory.ts";
 import { runClient, type RunningClient } from "./client/run-client.ts";
 import { startTray } from "./client/tray/start-tray.ts";
 import { ApiClient } from "./client/api-client.ts";
+import type { ApiSummary as Summary } from "./client/api.ts";
 import { CliError } from "./cli/cli-error.ts";
 import { LONG_LIVED_COMMANDS, restartWithAllocatorEnv } from "./cli/allocator-env.ts";
 import { confirm, promptHidden, readPassword } from "./client/password.ts";
@@ -148,16 +149,6 @@ program
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
-
-interface Summary {
-  id: string;
-  from: string;
-  to: string[];
-  subject: string;
-  date: string;
-  flags: string;
-  attachments: { name: string; size: number }[];
-}
 
 program
   .command("status")

@@ -16,7 +16,7 @@
 import { readFileSync } from "node:fs";
 import type { Socket } from "bun";
 import { ByteWriter } from "../lib/byte-writer.ts";
-import { RateWindow, servePairs } from "./rate-window.ts";
+import { RateWindow, pumpWindow, servePairs } from "./rate-window.ts";
 
 export interface PairsMqttConfig {
   t: "config";
@@ -146,14 +146,7 @@ async function open(url: URL, ca: Buffer, clientId: string, topic: string, unit:
 }
 
 function pump(p: Pair): void {
-  if (!win.running) return;
-  const n = windowSize - p.inflight;
-  if (n <= 0) return;
-  const now = performance.now();
-  for (let k = 0; k < n; k++) p.sentAt[(p.sent + k) % windowSize] = now;
-  p.sent += n;
-  p.inflight += n;
-  p.tx.write(n === windowSize ? p.msgs : p.msgs.subarray(0, n * p.msgLen));
+  pumpWindow(win, p, p.msgs, p.msgLen);
 }
 
 async function setup(c: PairsMqttConfig): Promise<Pair[]> {

@@ -11,7 +11,7 @@
 
 import type { Socket } from "bun";
 import { ByteWriter } from "../lib/byte-writer.ts";
-import { RateWindow, servePairs } from "./rate-window.ts";
+import { RateWindow, pumpWindow, servePairs } from "./rate-window.ts";
 
 export interface PairsTcpConfig {
   t: "config";
@@ -51,16 +51,8 @@ interface Pair {
   inflight: number;
 }
 
-/** Send as many as the window has room for, in one write. */
 function pump(p: Pair): void {
-  if (!win.running) return;
-  const n = windowSize - p.inflight;
-  if (n <= 0) return;
-  const now = performance.now();
-  for (let k = 0; k < n; k++) p.sentAt[(p.sent + k) % windowSize] = now;
-  p.sent += n;
-  p.inflight += n;
-  p.tx.write(n === windowSize ? frames : frames.subarray(0, n * frameLen));
+  pumpWindow(win, p, frames, frameLen);
 }
 
 type Data = { count: Counter; onUnits: (n: number) => void; out?: ByteWriter };

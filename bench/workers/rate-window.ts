@@ -5,6 +5,7 @@
 
 import { Reservoir } from "../lib/stats.ts";
 import { serve, toRunner } from "../lib/worker.ts";
+import type { ByteWriter } from "../lib/byte-writer.ts";
 
 export const LATENCY_SAMPLES = 20_000;
 
@@ -55,6 +56,30 @@ export class RateWindow {
       failures: this.failures,
     };
   }
+}
+
+/** A baseline pair's sending side: message n left at sentAt[n % window], the window being sentAt's length. */
+export interface WindowSender {
+  tx: ByteWriter;
+  sentAt: Float64Array;
+  sent: number;
+  inflight: number;
+}
+
+/**
+ * Send as many as the window has room for, in one write. `frames` holds a window's worth of
+ * the same message, `frameLen` bytes each, back to back, so any count of them is a prefix.
+ */
+export function pumpWindow(win: RateWindow, p: WindowSender, frames: Uint8Array, frameLen: number): void {
+  if (!win.running) return;
+  const size = p.sentAt.length;
+  const n = size - p.inflight;
+  if (n <= 0) return;
+  const now = performance.now();
+  for (let k = 0; k < n; k++) p.sentAt[(p.sent + k) % size] = now;
+  p.sent += n;
+  p.inflight += n;
+  p.tx.write(n === size ? frames : frames.subarray(0, n * frameLen));
 }
 
 /**

@@ -196,7 +196,18 @@ function validationHook(result: { success: boolean; error?: unknown }, c: Contex
   return undefined;
 }
 
-function publicSummary(m: { id: string; from: string; to: string[]; subject: string; date: number; flags: string; attachments: { name: string; size: number }[] }) {
+/** One message as the local API lists it (CLIENT.md §2.3): what the CLI and the tests read back. */
+export interface ApiSummary {
+  id: string;
+  from: string;
+  to: string[];
+  subject: string;
+  date: string;
+  flags: string;
+  attachments: { name: string; size: number }[];
+}
+
+function publicSummary(m: { id: string; from: string; to: string[]; subject: string; date: number; flags: string; attachments: { name: string; size: number }[] }): ApiSummary {
   return {
     id: m.id,
     from: m.from,

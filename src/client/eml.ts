@@ -5,17 +5,12 @@
 // starts with "From " and an mbox needs no quoting of its lines.
 
 import { randomBytes } from "node:crypto";
+import type { NewMessage } from "./store.ts";
 
 /** The domain of exported addresses: smsg user ids are not mail addresses (RFC 2606 `.invalid`). */
 export const EXPORT_DOMAIN = "smsg.invalid";
 
-export interface ExportMessage {
-  id: string;
-  from: string;
-  to: string[];
-  date: number;
-  subject: string;
-  body: string;
+export interface ExportMessage extends Omit<NewMessage, "attachments"> {
   /** The folder it was exported from, in the header X-Smsg-Folder: inbox, outbox, trash or drafts. */
   folder: string;
   attachments: { name: string; chunks: () => Iterable<Uint8Array> }[];

@@ -55,6 +55,17 @@ export interface MessageSummary {
   attachments: AttachmentMeta[];
 }
 
+/** A message to save, sent or received: its attachments are already written, each under its `att`. */
+export interface NewMessage {
+  id: string;
+  from: string;
+  to: string[];
+  date: number;
+  subject: string;
+  body: string;
+  attachments: { att: string; name: string; size: number }[];
+}
+
 export interface Delivery {
   recipient: string;
   state: DeliveryState;
@@ -466,15 +477,7 @@ export class Store {
    * Save a message to send: the sent copy, one queued delivery per recipient, and the
    * draft attachments adopted as its own, in one transaction.
    */
-  saveOutgoing(m: {
-    id: string;
-    from: string;
-    to: string[];
-    date: number;
-    subject: string;
-    body: string;
-    attachments: { att: string; name: string; size: number }[];
-  }): number {
+  saveOutgoing(m: NewMessage): number {
     return this.db.transaction(() => {
       const rid = this.#insertMessage("out", { ...m, received: m.date });
       const unique = [...new Set(m.to)];
@@ -514,16 +517,7 @@ export class Store {
    * Commit a received message and its (already written) attachments in one transaction.
    * Returns false when it was already there: the caller acknowledges a duplicate.
    */
-  saveIncoming(m: {
-    id: string;
-    from: string;
-    to: string[];
-    date: number;
-    received: number;
-    subject: string;
-    body: string;
-    attachments: { att: string; name: string; size: number }[];
-  }): boolean {
+  saveIncoming(m: NewMessage & { received: number }): boolean {
     return this.db.transaction(() => {
       if (this.hasIncoming(m.from, m.id)) {
         for (const a of m.attachments) this.discardAttachment(a.att);

@@ -4,9 +4,9 @@
 // statements (CHANGE_CODE, GET_CHANGES, §4) but cannot make one: only the old key signs.
 
 import { ProtocolError } from "./errors.ts";
-import { utf8 } from "./codec.ts";
 import { bytesEqual } from "./bytes.ts";
 import { checkLength, ed25519Sign, ed25519Verify } from "./primitives.ts";
+import { userStatement } from "./keys.ts";
 
 export const LABEL_IDENTITY_CHANGE = "smsg/1 identity change";
 /** oldIdentityPub[32] || newIdentityPub[32] || changedAt: u64 || sig[64]. */
@@ -27,23 +27,8 @@ export interface IdentityChange {
  * cannot be presented as another user's; both keys so it names one step of one chain.
  */
 export function identityChangeMessage(user: string, oldPub: Uint8Array, newPub: Uint8Array, changedAt: number): Uint8Array {
-  const name = utf8(user);
-  if (name.length < 1 || name.length > 255) throw new ProtocolError("malformed", "user name must be 1..255 bytes");
-  checkLength(oldPub, 32, "old identity key");
-  checkLength(newPub, 32, "new identity key");
-  if (!Number.isSafeInteger(changedAt) || changedAt < 0) throw new ProtocolError("malformed", "changedAt must be a non-negative integer");
-  const label = utf8(LABEL_IDENTITY_CHANGE);
-  const out = new Uint8Array(label.length + 2 + name.length + 64 + 8);
-  out.set(label);
-  let o = label.length;
-  out[o++] = 0x00;
-  out[o++] = name.length;
-  out.set(name, o);
-  o += name.length;
-  out.set(oldPub, o);
-  out.set(newPub, o + 32);
-  new DataView(out.buffer).setBigUint64(o + 64, BigInt(changedAt), false);
-  return out;
+  const fields = [[oldPub, 32, "old identity key"], [newPub, 32, "new identity key"]] as const;
+  return userStatement(LABEL_IDENTITY_CHANGE, user, fields, changedAt, "changedAt");
 }
 
 export function signIdentityChange(

@@ -145,25 +145,38 @@ export function sessionKeyMessage(user: string, sessionPub: Uint8Array, sessionK
  * kind can never be presented as another.
  */
 export function keyAnnouncementMessage(labelText: string, user: string, pub: Uint8Array, kemPub: Uint8Array, issuedAtMs: number): Uint8Array {
+  const fields = [[pub, 32, "X25519 public key"], [kemPub, MLKEM768_EK_LENGTH, "ML-KEM-768 encapsulation key"]] as const;
+  return userStatement(labelText, user, fields, issuedAtMs, "issuedAtMs");
+}
+
+/**
+ * The layout every statement an identity key signs shares (SPEC.md §5.1, §5.5):
+ * utf8(label) || 0x00 || u8 len || utf8(user) || each field || u64be timeMs. Every field is
+ * checked to its exact length first, so no two statements of one label can share bytes.
+ */
+export function userStatement(
+  labelText: string,
+  user: string,
+  fields: readonly (readonly [bytes: Uint8Array, length: number, what: string])[],
+  timeMs: number,
+  timeName: string,
+): Uint8Array {
   const name = userBytes(user);
-  checkLength(pub, 32, "X25519 public key");
-  checkLength(kemPub, MLKEM768_EK_LENGTH, "ML-KEM-768 encapsulation key");
-  if (!Number.isSafeInteger(issuedAtMs) || issuedAtMs < 0) {
-    throw new ProtocolError("malformed", "issuedAtMs must be a non-negative integer");
-  }
+  for (const [bytes, length, what] of fields) checkLength(bytes, length, what);
+  if (!Number.isSafeInteger(timeMs) || timeMs < 0) throw new ProtocolError("malformed", `${timeName} must be a non-negative integer`);
   const label = utf8(labelText);
-  const out = new Uint8Array(label.length + 2 + name.length + 32 + MLKEM768_EK_LENGTH + 8);
+  const out = new Uint8Array(label.length + 2 + name.length + fields.reduce((n, [, length]) => n + length, 0) + 8);
   out.set(label);
   let offset = label.length;
   out[offset++] = 0x00;
   out[offset++] = name.length;
   out.set(name, offset);
   offset += name.length;
-  out.set(pub, offset);
-  offset += 32;
-  out.set(kemPub, offset);
-  offset += MLKEM768_EK_LENGTH;
-  new DataView(out.buffer).setBigUint64(offset, BigInt(issuedAtMs), false);
+  for (const [bytes] of fields) {
+    out.set(bytes, offset);
+    offset += bytes.length;
+  }
+  new DataView(out.buffer).setBigUint64(offset, BigInt(timeMs), false);
   return out;
 }
 

@@ -129,28 +129,8 @@ export type Message =
   | { t: "presence"; user: string; online: boolean }
   | { t: "getKey"; req: number; user: string }
   | { t: "key"; req: number; user: string; status: KeyStatus; key?: SignedSessionKey }
-  | {
-      t: "send";
-      id: Uint8Array;
-      to: string;
-      size: number;
-      senderKey: SignedSessionKey;
-      recipientSessionPub: Uint8Array;
-      enc: Uint8Array;
-      /** The ML-KEM-768 encapsulation to the recipient's sessionKemPub, HPKE's psk_id (SPEC.md §5.2). */
-      kemCiphertext: Uint8Array;
-    }
-  | {
-      t: "deliver";
-      id: Uint8Array;
-      from: string;
-      size: number;
-      senderKey: SignedSessionKey;
-      recipientSessionPub: Uint8Array;
-      enc: Uint8Array;
-      /** The ML-KEM-768 encapsulation to the recipient's sessionKemPub, HPKE's psk_id (SPEC.md §5.2). */
-      kemCiphertext: Uint8Array;
-    }
+  | ({ t: "send"; to: string } & SealedHead)
+  | ({ t: "deliver"; from: string } & SealedHead)
   | { t: "chunk"; id: Uint8Array; seq: number; last: boolean; data: Uint8Array }
   /** receipt: HMAC proving the recipient stored it (SPEC.md §6.4); zeros unless stored/duplicate. */
   | { t: "ack"; id: Uint8Array; status: AckStatus; receipt: Uint8Array }
@@ -166,20 +146,22 @@ export type Message =
   | { t: "prekeyState"; oneTime: number; signedPub: Uint8Array; retention: number }
   | { t: "getBundle"; req: number; user: string }
   | { t: "bundle"; req: number; user: string; status: BundleStatus; signed?: SignedSessionKey; oneTime?: SignedSessionKey }
-  | {
-      t: "post";
-      id: Uint8Array;
-      to: string;
-      size: number;
-      senderKey: SignedSessionKey;
-      /** The X25519 half of the prekey sealed to (SPEC.md §12.3). */
-      recipientSessionPub: Uint8Array;
-      enc: Uint8Array;
-      kemCiphertext: Uint8Array;
-    }
+  | ({ t: "post"; to: string } & SealedHead)
   | { t: "held"; id: Uint8Array }
   | { t: "notice"; id: Uint8Array; to: string; kind: NoticeKind; status: AckStatus; receipt: Uint8Array }
   | { t: "noticeDone"; id: Uint8Array; to: string };
+
+/** What SEND, POST and DELIVER carry besides the peer: one layout for all three (SPEC.md §4). */
+interface SealedHead {
+  id: Uint8Array;
+  size: number;
+  senderKey: SignedSessionKey;
+  /** The recipient's X25519 session key sealed to; in a POST, the X25519 half of the prekey (SPEC.md §12.3). */
+  recipientSessionPub: Uint8Array;
+  enc: Uint8Array;
+  /** The ML-KEM-768 encapsulation to the recipient's sessionKemPub, HPKE's psk_id (SPEC.md §5.2). */
+  kemCiphertext: Uint8Array;
+}
 
 export type MessageOf<K extends Message["t"]> = Extract<Message, { t: K }>;
 
@@ -209,6 +191,23 @@ function readUsers(r: Reader): string[] {
   const n = r.u16();
   const out: string[] = [];
   for (let i = 0; i < n; i++) out.push(r.user());
+  return out;
+}
+
+/**
+ * A list behind a one-byte count that SPEC.md caps (identity changes, prekeys): a count over
+ * the cap is malformed on both sides, so neither end writes or allocates past it.
+ */
+function writeCounted<X>(w: Writer, items: readonly X[], max: number, what: string, write: (x: X) => void): void {
+  if (items.length > max) throw new ProtocolError("malformed", `over ${max} ${what}`);
+  w.u8(items.length);
+  for (const x of items) write(x);
+}
+function readCounted<X>(r: Reader, max: number, what: string, read: () => X): X[] {
+  const n = r.u8();
+  if (n > max) throw new ProtocolError("malformed", `over ${max} ${what}`);
+  const out: X[] = [];
+  for (let i = 0; i < n; i++) out.push(read());
   return out;
 }
 
@@ -330,6 +329,8 @@ export function writeMessage(m: Message): Writer {
       w.user(m.user).u8(m.online ? 1 : 0);
       break;
     case "getKey":
+    case "getChanges":
+    case "getBundle":
       w.u32(m.req).user(m.user);
       break;
     case "key":
@@ -359,6 +360,7 @@ export function writeMessage(m: Message): Writer {
       w.fixed(m.id, MSG_ID_LEN).u8(enumIndex(FAIL_REASON, m.reason));
       break;
     case "abort":
+    case "held":
       w.fixed(m.id, MSG_ID_LEN);
       break;
     case "error":
@@ -370,25 +372,17 @@ export function writeMessage(m: Message): Writer {
     case "changeResult":
       w.u32(m.req).u8(enumIndex(CHANGE_STATUS, m.status)).str16(m.reason);
       break;
-    case "getChanges":
-      w.u32(m.req).user(m.user);
-      break;
     case "changes":
-      if (m.changes.length > MAX_CHANGES) throw new ProtocolError("malformed", `over ${MAX_CHANGES} identity changes`);
-      w.u32(m.req).user(m.user).u8(m.changes.length);
-      for (const c of m.changes) w.fixed(encodeIdentityChange(c), IDENTITY_CHANGE_LEN);
+      w.u32(m.req).user(m.user);
+      writeCounted(w, m.changes, MAX_CHANGES, "identity changes", (c) => w.fixed(encodeIdentityChange(c), IDENTITY_CHANGE_LEN));
       break;
     case "publishPrekeys":
-      if (m.oneTime.length > MAX_PREKEYS_PER_MESSAGE) throw new ProtocolError("malformed", `over ${MAX_PREKEYS_PER_MESSAGE} prekeys`);
       writeKey(w, m.signed);
-      w.u8(m.replace ? 1 : 0).u8(m.oneTime.length);
-      for (const k of m.oneTime) writeKey(w, k);
+      w.u8(m.replace ? 1 : 0);
+      writeCounted(w, m.oneTime, MAX_PREKEYS_PER_MESSAGE, "prekeys", (k) => writeKey(w, k));
       break;
     case "prekeyState":
       w.u16(m.oneTime).fixed(m.signedPub, 32).u32(m.retention);
-      break;
-    case "getBundle":
-      w.u32(m.req).user(m.user);
       break;
     case "bundle":
       w.u32(m.req).user(m.user).u8(enumIndex(BUNDLE_STATUS, m.status));
@@ -398,9 +392,6 @@ export function writeMessage(m: Message): Writer {
         w.u8(m.oneTime ? 1 : 0);
         if (m.oneTime) writeKey(w, m.oneTime);
       }
-      break;
-    case "held":
-      w.fixed(m.id, MSG_ID_LEN);
       break;
     case "notice":
       w.fixed(m.id, MSG_ID_LEN).user(m.to).u8(enumIndex(NOTICE_KIND, m.kind)).u8(enumIndex(ACK_STATUS, m.status)).fixed(m.receipt, RECEIPT_LEN);
@@ -500,20 +491,14 @@ export function decodeMessage(b: Uint8Array, inPlace = false): Message {
     case T.changes: {
       const req = r.u32();
       const user = r.user();
-      const n = r.u8();
-      if (n > MAX_CHANGES) throw new ProtocolError("malformed", `over ${MAX_CHANGES} identity changes`);
-      const changes: IdentityChange[] = [];
-      for (let i = 0; i < n; i++) changes.push(decodeIdentityChange(r.fixed(IDENTITY_CHANGE_LEN)));
+      const changes = readCounted(r, MAX_CHANGES, "identity changes", () => decodeIdentityChange(r.fixed(IDENTITY_CHANGE_LEN)));
       m = { t: "changes", req, user, changes };
       break;
     }
     case T.publishPrekeys: {
       const signed = readKey(r);
       const replace = r.bool();
-      const n = r.u8();
-      if (n > MAX_PREKEYS_PER_MESSAGE) throw new ProtocolError("malformed", `over ${MAX_PREKEYS_PER_MESSAGE} prekeys`);
-      const oneTime: SignedSessionKey[] = [];
-      for (let i = 0; i < n; i++) oneTime.push(readKey(r));
+      const oneTime = readCounted(r, MAX_PREKEYS_PER_MESSAGE, "prekeys", () => readKey(r));
       m = { t: "publishPrekeys", signed, replace, oneTime };
       break;
     }

@@ -33,7 +33,7 @@ const FOLDERS = [
   ["settings", "/settings", "Settings"],
 ] as const;
 
-/** The head every mailbox page and the shell share: served assets only, no inline script. */
+/** The head every mailbox page, the shell and the print view share: served assets only, no inline script. */
 function PageHead(p: { title: string }) {
   return (
     <head>
@@ -168,16 +168,7 @@ export function connText(s: { state: string; relay: string; user: string; error:
 export function Bare(p: { title: string; children: Child }) {
   return (
     <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{`${p.title} — smsg`}</title>
-        <link rel="icon" href="data:," />
-        <link rel="stylesheet" href="/assets/app.css" />
-        <script src="/assets/htmx.min.js" defer></script>
-        <script src="/assets/session.js" defer></script>
-        <script src="/assets/app.js" defer></script>
-      </head>
+      <PageHead title={`${p.title} — smsg`} />
       <body class="bare">
         <p class="no-print">
           <button type="button" id="print">

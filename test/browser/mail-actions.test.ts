@@ -12,7 +12,7 @@ import { spawnSync } from "bun";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { Browser, open, ready, shot, unlock } from "../support/browser.ts";
-import { Scratch, inbox, ok, passwordFile, register, startClient, startRelay, waitConnected, waitFor, type ClientHandle, type RelayHandle } from "../support/harness.ts";
+import { Scratch, inbox, ok, passwordFile, register, sendMail, startClient, startRelay, waitConnected, waitFor, type ClientHandle, type RelayHandle } from "../support/harness.ts";
 
 const s = new Scratch();
 let relay: RelayHandle;
@@ -22,11 +22,6 @@ const c: Record<string, ClientHandle> = {};
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const WIDE = { width: 1400, height: 900 };
 const NARROW = { width: 760, height: 900 };
-
-async function sendCli(from: string, to: string, subject: string, body: string, attach: string[] = []): Promise<string> {
-  const out = await ok(["send", "--data", s.path(from), "--to", to, "--subject", subject, "--body", body, ...attach.flatMap((a) => ["--attach", a])]);
-  return out.match(/[0-9a-f]{32}/)![0]!;
-}
 const arrived = (user: string, id: string) => waitFor(`${user} to get ${id}`, async () => (await inbox(s.path(user))).find((m) => m.id === id), 30_000, 100);
 
 async function page(user: string, viewport = WIDE): Promise<Page> {
@@ -60,8 +55,8 @@ afterAll(async () => {
 
 describe("the reading pane and the keyboard", () => {
   test("wide: the list and the selected message side by side; j/k move, ? shows the help; narrow: the list alone, a click opens the page", async () => {
-    const first = await sendCli("alice", "bob", "Pane one", "First message, read in the pane.");
-    const second = await sendCli("alice", "bob", "Pane two", "Second message.\nTwo lines.");
+    const first = await sendMail(s.path("alice"), "bob", "Pane one", "First message, read in the pane.");
+    const second = await sendMail(s.path("alice"), "bob", "Pane two", "Second message.\nTwo lines.");
     await arrived("bob", first);
     await arrived("bob", second);
     const p = await page("bob");
@@ -124,7 +119,7 @@ describe("the reading pane and the keyboard", () => {
 
 describe("Delete, Trash, Restore, Empty Trash, Mark as unread", () => {
   test("Delete moves a message to Trash, Restore brings it back, Empty Trash removes it; Mark as unread makes it bold again", async () => {
-    const id = await sendCli("alice", "bob", "Trash me", "x");
+    const id = await sendMail(s.path("alice"), "bob", "Trash me", "x");
     await arrived("bob", id);
     const p = await page("bob");
     await p.locator("tr", { hasText: "Trash me" }).getByRole("link").click();
@@ -168,7 +163,7 @@ describe("Delete, Trash, Restore, Empty Trash, Mark as unread", () => {
 
 describe("Reply All and Forward", () => {
   test("Reply All answers the sender and the other recipients, not oneself", async () => {
-    const id = await sendCli("alice", "bob,carol", "Team lunch", "Who is in?");
+    const id = await sendMail(s.path("alice"), "bob,carol", "Team lunch", "Who is in?");
     await arrived("bob", id);
     const p = await page("bob", NARROW);
     await p.locator("tr", { hasText: "Team lunch" }).getByRole("link").click();
@@ -187,7 +182,7 @@ describe("Reply All and Forward", () => {
     const bytes = randomBytes(2 * 1024 * 1024 + 3);
     const file = s.path("plan.bin");
     await Bun.write(file, bytes);
-    const id = await sendCli("alice", "bob", "Fwd: The plan", "See attached.", [file]);
+    const id = await sendMail(s.path("alice"), "bob", "Fwd: The plan", "See attached.", [file]);
     await arrived("bob", id);
     const p = await page("bob", NARROW);
     await p.locator("tr", { hasText: "The plan" }).getByRole("link").click();
@@ -250,7 +245,7 @@ describe("drafts", () => {
 describe("Print and Export .eml", () => {
   test("the print view shows the message alone; Export .eml downloads a file Python's email module reads", async () => {
     const subject = "Печать и экспорт — 打印";
-    const id = await sendCli("alice", "bob", subject, "Body for paper.");
+    const id = await sendMail(s.path("alice"), "bob", subject, "Body for paper.");
     await arrived("bob", id);
     const p = await page("bob", NARROW);
     await open(p, `${c.bob!.url}/messages/${id}`);

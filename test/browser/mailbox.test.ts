@@ -15,6 +15,7 @@ import {
   outbox,
   passwordFile,
   register,
+  sendMail,
   waitFor,
   type ClientHandle,
   type RelayHandle,
@@ -29,11 +30,6 @@ let browser: Browser;
 let password: Record<string, string>;
 let c: Record<string, ClientHandle>;
 let openerLog: string;
-
-async function sendCli(from: string, to: string, subject: string, body: string, attach: string[] = []): Promise<string> {
-  const out = await ok(["send", "--data", s.path(from), "--to", to, "--subject", subject, "--body", body, ...attach.flatMap((a) => ["--attach", a])]);
-  return out.match(/[0-9a-f]{32}/)![0];
-}
 
 beforeAll(async () => {
   // The opener records what it was asked to open, and a copy of the file's bytes.
@@ -151,7 +147,7 @@ describe("sending and receiving", () => {
   }, 120_000);
 
   test("Reply is top-posted with a single Re:", async () => {
-    await sendCli("alice", "bob", "Re: re: Lunch?", "Are you free at noon?\nPizza place.");
+    await sendMail(s.path("alice"), "bob", "Re: re: Lunch?", "Are you free at noon?\nPizza place.");
     const page = await browser.ctx.newPage();
     await unlock(page, c.bob!.url, password.bob!);
     await page.locator("a", { hasText: "Lunch?" }).first().click();
@@ -202,7 +198,7 @@ describe("sending and receiving", () => {
   test("Chinese, Arabic and emoji show correctly in the list, the message and the form", async () => {
     const subject = "你好 مرحبا 🎉";
     const body = "第一行\nالسطر الثاني — نص عربي\n👩‍💻";
-    await sendCli("bob", "alice", subject, body);
+    await sendMail(s.path("bob"), "alice", subject, body);
     const page = await browser.ctx.newPage();
     await unlock(page, c.alice!.url, password.alice!);
     const row = page.locator("tr", { hasText: subject });
@@ -251,7 +247,7 @@ describe("markup is text", () => {
     writeFileSync(file, "<script>alert('content')</script>");
     const subject = payloads.join(" ");
     const body = payloads.join("\n");
-    const id = await sendCli("bob", "alice", subject, body, [file]);
+    const id = await sendMail(s.path("bob"), "alice", subject, body, [file]);
     const page = await browser.ctx.newPage();
     await unlock(page, c.alice!.url, password.alice!);
     await page.locator("tr", { hasText: "alert(\"s1\")" }).waitFor();
@@ -323,7 +319,7 @@ describe("a page on loopback defends itself", () => {
     const subject = `secret subject ${randomBytes(3).toString("hex")}`;
     const file = s.path("secret.txt");
     writeFileSync(file, "secret contents");
-    const id = await sendCli("bob", "alice", subject, "for alice only", [file]);
+    const id = await sendMail(s.path("bob"), "alice", subject, "for alice only", [file]);
     const page = await browser.ctx.newPage();
     await unlock(page, c.alice!.url, password.alice!);
     await page.locator("tr", { hasText: subject }).waitFor();
@@ -372,7 +368,7 @@ describe("a page on loopback defends itself", () => {
   test("Open hands an owner-only decrypted copy to the default program; Save downloads", async () => {
     const file = s.path("report.txt");
     writeFileSync(file, "the report's contents");
-    const id = await sendCli("bob", "alice", "report", "attached", [file]);
+    const id = await sendMail(s.path("bob"), "alice", "report", "attached", [file]);
     const page = await browser.ctx.newPage();
     await unlock(page, c.alice!.url, password.alice!);
     await page.locator("tr", { hasText: "report" }).first().waitFor();
@@ -392,7 +388,7 @@ describe("a page on loopback defends itself", () => {
 describe("trust", () => {
   test("a changed identity shows a warning with Accept; Accept adopts the key shown or nothing; held mail goes after Accept", async () => {
     // alice pins carol, then carol starts over with a new password (a new identity key).
-    const first = await sendCli("alice", "carol", "hello carol", "pin");
+    const first = await sendMail(s.path("alice"), "carol", "hello carol", "pin");
     await waitFor("S", async () => (await outbox(s.path("alice"))).find((m) => m.id === first && m.flags === "S"));
     await c.carol!.stop();
     const startOver = async (dir: string, password: string): Promise<ClientHandle> => {
@@ -402,7 +398,7 @@ describe("trust", () => {
       return w.start("carol", { dataDir: s.path(dir), passwordFile: file });
     };
     const carolNew = await startOver("carol-new", "carol's new password");
-    const held = await sendCli("alice", "carol", "are you really carol?", "held until accepted");
+    const held = await sendMail(s.path("alice"), "carol", "are you really carol?", "held until accepted");
     await waitFor("H", async () => (await outbox(s.path("alice"))).find((m) => m.id === held && m.flags === "H"));
 
     const page = await browser.ctx.newPage();
@@ -420,7 +416,7 @@ describe("trust", () => {
     // While the page is open, carol's key changes once more: the page's Accept is for the old one.
     await carolNew.stop();
     await startOver("carol-newer", "carol's newer password");
-    const again = await sendCli("alice", "carol", "and now?", "held too");
+    const again = await sendMail(s.path("alice"), "carol", "and now?", "held too");
     await waitFor("the newer key pending", async () => ((await contactsOf()).newIdentity !== shownKey ? true : undefined));
     await page.getByRole("button", { name: "Accept" }).click();
     await page.getByRole("alert").filter({ hasText: "Not accepted: the key changed again; check the new safety number." }).waitFor();
@@ -452,7 +448,7 @@ describe("what the page does by itself", () => {
     let n = 0;
     while (!page.url().endsWith("/unlock") && Date.now() - lastUse < 110_000) {
       const subject = `tick ${++n} ${randomBytes(2).toString("hex")}`;
-      await sendCli("alice", "bob", subject, "keeps coming");
+      await sendMail(s.path("alice"), "bob", subject, "keeps coming");
       const seen = await waitFor(
         `${subject} in the list, or the lock`,
         async () => (page.url().endsWith("/unlock") ? "locked" : (await page.locator("#list tr", { hasText: subject }).count()) > 0 ? "listed" : undefined),
@@ -497,7 +493,7 @@ describe("what the page does by itself", () => {
     });
     await unlock(page, c.alice!.url, password.alice!);
     const shown = () => page.evaluate(() => (window as unknown as { shown: [string, string | undefined][] }).shown);
-    await sendCli("bob", "alice", "a private subject", "x");
+    await sendMail(s.path("bob"), "alice", "a private subject", "x");
     await waitFor("a notification", async () => ((await shown()).length === 1 ? true : undefined));
     expect(await shown()).toEqual([["New mail", undefined]]);
 
@@ -508,7 +504,7 @@ describe("what the page does by itself", () => {
     await page.getByRole("button", { name: "Save" }).click();
     await page.waitForURL(/saved=1/);
     await open(page, c.alice!.url + "/inbox");
-    await sendCli("bob", "alice", "a subject shown", "y");
+    await sendMail(s.path("bob"), "alice", "a subject shown", "y");
     await waitFor("a notification", async () => ((await shown()).length === 1 ? true : undefined));
     expect(await shown()).toEqual([["smsg: message from bob", "a subject shown"]]);
     await page.close();

@@ -12,6 +12,9 @@ import {
   inbox,
   ok,
   outbox,
+  outboxFlag,
+  received,
+  sendMail,
   startRelay,
   status,
   waitConnected,
@@ -33,19 +36,6 @@ function server(family: 4 | 6, port = relay.port): string {
 /** Start a user's client over IPv4 or IPv6 without waiting for it to connect. */
 function start(user: string, family: 4 | 6, port?: number): Promise<ClientHandle> {
   return w.start(user, { server: server(family, port), connected: false });
-}
-
-async function sendCli(from: string, to: string, subject: string, body: string, attach: string[] = []): Promise<string> {
-  const out = await ok(["send", "--data", s.path(from), "--to", to, "--subject", subject, "--body", body, ...attach.flatMap((a) => ["--attach", a])]);
-  return out.match(/[0-9a-f]{32}/)![0];
-}
-
-function delivered(from: string, id: string) {
-  return waitFor(`${from}'s ${id} to be delivered`, async () => (await outbox(s.path(from))).find((m) => m.id === id && m.flags === "S"), 60_000, 100);
-}
-
-function received(user: string, id: string) {
-  return waitFor(`${user} to receive ${id}`, async () => (await inbox(s.path(user))).find((m) => m.id === id), 60_000, 100);
 }
 
 beforeAll(async () => {
@@ -73,9 +63,9 @@ describe("messaging through a real relay", () => {
   test("Chinese, Arabic and emoji reach several recipients intact, line breaks kept", async () => {
     const subject = "会议 اجتماع 🎉 — naïve";
     const body = "第一行\nالسطر الثاني\n👩‍👩‍👧 third line\n";
-    const id = await sendCli("alice", "bob,carol", subject, body);
+    const id = await sendMail(s.path("alice"), "bob,carol", subject, body);
     for (const u of ["bob", "carol"]) {
-      const m = await received(u, id);
+      const m = await received(s.path(u), id);
       expect(m.subject).toBe(subject);
       expect(m.from).toBe("alice");
       expect(m.to.sort()).toEqual(["bob", "carol"]);
@@ -83,7 +73,7 @@ describe("messaging through a real relay", () => {
       const full = JSON.parse(await ok(["show", id, "--data", s.path(u), "--json"])) as { body: string };
       expect(full.body).toBe(body);
     }
-    await delivered("alice", id);
+    await outboxFlag(s.path("alice"), id, "S");
     // Reading cleared the unread flag.
     expect((await inbox(s.path("bob"))).find((m) => m.id === id)!.flags).toBe("");
   });
@@ -92,15 +82,15 @@ describe("messaging through a real relay", () => {
     const file = s.path("big.bin");
     const data = randomBytes(50 * 1024 * 1024);
     writeFileSync(file, data);
-    const id = await sendCli("alice", "bob", "big one", "see attached", [file]);
-    const m = await received("bob", id);
+    const id = await sendMail(s.path("alice"), "bob", "big one", "see attached", [file]);
+    const m = await received(s.path("bob"), id);
     expect(m.attachments).toEqual([{ name: "big.bin", size: data.length }]);
     const dest = s.path("saved-big");
     await ok(["show", id, "--data", s.path("bob"), "--save-attachments", dest]);
     const got = readFileSync(join(dest, "big.bin"));
     expect(got.length).toBe(data.length);
     expect(createHash("sha256").update(got).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
-    await delivered("alice", id);
+    await outboxFlag(s.path("alice"), id, "S");
   }, 120_000);
 
   test("an unknown recipient is a clear error and nothing is queued", async () => {
@@ -113,14 +103,14 @@ describe("messaging through a real relay", () => {
   });
 
   test("a message to an offline user is queued (Q) and goes by itself when they connect", async () => {
-    const id = await sendCli("alice", "dave", "while you were out", "queued at the sender, encrypted at rest");
+    const id = await sendMail(s.path("alice"), "dave", "while you were out", "queued at the sender, encrypted at rest");
     const q = await waitFor("Q flag", async () => (await outbox(s.path("alice"))).find((m) => m.id === id && m.flags === "Q"));
     expect(q.to).toEqual(["dave"]);
     expect((await status(s.path("alice"))).queued).toBeGreaterThanOrEqual(1);
     await start("dave", 6);
-    const m = await received("dave", id);
+    const m = await received(s.path("dave"), id);
     expect(m.subject).toBe("while you were out");
-    await delivered("alice", id);
+    await outboxFlag(s.path("alice"), id, "S");
   });
 
   test("a stopped client is dropped after the heartbeat timeout and, resumed, gets what was queued", async () => {
@@ -131,11 +121,11 @@ describe("messaging through a real relay", () => {
         const users = JSON.parse(await ok(["users", "--data", s.path("alice"), "--json"])) as string[];
         return !users.includes("bob");
       }, 20_000, 200);
-      const id = await sendCli("alice", "bob", "sent while you slept", "zzz");
+      const id = await sendMail(s.path("alice"), "bob", "sent while you slept", "zzz");
       await waitFor("Q flag", async () => (await outbox(s.path("alice"))).find((m) => m.id === id && m.flags === "Q"));
       bob.proc.proc.kill("SIGCONT");
-      await received("bob", id);
-      await delivered("alice", id);
+      await received(s.path("bob"), id);
+      await outboxFlag(s.path("alice"), id, "S");
     } finally {
       bob.proc.proc.kill("SIGCONT");
     }
@@ -148,9 +138,9 @@ describe("messaging through a real relay", () => {
     expect((await status(s.path("alice"))).error).toMatch(/relay/);
     relay = s.track(await startRelay({ dataDir: s.path("relay"), listen: [`[::]:${port}`], heartbeatTimeout: 3, extra: ["--offline-mail", "off"] }));
     await Promise.all(["alice", "bob", "carol"].map((u) => waitConnected(s.path(u), 30_000)));
-    const id = await sendCli("carol", "alice", "after the restart", "still here");
-    await received("alice", id);
-    await delivered("carol", id);
+    const id = await sendMail(s.path("carol"), "alice", "after the restart", "still here");
+    await received(s.path("alice"), id);
+    await outboxFlag(s.path("carol"), id, "S");
   }, 90_000);
 
   test("no plaintext crosses the wire or rests in the relay's data dir", async () => {
@@ -163,9 +153,9 @@ describe("messaging through a real relay", () => {
       const secret = `needle-${randomBytes(8).toString("hex")}`;
       const file = s.path(`${secret}-name.txt`);
       writeFileSync(file, `${secret}-content `.repeat(1000));
-      const id = await sendCli("carol", "alice", `${secret}-subject`, `${secret}-body`, [file]);
-      await received("alice", id);
-      await delivered("carol", id);
+      const id = await sendMail(s.path("carol"), "alice", `${secret}-subject`, `${secret}-body`, [file]);
+      await received(s.path("alice"), id);
+      await outboxFlag(s.path("carol"), id, "S");
       const wire = tap.bytes();
       expect(wire.length).toBeGreaterThan(16_000); // the attachment did cross
       expect(wire.includes(secret)).toBe(false);

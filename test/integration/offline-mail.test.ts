@@ -14,6 +14,7 @@ import {
   outboxFlag,
   passwordFile,
   register,
+  sendMail,
   startClient,
   startRelay,
   waitConnected,
@@ -40,11 +41,6 @@ async function start(relay: RelayHandle, user: string): Promise<ClientHandle> {
   const c = s.track(await startClient({ user, server: `127.0.0.1:${relay.port}`, dataDir: s.path(user), passwordFile: pw[user]!, relayKey: relay.key }));
   await waitConnected(s.path(user));
   return c;
-}
-
-async function sendCli(from: string, to: string, subject: string, body: string, attach: string[] = []): Promise<string> {
-  const out = await ok(["send", "--data", s.path(from), "--to", to, "--subject", subject, "--body", body, ...attach.flatMap((a) => ["--attach", a])]);
-  return out.match(/[0-9a-f]{32}/)![0]!;
 }
 
 function filesUnder(dir: string): string[] {
@@ -89,7 +85,7 @@ describe("mail that waits at the relay", () => {
     const file = s.path(`${secret}.bin`);
     const bytes = Buffer.concat([Buffer.from(`${secret} `.repeat(1000)), randomBytes(20 * 1024 * 1024)]);
     writeFileSync(file, bytes);
-    const id = await sendCli("alice", "bob", `${secret}-subject`, `${secret}-body`, [file]);
+    const id = await sendMail(s.path("alice"), "bob", `${secret}-subject`, `${secret}-body`, [file]);
     await outboxFlag(s.path("alice"), id, "W");
     await alice1.stop();
 
@@ -128,7 +124,7 @@ describe("mail that waits at the relay", () => {
     await prekeysPublished(relay, "carol");
     await carol.stop();
     await start(relay, "dave");
-    const id = await sendCli("dave", "carol", "never read", "expires");
+    const id = await sendMail(s.path("dave"), "carol", "never read", "expires");
     await outboxFlag(s.path("dave"), id, "W");
     await outboxFlag(s.path("dave"), id, "F");
     const shown = JSON.parse(await ok(["show", id, "--data", s.path("dave"), "--json"])) as { deliveries: { recipient: string; error: string | null }[] };
@@ -143,7 +139,7 @@ describe("mail that waits at the relay", () => {
     await prekeysPublished(relay, "frank");
     await frank1.stop();
     await start(relay, "erin");
-    const id = await sendCli("erin", "frank", "held, then the relay died", "still there?");
+    const id = await sendMail(s.path("erin"), "frank", "held, then the relay died", "still there?");
     // W shows only once erin's client read HELD; the relay killed itself right after sending it.
     await outboxFlag(s.path("erin"), id, "W");
     expect(await relay.proc.proc.exited).not.toBe(0);
@@ -167,9 +163,9 @@ describe("mail that waits at the relay", () => {
     await start(relay, "gina");
     const file = s.path("30k.bin");
     writeFileSync(file, randomBytes(30_000));
-    const first = await sendCli("gina", "hal", "fits", "30 kB", [file]);
+    const first = await sendMail(s.path("gina"), "hal", "fits", "30 kB", [file]);
     await outboxFlag(s.path("gina"), first, "W");
-    const second = await sendCli("gina", "hal", "does not fit", "another 30 kB", [file]);
+    const second = await sendMail(s.path("gina"), "hal", "does not fit", "another 30 kB", [file]);
     const shown = await waitFor("the second to be refused for the quota", async () => {
       const d = JSON.parse(await ok(["show", second, "--data", s.path("gina"), "--json"])) as { deliveries: { state: string; error: string | null }[] };
       return d.deliveries[0]!.error?.includes("mailbox at the relay is full") ? d : undefined;
@@ -188,7 +184,7 @@ describe("mail that waits at the relay", () => {
     await kim1.stop();
     await start(relay, "ivy");
     await start(relay, "jon");
-    const id = await sendCli("ivy", "jon,kim", "to both", "one online, one not");
+    const id = await sendMail(s.path("ivy"), "jon,kim", "to both", "one online, one not");
     await waitFor("jon to receive it", async () => (await inbox(s.path("jon"))).find((x) => x.id === id), 60_000, 200);
     await outboxFlag(s.path("ivy"), id, "W");
     await start(relay, "kim");

@@ -5,13 +5,7 @@
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import {
-  Scratch,
-  inbox,
-  ok,
-  waitFor,
-  type RelayHandle,
-} from "../support/harness.ts";
+import { Scratch, received, sendMail, type RelayHandle } from "../support/harness.ts";
 import { startWorld } from "../support/world.ts";
 import { RawClient } from "../support/raw-client.ts";
 import { deriveUserKeys } from "../../src/protocol/keys.ts";
@@ -36,9 +30,7 @@ function rssMiB(pid: number): number {
 
 /** Send alice -> bob and wait until bob has it. */
 async function mailFlows(tag: string, timeoutMs = 30_000): Promise<void> {
-  const out = await ok(["send", "--data", s.path("alice"), "--to", "bob", "--subject", tag, "--body", "ok"]);
-  const id = out.match(/[0-9a-f]{32}/)![0];
-  await waitFor(`bob to get "${tag}"`, async () => (await inbox(s.path("bob"))).some((m) => m.id === id), timeoutMs, 100);
+  await received(s.path("bob"), await sendMail(s.path("alice"), "bob", tag, "ok"), timeoutMs);
 }
 
 /**

@@ -4,13 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import fc from "fast-check";
-import {
-  Scratch,
-  inbox,
-  ok,
-  waitFor,
-  type RelayHandle,
-} from "../support/harness.ts";
+import { Scratch, inbox, received, sendMail, type RelayHandle } from "../support/harness.ts";
 import { startWorld } from "../support/world.ts";
 import { RawClient, RawSocket } from "../support/raw-client.ts";
 import { PREAMBLE } from "../../src/protocol/handshake.ts";
@@ -34,9 +28,7 @@ afterAll(() => s.cleanup());
 
 /** The relay still works for everyone else: alice can still reach bob. */
 async function relayStillWorks(tag: string): Promise<void> {
-  const out = await ok(["send", "--data", s.path("alice"), "--to", "bob", "--subject", `still up ${tag}`, "--body", "ok"]);
-  const id = out.match(/[0-9a-f]{32}/)![0];
-  await waitFor(`bob to get ${tag}`, async () => (await inbox(s.path("bob"))).some((m) => m.id === id), 20_000, 100);
+  await received(s.path("bob"), await sendMail(s.path("alice"), "bob", `still up ${tag}`, "ok"), 20_000);
 }
 
 async function loginMallory(): Promise<{ c: RawClient; session: ReturnType<RawClient["publish"]> }> {

@@ -36,14 +36,16 @@ const recipientKem = await mlkemEphemeralFromSeed(recipientKemSeed);
 const strangerKem = await mlkemEphemeralFromSeed(new Uint8Array(64).fill(0x99));
 const ID = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
 
-function seal(over: Partial<{ id: Uint8Array; from: string; to: string }> = {}) {
+/** alice seals ID to bob's session key, unless `over` says otherwise. */
+function seal(over: Partial<Parameters<typeof sealEnvelopeKey>[0]> = {}) {
   return sealEnvelopeKey({
-    id: over.id ?? ID,
-    from: over.from ?? "alice",
-    to: over.to ?? "bob",
+    id: ID,
+    from: "alice",
+    to: "bob",
     senderSessionSecret: sender.secretKey,
     recipientSessionPub: recipient.publicKey,
     recipientSessionKemPub: recipientKem.encapsulationKey,
+    ...over,
   });
 }
 
@@ -85,33 +87,14 @@ describe("envelope key (HPKE mode_auth_psk with ML-KEM-768, SPEC.md §5.2)", () 
   test("pinned randomness (ikmE, and m through the noble twin) gives the same enc, ciphertext and keys", async () => {
     const rand = (n: number) => new Uint8Array(n).fill(7);
     const encapsulate = (ek: Uint8Array) => mlkemEncapsNoble(ek, new Uint8Array(32).fill(8));
-    const args = {
-      id: ID,
-      from: "alice",
-      to: "bob",
-      senderSessionSecret: sender.secretKey,
-      recipientSessionPub: recipient.publicKey,
-      recipientSessionKemPub: recipientKem.encapsulationKey,
-      rand,
-      encapsulate,
-    };
-    expect(await sealEnvelopeKey(args)).toEqual(await sealEnvelopeKey(args));
+    expect(await seal({ rand, encapsulate })).toEqual(await seal({ rand, encapsulate }));
   });
 
   test("it is RFC 9180 SetupAuthPSKS with psk = the ML-KEM secret and psk_id = its ciphertext", async () => {
     const m = new Uint8Array(32).fill(0x6d);
     const kem = mlkemEncapsNoble(recipientKem.encapsulationKey, m);
     const ikmE = new Uint8Array(32).fill(0xc3);
-    const sealed = await sealEnvelopeKey({
-      id: ID,
-      from: "alice",
-      to: "bob",
-      senderSessionSecret: sender.secretKey,
-      recipientSessionPub: recipient.publicKey,
-      recipientSessionKemPub: recipientKem.encapsulationKey,
-      rand: () => ikmE,
-      encapsulate: (ek) => mlkemEncapsNoble(ek, m),
-    });
+    const sealed = await seal({ rand: () => ikmE, encapsulate: (ek) => mlkemEncapsNoble(ek, m) });
     const { enc, ctx } = setupAuthPSKS(recipient.publicKey, messageInfo(ID, "alice", "bob"), kem.sharedSecret, kem.ciphertext, sender.secretKey, { ikmE });
     expect(sealed.enc).toEqual(enc);
     expect(sealed.kemCiphertext).toEqual(kem.ciphertext);
@@ -165,7 +148,7 @@ describe("envelope key (HPKE mode_auth_psk with ML-KEM-768, SPEC.md §5.2)", () 
     // The sender refuses a recipient key of the wrong length or one failing FIPS 203's modulus check.
     const sealTo = async (ek: Uint8Array) => {
       try {
-        await sealEnvelopeKey({ id: ID, from: "alice", to: "bob", senderSessionSecret: sender.secretKey, recipientSessionPub: recipient.publicKey, recipientSessionKemPub: ek });
+        await seal({ recipientSessionKemPub: ek });
         return "ok";
       } catch (e) {
         return e instanceof ProtocolError ? e.code : String(e);
@@ -184,14 +167,7 @@ describe("envelope properties (fast-check)", () => {
   test("open(seal(x)) = x for any plaintext, id, sender and recipient", async () => {
     await fc.assert(
       fc.asyncProperty(bytes(3000), id16, userId, userId, async (pt, id, from, to) => {
-        const sealed = await sealEnvelopeKey({
-          id,
-          from,
-          to,
-          senderSessionSecret: sender.secretKey,
-          recipientSessionPub: recipient.publicKey,
-          recipientSessionKemPub: recipientKem.encapsulationKey,
-        });
+        const sealed = await seal({ id, from, to });
         const ct = new StreamSealer(sealed.streamKey).seal(pt, true);
         const opened = await openEnvelopeKey(openArgs(sealed, { id, from, to }));
         expect(opened.receiptKey).toEqual(sealed.receiptKey);

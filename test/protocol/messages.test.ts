@@ -45,6 +45,8 @@ const signedKey: fc.Arbitrary<SignedSessionKey> = fc.record({
   sig: fc.uint8Array({ minLength: 64, maxLength: 64 }),
 });
 const kemCiphertext = fc.uint8Array({ minLength: 1088, maxLength: 1088 });
+/** The fields SEND, POST and DELIVER share (messages.ts SealedHead). */
+const sealedHead = { id: msgId, size: u64, senderKey: signedKey, recipientSessionPub: bytes32, enc: bytes32, kemCiphertext };
 const users = fc.array(userId, { maxLength: 8 });
 const identityChange: fc.Arbitrary<IdentityChange> = fc.record({
   oldIdentityPub: bytes32,
@@ -71,26 +73,8 @@ const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>>
     fc.record({ t: fc.constant("key" as const), req: u32, user: userId, status: fc.constant("online" as const), key: signedKey }),
     fc.record({ t: fc.constant("key" as const), req: u32, user: userId, status: fc.constantFrom("offline" as const, "unknown" as const) }),
   ),
-  send: fc.record({
-    t: fc.constant("send" as const),
-    id: msgId,
-    to: userId,
-    size: u64,
-    senderKey: signedKey,
-    recipientSessionPub: bytes32,
-    enc: bytes32,
-    kemCiphertext,
-  }),
-  deliver: fc.record({
-    t: fc.constant("deliver" as const),
-    id: msgId,
-    from: userId,
-    size: u64,
-    senderKey: signedKey,
-    recipientSessionPub: bytes32,
-    enc: bytes32,
-    kemCiphertext,
-  }),
+  send: fc.record({ t: fc.constant("send" as const), to: userId, ...sealedHead }),
+  deliver: fc.record({ t: fc.constant("deliver" as const), from: userId, ...sealedHead }),
   chunk: fc.record({
     t: fc.constant("chunk" as const),
     id: msgId,
@@ -115,16 +99,7 @@ const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>>
     fc.record({ t: fc.constant("bundle" as const), req: u32, user: userId, status: fc.constant("ok" as const), signed: signedKey, oneTime: signedKey }),
     fc.record({ t: fc.constant("bundle" as const), req: u32, user: userId, status: fc.constantFrom("unknown" as const, "none" as const, "unavailable" as const) }),
   ),
-  post: fc.record({
-    t: fc.constant("post" as const),
-    id: msgId,
-    to: userId,
-    size: u64,
-    senderKey: signedKey,
-    recipientSessionPub: bytes32,
-    enc: bytes32,
-    kemCiphertext,
-  }),
+  post: fc.record({ t: fc.constant("post" as const), to: userId, ...sealedHead }),
   held: fc.record({ t: fc.constant("held" as const), id: msgId }),
   notice: fc.record({
     t: fc.constant("notice" as const),

@@ -5,8 +5,9 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { encodeHeader, MAX_HEADER_BYTES, type EnvelopeHeader } from "../../src/protocol/envelope.ts";
+import { concat } from "../../src/protocol/bytes.ts";
 import { PlaintextParser, type Delivery } from "../../src/protocol/plaintext.ts";
-import { expectCode } from "./vectors.ts";
+import { cutAt, expectCode } from "./vectors.ts";
 
 const ID = "0123456789abcdef0123456789abcdef";
 const DELIVERY: Delivery = { id: ID, from: "alice", recipient: "bob" };
@@ -21,19 +22,9 @@ function bytesOf(size: number, seed: number): Uint8Array {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** u32 L || header || attachments, as a sender writes it. */
 function plaintext(h: EnvelopeHeader, atts: Uint8Array[]): Uint8Array {
-  return concat([encodeHeader(h), ...atts]);
+  return concat(encodeHeader(h), ...atts);
 }
 
 /** u32 L || raw header bytes: for headers encodeHeader would never write. */
@@ -41,7 +32,7 @@ function rawPlaintext(json: string, tail: Uint8Array = new Uint8Array(0)): Uint8
   const body = new TextEncoder().encode(json);
   const len = new Uint8Array(4);
   new DataView(len.buffer).setUint32(0, body.length);
-  return concat([len, body, tail]);
+  return concat(len, body, tail);
 }
 
 interface Read {
@@ -64,19 +55,8 @@ function parse(total: number, pieces: Uint8Array[], delivery = DELIVERY): Read {
   });
   for (const piece of pieces) p.push(piece);
   p.end();
-  r.atts = parts.map(concat);
+  r.atts = parts.map((chunks) => concat(...chunks));
   return r;
-}
-
-function cutAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Uint8Array[] = [];
-  let prev = 0;
-  for (const c of [...at, bytes.length]) {
-    out.push(bytes.subarray(prev, c));
-    prev = c;
-  }
-  return out;
 }
 
 describe("PlaintextParser: reading", () => {
@@ -89,7 +69,7 @@ describe("PlaintextParser: reading", () => {
           const atts = sizes.map((s, i) => bytesOf(s, i));
           const h = header(sizes.map((size, i) => ({ name: `f${i}.bin`, size })));
           const pt = plaintext(h, atts);
-          const r = parse(pt.length, cutAt(pt, cuts));
+          const r = parse(pt.length, cutAt(pt, cuts.map((c) => c % (pt.length + 1))));
           expect(r.header).toEqual(h);
           expect(r.atts).toEqual(atts);
           expect(r.ended).toEqual(sizes.map((_, i) => i)); // each ends once, in order, empty ones too
@@ -129,7 +109,7 @@ describe("PlaintextParser: SPEC.md §5.3 reject cases", () => {
   test("a header that is not UTF-8, not JSON, starts with a BOM, or breaks a JSON rule", () => {
     const bad = [new Uint8Array([0xff, 0xfe]), new TextEncoder().encode("{"), new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode("{}")])];
     for (const json of bad) {
-      const pt = concat([new Uint8Array([0, 0, 0, json.length]), json]);
+      const pt = concat(new Uint8Array([0, 0, 0, json.length]), json);
       expectCode(() => parse(pt.length, [pt]), "malformed");
     }
     const h = JSON.stringify(header([])).replace('"v":1', '"v":1.0');

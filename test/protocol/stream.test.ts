@@ -5,7 +5,8 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { STREAM_CHUNK, StreamOpener, StreamSealer, StreamWriter, streamCiphertextSize, streamNonce, streamReader } from "../../src/protocol/stream.ts";
 import { NOISE_MAX_MESSAGE } from "../../src/protocol/noise.ts";
-import { expectCode } from "./vectors.ts";
+import { concat } from "../../src/protocol/bytes.ts";
+import { cutAt, expectCode } from "./vectors.ts";
 
 const KEY = new Uint8Array(32).fill(0x42);
 
@@ -182,27 +183,6 @@ describe("sealing in pieces", () => {
   });
 });
 
-/** Cut bytes at the given offsets (sorted, deduplicated, within bounds). */
-function cutAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const at = [...new Set(cuts.map((c) => Math.min(c, bytes.length)))].sort((a, b) => a - b);
-  const out: Uint8Array[] = [];
-  let prev = 0;
-  for (const c of [...at, bytes.length]) {
-    out.push(bytes.subarray(prev, c));
-    prev = c;
-  }
-  return out;
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 describe("StreamWriter (age's stream.Writer)", () => {
   const SIZES = [0, 1, STREAM_CHUNK - 1, STREAM_CHUNK, STREAM_CHUNK + 1, 2 * STREAM_CHUNK, 2 * STREAM_CHUNK + 5];
@@ -212,8 +192,8 @@ describe("StreamWriter (age's stream.Writer)", () => {
       fc.property(fc.constantFrom(...SIZES), fc.array(fc.nat({ max: 3 * STREAM_CHUNK }), { maxLength: 6 }), fc.boolean(), (size, cuts, parts) => {
         const pt = plaintextOf(size);
         const got: Chunk[] = [];
-        const w = new StreamWriter(KEY, (sealed, last) => got.push({ ct: join(sealed), last }), { parts });
-        for (const piece of cutAt(pt, cuts)) w.write(piece);
+        const w = new StreamWriter(KEY, (sealed, last) => got.push({ ct: concat(...sealed), last }), { parts });
+        for (const piece of cutAt(pt, cuts.map((c) => Math.min(c, pt.length)))) w.write(piece);
         expect(got.some((c) => c.last)).toBe(false); // nothing is last before close
         w.close();
         expect(w.size).toBe(size);
@@ -254,16 +234,16 @@ describe("streamReader (age's stream.Reader over a known size)", () => {
 
   test("reads back what was sealed, for sizes around the chunk boundaries", () => {
     for (const size of [0, 1, STREAM_CHUNK, STREAM_CHUNK + 1, 3 * STREAM_CHUNK]) {
-      const ct = join(sealAll(plaintextOf(size)).map((c) => c.ct));
+      const ct = concat(...sealAll(plaintextOf(size)).map((c) => c.ct));
       expect(ct.length).toBe(streamCiphertextSize(size));
       const got = [...streamReader(KEY, ct.length, reading(ct))].map((p) => Uint8Array.from(p));
-      expect(join(got)).toEqual(plaintextOf(size));
+      expect(concat(...got)).toEqual(plaintextOf(size));
       expect(got.every((p) => p.length > 0)).toBe(true); // an empty plaintext yields nothing
     }
   });
 
   test("input that ends early is truncated; a size cut at a chunk boundary is a bad tag, not a shorter plaintext", () => {
-    const ct = join(sealAll(plaintextOf(2 * STREAM_CHUNK + 9)).map((c) => c.ct));
+    const ct = concat(...sealAll(plaintextOf(2 * STREAM_CHUNK + 9)).map((c) => c.ct));
     expectCode(() => [...streamReader(KEY, ct.length, reading(ct.subarray(0, ct.length - 1)))], "truncated");
     // Told the stream ends after the first chunk, the reader opens it as last: its nonce differs.
     expectCode(() => [...streamReader(KEY, STREAM_CHUNK + 16, reading(ct))], "bad-tag");

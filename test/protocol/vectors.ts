@@ -1,4 +1,4 @@
-// Loads the published test vectors (test/vectors/, see its README.md for each source) and hex helpers
+// Loads the published test vectors (test/vectors/, see its README.md for each source) and the helpers
 // shared by the protocol tests. SMSG_VECTORS overrides the directory.
 
 import { readFileSync } from "node:fs";
@@ -53,4 +53,19 @@ export function counterRand(seed = 1): (n: number) => Uint8Array {
     counter += 1;
     return out;
   };
+}
+
+/**
+ * Bytes cut at the given offsets (each within 0..length; sorted and deduplicated here), as a
+ * stream may deliver them: the pieces, empty ones included, join back to the bytes.
+ */
+export function cutAt(bytes: Uint8Array, offsets: number[]): Uint8Array[] {
+  const at = [...new Set(offsets)].sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const c of [...at, bytes.length]) {
+    out.push(bytes.subarray(prev, c));
+    prev = c;
+  }
+  return out;
 }

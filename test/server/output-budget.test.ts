@@ -6,31 +6,23 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { startRelay, type Relay } from "../../src/server/relay.ts";
-import { Directory } from "../../src/server/directory.ts";
 import { streamLog } from "../../src/server/log.ts";
 import { OUTPUT_LOW_WATER } from "../../src/server/output-budget.ts";
 import { MAX_REQUESTS_UNPUBLISHED, type Session } from "../../src/server/session.ts";
-import { ed25519PublicKey, x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
 import type { Message } from "../../src/protocol/messages.ts";
 import { MLKEM768_CT_LENGTH } from "../../src/protocol/mlkem.ts";
 import { RawClient } from "../support/raw-client.ts";
 import { tempDir, waitFor } from "../support/harness.ts";
+import { addRelayUsers, type RelayUser } from "../support/relay-users.ts";
 
 const PER_SESSION = 128 * 1024;
 const dir = tempDir("smsg-output-");
 const lines: string[] = [];
 let relay: Relay;
-const users = new Map<string, { login: KeyPair; seed: Uint8Array; pub: Uint8Array }>();
+let users: Map<string, RelayUser>;
 
 beforeAll(async () => {
-  const d = Directory.open(dir);
-  for (const u of ["alice", "bob", "carol", "mallory", "nina"]) {
-    const login = x25519Generate();
-    const seed = new Uint8Array(randomBytes(32));
-    users.set(u, { login, seed, pub: ed25519PublicKey(seed) });
-    d.add(u, login.publicKey, Date.now());
-  }
-  d.close();
+  users = addRelayUsers(dir, ["alice", "bob", "carol", "mallory", "nina"]);
   relay = await startRelay({
     listen: [{ host: "127.0.0.1", port: 0 }],
     dataDir: dir,

@@ -6,30 +6,22 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { startRelay, type Relay } from "../../src/server/relay.ts";
-import { Directory } from "../../src/server/directory.ts";
 import { streamLog } from "../../src/server/log.ts";
 import { CHUNK_BYTES } from "../../src/server/window-budget.ts";
-import { ed25519PublicKey, x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
 import { WINDOW_CHUNKS, type MessageOf } from "../../src/protocol/messages.ts";
 import { RawClient } from "../support/raw-client.ts";
 import { tempDir, waitFor } from "../support/harness.ts";
+import { addRelayUsers, type RelayUser } from "../support/relay-users.ts";
 
 const PER_TRANSFER_CHUNKS = 40;
 const TOTAL_CHUNKS = 60;
 const dir = tempDir("smsg-window-");
 let relay: Relay;
-const users = new Map<string, { login: KeyPair; seed: Uint8Array; pub: Uint8Array }>();
+let users: Map<string, RelayUser>;
 const NAMES = ["alice", "bob", "carol", "dave", "erin", "frank"];
 
 beforeAll(async () => {
-  const d = Directory.open(dir);
-  for (const u of NAMES) {
-    const login = x25519Generate();
-    const seed = new Uint8Array(randomBytes(32));
-    users.set(u, { login, seed, pub: ed25519PublicKey(seed) });
-    d.add(u, login.publicKey, Date.now());
-  }
-  d.close();
+  users = addRelayUsers(dir, NAMES);
   relay = await startRelay({
     listen: [{ host: "127.0.0.1", port: 0 }],
     dataDir: dir,

@@ -5,6 +5,7 @@ import { spawn, type Subprocess } from "bun";
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { ApiSummary as Summary } from "../../src/client/api.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const MAIN = join(ROOT, "src/main.ts");
@@ -229,20 +230,23 @@ export function waitConnected(dataDir: string, timeoutMs = 20_000): Promise<Stat
   }, timeoutMs, 100);
 }
 
-export interface Summary {
-  id: string;
-  from: string;
-  to: string[];
-  subject: string;
-  date: string;
-  flags: string;
-  attachments: { name: string; size: number }[];
-}
+/** One message as `inbox --json` and `outbox --json` print it: the local API's own type. */
+export type { Summary };
 
 /** `smsg send` from a running client's data dir (body: the subject and " body"); the new id. */
-export async function sendFrom(dataDir: string, to: string, subject: string, extra: string[] = []): Promise<string> {
-  const out = await ok(["send", "--data", dataDir, "--to", to, "--subject", subject, "--body", `${subject} body`, ...extra]);
+export function sendFrom(dataDir: string, to: string, subject: string, extra: string[] = []): Promise<string> {
+  return sendMail(dataDir, to, subject, `${subject} body`, [], extra);
+}
+
+/** `smsg send` from a running client's data dir with this body and these files attached; the new id. */
+export async function sendMail(dataDir: string, to: string, subject: string, body: string, attach: string[] = [], extra: string[] = []): Promise<string> {
+  const out = await ok(["send", "--data", dataDir, "--to", to, "--subject", subject, "--body", body, ...attach.flatMap((a) => ["--attach", a]), ...extra]);
   return out.match(/[0-9a-f]{32}/)![0]!;
+}
+
+/** Wait until the client in dataDir lists message `id` in its inbox. */
+export function received(dataDir: string, id: string, timeoutMs = 60_000): Promise<Summary> {
+  return waitFor(`${dataDir} to receive ${id}`, async () => (await inbox(dataDir)).find((m) => m.id === id), timeoutMs, 100);
 }
 
 /** Wait until the sender's outbox shows message `id` with exactly these flags. */

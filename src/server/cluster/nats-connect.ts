@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { NODE_NAME } from "./subjects.ts";
+import type { Settings } from "../config.ts";
 
 export interface ClusterSettings {
   servers: string[];
@@ -26,16 +27,10 @@ export class ClusterError extends Error {}
 /** The first connection, JetStream's answer included, must be made within this. */
 export const CONNECT_DEADLINE_MS = 8000;
 
+type ClusterKey = "nats" | "node" | "nats_user" | "nats_password_file" | "nats_creds" | "nats_tls_ca" | "directory_replicas";
+
 /** The cluster part of the relay's settings (config.ts keys), or undefined when there is none. */
-export function clusterSettingsOf(s: {
-  nats?: string[];
-  node?: string;
-  nats_user?: string;
-  nats_password_file?: string;
-  nats_creds?: string;
-  nats_tls_ca?: string;
-  directory_replicas?: number;
-}, needNode: boolean): ClusterSettings | undefined {
+export function clusterSettingsOf(s: Partial<Pick<Settings, ClusterKey>>, needNode: boolean): ClusterSettings | undefined {
   const others = s.node ?? s.nats_user ?? s.nats_password_file ?? s.nats_creds ?? s.nats_tls_ca;
   if (!s.nats) {
     if (others !== undefined && (needNode || s.node === undefined)) throw new ClusterError("the --node and --nats-* settings need --nats URL[,URL...]");
