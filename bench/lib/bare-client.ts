@@ -13,6 +13,7 @@ import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
 import { signSessionKey } from "../../src/protocol/keys.ts";
 import { x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
 import { mlkemKeyGen, type MlkemKeyPair } from "../../src/protocol/mlkem.ts";
+import { copyBytes } from "../../src/protocol/bytes.ts";
 
 export interface BareHandlers {
   onMessage?(m: Message): void;
@@ -75,7 +76,7 @@ export class BareClient {
       };
       const onRecord = (rec: Uint8Array): void => {
         try {
-          if (hs) return void reply(rec);
+          if (hs) return void reply(copyBytes(rec)); // read across an await: the socket's read is released after this
           if (!c.#transport) throw new Error("a record before message 3");
           if (loggedIn && c.#handlers.onPlaintext) {
             c.#handlers.onPlaintext(c.#transport.receive.decryptWithAd(EMPTY, rec));

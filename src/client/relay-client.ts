@@ -20,7 +20,7 @@ import { encodeRelayKey, signSessionKey } from "../protocol/keys.ts";
 import { x25519Generate, type KeyPair } from "../protocol/primitives.ts";
 import { mlkemEphemeral, type MlkemEphemeral } from "../protocol/mlkem.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import { releaseBytes } from "../protocol/bytes.ts";
+import { copyBytes, releaseBytes } from "../protocol/bytes.ts";
 import type { IdentityChange } from "../protocol/identity-change.ts";
 import { candidates, type Candidate, type HostPort } from "./relay-addresses.ts";
 
@@ -357,7 +357,7 @@ export class RelayClient {
       try {
         if (phase === "msg2") {
           phase = "keying";
-          void readReply(rec);
+          void readReply(copyBytes(rec)); // read across an await: the socket's read is released once we return
           return;
         }
         // The relay has nothing to say before it has message 3.

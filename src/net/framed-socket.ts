@@ -10,12 +10,21 @@
 // Reading can be paused (the relay does so while a peer's unread output is over its budget,
 // SPEC.md §6.5): the kernel's buffer then fills and the peer's writes block, and records
 // already read are kept and handed over on resume, in order.
+// Bun hands over each read in a buffer of its own. A record that lies whole in one read is a
+// view of it, and a read of 16 KiB or more is released (releaseBytes) as soon as its last
+// record has been handed over: left to the collector, a 1 GiB transfer's reads piled up to
+// tens of MiB in each process between collections (bench/README.md). So a record is valid
+// only until onRecord returns; a handler copies whatever it keeps of it.
 
 import type { Socket } from "bun";
 import { RecordDecoder, recordHeader } from "../protocol/framing.ts";
-import { copyInto } from "../protocol/bytes.ts";
+import { copyInto, releasable, releaseBytes } from "../protocol/bytes.ts";
 
 export interface FramedHandlers {
+  /**
+   * One record, valid only until this returns: it may be a view of the socket's read, which is
+   * then released (it reads as empty). Copy what is kept: an asynchronous step, a list.
+   */
   onRecord(record: Uint8Array): void;
   /** Called once, when the socket is gone for any reason. */
   onClose(reason: string): void;
@@ -30,6 +39,7 @@ export interface FramedHandlers {
  * it queues something): a relay holds thousands of idle sockets, each otherwise two arrays more.
  */
 const NONE: Uint8Array[] = [];
+const NO_COUNTS: number[] = [];
 
 export class FramedSocket {
   readonly socket: Socket<unknown>;
@@ -46,6 +56,13 @@ export class FramedSocket {
   #inbox: Uint8Array[] = NONE; // records read and not yet handed over
   #inboxAt = 0;
   #dispatching = false;
+  // Reads with records still in #inbox (paused, or handed over further up the stack), each
+  // released once #handed reaches its count in #readsUntil: counts of records ever queued
+  // and handed over, never reset, so that #inbox being replaced cannot confuse them.
+  #reads: Uint8Array[] = NONE;
+  #readsUntil: number[] = NO_COUNTS;
+  #queued = 0;
+  #handed = 0;
 
   constructor(socket: Socket<unknown>, handlers: FramedHandlers) {
     this.socket = socket;
@@ -141,12 +158,29 @@ export class FramedSocket {
       this.close(e instanceof Error ? e.message : "bad record");
       return;
     }
-    if (records.length === 0) return;
-    if (this.#inboxAt === this.#inbox.length) {
-      this.#inbox = records;
-      this.#inboxAt = 0;
-    } else this.#inbox.push(...records);
-    this.#dispatch();
+    if (records.length > 0) {
+      if (this.#inboxAt === this.#inbox.length) {
+        this.#inbox = records;
+        this.#inboxAt = 0;
+      } else this.#inbox.push(...records);
+      this.#queued += records.length;
+      this.#dispatch();
+      if (this.#dispatching || this.#inboxAt < this.#inbox.length) {
+        // Some of its records are not handed over yet, or one is being, further up the stack.
+        if (releasable(chunk) && !this.#closed) {
+          if (this.#reads === NONE) {
+            this.#reads = [];
+            this.#readsUntil = [];
+          }
+          this.#reads.push(chunk);
+          this.#readsUntil.push(this.#queued);
+        }
+        return;
+      }
+    }
+    // Every record of it handed over and returned from (none, if it only went into a
+    // partial record, which the decoder copies).
+    releaseBytes(chunk);
   }
 
   /** Records go out one at a time, so a pause from within onRecord stops the next one. */
@@ -156,6 +190,7 @@ export class FramedSocket {
     try {
       while (!this.#paused && !this.#closed && this.#inboxAt < this.#inbox.length) {
         const r = this.#inbox[this.#inboxAt++]!;
+        this.#handed++;
         this.#handlers.onRecord(r);
       }
     } finally {
@@ -164,6 +199,21 @@ export class FramedSocket {
     if (this.#inboxAt === this.#inbox.length && this.#inboxAt > 0) {
       this.#inbox = NONE;
       this.#inboxAt = 0;
+    }
+    if (this.#reads.length > 0) this.#releaseReads();
+  }
+
+  /** The kept reads whose records have all been handed over, and their handlers returned. */
+  #releaseReads(): void {
+    let n = 0;
+    while (n < this.#reads.length && this.#readsUntil[n]! <= this.#handed) releaseBytes(this.#reads[n++]!);
+    if (n === 0) return;
+    if (n === this.#reads.length) {
+      this.#reads = NONE;
+      this.#readsUntil = NO_COUNTS;
+    } else {
+      this.#reads.splice(0, n);
+      this.#readsUntil.splice(0, n);
     }
   }
 
@@ -185,6 +235,10 @@ export class FramedSocket {
     this.#backlog = null;
     this.#inbox = NONE;
     this.#inboxAt = 0;
+    // Not released: a handler further up the stack may still be reading the record it was
+    // given when it closed us.
+    this.#reads = NONE;
+    this.#readsUntil = NO_COUNTS;
   }
 
   #flush(): void {

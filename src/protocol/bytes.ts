@@ -84,9 +84,14 @@ const RELEASE_SLACK = 64;
  * release what anything still refers to.
  */
 export function releaseBytes(b: Uint8Array): boolean {
+  if (!releasable(b)) return false;
+  (b.buffer as ArrayBuffer).transfer(0);
+  return true;
+}
+
+/** Whether releaseBytes would give b's memory back (and detach every view of it). */
+export function releasable(b: Uint8Array): boolean {
   const buf = b.buffer;
   if (!(buf instanceof ArrayBuffer) || buf.resizable || buf.detached) return false;
-  if (b.byteLength < RELEASE_MIN || b.byteOffset !== 0 || buf.byteLength > b.byteLength + RELEASE_SLACK) return false;
-  buf.transfer(0);
-  return true;
+  return b.byteLength >= RELEASE_MIN && b.byteOffset === 0 && buf.byteLength <= b.byteLength + RELEASE_SLACK;
 }

@@ -27,9 +27,12 @@ export function recordHeader(length: number): Uint8Array {
 /**
  * Incremental decoder: feed it whatever TCP delivered, get back whole records.
  * It holds at most one partial record (< 64 KiB + 2), so a peer cannot make it buffer more.
- * A record that spans reads is assembled in a buffer of its exact size, allocated once its
- * length is known: joining each read onto the rest of the last one copied a 60 KiB chunk
- * several times over.
+ * A record that lies whole in one push is returned as a view of the pushed bytes, not a
+ * copy: the caller must leave those bytes alone while it uses the records (FramedSocket
+ * releases a read once its records are handled). A record that spans
+ * pushes is assembled in a buffer of its own, of its exact size, allocated once its length
+ * is known (joining each read onto the rest of the last one copied a 60 KiB chunk several
+ * times over); nothing of a push is kept once push returns.
  */
 export class RecordDecoder {
   #headerHi = 0; // the length's first byte, when the length came split from its record
@@ -46,8 +49,9 @@ export class RecordDecoder {
           const len = ((data[off] as number) << 8) | (data[off + 1] as number);
           if (len === 0) throw new ProtocolError("malformed", "zero-length record");
           if (data.length - off - 2 >= len) {
-            // Copy out: the caller may keep the record while the socket reuses its buffer.
-            records.push(data.slice(off + 2, off + 2 + len));
+            // subarray, not slice: a Buffer's slice is a view (Bun's reads are Buffers) and a
+            // Uint8Array's a copy; a view whatever the caller gives.
+            records.push(data.subarray(off + 2, off + 2 + len));
             off += 2 + len;
             continue;
           }

@@ -9,7 +9,7 @@ import { encoded, type Transport } from "../protocol/transport.ts";
 import type { Writer } from "../protocol/codec.ts";
 import { Outgoing } from "../net/outgoing.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import { releaseBytes } from "../protocol/bytes.ts";
+import { copyBytes, releaseBytes } from "../protocol/bytes.ts";
 import { WINDOW_CHUNKS, type ErrorCode, type LoginStatus, type Message, type MessageOf, type SignedSessionKey, idHex } from "../protocol/messages.ts";
 import { verifySessionKey } from "../protocol/keys.ts";
 import { decodeIdentityChange } from "../protocol/identity-change.ts";
@@ -325,7 +325,8 @@ export class Session implements TransferEnd, FramedHandlers {
       heartbeatTimeout: this.core.opts.heartbeatTimeout,
     });
     this.state = "keying";
-    hs.readFirst(record).then(
+    // A copy: read across an await, and the socket's read is released once onRecord returns.
+    hs.readFirst(copyBytes(record)).then(
       (answer) => {
         // Closed meanwhile (by the peer, a timeout or a record it should not have sent): nothing to answer.
         if (this.state === "keying") this.#answerHello(hs, answer);

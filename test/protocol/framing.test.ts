@@ -84,12 +84,19 @@ describe("RecordDecoder", () => {
     expect(got[1]).toEqual(Uint8Array.of(1, 2, 3));
   });
 
-  test("records are copies: reusing the input buffer does not change them", () => {
-    const wire = encodeRecord(Uint8Array.of(1, 2, 3));
+  test("a record whole in one push is a view of it; one assembled across pushes keeps nothing of them", () => {
+    const wire = concat(encodeRecord(Uint8Array.of(1, 2, 3)), encodeRecord(Uint8Array.of(4, 5, 6, 7)));
     const dec = new RecordDecoder();
-    const [rec] = dec.push(wire);
-    wire.fill(0xee);
-    expect(rec).toEqual(Uint8Array.of(1, 2, 3));
+    const first = wire.subarray(0, 7); // the first record whole, and the second's length and one byte
+    const second = wire.subarray(7);
+    const [whole] = dec.push(first);
+    expect(whole!.buffer).toBe(wire.buffer); // in place
+    expect(whole!.byteOffset).toBe(2);
+    const [assembled] = dec.push(second);
+    expect(assembled!.buffer).not.toBe(wire.buffer);
+    wire.fill(0xee); // the caller reuses its buffer: the assembled record does not change
+    expect(assembled).toEqual(Uint8Array.of(4, 5, 6, 7));
+    expect(whole).toEqual(Uint8Array.of(0xee, 0xee, 0xee));
   });
 
   test("a zero length is malformed, whether alone, after a record, or split across pushes", () => {

@@ -22,7 +22,7 @@ import { decodeRegistrationCode, encodeRelayKey, verifySessionKey } from "../../
 import { x25519Generate } from "../../src/protocol/primitives.ts";
 import { Interception, makeImpostor, sealAs, type Impostor } from "./impostor.ts";
 import { waitFor } from "./harness.ts";
-import { bytesEqual } from "../../src/protocol/bytes.ts";
+import { bytesEqual, copyBytes } from "../../src/protocol/bytes.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -322,7 +322,9 @@ export class HostileRelay {
 
   // --- the protocol, as the relay ---
 
-  #onRecord(c: Conn, record: Uint8Array): void {
+  #onRecord(c: Conn, view: Uint8Array): void {
+    // Kept (rawRecords, message 1 read across an await): the socket's read is released after this.
+    const record = copyBytes(view);
     this.rawRecords.push(record);
     try {
       if (c.state === "hello") return this.#onHello(c, record);

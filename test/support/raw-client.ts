@@ -8,6 +8,7 @@ import { encode, type Transport } from "../../src/protocol/transport.ts";
 import type { Message, SignedSessionKey } from "../../src/protocol/messages.ts";
 import { signSessionKey } from "../../src/protocol/keys.ts";
 import { randomBytes, x25519Generate, type KeyPair } from "../../src/protocol/primitives.ts";
+import { copyBytes } from "../../src/protocol/bytes.ts";
 import { MLKEM768_SEED_LENGTH, type MlkemKeyPair } from "../../src/protocol/mlkem.ts";
 import { mlkemKeyGenNoble } from "./noble-pq.ts";
 import { waitFor } from "./harness.ts";
@@ -26,7 +27,7 @@ export class RawSocket {
       socket: {
         open: (s) => {
           raw.framed = new FramedSocket(s as Socket<unknown>, {
-            onRecord: (r) => raw.records.push(r),
+            onRecord: (r) => raw.records.push(copyBytes(r)), // kept: the socket's read is released after this
             onClose: () => (raw.closed = true),
           });
           s.data = { framed: raw.framed };
