@@ -98,11 +98,11 @@ export class ApiClient {
  */
 export function sendUploadBody(
   message: { to: string[]; subject: string; body: string; attachments: { name: string; size: number }[] },
-  files: Blob[],
+  files: { stream(): ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> }[],
 ): ReadableStream<Uint8Array> {
   const parts = (async function* () {
     yield new TextEncoder().encode(`${JSON.stringify(message)}\n`);
-    for (const f of files) yield* f.stream() as unknown as AsyncIterable<Uint8Array>;
+    for (const f of files) yield* f.stream() as AsyncIterable<Uint8Array>;
   })();
   return new ReadableStream<Uint8Array>({
     async pull(ctl) {

@@ -109,15 +109,26 @@ export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>
   // One request for a message and its attachments' bytes (CLIENT.md §2.3): the outbox sends
   // while they are still being written.
   app.post("/api/send/upload", async (c) => {
-    const { line, rest } = await firstLine(c.req.raw.body, MAX_SEND_LINE);
-    let parsed: z.infer<typeof sendUploadSchema>;
+    const { line, rest, drain } = await firstLine(c.req.raw.body, MAX_SEND_LINE);
     try {
-      parsed = sendUploadSchema.parse(JSON.parse(line));
+      let parsed: z.infer<typeof sendUploadSchema>;
+      try {
+        parsed = sendUploadSchema.parse(JSON.parse(line));
+      } catch (e) {
+        const why = e instanceof z.ZodError ? e.issues.map((i) => `${i.path.join(".") || "request"}: ${i.message}`).join("; ") : "the first line is not JSON";
+        throw new UserError(`bad request: ${why}`);
+      }
+      return c.json(await host.daemon.sendUpload(parsed, rest));
     } catch (e) {
-      const why = e instanceof z.ZodError ? e.issues.map((i) => `${i.path.join(".") || "request"}: ${i.message}`).join("; ") : "the first line is not JSON";
-      throw new UserError(`bad request: ${why}`);
+      // Read the rest of the body (and drop it): a client still sending when we answer gets
+      // its connection closed before it can read the sentence saying why.
+      try {
+        await drain();
+      } catch {
+        // the client went: no one to answer
+      }
+      throw e;
     }
-    return c.json(await host.daemon.sendUpload(parsed, rest));
   });
 
   app.get("/api/inbox", zValidator("query", pageSchema, validationHook), (c) => {

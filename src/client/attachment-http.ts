@@ -62,10 +62,14 @@ export async function writeUploads(writers: AttachmentWriter[], sizes: number[],
 export const MAX_SEND_LINE = 9 * 1024 * 1024;
 
 /**
- * A request body's first line (up to "\n", which JSON never holds raw) and the bytes after
- * it, still streaming.
+ * A request body's first line (up to "\n", which JSON never holds raw), the bytes after it,
+ * still streaming, and drain(): read whatever is left and drop it (so that an early answer
+ * reaches a client that is still sending).
  */
-export async function firstLine(body: ReadableStream<Uint8Array> | null, max: number): Promise<{ line: string; rest: AsyncIterable<Uint8Array> }> {
+export async function firstLine(
+  body: ReadableStream<Uint8Array> | null,
+  max: number,
+): Promise<{ line: string; rest: AsyncIterable<Uint8Array>; drain: () => Promise<void> }> {
   if (!body) throw new UserError("empty request");
   const reader = body.getReader();
   const head: Uint8Array[] = [];
@@ -83,18 +87,17 @@ export async function firstLine(body: ReadableStream<Uint8Array> | null, max: nu
     head.push(r.value.subarray(0, nl));
     const after = r.value.subarray(nl + 1);
     const rest = async function* () {
-      try {
-        if (after.length > 0) yield after;
-        for (;;) {
-          const n = await reader.read();
-          if (n.done) return;
-          yield n.value;
-        }
-      } finally {
-        reader.releaseLock();
+      if (after.length > 0) yield after;
+      for (;;) {
+        const n = await reader.read();
+        if (n.done) return;
+        yield n.value;
       }
     };
-    return { line: Buffer.concat(head).toString("utf8"), rest: rest() };
+    const drain = async () => {
+      while (!(await reader.read()).done);
+    };
+    return { line: Buffer.concat(head).toString("utf8"), rest: rest(), drain };
   }
 }
 
