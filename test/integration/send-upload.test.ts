@@ -84,6 +84,20 @@ describe("an attachment sent while it is uploaded", () => {
     await outboxFlag(s.path("alice"), id, "S");
   }, 120_000);
 
+  test("several recipients: the first is sent to while uploading, the others from the store", async () => {
+    const data = randomBytes(5 * MiB);
+    const file = s.path("two.bin");
+    writeFileSync(file, data);
+    const id = await sendMail(s.path("alice"), "bob,alice", "to two", "see attached", [file]);
+    for (const user of ["bob", "alice"]) {
+      await received(s.path(user), id);
+      const dest = s.path(`saved-two-${user}`);
+      await ok(["show", id, "--data", s.path(user), "--save-attachments", dest]);
+      expect(readFileSync(join(dest, "two.bin")).equals(data)).toBe(true);
+    }
+    await outboxFlag(s.path("alice"), id, "S");
+  }, 120_000);
+
   test("a bad send (an unknown recipient) is a clear error and stores nothing", async () => {
     const file = s.path("bad.bin");
     writeFileSync(file, randomBytes(3 * MiB));
