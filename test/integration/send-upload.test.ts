@@ -142,6 +142,21 @@ describe("an attachment sent while it is uploaded", () => {
     expect((await outbox(s.path("alice"))).length).toBe(before.outbox + 1);
   }, 120_000);
 
+  test("alice's daemon killed just after the commit: the message arrives once, after its restart if need be", async () => {
+    const before = (await inbox(s.path("bob"))).length;
+    const up = heldUpload(8 * MiB, 4 * MiB);
+    up.release();
+    const out = await up.answer();
+    const { id } = JSON.parse(out.trim().split("\n").pop()!) as { id: string };
+    await w.clients.alice!.stop("SIGKILL"); // its last chunk may or may not have gone
+    await w.start("alice");
+    await received(s.path("bob"), id);
+    await outboxFlag(s.path("alice"), id, "S");
+    const mine = (await inbox(s.path("bob"))).filter((m) => m.id === id);
+    expect(mine.length).toBe(1);
+    expect((await inbox(s.path("bob"))).length).toBe(before + 1);
+  }, 120_000);
+
   test("alice's daemon killed mid-way: nothing delivered, nothing duplicated after its restart", async () => {
     const before = { inbox: (await inbox(s.path("bob"))).length, outbox: (await outbox(s.path("alice"))).length };
     const bobAtStart = storedBytes("bob");
