@@ -224,9 +224,6 @@ export class Daemon {
   }
 
   async send(req: { to: string[]; subject: string; body: string; attachments: { att: string; name: string }[] }): Promise<SendResult> {
-    if (new Set(req.attachments.map((a) => a.att)).size !== req.attachments.length) {
-      throw new UserError("the same upload is attached twice");
-    }
     const p = await this.#prepare(req, req.attachments, (a) => {
       const size = this.store.draftSize(a.att);
       if (size === undefined) throw new UserError(`attachment ${a.name} was not uploaded (or was already sent)`);
@@ -287,7 +284,7 @@ export class Daemon {
    * subject, body, attachment names and the header's size; while connected, the relay is asked
    * about each recipient so a typo is an error now, not a message that can never leave.
    */
-  async #prepare<A extends { name: string }>(
+  async #prepare<A extends { name: string; att?: string }>(
     req: { to: string[]; subject: string; body: string },
     given: A[],
     sizeOf: (a: A) => number,
@@ -299,6 +296,8 @@ export class Daemon {
     if (subjectLength(req.subject) > MAX_SUBJECT_CHARS) throw new UserError(`Subject is longer than ${MAX_SUBJECT_CHARS} characters`);
     if (req.body.trim() === "") throw new UserError("Message is required");
     if (given.length > MAX_ATTACHMENTS) throw new UserError(`at most ${MAX_ATTACHMENTS} attachments per message`);
+    const uploads = given.flatMap((a) => (a.att === undefined ? [] : [a.att]));
+    if (new Set(uploads).size !== uploads.length) throw new UserError("the same upload is attached twice");
     const attachments = given.map((a) => {
       try {
         validateName(a.name);
