@@ -12,7 +12,7 @@ import { streamLog } from "./server/log.ts";
 import { Directory } from "./server/directory.ts";
 import { runClient, type RunningClient } from "./client/run-client.ts";
 import { startTray } from "./client/tray/start-tray.ts";
-import { ApiClient } from "./client/api-client.ts";
+import { ApiClient, sendUploadBody } from "./client/api-client.ts";
 import type { ApiSummary as Summary } from "./client/api.ts";
 import { CliError } from "./cli/cli-error.ts";
 import { LONG_LIVED_COMMANDS, restartWithAllocatorEnv } from "./cli/allocator-env.ts";
@@ -186,19 +186,25 @@ program
       }
     }
     const api = new ApiClient(o.data);
-    const attachments: { att: string; name: string }[] = [];
-    for (const path of o.attach) {
-      const f = Bun.file(path);
-      if (!(await f.exists())) throw new CliError(`cannot read the attachment ${path}`);
-      const r = await api.request<{ att: string }>("POST", "/api/attachments", f, "application/octet-stream");
-      attachments.push({ att: r.att, name: basename(path) });
-    }
-    const r = await api.post<{ id: string; queued: string[] }>("/api/send", {
-      to: o.to.split(","),
-      subject: o.subject,
-      body,
-      attachments,
-    });
+    const message = { to: o.to.split(","), subject: o.subject, body: body ?? "" };
+    // With attachments, one request carries the message and their bytes: the daemon starts
+    // sending while it is still storing them (CLIENT.md §2.3).
+    const files = await Promise.all(
+      o.attach.map(async (path) => {
+        const f = Bun.file(path);
+        if (!(await f.exists())) throw new CliError(`cannot read the attachment ${path}`);
+        return { f, name: basename(path), size: f.size };
+      }),
+    );
+    const r =
+      files.length === 0
+        ? await api.post<{ id: string; queued: string[] }>("/api/send", { ...message, attachments: [] })
+        : await api.request<{ id: string; queued: string[] }>(
+            "POST",
+            "/api/send/upload",
+            sendUploadBody({ ...message, attachments: files.map(({ name, size }) => ({ name, size })) }, files.map((x) => x.f)),
+            "application/octet-stream",
+          );
     out(r.queued.length ? `queued ${t(r.id)} (offline: ${r.queued.map((u) => t(u)).join(", ")}; it goes when they connect)` : `sending ${t(r.id)}`);
   });
 

@@ -90,3 +90,28 @@ export class ApiClient {
     return res;
   }
 }
+
+/**
+ * The body of `POST /api/send/upload` (CLIENT.md §2.3): the message as one line of JSON, then
+ * each file's bytes in order, streamed (never whole in memory). A file whose size changed
+ * since `message` was made stops the send at the daemon, which then stores nothing.
+ */
+export function sendUploadBody(
+  message: { to: string[]; subject: string; body: string; attachments: { name: string; size: number }[] },
+  files: { stream(): ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> }[],
+): ReadableStream<Uint8Array> {
+  const parts = (async function* () {
+    yield new TextEncoder().encode(`${JSON.stringify(message)}\n`);
+    for (const f of files) yield* f.stream() as AsyncIterable<Uint8Array>;
+  })();
+  return new ReadableStream<Uint8Array>({
+    async pull(ctl) {
+      const n = await parts.next();
+      if (n.done) ctl.close();
+      else ctl.enqueue(n.value);
+    },
+    async cancel() {
+      await parts.return(undefined);
+    },
+  });
+}

@@ -11,7 +11,7 @@ import { UserError } from "./user-error.ts";
 import type { ClientHost } from "./host.ts";
 import { DISK_FULL, isDiskFull, WrongPasswordError } from "./store.ts";
 import { ACCEPT_KEY, contactView } from "./contact-list.ts";
-import { attachmentIndex, downloadResponse, uploadDraft } from "./attachment-http.ts";
+import { MAX_SEND_LINE, MAX_UPLOAD, attachmentIndex, downloadResponse, firstLine, uploadDraft } from "./attachment-http.ts";
 import { daemonProof } from "./daemon-proof.ts";
 import { hostCheck } from "../web/loopback-host.ts";
 import * as actions from "./mail-actions.ts";
@@ -25,6 +25,14 @@ const sendSchema = z.object({
   attachments: z.array(z.object({ att: z.string().regex(/^[0-9a-f]{32}$/), name: z.string() })).default([]),
   /** The draft this message was written in: removed once it is sent (CLIENT.md §2.8). */
   draft: z.string().optional(),
+});
+
+/** The first line of `POST /api/send/upload`: the message, and the sizes of the bytes after it. */
+const sendUploadSchema = z.object({
+  to: z.array(z.string()).min(1),
+  subject: z.string(),
+  body: z.string(),
+  attachments: z.array(z.object({ name: z.string(), size: z.number().int().min(0).max(MAX_UPLOAD) })).min(1),
 });
 
 const acceptSchema = z.object({ key: z.string().regex(ACCEPT_KEY, "the changed identity key, 64 hex digits") });
@@ -96,6 +104,31 @@ export function apiApp(host: ClientHost, token: string, hosts: () => Set<string>
 
   app.post("/api/send", zValidator("json", sendSchema, validationHook), async (c) => {
     return c.json(await actions.sendDraft(host.daemon, c.req.valid("json")));
+  });
+
+  // One request for a message and its attachments' bytes (CLIENT.md §2.3): the outbox sends
+  // while they are still being written.
+  app.post("/api/send/upload", async (c) => {
+    const { line, rest, drain } = await firstLine(c.req.raw.body, MAX_SEND_LINE);
+    try {
+      let parsed: z.infer<typeof sendUploadSchema>;
+      try {
+        parsed = sendUploadSchema.parse(JSON.parse(line));
+      } catch (e) {
+        const why = e instanceof z.ZodError ? e.issues.map((i) => `${i.path.join(".") || "request"}: ${i.message}`).join("; ") : "the first line is not JSON";
+        throw new UserError(`bad request: ${why}`);
+      }
+      return c.json(await host.daemon.sendUpload(parsed, rest));
+    } catch (e) {
+      // Read the rest of the body (and drop it): a client still sending when we answer gets
+      // its connection closed before it can read the sentence saying why.
+      try {
+        await drain();
+      } catch {
+        // the client went: no one to answer
+      }
+      throw e;
+    }
   });
 
   app.get("/api/inbox", zValidator("query", pageSchema, validationHook), (c) => {

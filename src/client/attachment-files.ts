@@ -5,7 +5,8 @@
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ProtocolError } from "../protocol/errors.ts";
-import { streamCiphertextSize, streamReader } from "../protocol/stream.ts";
+import { STREAM_CHUNK, streamCiphertextSize, streamReader } from "../protocol/stream.ts";
+import { AES_GCM_TAG_LENGTH } from "../protocol/primitives.ts";
 import { writeAll } from "./attachment-writer.ts";
 
 /** The folder of a store's attachment files: `client.db-attachments` beside `client.db`. */
@@ -89,6 +90,32 @@ export class AttachmentFiles {
       // The file is exactly the STREAM for the recorded size; anything else is damage.
       if (fstatSync(fd).size !== ctSize) throw new ProtocolError("truncated", "stored attachment's file has the wrong length");
       yield* streamReader(key, ctSize, (buf) => readFully(fd, buf));
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Plaintext of an attachment still being written, chunk by chunk: each STREAM chunk is read
+   * once `reached` says the file holds it, so the reader follows the writer without ever
+   * reading a partial chunk. `reached` rejects when the writer stops short: so does this.
+   */
+  async *follow(att: string, key: Uint8Array, size: number, reached: (bytes: number) => Promise<void>): AsyncGenerator<Uint8Array> {
+    const ctSize = streamCiphertextSize(size);
+    const fd = openSync(this.path(att), "r");
+    try {
+      let pos = 0;
+      const chunks = streamReader(key, ctSize, (buf) => {
+        const n = readFully(fd, buf);
+        pos += n;
+        return n;
+      });
+      for (;;) {
+        await reached(Math.min(ctSize, pos + STREAM_CHUNK + AES_GCM_TAG_LENGTH));
+        const n = chunks.next();
+        if (n.done) return;
+        yield n.value;
+      }
     } finally {
       closeSync(fd);
     }

@@ -4,6 +4,7 @@
 
 import { UserError } from "./user-error.ts";
 import type { Store } from "./store.ts";
+import type { AttachmentWriter } from "./attachment-writer.ts";
 
 /** Upload cap: the relay's own limit decides what can be sent; this bounds the disk. */
 export const MAX_UPLOAD = 4 * 1024 * 1024 * 1024;
@@ -29,6 +30,75 @@ export async function uploadDraft(store: Store, body: ReadableStream<Uint8Array>
     throw e;
   }
   return { att: w.att, size };
+}
+
+/**
+ * The bytes of a combined send (`POST /api/send/upload`) into its attachments' writers: the
+ * attachments one after another, each exactly its declared size. Each is finished (synced)
+ * when its last byte is in; more bytes or fewer than declared is an error, and the caller
+ * discards them all.
+ */
+export async function writeUploads(writers: AttachmentWriter[], sizes: number[], bytes: AsyncIterable<Uint8Array>): Promise<void> {
+  let i = 0;
+  let left = sizes[0] ?? 0;
+  const finishFull = () => {
+    for (; i < writers.length && left === 0; left = sizes[++i] ?? 0) writers[i]!.finish();
+  };
+  finishFull();
+  for await (const chunk of bytes) {
+    for (let off = 0; off < chunk.length; ) {
+      if (i >= writers.length) throw new UserError("the upload is longer than the attachments' declared sizes");
+      const n = Math.min(left, chunk.length - off);
+      writers[i]!.write(chunk.subarray(off, off + n));
+      off += n;
+      left -= n;
+      finishFull();
+    }
+  }
+  if (i < writers.length) throw new UserError("the upload ended before the attachments' declared sizes");
+}
+
+/** The longest first line of `POST /api/send/upload` (its JSON: a header is at most 4 MiB, escaping may double it). */
+export const MAX_SEND_LINE = 9 * 1024 * 1024;
+
+/**
+ * A request body's first line (up to "\n", which JSON never holds raw), the bytes after it,
+ * still streaming, and drain(): read whatever is left and drop it (so that an early answer
+ * reaches a client that is still sending).
+ */
+export async function firstLine(
+  body: ReadableStream<Uint8Array> | null,
+  max: number,
+): Promise<{ line: string; rest: AsyncIterable<Uint8Array>; drain: () => Promise<void> }> {
+  if (!body) throw new UserError("empty request");
+  const reader = body.getReader();
+  const head: Uint8Array[] = [];
+  let got = 0;
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) throw new UserError("the request ended before its first line");
+    const nl = r.value.indexOf(10);
+    if (nl < 0) {
+      head.push(r.value);
+      got += r.value.length;
+      if (got > max) throw new UserError("the request's first line is too long");
+      continue;
+    }
+    head.push(r.value.subarray(0, nl));
+    const after = r.value.subarray(nl + 1);
+    const rest = async function* () {
+      if (after.length > 0) yield after;
+      for (;;) {
+        const n = await reader.read();
+        if (n.done) return;
+        yield n.value;
+      }
+    };
+    const drain = async () => {
+      while (!(await reader.read()).done);
+    };
+    return { line: Buffer.concat(head).toString("utf8"), rest: rest(), drain };
+  }
 }
 
 /** The attachment as a download: octet-stream, attachment disposition, nosniff, sandboxed. */

@@ -26,6 +26,12 @@ export interface AttachmentFile {
   closed(): void;
 }
 
+interface Waiter {
+  bytes: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
 export class AttachmentWriter {
   readonly att: string;
   #file: AttachmentFile;
@@ -33,6 +39,10 @@ export class AttachmentWriter {
   #unsynced = 0; // bytes written since the last background sync started
   #syncing = false; // a background sync holds the file open
   #stream: StreamWriter;
+  #written = 0; // ciphertext bytes in the file so far
+  #finished = false;
+  /** Readers following the file while it is written (Store.followAttachment). */
+  #waiters: Waiter[] = [];
 
   constructor(att: string, key: Uint8Array, file: AttachmentFile) {
     this.att = att;
@@ -42,6 +52,16 @@ export class AttachmentWriter {
 
   get size(): number {
     return this.#stream.size;
+  }
+
+  /**
+   * Resolves once the file holds at least `bytes` bytes of ciphertext (unsynced: a reader of
+   * the same file sees them); rejects if the writer stops short of that.
+   */
+  reached(bytes: number): Promise<void> {
+    if (this.#written >= bytes) return Promise.resolve();
+    if (!this.#open) return Promise.reject(new Error(this.#finished ? "attachment ended early" : "the upload stopped"));
+    return new Promise((resolve, reject) => this.#waiters.push({ bytes, resolve, reject }));
   }
 
   write(data: Uint8Array): void {
@@ -55,6 +75,7 @@ export class AttachmentWriter {
     try {
       this.#stream.close();
       fsyncSync(this.#file.fd);
+      this.#finished = true;
     } finally {
       this.close();
     }
@@ -69,6 +90,7 @@ export class AttachmentWriter {
     // A background sync still uses the descriptor: it closes it when it is done.
     if (!this.#syncing) closeSync(this.#file.fd);
     this.#file.closed();
+    for (const w of this.#waiters.splice(0)) w.reject(new Error(this.#finished ? "attachment ended early" : "the upload stopped"));
   }
 
   /**
@@ -79,9 +101,20 @@ export class AttachmentWriter {
     for (const piece of sealed) {
       writeAll(this.#file.fd, piece);
       this.#unsynced += piece.length;
+      this.#written += piece.length;
       releaseBytes(piece);
     }
+    if (this.#waiters.length > 0) this.#wakeReaders();
     if (!last && this.#unsynced >= SYNC_EVERY && !this.#syncing) this.#syncInBackground();
+  }
+
+  #wakeReaders(): void {
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (this.#written >= w.bytes) w.resolve();
+      else still.push(w);
+    }
+    this.#waiters = still;
   }
 
   /** Start writing what we have to the disk; its outcome only matters to the final sync. */

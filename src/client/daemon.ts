@@ -27,6 +27,8 @@ import type { MessageSummary, Store } from "./store.ts";
 import { SearchIndex } from "./search.ts";
 import type { Status } from "./status.ts";
 import { UserError } from "./user-error.ts";
+import type { AttachmentWriter } from "./attachment-writer.ts";
+import { MAX_UPLOAD, writeUploads } from "./attachment-http.ts";
 import { DEFAULT_SETTINGS, type Settings } from "../views/mailbox-settings.ts";
 import { formatHostPort } from "../net/host-port.ts";
 
@@ -221,33 +223,89 @@ export class Daemon {
     });
   }
 
-  async send(req: { to: string[]; subject: string; body: string; attachments: { att: string; name: string }[] }): Promise<{
-    id: string;
-    flags: string;
-    queued: string[];
-  }> {
+  async send(req: { to: string[]; subject: string; body: string; attachments: { att: string; name: string }[] }): Promise<SendResult> {
+    const p = await this.#prepare(req, req.attachments, (a) => {
+      const size = this.store.draftSize(a.att);
+      if (size === undefined) throw new UserError(`attachment ${a.name} was not uploaded (or was already sent)`);
+      return size;
+    });
+    this.store.saveOutgoing({ id: p.id, from: this.id.user, to: p.to, date: p.date, subject: req.subject, body: req.body, attachments: p.attachments });
+    this.#outbox.kick();
+    return { id: p.id, flags: "Q", queued: p.queued };
+  }
+
+  /**
+   * Send a message and upload its attachments in one go (CLIENT.md §2.3, `POST
+   * /api/send/upload`): `bytes` are the attachments one after another, of the sizes declared.
+   * The outbox starts sending while they are still being written, and holds the last chunk
+   * back until the message is stored; an upload that fails stores nothing and aborts that
+   * transfer, so the message is never sent.
+   */
+  async sendUpload(
+    req: { to: string[]; subject: string; body: string; attachments: { name: string; size: number }[] },
+    bytes: AsyncIterable<Uint8Array>,
+  ): Promise<SendResult> {
+    const total = req.attachments.reduce((n, a) => n + a.size, 0);
+    if (total > MAX_UPLOAD) throw new UserError("the attachments together are larger than 4 GiB");
+    const p = await this.#prepare(req, req.attachments, (a) => a.size);
+    const now = this.#now();
+    const writers: AttachmentWriter[] = [];
+    let commit!: (rid: number) => void;
+    let fail!: (e: unknown) => void;
+    const committed = new Promise<number>((resolve, reject) => ((commit = resolve), (fail = reject)));
+    try {
+      for (let i = 0; i < p.attachments.length; i++) writers.push(this.store.newAttachment("draft", now));
+      const store = this.store;
+      this.#outbox.live({
+        id: p.id,
+        to: p.to,
+        date: p.date,
+        content: { subject: req.subject, body: req.body, attachments: p.attachments },
+        attachments: async function* () {
+          for (const [i, w] of writers.entries()) yield* store.followAttachment(w, p.attachments[i]!.size);
+        },
+        committed,
+      });
+      await writeUploads(writers, p.attachments.map((a) => a.size), bytes);
+      const attachments = p.attachments.map((a, i) => ({ ...a, att: writers[i]!.att }));
+      const rid = this.store.saveOutgoing({ id: p.id, from: this.id.user, to: p.to, date: p.date, subject: req.subject, body: req.body, attachments });
+      commit(rid);
+    } catch (e) {
+      fail(e);
+      for (const w of writers) this.store.discardAttachment(w.att);
+      throw e;
+    }
+    this.#outbox.kick();
+    return { id: p.id, flags: "Q", queued: p.queued };
+  }
+
+  /**
+   * What every send checks before anything is stored, each failure a UserError: recipients,
+   * subject, body, attachment names and the header's size; while connected, the relay is asked
+   * about each recipient so a typo is an error now, not a message that can never leave.
+   */
+  async #prepare<A extends { name: string; att?: string }>(
+    req: { to: string[]; subject: string; body: string },
+    given: A[],
+    sizeOf: (a: A) => number,
+  ): Promise<{ id: string; to: string[]; date: number; queued: string[]; attachments: (A & { size: number })[] }> {
     const to = [...new Set(req.to.map((u) => u.trim().toLowerCase()).filter((u) => u !== ""))];
     if (to.length === 0) throw new UserError("To is required: at least one recipient");
     for (const u of to) if (!isUserId(u)) throw new UserError(`"${u}" is not a valid user id`);
     if (req.subject.trim() === "") throw new UserError("Subject is required");
     if (subjectLength(req.subject) > MAX_SUBJECT_CHARS) throw new UserError(`Subject is longer than ${MAX_SUBJECT_CHARS} characters`);
     if (req.body.trim() === "") throw new UserError("Message is required");
-    if (req.attachments.length > MAX_ATTACHMENTS) throw new UserError(`at most ${MAX_ATTACHMENTS} attachments per message`);
-    if (new Set(req.attachments.map((a) => a.att)).size !== req.attachments.length) {
-      throw new UserError("the same upload is attached twice");
-    }
-    const attachments = req.attachments.map((a) => {
+    if (given.length > MAX_ATTACHMENTS) throw new UserError(`at most ${MAX_ATTACHMENTS} attachments per message`);
+    const uploads = given.flatMap((a) => (a.att === undefined ? [] : [a.att]));
+    if (new Set(uploads).size !== uploads.length) throw new UserError("the same upload is attached twice");
+    const attachments = given.map((a) => {
       try {
         validateName(a.name);
       } catch (e) {
         throw new UserError(e instanceof ProtocolError ? `attachment "${a.name}": ${e.message.replace(/^\w+: /, "")}` : String(e));
       }
-      const size = this.store.draftSize(a.att);
-      if (size === undefined) throw new UserError(`attachment ${a.name} was not uploaded (or was already sent)`);
-      return { att: a.att, name: a.name, size };
+      return { ...a, size: sizeOf(a) };
     });
-    // While connected, ask the relay about each recipient so a typo is an error now, not a
-    // message that can never leave. While offline, queue and find out later.
     const id = Buffer.from(randomBytes(16)).toString("hex");
     // The header (subject, body, names) travels as one piece: refuse now what could never go.
     const date = this.#now();
@@ -264,17 +322,7 @@ export class Daemon {
         if (k.status === "offline") offline.push(u);
       }
     }
-    this.store.saveOutgoing({
-      id,
-      from: this.id.user,
-      to,
-      date,
-      subject: req.subject,
-      body: req.body,
-      attachments,
-    });
-    this.#outbox.kick();
-    return { id, flags: "Q", queued: link ? offline : to };
+    return { id, to, date, queued: link ? offline : to, attachments };
   }
 
   list(folder: "in" | "out", limit?: number, offset?: number): MessageSummary[] {
@@ -316,6 +364,13 @@ export class Daemon {
     this.store.releaseHeld(user, this.#now());
     this.#outbox.kick();
   }
+}
+
+/** What a send answers: the new message's id and the recipients it waits for (offline). */
+export interface SendResult {
+  id: string;
+  flags: string;
+  queued: string[];
 }
 
 /** The relay address as configured: one HOST:PORT, or the list of several. */

@@ -12,6 +12,7 @@ import { STREAM_CHUNK, StreamWriter, streamCiphertextSize } from "../protocol/st
 import type { Link } from "./relay-client.ts";
 import { DISK_FULL, isDiskFull, type Store } from "./store.ts";
 import type { EventBus } from "./events.ts";
+import type { StoredContent } from "./store-keys.ts";
 import { bytesEqual, releaseBytes } from "../protocol/bytes.ts";
 import { constantTimeEqual } from "../protocol/primitives.ts";
 import { explainIdentityChange } from "./identity-change.ts";
@@ -45,6 +46,28 @@ type Outcome =
   | { kind: "failed"; reason: string }
   /** In the recipient's mailbox at the relay (SPEC.md §12.5): receipt is what their ACK must carry. */
   | { kind: "waiting"; receipt: Uint8Array };
+
+/** What a transfer sends: the message's content and its attachments' plaintext, in order. */
+interface Outgoing {
+  msg: { to: string[]; date: number; content: StoredContent };
+  attachments: () => Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+  /** Resolves when the last chunk may go; rejects when it never will (the transfer is aborted). */
+  beforeLast?: Promise<unknown>;
+}
+
+/**
+ * A message whose attachments are still being uploaded (CLIENT.md §2.3, `POST /api/send/upload`):
+ * not in the store yet, so the outbox takes it from the daemon. `committed` resolves with its
+ * rid once it is stored, and rejects when the upload failed and it never will be.
+ */
+export interface LiveMessage {
+  id: string;
+  to: string[];
+  date: number;
+  content: StoredContent;
+  attachments: () => AsyncIterable<Uint8Array>;
+  committed: Promise<number>;
+}
 
 type Result = MessageOf<"ack" | "sendFailed" | "held"> | "down" | "stalled";
 
@@ -206,14 +229,63 @@ export class Outbox {
     }
   }
 
+  /**
+   * Start sending a message while its attachments are still being uploaded, to its first
+   * recipient not known to be offline: the transfer follows the upload and holds its last
+   * chunk back until the message is stored, so a recipient never stores what the sender lost.
+   * The other recipients, and this one if this attempt does not deliver, go through the
+   * queue once the message is stored. Does nothing while no transfer can start now.
+   */
+  live(m: LiveMessage): void {
+    m.committed.catch(() => {}); // a failed upload is the daemon's to report; here it only ends the transfer
+    const link = this.#link;
+    const recipient = m.to.find((u) => !this.#offline.has(u));
+    if (!link || recipient === undefined || this.#attempts.has(m.id) || this.#attempts.size >= MAX_CONCURRENT) return;
+    this.#attempts.add(m.id); // the queue leaves the message alone while this attempt runs
+    const presencesBefore = this.#presences;
+    void (async () => {
+      const outcome = await this.#attempt(link, m.id, recipient, () => ({ msg: m, attachments: m.attachments, beforeLast: m.committed }));
+      let rid: number;
+      try {
+        rid = await m.committed;
+      } catch {
+        return; // never stored, so never sent: #transfer aborted it at the relay
+      }
+      this.#record(rid, m.id, recipient, outcome, presencesBefore);
+    })().finally(() => {
+      this.#attempts.delete(m.id);
+      this.kick();
+    });
+  }
+
   async #deliver(link: Link, rid: number, id: string, recipient: string): Promise<void> {
     const presencesBefore = this.#presences;
-    let outcome: Outcome;
+    const outcome = await this.#attempt(link, id, recipient, () => this.#stored(rid));
+    this.#record(rid, id, recipient, outcome, presencesBefore);
+  }
+
+  /** A stored message as a transfer reads it. */
+  #stored(rid: number): Outgoing {
+    const store = this.#store;
+    const msg = store.outgoing(rid);
+    return {
+      msg,
+      attachments: function* () {
+        for (let i = 0; i < msg.content.attachments.length; i++) yield* store.readAttachment(rid, i);
+      },
+    };
+  }
+
+  async #attempt(link: Link, id: string, recipient: string, source: () => Outgoing): Promise<Outcome> {
     try {
-      outcome = await this.#transfer(link, rid, id, recipient);
+      return await this.#transfer(link, id, recipient, source);
     } catch (e) {
-      outcome = { kind: "queued", reason: e instanceof Error ? e.message : String(e), retryIn: RETRY_SOON_MS };
+      return { kind: "queued", reason: e instanceof Error ? e.message : String(e), retryIn: RETRY_SOON_MS };
     }
+  }
+
+  /** Record what became of one delivery, and when to try it again. */
+  #record(rid: number, id: string, recipient: string, outcome: Outcome, presencesBefore: number): void {
     const state = outcome.kind;
     const key = `${id} ${recipient}`;
     try {
@@ -281,7 +353,7 @@ export class Outbox {
     this.#timerAt = Infinity;
   }
 
-  async #transfer(link: Link, rid: number, id: string, recipient: string): Promise<Outcome> {
+  async #transfer(link: Link, id: string, recipient: string, source: () => Outgoing): Promise<Outcome> {
     const k = await link.getKey(recipient);
     if (link.closed) return { kind: "queued", reason: "connection lost" };
     if (k.status === "unknown") return { kind: "failed", reason: `${recipient} is not a user of this relay` };
@@ -334,7 +406,8 @@ export class Outbox {
       }
     }
 
-    const msg = this.#store.outgoing(rid);
+    const src = source();
+    const msg = src.msg;
     const idBytes = new Uint8Array(Buffer.from(id, "hex"));
     let sealed: Awaited<ReturnType<typeof sealEnvelopeKey>>;
     try {
@@ -396,7 +469,7 @@ export class Outbox {
     active.touch();
     try {
       link.post({ t: mode, id: idBytes, to: recipient, size, senderKey: link.sessionKey, recipientSessionPub: key.sessionPub, enc, kemCiphertext });
-      await this.#stream(link, active, idBytes, streamKey, rid, header, msg.content.attachments.length, total);
+      await this.#stream(link, active, idBytes, streamKey, header, src, total);
       const r = await result;
       // Give the relay back its transfer slot when we stop before the recipient answered.
       if (r === "stalled") link.post({ t: "abort", id: idBytes });
@@ -417,9 +490,8 @@ export class Outbox {
     a: Active,
     id: Uint8Array,
     streamKey: Uint8Array,
-    rid: number,
     header: Uint8Array,
-    attachments: number,
+    src: Outgoing,
     total: number,
   ): Promise<void> {
     // In pieces (ciphertext, tag): sealing does not join them, the socket's writer does once.
@@ -441,21 +513,27 @@ export class Outbox {
       }
       return true;
     };
-    const pieces = function* (store: Store): Generator<Uint8Array> {
-      yield header;
-      for (let i = 0; i < attachments; i++) yield* store.readAttachment(rid, i);
-    };
-    for (const piece of pieces(this.#store)) {
+    /** A piece into the writer, and out as the window allows; false once the transfer is over. */
+    const seal = async (piece: Uint8Array): Promise<boolean> => {
       // A chunk's worth at a time: a 4 MiB header is not sealed far ahead of the window.
       for (let off = 0; off < piece.length; off += STREAM_CHUNK) {
         writer.write(piece.subarray(off, off + STREAM_CHUNK));
         if (writer.size > total) throw new Error("stored message changed size while sending");
-        if (!(await send())) return;
+        if (!(await send())) return false;
       }
+      return true;
+    };
+    if (!(await seal(header))) return;
+    for await (const piece of src.attachments()) {
+      if (!(await seal(piece))) return;
       // A stored chunk's plaintext, opened into a new buffer and now copied into the writer's.
-      if (piece !== header) releaseBytes(piece);
+      releaseBytes(piece);
     }
     if (writer.size !== total) throw new Error("stored message changed size while sending");
+    // Everything but the last chunk is out (the writer holds a full chunk until it knows it
+    // is the last): the recipient cannot store the message before the sender has.
+    await src.beforeLast;
+    if (a.settled || link.closed) return;
     writer.close();
     await send();
   }

@@ -9,7 +9,7 @@ import type { DaemonOptions } from "./daemon.ts";
 import { ClientHost } from "./host.ts";
 import { apiApp } from "./api.ts";
 import { loopbackHosts } from "../web/loopback-host.ts";
-import { MAX_UPLOAD } from "./attachment-http.ts";
+import { MAX_SEND_LINE, MAX_UPLOAD } from "./attachment-http.ts";
 import { mountMailbox } from "./mailbox/mailbox-app.tsx";
 import { removeStaleCopies } from "./open-file.ts";
 import { CliError } from "../cli/cli-error.ts";
@@ -60,8 +60,9 @@ export async function runClient(a: ClientArgs): Promise<RunningClient> {
   mountMailbox(app, host);
   let server: ReturnType<typeof Bun.serve>;
   // Bun refuses request bodies over 128 MiB unless told otherwise: uploads go up to
-  // MAX_UPLOAD, and one byte more reaches the handler, which refuses it in a sentence.
-  const serve = (p: number) => Bun.serve({ hostname, port: p, fetch: app.fetch, idleTimeout: 0, maxRequestBodySize: MAX_UPLOAD + 1 });
+  // MAX_UPLOAD (after the first line of a combined send, CLIENT.md §2.3), and one byte more
+  // reaches the handler, which refuses it in a sentence.
+  const serve = (p: number) => Bun.serve({ hostname, port: p, fetch: app.fetch, idleTimeout: 0, maxRequestBodySize: MAX_UPLOAD + MAX_SEND_LINE + 1 });
   try {
     server = serve(a.ui?.port ?? defaultUiPort(a.dataDir));
   } catch (e) {

@@ -449,6 +449,16 @@ export class Store {
     yield* this.#attachments.read(a.att, this.#keys.unwrapAttachmentKey(a.att, a.wrapped_key), a.size);
   }
 
+  /**
+   * Plaintext of an attachment while `w` is still writing it, chunk by chunk as its file grows
+   * (the outbox sends an upload before it ends): `size` is the size the upload declared.
+   */
+  followAttachment(w: AttachmentWriter, size: number): AsyncGenerator<Uint8Array> {
+    const a = this.db.query<{ wrapped_key: Uint8Array }, [string]>("SELECT wrapped_key FROM attachments WHERE att = ?").get(w.att);
+    if (!a) throw new Error("no such attachment");
+    return this.#attachments.follow(w.att, this.#keys.unwrapAttachmentKey(w.att, a.wrapped_key), size, (bytes) => w.reached(bytes));
+  }
+
   // --- messages ---
 
   #openContent(row: MessageRow): StoredContent {
