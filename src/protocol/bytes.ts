@@ -26,6 +26,17 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
+const bufferCompare = Buffer.prototype.compare;
+
+/**
+ * Whether b holds a's bytes at offset `at`: bytesEqual(a, b.subarray(at, at + a.length))
+ * without making that view (Buffer's compare takes the bounds), for the relay, which checks
+ * a SEND's key fields where they lie in the record (bench/README.md).
+ */
+export function bytesEqualAt(a: Uint8Array, b: Uint8Array, at: number): boolean {
+  return at >= 0 && at + a.length <= b.length && bufferCompare.call(b, a, 0, a.length, at, at + a.length) === 0;
+}
+
 /**
  * Lowercase hex, as ids and fingerprints are printed (SPEC.md §1.4). Uint8Array's own toHex
  * (ES2025): the relay keys every transfer by its id's hex, three times per message routed,
