@@ -292,6 +292,13 @@ export function deliverFromSend(send: Uint8Array, from: string): Writer {
 const KEY_LEN = 32 + 32 + MLKEM768_EK_LENGTH + 8 + 64;
 const ISSUED_AT = 32 + 32 + MLKEM768_EK_LENGTH; // offset within the key field
 
+/** Where the sender's key starts in a SEND, POST or DELIVER (SPEC.md §4): after type, id, peer and size. */
+export function sealedKeyAt(b: Uint8Array): number {
+  const peerAt = 1 + MSG_ID_LEN;
+  if (b.length <= peerAt) throw new ProtocolError("malformed", "sealed message cut short");
+  return peerAt + 1 + b[peerAt]! + 8;
+}
+
 /** The key field at `at` in b, as views into b. */
 function keyAt(b: Uint8Array, at: number): SignedSessionKey {
   const r = new Reader(b, at);
@@ -398,7 +405,7 @@ function readSendInPlace(b: Uint8Array, r: Reader): SendInPlace {
  * sender published. Keys are not changed in place (a new PUBLISH_KEY is a new object).
  */
 const KEY_ENCODINGS = new WeakMap<SignedSessionKey, Uint8Array>();
-function keyEncoding(k: SignedSessionKey): Uint8Array {
+export function keyEncoding(k: SignedSessionKey): Uint8Array {
   let e = KEY_ENCODINGS.get(k);
   if (e === undefined) KEY_ENCODINGS.set(k, (e = encodeSignedKey(k)));
   return e;
