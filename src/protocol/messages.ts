@@ -368,7 +368,9 @@ export class SendInPlace extends SealedFieldsAt {
 
   /** The DELIVER of it from `from` (SPEC.md §6.2): spliced from its bytes, and the message reading its fields there. */
   deliver(from: string): { m: MessageOf<"deliver">; encoded: Writer } {
-    return { m: new DeliverInPlace(this.bytes, this.keyAt, this.id, from, this.size), encoded: deliverFromSend(this.bytes, from) };
+    // deliverFromSend's bytes, with the id as read (a copy already) instead of a second view.
+    const encoded = new Writer().u8(T.deliver).bytes(this.id).user(from).bytes(this.bytes.subarray(this.keyAt - 8));
+    return { m: new DeliverInPlace(this.bytes, this.keyAt, this.id, from, this.size), encoded };
   }
 }
 
