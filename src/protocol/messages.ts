@@ -274,20 +274,6 @@ export function decodeTransportPlaintext(b: Uint8Array, items?: Uint8Array[]): M
   return out;
 }
 
-/**
- * The DELIVER for a SEND as it came (SPEC.md §6.2): the same fields in the same order, the
- * type byte changed and the recipient replaced by `from`. Spliced from the SEND's bytes, so
- * the relay does not encode again the 2.5 KiB it only passes on: decoding the SEND checked
- * them, and the fields after the user id are views into it, copied once, by the record's join.
- */
-export function deliverFromSend(send: Uint8Array, from: string): Writer {
-  const toAt = 1 + MSG_ID_LEN;
-  if (send[0] !== T.send || send.length <= toAt) throw new ProtocolError("malformed", "not a SEND");
-  const restAt = toAt + 1 + send[toAt]!;
-  if (restAt > send.length) throw new ProtocolError("malformed", "SEND cut short");
-  return new Writer().u8(T.deliver).bytes(send.subarray(1, toAt)).user(from).bytes(send.subarray(restAt));
-}
-
 /** A `key` field's length (SPEC.md §4): identityPub, sessionPub, sessionKemPub, issuedAt, sig. */
 const KEY_LEN = 32 + 32 + MLKEM768_EK_LENGTH + 8 + 64;
 const ISSUED_AT = 32 + 32 + MLKEM768_EK_LENGTH; // offset within the key field
@@ -366,9 +352,14 @@ export class SendInPlace extends SealedFieldsAt {
     return bytesEqualAt(pub, this.bytes, this.keyAt + KEY_LEN);
   }
 
-  /** The DELIVER of it from `from` (SPEC.md §6.2): spliced from its bytes, and the message reading its fields there. */
+  /**
+   * The DELIVER of it from `from` (SPEC.md §6.2), and the message reading its fields from the
+   * SEND's bytes: the same fields in the same order, the type byte changed and the recipient
+   * replaced by `from`. Spliced, so the relay does not encode again the 2.5 KiB it only passes
+   * on: the id is the copy already read, the fields after the size a view into the SEND,
+   * copied once, by the record's join.
+   */
   deliver(from: string): { m: MessageOf<"deliver">; encoded: Writer } {
-    // deliverFromSend's bytes, with the id as read (a copy already) instead of a second view.
     const encoded = new Writer().u8(T.deliver).bytes(this.id).user(from).bytes(this.bytes.subarray(this.keyAt - 8));
     return { m: new DeliverInPlace(this.bytes, this.keyAt, this.id, from, this.size), encoded };
   }
@@ -530,7 +521,7 @@ export function writeMessage(m: Message): Writer {
 
 /**
  * One Message. `inPlace`: a SEND is a SendInPlace, its key and sealed fields left in b, for
- * a relay that checks them where they lie and passes the SEND's bytes on (deliverFromSend):
+ * a relay that checks them where they lie and passes the SEND's bytes on (SendInPlace.deliver):
  * 2.5 KiB copied, or eight views made, per message for nothing. Any other message's fields
  * are copies.
  */
