@@ -471,6 +471,11 @@ describe("batches (SPEC.md §4.4)", () => {
     expect(fieldsOf(inPlace)).toEqual(send);
     for (const f of [inPlace.senderKey.sessionKemPub, inPlace.senderKey.sig, inPlace.recipientSessionPub, inPlace.kemCiphertext]) expect(f.buffer).toBe(plain.buffer);
     for (const f of [inPlace.id, copied.id, copied.senderKey.sessionKemPub, copied.kemCiphertext, ackCopied.id, ackCopied.receipt]) expect(f.buffer).not.toBe(plain.buffer);
+    // Also from a Buffer, whose slice is a view: the id a transfer keeps is never one.
+    const fromBuffer = Buffer.from(plain);
+    const [inBuffer] = decodeTransportPlaintext(fromBuffer, []) as [MessageOf<"send">];
+    expect(inBuffer.id.buffer).not.toBe(fromBuffer.buffer);
+    expect(inBuffer.id).toEqual(ID);
   });
 
   test("a SEND decoded in place refuses exactly what the copying decoder refuses (decoding less accepts no more)", () => {
