@@ -12,8 +12,7 @@
 import { CipherState } from "../src/protocol/noise.ts";
 import { Transport, encode, encoded } from "../src/protocol/transport.ts";
 import { RecordDecoder, recordHeader } from "../src/protocol/framing.ts";
-import { decodeTransportPlaintext, deliverFromSend, idHex, type Message, type MessageOf, type SignedSessionKey } from "../src/protocol/messages.ts";
-import { bytesEqual } from "../src/protocol/bytes.ts";
+import { decodeTransportPlaintext, idHex, SendInPlace, type Message, type MessageOf, type SignedSessionKey } from "../src/protocol/messages.ts";
 import { MLKEM768_CT_LENGTH, MLKEM768_EK_LENGTH } from "../src/protocol/mlkem.ts";
 import type { Writer } from "../src/protocol/codec.ts";
 import { randomBytes } from "../src/protocol/primitives.ts";
@@ -78,12 +77,12 @@ const variants: Record<string, Variant> = {
     idHex(m.id);
     return encode({ t: "deliver", id: m.id, from: "alice", size: m.size, senderKey: m.senderKey, recipientSessionPub: m.recipientSessionPub, enc: m.enc, kemCiphertext: m.kemCiphertext });
   },
-  // What it does now: decoded (to check and route; a SEND's fields in place), passed on as
-  // it came; DELIVER spliced.
+  // What it does now: decoded (to check and route; a SEND as a SendInPlace, its key compared
+  // where it lies), passed on as it came; DELIVER spliced.
   after: (m, bytes) => {
     if (m.t !== "send") return encoded(bytes);
-    keyCheck(bytesEqual, published, m.senderKey);
-    return deliverFromSend(bytes, "alice");
+    if (!(m instanceof SendInPlace) || !m.sentWith(published)) throw new Error("keys differ");
+    return m.deliver("alice").encoded;
   },
 };
 

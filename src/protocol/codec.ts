@@ -230,6 +230,10 @@ export class Reader {
     const at = this.#skip(n);
     return this.#b.slice(at, at + n);
   }
+  /** Past n bytes, which must be there: their offset, for a caller that reads them in place later. */
+  skip(n: number): number {
+    return this.#skip(n);
+  }
   /** A view, not a copy: for a caller that keeps nothing of the body past its use. */
   view(n: number): Uint8Array {
     return this.#take(n);

@@ -15,7 +15,7 @@ import { OutputBudget } from "./output-budget.ts";
 import { WindowBudget } from "./window-budget.ts";
 import type { LoginStatus, MessageOf, SignedSessionKey } from "../protocol/messages.ts";
 import { bytesEqual, copyBytes } from "../protocol/bytes.ts";
-import { deliverFromSend, idHex, WINDOW_CHUNKS } from "../protocol/messages.ts";
+import { idHex, SendInPlace, WINDOW_CHUNKS } from "../protocol/messages.ts";
 import { ed25519VerifyNative, sha256 } from "../protocol/primitives.ts";
 import { encodeIdentityChange, verifyIdentityChange } from "../protocol/identity-change.ts";
 import { crashPoint } from "../net/crash-point.ts";
@@ -343,11 +343,14 @@ export class RelayCore {
     for (const s of this.#watchers.get(user) ?? []) if (!s.watchAll) s.post(m);
   }
 
-  /** SEND's checks 1-3 (SPEC.md §6.2), which POST shares (§12.3): the first failure, if any. */
-  #admit(from: Session, m: MessageOf<"send" | "post">, key: string): MessageOf<"sendFailed">["reason"] | undefined {
+  /**
+   * SEND's checks 1-3 (SPEC.md §6.2), which POST shares (§12.3): the first failure, if any.
+   * `sameKey`: whether the message names the key `from` published.
+   */
+  #admit(from: Session, sameKey: boolean, size: number, key: string): MessageOf<"sendFailed">["reason"] | undefined {
     // The sender's key must be the one it published on this connection: what the relay
     // routes by and what it tells others is one and the same.
-    if (!from.sessionKey || !sameKey(from.sessionKey, m.senderKey)) return "stale-key";
+    if (!sameKey) return "stale-key";
     if (from.outgoing.has(key) || from.outgoing.size >= MAX_TRANSFERS_PER_SESSION || this.draining) return "busy";
     const now = this.now();
     if (!this.#sendLimiter.allowed(from.user, now)) {
@@ -355,38 +358,49 @@ export class RelayCore {
       return "rate-limited";
     }
     this.#sendLimiter.fail(from.user, now);
-    if (m.size > this.opts.maxMessageBytes) return "too-large";
+    if (size > this.opts.maxMessageBytes) return "too-large";
     return undefined;
   }
 
   /** Mail for an offline recipient, to be kept at this relay (SPEC.md §12.3). */
   startPost(from: Session, m: MessageOf<"post">): void {
     const reason =
-      this.#admit(from, m, idHex(m.id)) ??
+      this.#admit(from, from.sessionKey !== undefined && sameKey(from.sessionKey, m.senderKey), m.size, idHex(m.id)) ??
       (this.mailbox ? this.mailbox.post(from, m, this.directory.get(m.to)?.state === "active") : "no-mailbox");
     if (reason) from.post({ t: "sendFailed", id: m.id, reason });
   }
 
-  startTransfer(from: Session, m: MessageOf<"send">, bytes?: Uint8Array): void {
+  /**
+   * A SEND. As a session decodes it (SendInPlace), its key and sealed fields are checked where
+   * they lie in the record and passed on as they came, spliced into the DELIVER.
+   */
+  startTransfer(from: Session, m: MessageOf<"send">): void {
     const fail = (reason: MessageOf<"sendFailed">["reason"]): void => {
       from.post({ t: "sendFailed", id: m.id, reason });
     };
+    const inPlace = m instanceof SendInPlace ? m : undefined;
     const key = idHex(m.id);
-    const refused = this.#admit(from, m, key);
+    const published = from.sessionKey;
+    const refused = this.#admit(from, published !== undefined && (inPlace ? inPlace.sentWith(published) : sameKey(published, m.senderKey)), m.size, key);
     if (refused) return fail(refused);
     const ep = this.hub.find(m.to);
     if (!ep) {
       const row = this.directory.get(m.to);
       return fail(row && row.state === "active" ? "offline" : "unknown-user");
     }
-    if (!ep.sessionKey || !bytesEqual(ep.sessionKey.sessionPub, m.recipientSessionPub)) return fail("stale-key");
+    const to = ep.sessionKey?.sessionPub;
+    if (!to || !(inPlace ? inPlace.sealedTo(to) : bytesEqual(to, m.recipientSessionPub))) return fail("stale-key");
     if (ep.incoming.has(key) || ep.incoming.size >= MAX_INCOMING_PER_SESSION) return fail("busy");
-    // A copy: the SEND's fields are views into its record (decodeTransportPlaintext), which
-    // the transfer, living until the ACK, should not keep.
-    const t: Transfer = { id: copyBytes(m.id), key, from, to: ep, size: m.size, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: this.now() };
+    // A SendInPlace's id is a copy already; another SEND's fields may be views into its
+    // record, which the transfer, living until the ACK, should not keep.
+    const t: Transfer = { id: inPlace ? m.id : copyBytes(m.id), key, from, to: ep, size: m.size, received: 0, nextSeq: 0, window: 0, limit: WINDOW_CHUNKS, extra: 0, done: false, last: this.now() };
     from.outgoing.set(key, t);
     ep.incoming.set(key, t);
     this.stats.messages++;
+    if (inPlace) {
+      const d = inPlace.deliver(from.user);
+      return from.forward(ep, d.m, d.encoded);
+    }
     from.forward(ep, {
       t: "deliver",
       id: m.id,
@@ -396,7 +410,7 @@ export class RelayCore {
       recipientSessionPub: m.recipientSessionPub,
       enc: m.enc,
       kemCiphertext: m.kemCiphertext,
-    }, bytes === undefined ? undefined : deliverFromSend(bytes, from.user));
+    });
   }
 
   endTransfer(t: Transfer): void {

@@ -17,7 +17,7 @@ import type { Writer } from "../../src/protocol/codec.ts";
 import { batchSubject, PRESENCE, routeWildcard } from "../../src/server/cluster/subjects.ts";
 import { silentLog } from "../../src/server/log.ts";
 import { fakeSessionKey, openTransfer, standInCore, StandInEnd } from "../support/stand-in-hub.ts";
-import { encodeMessage, idHex, type Message, type MessageOf } from "../../src/protocol/messages.ts";
+import { decodeMessage, encodeMessage, idHex, SendInPlace, type Message, type MessageOf } from "../../src/protocol/messages.ts";
 
 const s = new Scratch();
 let nats: NatsServer;
@@ -181,6 +181,28 @@ test("a DELIVER crosses as DELIVER_REF, its sender's key named by its signature,
   expect(bob.encodings[bob.got.indexOf(deliver)]).toEqual(encodeMessage(deliver));
   // 1,320 bytes of key became a 64-byte signature.
   expect(encodeMessage(deliver).length - encodeDeliverRef(deliver).length).toBe(1320 - 64);
+});
+
+test("a DELIVER posted as its encoding (the relay's, spliced from a SEND decoded in place) crosses as DELIVER_REF when its key is the announced one, else whole", async () => {
+  const { b, alice, bob, toBob } = await pair("5b", true, true);
+  const seen = await tap(b.node);
+  const sendOf = (id: Uint8Array, senderKey: MessageOf<"send">["senderKey"]) =>
+    decodeMessage(encodeMessage({ t: "send", id, to: bob.user, size: 10, senderKey, recipientSessionPub: toBob.sessionKey!.sessionPub, enc: randomBytes(32), kemCiphertext: randomBytes(1088) }), true) as SendInPlace;
+  const { id } = openTransfer(alice, toBob, 10);
+  const d = sendOf(id, alice.sessionKey!).deliver(alice.user);
+  toBob.post(d.m, d.encoded);
+  toBob.post({ t: "chunk", id, seq: 0, last: true, data: new Uint8Array(10) }); // two in one turn: a batch, which tap sees
+  await waitFor("bob to get the DELIVER", () => bob.got.find((m) => m.t === "deliver"));
+  expect(seen.filter((r) => "ref" in r).map((r) => "ref" in r && idHex(r.ref.id))).toEqual([idHex(id)]);
+  expect(bob.encodings[0]).toEqual(d.encoded.finish());
+  const { id: id2 } = openTransfer(alice, toBob, 10);
+  const other = sendOf(id2, fakeSessionKey()).deliver(alice.user);
+  toBob.post(other.m, other.encoded);
+  toBob.post({ t: "chunk", id: id2, seq: 0, last: true, data: new Uint8Array(10) });
+  await waitFor("bob to get the second DELIVER", () => bob.got.filter((m) => m.t === "deliver")[1]);
+  expect(seen.filter((r) => "ref" in r)).toHaveLength(1);
+  expect(seen.some((r) => "m" in r && r.m.t === "deliver" && idHex(r.m.id) === idHex(id2))).toBe(true);
+  expect(bob.encodings[2]).toEqual(other.encoded.finish());
 });
 
 test("a DELIVER whose key is not its sender's announced one (mail for a sender since gone) crosses whole", async () => {

@@ -2,7 +2,7 @@
 // for short arrays (ids) and long ones, and for views at any offset too.
 
 import { expect, test } from "bun:test";
-import { bytesEqual, copyBytes, releaseBytes, toHex } from "../../src/protocol/bytes.ts";
+import { bytesEqual, bytesEqualAt, copyBytes, releaseBytes, toHex } from "../../src/protocol/bytes.ts";
 import { createCipheriv, randomBytes } from "node:crypto";
 
 test("toHex prints lowercase hex, two digits a byte, for short and long arrays and views", () => {
@@ -70,4 +70,24 @@ test("releaseBytes detaches a large buffer its view covers (what OpenSSL returns
   const own = new Uint8Array(16 * 1024 - 1);
   expect(releaseBytes(own)).toBe(false);
   expect(own.byteLength).toBe(16 * 1024 - 1);
+});
+
+test("bytesEqualAt(a, b, at) is bytesEqual(a, b.subarray(at, at + a.length)), short (in a loop) or long, and false past either end", () => {
+  const b = Uint8Array.from({ length: 2000 }, (_, i) => (i * 29 + 7) & 0xff);
+  for (const n of [0, 1, 32, 64, 65, 1320]) {
+    for (const at of [0, 5, b.length - n]) {
+      const a = b.slice(at, at + n);
+      expect(bytesEqualAt(a, b, at)).toBe(true);
+      if (n === 0) continue;
+      for (const i of [0, n - 1]) {
+        const c = a.slice();
+        c[i]! ^= 0x80;
+        expect(bytesEqualAt(c, b, at)).toBe(false);
+      }
+    }
+    if (n > 0) {
+      expect(bytesEqualAt(b.slice(b.length - n + 1), b, b.length - n + 2)).toBe(false); // one byte past the end
+      expect(bytesEqualAt(b.slice(0, n), b, -1)).toBe(false);
+    }
+  }
 });

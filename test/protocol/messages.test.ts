@@ -12,7 +12,7 @@ import {
   decodeMessage,
   decodeRelayHello,
   decodeTransportPlaintext,
-  deliverFromSend,
+  SendInPlace,
   encodeBatchParts,
   encodeLogin,
   encodeMessage,
@@ -113,6 +113,12 @@ const byVariant: { [K in Message["t"]]: fc.Arbitrary<Extract<Message, { t: K }>>
 };
 const anyMessage: fc.Arbitrary<Message> = fc.oneof(...Object.values(byVariant));
 const encodeMessageParts = (m: Message) => writeMessage(m).finishParts();
+/** A message's fields as a plain object: a SendInPlace's (and its DELIVER's) are read from their bytes. */
+function fieldsOf(m: Message): Message {
+  if (m.t !== "send" && m.t !== "deliver") return m;
+  const head = { id: m.id, size: m.size, senderKey: { ...m.senderKey }, recipientSessionPub: m.recipientSessionPub, enc: m.enc, kemCiphertext: m.kemCiphertext };
+  return m.t === "send" ? { t: "send", to: m.to, ...head } : { t: "deliver", from: m.from, ...head };
+}
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
@@ -447,22 +453,94 @@ describe("batches (SPEC.md §4.4)", () => {
     fc.assert(
       fc.property(fc.array(anyMessage, { minLength: 1, maxLength: 12 }), (ms) => {
         const items: Uint8Array[] = [];
-        expect(decodeTransportPlaintext(ms.length === 1 ? encodeMessage(ms[0]!) : batchOf(ms), items)).toEqual(ms);
+        expect(decodeTransportPlaintext(ms.length === 1 ? encodeMessage(ms[0]!) : batchOf(ms), items).map(fieldsOf)).toEqual(ms);
         expect(items).toEqual(ms.map(encodeMessage));
       }),
       { numRuns: 200 },
     );
   });
 
-  test("with items, a SEND's byte fields are views into the plaintext; other messages' fields, and without items a SEND's, are copies", () => {
+  test("with items, a SEND is a SendInPlace: its key and sealed fields views into the plaintext, its id a copy; other messages' fields, and without items a SEND's, are copies", () => {
     const send: Message = { t: "send", id: ID, to: "bob", size: 1, senderKey: KEY, recipientSessionPub: new Uint8Array(32).fill(1), enc: new Uint8Array(32).fill(2), kemCiphertext: new Uint8Array(1088).fill(3) };
     const ack: Message = { t: "ack", id: ID, status: "stored", receipt: new Uint8Array(32).fill(4) };
     const plain = batchOf([send, ack]);
     const [inPlace, ackCopied] = decodeTransportPlaintext(plain, []) as [MessageOf<"send">, MessageOf<"ack">];
     const [copied] = decodeTransportPlaintext(plain) as [MessageOf<"send">];
-    expect(inPlace).toEqual(send);
-    for (const f of [inPlace.id, inPlace.senderKey.sessionKemPub, inPlace.senderKey.sig, inPlace.kemCiphertext]) expect(f.buffer).toBe(plain.buffer);
-    for (const f of [copied.id, copied.senderKey.sessionKemPub, copied.kemCiphertext, ackCopied.id, ackCopied.receipt]) expect(f.buffer).not.toBe(plain.buffer);
+    expect(inPlace).toBeInstanceOf(SendInPlace);
+    expect(copied).not.toBeInstanceOf(SendInPlace);
+    expect(fieldsOf(inPlace)).toEqual(send);
+    for (const f of [inPlace.senderKey.sessionKemPub, inPlace.senderKey.sig, inPlace.recipientSessionPub, inPlace.kemCiphertext]) expect(f.buffer).toBe(plain.buffer);
+    for (const f of [inPlace.id, copied.id, copied.senderKey.sessionKemPub, copied.kemCiphertext, ackCopied.id, ackCopied.receipt]) expect(f.buffer).not.toBe(plain.buffer);
+    // Also from a Buffer, whose slice is a view: the id a transfer keeps is never one.
+    const fromBuffer = Buffer.from(plain);
+    const [inBuffer] = decodeTransportPlaintext(fromBuffer, []) as [MessageOf<"send">];
+    expect(inBuffer.id.buffer).not.toBe(fromBuffer.buffer);
+    expect(inBuffer.id).toEqual(ID);
+  });
+
+  test("a SEND decoded in place refuses exactly what the copying decoder refuses (decoding less accepts no more)", () => {
+    const valid = encodeMessage({ t: "send", id: ID, to: "bob", size: 1, senderKey: KEY, recipientSessionPub: KEY.sessionPub, enc: KEY.sessionPub, kemCiphertext: new Uint8Array(1088) });
+    // The verdict is the decoder's alone: reading a SendInPlace's fields afterwards must not be what refuses it.
+    const outcome = (f: () => Message): string => {
+      let m: Message;
+      try {
+        m = f();
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) throw e;
+        return `refused: ${e.code}`;
+      }
+      return JSON.stringify(fieldsOf(m), (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v));
+    };
+    const keyAt = 1 + MSG_ID_LEN + 1 + 3 + 8;
+    const over53 = Uint8Array.of(0x00, 0x20, 0, 0, 0, 0, 0, 0); // 2^53
+    const mutants = [
+      valid.subarray(0, valid.length - 1), // one byte short
+      concat(valid, Uint8Array.of(0)), // one byte over
+      concat(valid.subarray(0, keyAt - 8), over53, valid.subarray(keyAt)), // size over 2^53-1
+      concat(valid.subarray(0, keyAt + 1248), over53, valid.subarray(keyAt + 1256)), // the key's issuedAt over 2^53-1
+      concat(valid.subarray(0, 1 + MSG_ID_LEN + 1), new TextEncoder().encode("BOB"), valid.subarray(1 + MSG_ID_LEN + 4)), // not a user id
+    ];
+    for (const b of mutants) {
+      expect(outcome(() => decodeMessage(b))).toStartWith("refused: malformed");
+      expect(outcome(() => decodeMessage(b, true))).toStartWith("refused: malformed");
+    }
+    // Any byte changed, anything cut off or added: the same verdict, and the same fields.
+    fc.assert(
+      fc.property(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 }), fc.integer({ min: -3, max: 3 }), (at, v, grow) => {
+        const b = valid.slice(0, valid.length + Math.min(grow, 0));
+        b[Math.min(at, b.length - 1)] = v;
+        const m = grow > 0 ? concat(b, new Uint8Array(grow)) : b;
+        expect(outcome(() => decodeMessage(m, true))).toBe(outcome(() => decodeMessage(m)));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test("a SendInPlace compares its sender key and recipient key in place, every field of them, and gives its DELIVER spliced", () => {
+    const send: MessageOf<"send"> = { t: "send", id: ID, to: "bob", size: 7, senderKey: KEY, recipientSessionPub: new Uint8Array(32).fill(1), enc: new Uint8Array(32).fill(2), kemCiphertext: new Uint8Array(1088).fill(3) };
+    const m = decodeMessage(encodeMessage(send), true) as SendInPlace;
+    expect(m.sentWith(KEY)).toBe(true);
+    const flip = (b: Uint8Array, i: number) => {
+      const c = b.slice();
+      c[i]! ^= 1;
+      return c;
+    };
+    for (const other of [
+      { ...KEY, identityPub: flip(KEY.identityPub, 31) },
+      { ...KEY, sessionPub: flip(KEY.sessionPub, 0) },
+      { ...KEY, sessionKemPub: flip(KEY.sessionKemPub, 1183) },
+      { ...KEY, issuedAt: KEY.issuedAt + 1 },
+      { ...KEY, sig: flip(KEY.sig, 63) },
+    ]) {
+      expect(m.sentWith(other)).toBe(false);
+    }
+    expect(m.sealedTo(send.recipientSessionPub)).toBe(true);
+    expect(m.sealedTo(flip(send.recipientSessionPub, 5))).toBe(false);
+    const d = m.deliver("alice");
+    const deliver: Message = { ...send, t: "deliver", from: "alice" };
+    delete (deliver as { to?: string }).to;
+    expect(d.encoded.finish()).toEqual(encodeMessage(deliver));
+    expect(fieldsOf(d.m)).toEqual(deliver);
   });
 
   test("random bytes behind the BATCH type decode to messages that re-encode to the same batch, or raise ProtocolError", () => {
@@ -560,23 +638,21 @@ describe("writeChunk", () => {
   });
 });
 
-describe("deliverFromSend", () => {
+describe("SendInPlace.deliver", () => {
   test("the DELIVER spliced from a SEND's bytes is the one encoded from its fields", () => {
     fc.assert(
       fc.property(byVariant.send, userId, (send, from) => {
         const { to: _to, t: _t, ...fields } = send;
-        expect(deliverFromSend(encodeMessage(send), from).finish()).toEqual(encodeMessage({ ...fields, t: "deliver", from }));
+        const d = (decodeMessage(encodeMessage(send), true) as SendInPlace).deliver(from);
+        expect(d.encoded.finish()).toEqual(encodeMessage({ ...fields, t: "deliver", from }));
+        expect(fieldsOf(d.m)).toEqual({ ...fields, t: "deliver", from });
       }),
       { numRuns: 100 },
     );
   });
 
-  test("anything but a SEND, a cut SEND or a bad sender is refused", () => {
+  test("a bad sender is refused", () => {
     const send = encodeMessage({ t: "send", id: ID, to: "bob", size: 1, senderKey: KEY, recipientSessionPub: new Uint8Array(32), enc: new Uint8Array(32), kemCiphertext: new Uint8Array(1088) });
-    expectCode(() => deliverFromSend(encodeMessage({ t: "heartbeat" }), "alice"), "malformed");
-    expectCode(() => deliverFromSend(concat(Uint8Array.of(T.deliver), send.subarray(1)), "alice"), "malformed");
-    expectCode(() => deliverFromSend(send.subarray(0, 1 + MSG_ID_LEN), "alice"), "malformed");
-    expectCode(() => deliverFromSend(send.subarray(0, 1 + MSG_ID_LEN + 2), "alice"), "malformed");
-    expectCode(() => deliverFromSend(send, "Not A User"), "malformed");
+    expectCode(() => (decodeMessage(send, true) as SendInPlace).deliver("Not A User"), "malformed");
   });
 });

@@ -15,11 +15,11 @@ import type { Hub, HubCore, PresenceListener } from "../hub.ts";
 import type { Log } from "../log.ts";
 import type { TransferEnd } from "../transfer.ts";
 import type { Writer } from "../../protocol/codec.ts";
-import { encodeMessage, encodeSignedKey, type Message, type MessageOf } from "../../protocol/messages.ts";
+import { encodeMessage, encodeSignedKey, keyEncoding, sealedKeyAt, type Message, type MessageOf } from "../../protocol/messages.ts";
 import { isUserId } from "../../protocol/user-id.ts";
-import { bytesEqual } from "../../protocol/bytes.ts";
+import { bytesEqual, bytesEqualAt } from "../../protocol/bytes.ts";
 import { DEFAULT_MAX_PAYLOAD, requestSnapshot, snapshotParts, type PresenceEntry, type Snapshot, type WireKey } from "./presence-snapshot.ts";
-import { encodeDeliverRef } from "./route-batch.ts";
+import { deliverRefFrom, encodeDeliverRef } from "./route-batch.ts";
 import { batchSubject, HEARTBEAT, PRESENCE, routeWildcard, snapshotSubject } from "./subjects.ts";
 import { b64, fromWire, RemoteEnd, toWire, type Heartbeat, type NodeView, type PresenceChange } from "./remote-end.ts";
 import { RouteOutbox } from "./route-outbox.ts";
@@ -342,8 +342,20 @@ export class NatsHub implements Hub<TransferEnd> {
    */
   #send(node: string, user: string, m: Message, encoded?: Writer): void {
     // Now: m may hold buffers its sender reuses.
-    const body = m.t === "deliver" && this.#announced(m) ? encodeDeliverRef(m) : encoded ? encoded.finish() : encodeMessage(m);
+    let body: Uint8Array;
+    if (encoded) {
+      // A DELIVER's fields are not read out of its encoding (a relay's is spliced from the
+      // SEND): its key is compared, and its DELIVER_REF spliced, where they lie.
+      body = encoded.finish();
+      if (m.t === "deliver" && this.#announcedAt(m.from, body)) body = deliverRefFrom(body);
+    } else body = m.t === "deliver" && this.#announced(m) ? encodeDeliverRef(m) : encodeMessage(m);
     this.#outbox.queue(node, user, body);
+  }
+
+  /** #announced for a DELIVER given as its encoding: the key field compared with the announced key's. */
+  #announcedAt(from: string, deliver: Uint8Array): boolean {
+    const key = this.#local.get(from)?.end.sessionKey;
+    return key !== undefined && bytesEqualAt(keyEncoding(key), deliver, sealedKeyAt(deliver));
   }
 
   /**

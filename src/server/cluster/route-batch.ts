@@ -4,8 +4,8 @@
 // batch: each NATS message costs both nodes and nats-server far more than its bytes.
 
 import { Reader, Writer } from "../../protocol/codec.ts";
-import { MLKEM768_CT_LENGTH } from "../../protocol/mlkem.ts";
-import { decodeMessage, MSG_ID_LEN, T, type Message, type MessageOf } from "../../protocol/messages.ts";
+import { MLKEM768_CT_LENGTH, MLKEM768_EK_LENGTH } from "../../protocol/mlkem.ts";
+import { decodeMessage, MSG_ID_LEN, sealedKeyAt, T, type Message, type MessageOf } from "../../protocol/messages.ts";
 import { isUserId } from "../../protocol/user-id.ts";
 
 /**
@@ -15,6 +15,7 @@ import { isUserId } from "../../protocol/user-id.ts";
  */
 export const DELIVER_REF = 0x91;
 const TAIL_LEN = 32 + 32 + MLKEM768_CT_LENGTH; // recipientSessionPub, enc, kemCiphertext
+const KEY_LEN = 32 + 32 + MLKEM768_EK_LENGTH + 8 + 64; // the sender's key, as §4 encodes it
 
 /** A DELIVER_REF as read: DELIVER's fields but the key's, which the receiving node looks up by `keySig`. */
 export interface DeliverRef {
@@ -52,6 +53,20 @@ export function encodeDeliverRef(m: MessageOf<"deliver">): Uint8Array {
     .fixed(m.enc, 32)
     .fixed(m.kemCiphertext, MLKEM768_CT_LENGTH)
     .finish();
+}
+
+/**
+ * The DELIVER_REF of a DELIVER given as its encoding (a relay's, spliced from the SEND):
+ * the same bytes as encodeDeliverRef of its fields, without reading them out.
+ */
+export function deliverRefFrom(deliver: Uint8Array): Uint8Array {
+  const keyAt = sealedKeyAt(deliver);
+  if (deliver[0] !== T.deliver || deliver.length !== keyAt + KEY_LEN + TAIL_LEN) throw new Error("not a DELIVER");
+  const out = new Uint8Array(deliver.length - (KEY_LEN - 64));
+  out[0] = DELIVER_REF;
+  out.set(deliver.subarray(1, keyAt), 1);
+  out.set(deliver.subarray(keyAt + KEY_LEN - 64), keyAt); // the key's sig, then what follows the key
+  return out;
 }
 
 function decodeDeliverRef(b: Uint8Array): DeliverRef {

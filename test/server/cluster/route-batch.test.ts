@@ -3,7 +3,7 @@
 
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { DELIVER_REF, decodeBatch, decodeRouted, deliverOf, encodeBatch, encodeDeliverRef, encodeRouted } from "../../../src/server/cluster/route-batch.ts";
+import { DELIVER_REF, decodeBatch, decodeRouted, deliverOf, deliverRefFrom, encodeBatch, encodeDeliverRef, encodeRouted } from "../../../src/server/cluster/route-batch.ts";
 import { encodeMessage, encodeSignedKey, type Message, type MessageOf } from "../../../src/protocol/messages.ts";
 
 const id = (b: number): Uint8Array => new Uint8Array(16).fill(b);
@@ -112,4 +112,29 @@ test("a DELIVER_REF a node MUST reject, and its batch with it", () => {
   ];
   for (const [what, body] of cases) expect(() => decodeBatch(encodeBatch("one", [{ user: "bob", body: encodeMessage({ t: "abort", id: id(2) }) }, { user: "bob", body }])), what).toThrow();
   expect(decodeBatch(encodeBatch("one", [{ user: "bob", body: ref }])).records).toHaveLength(1);
+});
+
+test("deliverRefFrom splices from a DELIVER's encoding the bytes encodeDeliverRef writes from its fields; anything but a DELIVER is refused", () => {
+  const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
+  fc.assert(
+    fc.property(
+      fc.record({
+        id: bytes(16),
+        from: fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,31}$/),
+        size: fc.maxSafeNat(),
+        senderKey: fc.record({ identityPub: bytes(32), sessionPub: bytes(32), sessionKemPub: bytes(1184), issuedAt: fc.maxSafeNat(), sig: bytes(64) }),
+        recipientSessionPub: bytes(32),
+        enc: bytes(32),
+        kemCiphertext: bytes(1088),
+      }),
+      (f) => {
+        const deliver: MessageOf<"deliver"> = { t: "deliver", ...f };
+        const encoded = encodeMessage(deliver);
+        expect(deliverRefFrom(encoded)).toEqual(encodeDeliverRef(deliver));
+        expect(() => deliverRefFrom(encoded.subarray(0, encoded.length - 1))).toThrow();
+        expect(() => deliverRefFrom(encodeMessage({ ...deliver, t: "send", to: f.from } as Message))).toThrow();
+      },
+    ),
+    { numRuns: 50 },
+  );
 });
