@@ -21,6 +21,7 @@ import {
   waitFor,
 } from "../support/harness.ts";
 import { startWorld, type World } from "../support/world.ts";
+import { ApiClient } from "../../src/client/api-client.ts";
 
 /** `smsg accept USER` in a pty (script(1)), answering its question with `answer`. */
 async function acceptOnTerminal(dataDir: string, user: string, answer: string): Promise<{ code: number; out: string }> {
@@ -127,7 +128,12 @@ describe("crash safety", () => {
     const files = join(bobDir, "client.db-attachments");
     const before = new Set(readdirSync(files));
     const growing = () => readdirSync(files).filter((f) => !before.has(f));
-    const id = await sendFrom(s.path("alice"), "bob", "survives kill -9", ["--attach", file]);
+    // Upload first, then send: the message is stored before a byte travels, so that the
+    // kills below fall on a stored message mid-transfer. (`smsg send --attach` sends while it
+    // uploads and would have all but the last chunk at bob by the time it returns.)
+    const api = new ApiClient(s.path("alice"));
+    const { att } = await api.request<{ att: string }>("POST", "/api/attachments", Bun.file(file), "application/octet-stream");
+    const { id } = await api.post<{ id: string }>("/api/send", { to: ["bob"], subject: "survives kill -9", body: "an attachment across two kills", attachments: [{ att, name: "crash.bin" }] });
     const seen = await waitFor(
       "bob to be mid-transfer",
       () => growing().map((f) => statSync(join(files, f)).size).find((n) => n > 4 * 1024 * 1024),
