@@ -13,7 +13,7 @@ import type { Message } from "../../src/protocol/messages.ts";
 import { MLKEM768_CT_LENGTH } from "../../src/protocol/mlkem.ts";
 import { RawClient } from "../support/raw-client.ts";
 import { tempDir, waitFor } from "../support/harness.ts";
-import { addRelayUsers, type RelayUser } from "../support/relay-users.ts";
+import { addRelayUsers, loginRelayUser, publishRoutable, type RelayUser } from "../support/relay-users.ts";
 
 const PER_SESSION = 128 * 1024;
 const dir = tempDir("smsg-output-");
@@ -36,16 +36,10 @@ afterAll(async () => {
 });
 
 async function login(user: string, publish = true): Promise<{ c: RawClient; key: ReturnType<RawClient["publish"]> | undefined; s: Session }> {
-  const u = users.get(user)!;
-  const { client, status } = await RawClient.login("127.0.0.1", relay.addresses[0]!.port, user, u.login);
-  expect(status).toBe("ok");
-  const key = publish ? client.publish(user, u.seed, u.pub) : undefined;
-  if (key) await waitFor(`${user} to be routable`, () => {
-      const k = relay.core.hub.find(user)?.sessionKey;
-      return (k && Buffer.from(k.sessionPub).equals(key.key.sessionPub)) || undefined;
-    });
+  const c = await loginRelayUser(relay, users, user);
+  const key = publish ? await publishRoutable(relay, users, user, c) : undefined;
   const s = [...relay.core.sessions].filter((x) => x.user === user).at(-1)!;
-  return { c: client, key, s };
+  return { c, key, s };
 }
 
 const getKeys = (n: number, user: string): Message[] => Array.from({ length: n }, (_, i) => ({ t: "getKey", req: i, user }) as Message);

@@ -10,9 +10,8 @@ import { rmSync } from "node:fs";
 import { startRelay, type Relay } from "../../src/server/relay.ts";
 import { streamLog } from "../../src/server/log.ts";
 import { encodeMessage, type MessageOf, type SignedSessionKey } from "../../src/protocol/messages.ts";
-import { RawClient } from "../support/raw-client.ts";
-import { tempDir, waitFor } from "../support/harness.ts";
-import { addRelayUsers, type RelayUser } from "../support/relay-users.ts";
+import { tempDir } from "../support/harness.ts";
+import { addRelayUsers, loginPublished, type RelayUser } from "../support/relay-users.ts";
 
 const dir = tempDir("smsg-send-checks-");
 let relay: Relay;
@@ -28,15 +27,8 @@ afterAll(async () => {
 });
 
 async function login(user: string) {
-  const u = users.get(user)!;
-  const { client, status } = await RawClient.login("127.0.0.1", relay.addresses[0]!.port, user, u.login);
-  expect(status).toBe("ok");
-  const key = client.publish(user, u.seed, u.pub);
-  await waitFor(`${user} to be routable`, () => {
-    const k = relay.core.hub.find(user)?.sessionKey;
-    return (k && Buffer.from(k.sessionPub).equals(key.key.sessionPub)) || undefined;
-  });
-  return { c: client, key: key.key };
+  const { c, key } = await loginPublished(relay, users, user);
+  return { c, key: key.key };
 }
 
 const flip = (b: Uint8Array, i: number): Uint8Array => {

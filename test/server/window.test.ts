@@ -9,9 +9,8 @@ import { startRelay, type Relay } from "../../src/server/relay.ts";
 import { streamLog } from "../../src/server/log.ts";
 import { CHUNK_BYTES } from "../../src/server/window-budget.ts";
 import { WINDOW_CHUNKS, type MessageOf } from "../../src/protocol/messages.ts";
-import { RawClient } from "../support/raw-client.ts";
 import { tempDir, waitFor } from "../support/harness.ts";
-import { addRelayUsers, type RelayUser } from "../support/relay-users.ts";
+import { addRelayUsers, loginPublished, type RelayUser } from "../support/relay-users.ts";
 
 const PER_TRANSFER_CHUNKS = 40;
 const TOTAL_CHUNKS = 60;
@@ -34,17 +33,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function login(user: string) {
-  const u = users.get(user)!;
-  const { client, status } = await RawClient.login("127.0.0.1", relay.addresses[0]!.port, user, u.login);
-  expect(status).toBe("ok");
-  const key = client.publish(user, u.seed, u.pub);
-  await waitFor(`${user} to be routable`, () => {
-    const k = relay.core.hub.find(user)?.sessionKey;
-    return (k && Buffer.from(k.sessionPub).equals(key.key.sessionPub)) || undefined;
-  });
-  return { c: client, key };
-}
+const login = (user: string) => loginPublished(relay, users, user);
 
 const data = new Uint8Array(CHUNK_BYTES);
 const CHUNKS = 200;
