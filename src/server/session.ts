@@ -46,8 +46,7 @@ export interface SessionCore {
   publish(s: Session): void;
   changeCode(s: Session, m: MessageOf<"changeCode">): void;
   watch(s: Session, all: boolean, users: string[]): void;
-  /** `bytes`: the SEND as it came, from which the DELIVER is spliced. */
-  startTransfer(from: Session, m: MessageOf<"send">, bytes?: Uint8Array): void;
+  startTransfer(from: Session, m: MessageOf<"send">): void;
   startPost(from: Session, m: MessageOf<"post">): void;
   /** Mail that waits at the relay (SPEC.md §12); undefined when the relay keeps none. */
   readonly mailbox: Mailbox | undefined;
@@ -391,7 +390,7 @@ export class Session implements TransferEnd, FramedHandlers {
         if (!this.#mayAsk()) return;
         return this.#onGetKey(m);
       case "send":
-        return this.core.startTransfer(this, m, bytes);
+        return this.core.startTransfer(this, m);
       case "post":
         return this.core.startPost(this, m);
       case "publishPrekeys":
